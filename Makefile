@@ -1,0 +1,34 @@
+# Set-up and everyday commands. `make test` is what CI runs (.ci/run).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The exact torch build. Here `torch==2.13.0` resolves to the local CPU wheel; elsewhere it
+# is the normal PyPI build for the platform. Override: make install TORCH_SPEC="torch==2.5.1"
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install test lint demo serve clean
+
+$(BIN)/sideman: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(BIN)/sideman
+
+install: $(BIN)/sideman
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/pytest
+
+# The main job: the server with the embedded default model, and a demo session through it.
+demo: install
+	$(BIN)/sideman demo
+
+serve: install
+	$(BIN)/sideman serve
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Speed benchmarks and reliability soaks (impairment proxy, fuzzing, floods, churn)."""

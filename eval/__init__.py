@@ -1,0 +1,1 @@
+"""Offline evaluation: the simulated-clock driver, metrics, look-ahead sweeps and plots."""
