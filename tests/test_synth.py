@@ -205,6 +205,26 @@ def test_composition_has_real_variety(songs) -> None:
     assert np.mean([n.start % (PPQ // 4) != 0 for n in notes]) > 0.5
 
 
+def test_beats_match_pretty_midi_for_every_meter_and_tempo_curve(songs) -> None:
+    kinds = set()
+    for comp in songs:
+        plan = comp.plan
+        pm = comp.pretty_midi()
+        ours, theirs = plan.beat_times(), pm.get_beats()
+        n = min(len(ours), len(theirs))
+        assert n >= len(ours) - plan.beats_per_bar
+        np.testing.assert_allclose(ours[:n], theirs[:n], atol=1e-9, rtol=0)
+        down, pm_down = plan.downbeat_times(), pm.get_downbeats()
+        m = min(len(down), len(pm_down))
+        np.testing.assert_allclose(down[:m], pm_down[:m], atol=1e-9, rtol=0)
+        # Music fills whole bars that fit in the song; the rest is the final ring-out.
+        end = plan.tick_to_seconds(plan.n_bars * plan.ticks_per_bar)
+        assert end <= plan.seconds + 1e-9
+        kinds.add((plan.meter.name, plan.tempo_curve))
+    assert {("4/4", "drift"), ("4/4", "constant"), ("6/8", "constant"),
+            ("3/4", "constant")} <= kinds
+
+
 def test_drums_mark_the_beats_and_bass_plays_the_roots(songs) -> None:
     for comp in songs:
         plan = comp.plan
