@@ -187,7 +187,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     table = Table(title=f"beat F1 (±70 ms) of librosa beats vs ground truth: {args.path}")
     for col in ("song", "style", "meter", "bpm", "F1 drums", "F1 mix", "AMLt drums",
                 "AMLt mix", "drum onset ms"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("song", "style"))
 
     def f(x: float | None) -> str:
         return "–" if x is None else f"{x:.3f}"

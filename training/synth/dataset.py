@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -270,5 +269,3 @@ def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
     return index
 
 
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
