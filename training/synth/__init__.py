@@ -1,0 +1,1 @@
+"""Synthetic multi-stem songs: procedural composition, soundfont rendering, data set writing."""

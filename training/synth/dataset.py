@@ -1,0 +1,271 @@
+"""Write a synthetic multi-stem data set in a Slakh-like layout.
+
+::
+
+    DIR/index.json                      songs and generation parameters
+    DIR/TrackNNNNN/mix.wav              mono 16-bit PCM, the exact sum of the stems
+    DIR/TrackNNNNN/stems/{bass,drums,guitar,piano}.wav
+    DIR/TrackNNNNN/song.mid             all parts (conductor track + one track per stem)
+    DIR/TrackNNNNN/metadata.json        ground truth: beats, downbeats, tempo, meter, chords...
+
+Song ``i`` depends only on ``(seed, i)`` and the options, never on how many songs are made
+or on which process renders it, so the files are bit-identical across runs and ``--jobs``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from .compose import CHANNELS, PPQ, Composition, compose_song
+from .render import (
+    RENDER_LATENCY,
+    RENDER_RATE,
+    SOUNDFONT_NAME,
+    mix_down,
+    render_midi,
+    resample,
+    soundfont_path,
+)
+from .styles import DRUM_KITS, PROGRAM_NAMES, STEMS
+from .theory import NOTE_NAMES
+
+log = logging.getLogger(__name__)
+
+FORMAT = "sideman-synth"
+FORMAT_VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+_RNG_MIX = 5
+_RNG_SPLIT = 6
+_GOLDEN = 0.6180339887498949
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """Generation parameters; together with the song index they fix every output byte."""
+
+    seed: int
+    songs: int
+    seconds: float = 30.0
+    sample_rate: int = 44100
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    style: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.songs < 1:
+            raise ValueError(f"songs must be >= 1, got {self.songs}")
+        if not (math.isfinite(self.seconds) and 1.0 <= self.seconds <= 3600.0):
+            raise ValueError(f"seconds must be in [1, 3600], got {self.seconds}")
+        if not 8000 <= self.sample_rate <= 192000:
+            raise ValueError(f"sample_rate must be in [8000, 192000] Hz, got {self.sample_rate}")
+        f = self.split_fractions
+        if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must be 3 numbers >= 0 summing to 1 "
+                             f"(train, valid, test), got {f}")
+
+
+def dump_json(obj: dict[str, Any], nested: Sequence[str] = ()) -> str:
+    """JSON with one top-level key per line (lists inline), or one item per line for
+    the keys in ``nested``: readable, compact and byte-stable."""
+    lines = []
+    for key, value in obj.items():
+        if key in nested and isinstance(value, list):
+            items = ",\n  ".join(json.dumps(v) for v in value)
+            lines.append(f" {json.dumps(key)}: [\n  {items}\n ]")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def song_id(index: int) -> str:
+    return f"Track{index:05d}"
+
+
+def split_of(seed: int, index: int, fractions: Sequence[float]) -> str:
+    """Deterministic split of song ``index``: a golden-ratio sequence with a seed offset.
+
+    Every prefix of songs gets close to the requested fractions (better than random
+    draws), and a song's split never depends on how many songs are generated.
+    """
+    offset = float(np.random.default_rng([seed, _RNG_SPLIT]).random())
+    u = (offset + index * _GOLDEN) % 1.0
+    train, valid = fractions[0], fractions[0] + fractions[1]
+    return "train" if u < train else "valid" if u < valid else "test"
+
+
+def _r(x: float, nd: int = 6) -> float:
+    return round(float(x), nd)
+
+
+def _merge(segments: list[tuple[float, float]]) -> list[list[float]]:
+    out: list[list[float]] = []
+    for start, end in segments:
+        if out and abs(out[-1][1] - start) < 1e-9:
+            out[-1][1] = end
+        else:
+            out.append([start, end])
+    return [[_r(a), _r(b)] for a, b in out]
+
+
+def song_metadata(comp: Composition, options: SynthOptions, split: str) -> dict[str, Any]:
+    """Ground truth and provenance of one song (everything but the mix levels)."""
+    plan = comp.plan
+    beats = plan.beat_times()
+    bpms = 60.0 / np.diff(beats) if len(beats) > 1 else np.array([plan.bpm])
+    seg = plan.section_segments()
+    sections = []
+    for si, (sec, (start, end)) in enumerate(zip(plan.sections, seg, strict=True)):
+        sections.append({
+            "name": sec.name, "start": _r(start), "end": _r(end), "start_bar": sec.start_bar,
+            "bars": sec.bars, "energy": _r(sec.energy, 3), "active": list(sec.active),
+            "drum_fill": sec.fill,
+            "patterns": {s: plan.patterns[s][si] for s in STEMS if s in sec.active},
+        })
+    silent = {s: _merge([seg[i] for i, sec in enumerate(plan.sections) if s not in sec.active])
+              for s in STEMS}
+    return {
+        "format": FORMAT, "version": FORMAT_VERSION,
+        "id": song_id(plan.index), "index": plan.index, "seed": options.seed, "split": split,
+        "sample_rate": options.sample_rate, "duration": _r(plan.seconds),
+        "num_samples": round(plan.seconds * options.sample_rate),
+        "style": plan.style.name,
+        "meter": plan.meter.name, "beats_per_bar": plan.beats_per_bar,
+        "swing": _r(plan.swing, 4),
+        "tempo": _r(float(np.median(bpms)), 4),
+        "tempo_curve": plan.tempo_curve,
+        "beat_bpm": [_r(b, 4) for b in bpms] if plan.tempo_curve != "constant" else None,
+        "key": NOTE_NAMES[plan.tonic], "mode": plan.mode,
+        "programs": dict(plan.programs),
+        "program_names": {s: (f"{DRUM_KITS[p]} Kit" if s == "drums" else PROGRAM_NAMES[p])
+                          for s, p in plan.programs.items()},
+        "midi_channels": {s: CHANNELS[s] + 1 for s in STEMS},
+        "sections": sections,
+        "silent": silent,
+        "silent_stems": comp.silent_stems(),
+        "note_counts": {s: len(comp.parts[s]) for s in STEMS},
+        "beats": [_r(b) for b in beats],
+        "downbeats": [_r(b) for b in plan.downbeat_times()],
+        "chords": [[_r(a), _r(b), label] for a, b, label in plan.chord_segments()],
+        "midi": {"file": "song.mid", "ticks_per_quarter": PPQ,
+                 "tempo_us_per_quarter_by_bar": list(plan.bar_tempi)},
+        "render": {"soundfont": SOUNDFONT_NAME, "renderer": "midirenderer",
+                   "render_rate": RENDER_RATE, "latency_compensation_samples": RENDER_LATENCY},
+        "files": {"mix": "mix.wav", "midi": "song.mid",
+                  "stems": {s: f"stems/{s}.wav" for s in STEMS}},
+    }
+
+
+def render_song(out_dir: Path, options: SynthOptions, index: int,
+                soundfont: bytes | None = None) -> dict[str, Any]:
+    """Compose, render and write song ``index``; returns its ``index.json`` entry."""
+    sf2 = soundfont if soundfont is not None else soundfont_path().read_bytes()
+    comp = compose_song(options.seed, index, options.seconds, options.style)
+    plan = comp.plan
+    sr = options.sample_rate
+    n_out = round(plan.seconds * sr)
+    n_render = round(plan.seconds * RENDER_RATE)
+    stems: dict[str, np.ndarray] = {}
+    for stem in STEMS:
+        if comp.parts[stem]:
+            audio = render_midi(comp.midi_bytes([stem]), sf2, n_render)
+            stems[stem] = resample(audio, RENDER_RATE, sr, n_out)
+        else:
+            stems[stem] = np.zeros(n_out, dtype=np.float32)
+    # A short fade at the very end so the cut song does not end with a click.
+    fade = min(n_out, int(0.01 * sr))
+    ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    for stem in STEMS:
+        stems[stem][n_out - fade:] *= ramp
+    mixed = mix_down(stems, sr, np.random.default_rng([options.seed, index, _RNG_MIX]))
+
+    split = split_of(options.seed, index, options.split_fractions)
+    meta = song_metadata(comp, options, split)
+    meta["gains"] = {s: _r(g, 8) for s, g in mixed.gains.items()}
+    meta["levels_dbfs"] = {s: (None if v is None else _r(v, 2))
+                           for s, v in mixed.levels_db.items()}
+    meta["peak_dbfs"] = None if mixed.peak_db is None else _r(mixed.peak_db, 2)
+
+    song_dir = out_dir / song_id(index)
+    (song_dir / "stems").mkdir(parents=True, exist_ok=True)
+    for stem in STEMS:
+        sf.write(song_dir / "stems" / f"{stem}.wav", mixed.stems[stem], sr, subtype="PCM_16")
+    sf.write(song_dir / "mix.wav", mixed.mix, sr, subtype="PCM_16")
+    (song_dir / "song.mid").write_bytes(comp.midi_bytes())
+    (song_dir / "metadata.json").write_text(dump_json(meta))
+    return {"id": song_id(index), "index": index, "split": split, "style": plan.style.name,
+            "meter": plan.meter.name, "tempo": meta["tempo"], "swing": meta["swing"],
+            "key": f"{meta['key']} {plan.mode}", "duration": meta["duration"],
+            "silent_stems": meta["silent_stems"]}
+
+
+def _render_task(args: tuple[str, SynthOptions, int, str]) -> dict[str, Any]:
+    out_dir, options, index, sf2_path = args
+    return render_song(Path(out_dir), options, index, Path(sf2_path).read_bytes())
+
+
+def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
+               overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Write ``options.songs`` songs and ``index.json`` into ``out_dir``; returns the index.
+
+    ``jobs`` worker processes render songs in parallel; the output does not depend on it.
+    An existing non-empty ``out_dir`` is refused unless ``overwrite`` (then the songs and
+    the index this function writes are replaced and everything else there is removed).
+    """
+    from tqdm import tqdm
+
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out_dir} is not empty; choose another directory or "
+                                  "pass overwrite (--overwrite) to replace it")
+        if not (out_dir / "index.json").is_file():
+            raise FileExistsError(f"{out_dir} is not a synthetic data set (no index.json); "
+                                  "refusing to delete it")
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sf2_path = str(soundfont_path())
+    tasks = [(str(out_dir), options, i, sf2_path) for i in range(options.songs)]
+    entries: list[dict[str, Any]] = []
+    bar = tqdm(total=len(tasks), desc="synth", unit="song", disable=not progress)
+    try:
+        if jobs == 1:
+            for task in tasks:
+                entries.append(_render_task(task))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+                futures = [pool.submit(_render_task, t) for t in tasks]
+                for fut in as_completed(futures):
+                    entries.append(fut.result())
+                    bar.update()
+    finally:
+        bar.close()
+    entries.sort(key=lambda e: e["index"])
+    params = asdict(options)
+    params["split_fractions"] = list(options.split_fractions)
+    index = {
+        "format": FORMAT, "version": FORMAT_VERSION,
+        "params": params,
+        "stems": list(STEMS),
+        "splits": {s: sum(e["split"] == s for e in entries) for s in SPLITS},
+        "songs": entries,
+    }
+    (out_dir / "index.json").write_text(dump_json(index, nested=("songs",)))
+    log.info("wrote %d songs to %s", len(entries), out_dir)
+    return index
+
+
