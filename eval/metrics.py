@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -178,8 +179,12 @@ def _unit_columns(m: np.ndarray, active: np.ndarray) -> np.ndarray:
 def _chroma_at_rate(y: np.ndarray, active: np.ndarray) -> np.ndarray:
     # tuning=0: generated audio and stems are on A440; estimating tuning per signal would
     # let a noisy stem shift its own chroma bins. norm=None: _unit_columns normalises.
-    c = librosa.feature.chroma_cqt(y=y, sr=ANALYSIS_SR, hop_length=HOP, norm=None,
-                                   tuning=0.0)
+    with warnings.catch_warnings():
+        # The CQT's lowest octaves run on a signal decimated 64-fold; for clips under ~3 s
+        # librosa warns that its FFT is longer than that signal and zero-pads, which is fine.
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+        c = librosa.feature.chroma_cqt(y=y, sr=ANALYSIS_SR, hop_length=HOP, norm=None,
+                                       tuning=0.0)
     n = min(c.shape[1], active.size)
     return _unit_columns(c[:, :n], active[:n])
 
@@ -591,15 +596,22 @@ def _score_entry(entry: Analysis, truth: Analysis, context: Analysis,
 
 
 def _analysis_of(signal: np.ndarray | Analysis, sr: int, tracker: BeatTracker, name: str,
-                 length: int | None = None) -> Analysis:
+                 length: int, *, fit: bool = False) -> Analysis:
+    """``signal`` analysed on the song timeline of ``length`` samples (checked, or fitted)."""
     if isinstance(signal, Analysis):
         if signal.tracker != tracker.name:
             raise MetricError(f"{name} was analysed with tracker {signal.tracker!r}, the "
                               f"evaluation uses {tracker.name!r}")
+        if not fit and abs(signal.duration - length / sr) > 1e-3:
+            raise MetricError(f"{name} analysis lasts {signal.duration:.3f} s, the generated "
+                              f"stem {length / sr:.3f} s: both must cover the same song")
         return signal
     x = _check_audio(signal, sr, name)
-    if length is not None:
+    if fit:
         x = fit_length(x, length)
+    elif x.size != length:
+        raise MetricError(f"{name} has {x.size} samples, the generated stem {length}: both "
+                          f"must cover the same song timeline (pad or cut with fit_length)")
     return analyze(x, sr, tracker)
 
 
@@ -619,8 +631,9 @@ def evaluate_stem(
 
     Args:
         generated: the generated stem, mono, on the song's timeline (sample 0 = song start).
-        ground_truth: the true stem, same timeline (audio, or its :func:`analyze` result).
-        context: the mixture without the target stem (audio or analysis).
+        ground_truth: the true stem, same timeline and length (audio, or its
+            :func:`analyze` result, which can be reused for every (r, w) of a song).
+        context: the mixture without the target stem, same timeline and length.
         sr: sample rate of the audio arguments.
         span: ``(start_s, end_s)`` of the generated region; default the whole signal.
             Signals are analysed over their full length and events/frames kept in the span.
@@ -650,13 +663,13 @@ def evaluate_stem(
 
     analyses: dict[str, Analysis] = {
         "generated": analyze(gen, sr, beat_tracker),
-        "ground_truth": _analysis_of(ground_truth, sr, beat_tracker, "ground_truth"),
+        "ground_truth": _analysis_of(ground_truth, sr, beat_tracker, "ground_truth", gen.size),
     }
     analyses["silence"] = Analysis.silent(analyses["generated"].duration, beat_tracker.name)
     if other_song_stem is not None:
         analyses["other_song"] = _analysis_of(other_song_stem, sr, beat_tracker, "other_song",
-                                              length=gen.size)
-    context_full = _analysis_of(context, sr, beat_tracker, "context")
+                                              gen.size, fit=True)
+    context_full = _analysis_of(context, sr, beat_tracker, "context", gen.size)
     windowed = {k: a.restrict(lo, end_s) for k, a in analyses.items()}
     ctx = context_full.restrict(lo, end_s)
     annotated = None

@@ -14,12 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from .metrics import METRICS
 
@@ -73,7 +70,7 @@ def _stems(agg: Mapping[str, Any]) -> list[str]:
     return sorted({c["stem"] for c in agg["conditions"]})
 
 
-def _shade_zones(ax: plt.Axes, xs: Sequence[float]) -> None:
+def _shade_zones(ax: Axes, xs: Sequence[float]) -> None:
     span = max(1.0, *(abs(x) for x in xs)) * 1.15
     ax.set_xlim(-span, span)
     ax.axvspan(-span, 0, color="tab:blue", alpha=0.07, lw=0)
@@ -85,7 +82,7 @@ def _shade_zones(ax: plt.Axes, xs: Sequence[float]) -> None:
                 fontsize=7, color="0.35")
 
 
-def _draw_panel(ax: plt.Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
+def _draw_panel(ax: Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
                 paper: bool) -> None:
     lines: dict[tuple[float, str], list[tuple[float, float, float]]] = defaultdict(list)
     xs: list[float] = []
@@ -124,10 +121,11 @@ def _draw_panel(ax: plt.Axes, conditions: Sequence[Mapping[str, Any]], metric: s
     ax.grid(alpha=0.3)
 
 
-def _figure(agg: Mapping[str, Any], metrics: Sequence[str], paper: bool) -> plt.Figure:
+def _figure(agg: Mapping[str, Any], metrics: Sequence[str], paper: bool) -> Figure:
     stems = _stems(agg)
-    fig, axes = plt.subplots(len(metrics), len(stems), squeeze=False,
-                             figsize=(4.2 * len(stems) + 1.5, 3.2 * len(metrics)))
+    # A bare Figure renders with the Agg canvas on savefig: no pyplot, no global backend.
+    fig = Figure(figsize=(4.2 * len(stems) + 2.0, 3.2 * len(metrics)))
+    axes = fig.subplots(len(metrics), len(stems), squeeze=False)
     by_stem = {s: [c for c in agg["conditions"] if c["stem"] == s] for s in stems}
     for i, metric in enumerate(metrics):
         for j, stem in enumerate(stems):
@@ -145,7 +143,7 @@ def _figure(agg: Mapping[str, Any], metrics: Sequence[str], paper: bool) -> plt.
             handles.setdefault(label, h)
     fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8,
                frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
     return fig
 
 
@@ -159,7 +157,6 @@ def plot_metric(agg: Mapping[str, Any], metric: str, path: str | Path, *,
     path = Path(path)
     fig = _figure(agg, [metric], paper)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -173,7 +170,6 @@ def plot_combined(agg: Mapping[str, Any], path: str | Path,
     path = Path(path)
     fig = _figure(agg, chosen, paper)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
