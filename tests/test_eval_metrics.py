@@ -41,10 +41,11 @@ def tone(midi: list[int], duration: float, sr: int = SR) -> np.ndarray:
 
 # -- beats ---------------------------------------------------------------------------------
 
-# 90 bpm / 12 s and 75 bpm / 12 s end mid-beat: librosa's tracker alone moves their last
-# beat ~100 ms off the grid (see DspBeatTracker.track); 44.1 kHz checks the resampling path.
+# Edge cases of librosa's tracker alone (see DspBeatTracker.track): at 90 and 75 bpm over 12 s
+# the last beat moved ~100 ms off the grid; at 160 bpm the first beat came 75 ms late.
+# 44.1 kHz checks the resampling path.
 @pytest.mark.parametrize(("bpm", "duration", "sr"), [(90, 12.0, SR), (120, 12.0, SR),
-                                                     (75, 12.0, 44100)])
+                                                     (160, 10.0, SR), (75, 12.0, 44100)])
 def test_dsp_tracker_finds_every_click_of_a_click_track(bpm: int, duration: float,
                                                         sr: int) -> None:
     beats_true = grid(bpm, duration)
@@ -351,3 +352,45 @@ def test_beat_this_wrapper_uses_the_local_checkpoint(tmp_path, monkeypatch) -> N
     assert analysis.tracker == "beat_this"
     with pytest.raises(M.MetricError, match="tracker"):
         M.evaluate_stem(audio, analysis, audio, SR)  # analysed with another tracker
+
+
+def test_dsp_tracker_on_rendered_instrument_stems() -> None:
+    """Bass, drums and guitar rendered with pretty_midi's General MIDI soundfont, 120 bpm."""
+    import io
+    from pathlib import Path
+
+    import midirenderer
+    import pretty_midi
+    import soundfile as sf
+
+    bpm, bars, start = 120.0, 6, 0.5
+    beat = 60.0 / bpm
+    font = (Path(pretty_midi.__file__).parent / "TimGM6mb.sf2").read_bytes()
+    chords = [[48, 52, 55], [45, 48, 52], [41, 45, 48], [43, 47, 50]]
+    stems = {}
+    for stem, program in (("bass", 33), ("drums", 0), ("guitar", 25)):
+        midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+        inst = pretty_midi.Instrument(program=program, is_drum=stem == "drums")
+        for k in range(bars * 4):
+            t, chord = start + k * beat, chords[(k // 4) % 4]
+            if stem == "bass":
+                inst.notes.append(pretty_midi.Note(100, chord[0] - 12, t, t + 0.9 * beat))
+            elif stem == "drums":
+                inst.notes.append(pretty_midi.Note(110, 36 if k % 2 == 0 else 38, t, t + 0.1))
+                inst.notes.append(pretty_midi.Note(70, 42, t + beat / 2, t + beat / 2 + 0.05))
+            else:
+                inst.notes += [pretty_midi.Note(85, m + 12, t + 0.01 * i, t + 0.45 * beat)
+                               for i, m in enumerate(chord)]
+        midi.instruments.append(inst)
+        buf = io.BytesIO()
+        midi.write(buf)
+        audio, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(font, buf.getvalue())),
+                            dtype="float32", always_2d=True)
+        stems[stem] = audio.mean(axis=1)
+    length = min(x.size for x in stems.values())
+    beats_true = start + beat * np.arange(bars * 4)
+    for stem, audio in stems.items():
+        tracked = M.track_beats(audio[:length], sr)
+        assert M.beat_f1(tracked, beats_true) >= 0.95, stem
+    context = sum(x[:length] for x in stems.values()) - stems["bass"][:length]
+    assert M.beat_f1(M.track_beats(context, sr), beats_true) >= 0.95
