@@ -71,19 +71,39 @@ def _stems(agg: Mapping[str, Any]) -> list[str]:
 
 
 def _shade_zones(ax: Axes, xs: Sequence[float]) -> None:
-    span = max(1.0, *(abs(x) for x in xs)) * 1.15
-    ax.set_xlim(-span, span)
-    ax.axvspan(-span, 0, color="tab:blue", alpha=0.07, lw=0)
-    ax.axvspan(0, span, color="tab:orange", alpha=0.07, lw=0)
+    margin = 0.08 * max(1.0, max(xs) - min(xs))
+    left, right = min(min(xs), -0.5) - margin, max(max(xs), 0.5) + margin
+    ax.set_xlim(left, right)
+    ax.axvspan(left, 0, color="tab:blue", alpha=0.07, lw=0)
+    ax.axvspan(0, right, color="tab:orange", alpha=0.07, lw=0)
     ax.axvline(0, color="tab:red", lw=1, alpha=0.6)
-    for x, text, align in ((-span * 0.97, "retrospective", "left"), (0, "immediate", "center"),
-                           (span * 0.97, "look-ahead", "right")):
+    for x, text, align in ((left, " retrospective", "left"), (right, "look-ahead ", "right")):
         ax.text(x, 0.99, text, transform=ax.get_xaxis_transform(), ha=align, va="top",
                 fontsize=7, color="0.35")
+    ax.text(0, 0.99, "immediate ", transform=ax.get_xaxis_transform(), ha="right", va="top",
+            rotation=90, fontsize=7, color="tab:red", alpha=0.8)
+
+
+#: Line styles of the condition labels, in sorted label order.
+CONDITION_STYLES: tuple[str, ...] = ("-", "--", ":", "-.")
+
+
+class _LineStyles:
+    """One colour per r and one line style per condition label, the same in every panel."""
+
+    def __init__(self, agg: Mapping[str, Any]) -> None:
+        self.rs = sorted({c["r"] for c in agg["conditions"]})
+        self.conditions = sorted({c["condition"] for c in agg["conditions"]})
+
+    def __call__(self, r: float, condition: str) -> dict[str, Any]:
+        colour = f"C{self.rs.index(r) % 10}"
+        style = CONDITION_STYLES[self.conditions.index(condition) % len(CONDITION_STYLES)]
+        label = f"r = {r:g}" + (f", {condition}" if len(self.conditions) > 1 else "")
+        return {"color": colour, "ls": style, "label": label}
 
 
 def _draw_panel(ax: Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
-                paper: bool) -> None:
+                styles: _LineStyles, paper: bool) -> None:
     lines: dict[tuple[float, str], list[tuple[float, float, float]]] = defaultdict(list)
     xs: list[float] = []
     plotted: list[float] = []
@@ -94,12 +114,10 @@ def _draw_panel(ax: Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
             plotted.append(mean)
             lines[(c["r"], c["condition"])].append(
                 (c["lookahead_seconds"], mean, np.nan if std is None else std))
-    show_condition = len({cond for _, cond in lines}) > 1
     for (r, cond), points in sorted(lines.items()):
         pts = np.array(sorted(points))
-        label = f"r = {r:g}" + (f", {cond}" if show_condition else "")
         ax.errorbar(pts[:, 0], pts[:, 1], yerr=pts[:, 2], marker="o", ms=4, capsize=3,
-                    lw=1.5, label=label)
+                    lw=1.5, **styles(r, cond))
     for entry, (label, colour, style) in REFERENCE_STYLE.items():
         values = [v for c in conditions if (v := _value(c, entry, metric)[0]) is not None]
         if values:
@@ -127,10 +145,11 @@ def _figure(agg: Mapping[str, Any], metrics: Sequence[str], paper: bool) -> Figu
     fig = Figure(figsize=(4.2 * len(stems) + 2.0, 3.2 * len(metrics)))
     axes = fig.subplots(len(metrics), len(stems), squeeze=False)
     by_stem = {s: [c for c in agg["conditions"] if c["stem"] == s] for s in stems}
+    styles = _LineStyles(agg)
     for i, metric in enumerate(metrics):
         for j, stem in enumerate(stems):
             ax = axes[i][j]
-            _draw_panel(ax, by_stem[stem], metric, paper)
+            _draw_panel(ax, by_stem[stem], metric, styles, paper)
             if i == 0:
                 ax.set_title(stem)
             if j == 0:
