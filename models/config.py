@@ -32,8 +32,8 @@ def default_unet() -> dict[str, Any]:
     """The proposed architecture of the embedded default (measured in docs/MODELS.md).
 
     Five levels on the (64 mel × 256 frame) image, narrow at full resolution where the cost
-    is, wider below; self-attention over the whole window at the lowest level (8 × 16 after
-    four downsamplings, 128 tokens) and in the mid block, so tempo and pattern over the whole
+    is, wider below; self-attention over the whole window at the lowest level (4 × 16 after
+    four downsamplings, 64 tokens) and in the mid block, so tempo and pattern over the whole
     window reach the masked future.
     """
     return {

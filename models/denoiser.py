@@ -21,6 +21,7 @@ preconditioning kept apart):
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -125,6 +126,14 @@ class Denoiser(nn.Module):
             image = image.contiguous(memory_format=torch.channels_last)
         out = self.net(image, c_noise.reshape(-1), class_labels=stem, return_dict=False)[0]
         return c_skip * x + c_out * out.contiguous()
+
+
+def consistency_student(teacher: Denoiser) -> Denoiser:
+    """A consistency-parameterised copy of a teacher (Song et al. 2023: distillation starts
+    from the teacher's weights); the teacher is left untouched."""
+    return Denoiser(copy.deepcopy(teacher.net), sigma_data=teacher.sigma_data,
+                    sigma_min=teacher.sigma_min, parameterization="consistency",
+                    uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last)
 
 
 def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = None,

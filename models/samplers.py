@@ -96,7 +96,13 @@ def _inpainting(denoise: Denoise, inpaint: Inpaint | None, noise: ItemNoise) -> 
 
 
 def _per_item(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """σ as ``(B,)`` for the denoiser (a scalar σ is shared by every item)."""
     return sigma.to(x.dtype).expand(x.shape[0])
+
+
+def _column(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """σ broadcastable against ``x (B, 1, C, F)``: a scalar, or ``(B, 1, 1, 1)``."""
+    return sigma.to(x.dtype).reshape(-1, 1, 1, 1) if sigma.ndim else sigma.to(x.dtype)
 
 
 def sample_euler(denoise: Denoise, x: torch.Tensor, sigmas: torch.Tensor, *,
@@ -113,13 +119,21 @@ def sample_euler(denoise: Denoise, x: torch.Tensor, sigmas: torch.Tensor, *,
 def heun_step(denoise: Denoise, x: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor
               ) -> torch.Tensor:
     """One Heun step of the probability-flow ODE from σ to σ_next (Karras et al. 2022, Alg. 1,
-    lines 5-8); the ODE solver consistency distillation uses."""
-    d = (x - denoise(x, _per_item(sigma, x))) / sigma
-    x_next = x + (sigma_next - sigma) * d
-    if float(sigma_next) == 0.0:
+    lines 5-8); the ODE solver consistency distillation uses.
+
+    ``sigma``/``sigma_next`` are scalars or per-item ``(B,)``; items stepping to σ = 0 take
+    the Euler step (as in Alg. 1).
+    """
+    s, s_next = _column(sigma, x), _column(sigma_next, x)
+    d = (x - denoise(x, _per_item(sigma, x))) / s
+    x_next = x + (s_next - s) * d
+    final = s_next == 0
+    if bool(final.all()):
         return x_next
-    d_next = (x_next - denoise(x_next, _per_item(sigma_next, x))) / sigma_next
-    return x + (sigma_next - sigma) * (d + d_next) / 2
+    safe = torch.where(final, torch.ones_like(s_next), s_next)
+    d_next = (x_next - denoise(x_next, _per_item(safe.reshape(-1) if sigma_next.ndim
+                                                 else safe, x))) / safe
+    return torch.where(final, x_next, x + (s_next - s) * (d + d_next) / 2)
 
 
 def sample_heun(denoise: Denoise, x: torch.Tensor, sigmas: torch.Tensor, *,

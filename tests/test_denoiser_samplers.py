@@ -268,3 +268,28 @@ def test_training_masks_match_inference_masks() -> None:
     assert len(seen_pairs) >= 6
     dropped = (drawn.beat.abs().sum(dim=(1, 2)) == 0).sum()
     assert 0 < int(dropped) < 64
+
+
+def test_heun_step_with_per_item_sigmas_matches_item_by_item() -> None:
+    from sideman.models.samplers import heun_step
+
+    x = torch.randn(3, 1, C, F, generator=torch.Generator().manual_seed(2))
+    sigma = torch.tensor([10.0, 2.0, 0.5])
+    sigma_next = torch.tensor([5.0, 0.0, 0.3])
+    batch = heun_step(fake_denoiser, x, sigma, sigma_next)
+    for i in range(3):
+        alone = heun_step(fake_denoiser, x[i:i + 1], sigma[i], sigma_next[i])
+        torch.testing.assert_close(batch[i:i + 1], alone)
+
+
+def test_consistency_student_copies_the_teacher() -> None:
+    from sideman.models.denoiser import consistency_student
+
+    teacher = build_denoiser(tiny_config(kind="teacher", sampler="heun"))
+    student = consistency_student(teacher)
+    assert student.parameterization == "consistency" and teacher.parameterization == "edm"
+    for (name, a), (_, b) in zip(teacher.net.state_dict().items(),
+                                 student.net.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    next(student.net.parameters()).data.add_(1.0)
+    assert not torch.equal(next(student.net.parameters()), next(teacher.net.parameters()))

@@ -344,3 +344,15 @@ def test_default_model_is_not_faked() -> None:
         load_generator("default")
     with pytest.raises(GeneratorError, match="unknown model options"):
         load_pipeline("default", colour="red")
+
+
+def test_speed_measurement_runs_on_a_real_stream(pipe) -> None:
+    from sideman.models.speed import default_candidate, measure_steps
+
+    row = measure_steps(pipe, hop_frames=4, stems=2, num_steps=2, steps=2)
+    assert row["hop_ms"] == pytest.approx(1000 * 4 * 128 / 8000)
+    assert row["total_ms_median"] >= row["sample_ms_median"] > 0
+    candidate = default_candidate()
+    assert (candidate.sample_rate, candidate.hop_length, candidate.window_frames) == \
+        (22050, 512, 256)
+    assert candidate.kind == "consistency" and candidate.default_steps == 2
