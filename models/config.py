@@ -37,7 +37,7 @@ def default_unet() -> dict[str, Any]:
     window reach the masked future.
     """
     return {
-        "block_out_channels": [8, 16, 32, 96, 192],
+        "block_out_channels": [8, 16, 32, 64, 128],
         "layers_per_block": 1,
         "down_block_types": ["DownBlock2D", "DownBlock2D", "DownBlock2D", "DownBlock2D",
                              "AttnDownBlock2D"],

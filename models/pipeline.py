@@ -47,6 +47,7 @@ from .codecs import Codec, build_codec
 from .conditioning import Conditioning, beat_planes, window_masks
 from .config import ModelConfig
 from .denoiser import Denoiser
+from .geometry import Geometry, describe_rounding
 from .samplers import (
     Inpaint,
     ItemNoise,
@@ -253,10 +254,22 @@ class StreamingPipeline(Generator):
             ))
         return results
 
+    def geometry_for(self, r: float, w: int, *, exact: bool = False) -> Geometry:
+        """The geometry of hop ratio ``r`` and look-ahead ``w`` for this model's window.
+
+        ``r·T`` must be a whole number of latent frames: with ``exact`` anything else is
+        refused, otherwise it is rounded to the nearest frame and the rounding is logged.
+        """
+        note = describe_rounding(r, self.config.window_frames)
+        g = Geometry.from_ratio(sample_rate=self.config.sample_rate,
+                                hop_length=self.config.hop_length,
+                                window_frames=self.config.window_frames, r=r, w=w, exact=exact)
+        if note:
+            log.warning("%s: %s", self.info.name, note)
+        return g
+
     def warmup(self, stems: int = 1) -> None:
         """Run one throw-away step so the first real step does not pay one-off set-up costs."""
-        from .geometry import Geometry
-
         c = self.config
         g = Geometry(sample_rate=c.sample_rate, hop_length=c.hop_length,
                      window_frames=c.window_frames,
@@ -279,6 +292,10 @@ class StreamingPipeline(Generator):
                 raise GeneratorError("a stream appears twice in one generate() call; its "
                                      "second step needs the first one's output: call twice")
             seen.add(id(stream))
+            if len(set(request.stems)) != len(request.stems):
+                raise GeneratorError(f"stems listed twice: {request.stems}")
+            if not np.isfinite(request.mixture).all():
+                raise GeneratorError(f"step {request.step}: the mixture holds NaN or inf samples")
             g = request.geometry
             key = (g.hop_frames, g.lookahead)
             trained = (g.hop_frames in self.info.trained_hop_frames

@@ -79,7 +79,17 @@ def test_default_location_is_the_packages() -> None:
         "music2latent.pt"
 
 
-def test_round_trip_shapes_and_units(tiny_checkpoint: Path) -> None:
+def test_round_trip_shapes_and_units(tiny_checkpoint: Path, monkeypatch) -> None:
+    import socket
+
+    import music2latent.utils
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the adapter tried to reach the network")
+
+    monkeypatch.setattr(music2latent.utils, "download_model", no_network)
+    monkeypatch.setattr(music2latent.utils, "hf_hub_download", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
     codec = build_codec("music2latent", {"hparams": TINY}, weights=str(tiny_checkpoint))
     assert (codec.sample_rate, codec.hop_length, codec.latent_channels) == (44100, 4096, 64)
     frames = 8

@@ -244,6 +244,12 @@ def test_bad_requests_are_refused(pipe) -> None:
                      lookahead=1)
     with pytest.raises(GeneratorError, match="does not match the model"):
         pipe.generate([request(pipe, stream, 0, wrong)])
+    with pytest.raises(GeneratorError, match="stems listed twice"):
+        pipe.generate([request(pipe, stream, 0, g, stems=("bass", "bass"))])
+    bad = request(pipe, stream, 0, g)
+    bad.mixture[5] = np.nan
+    with pytest.raises(GeneratorError, match="NaN or inf"):
+        pipe.generate([bad])
     assert pipe.generate([]) == []
 
 
@@ -356,3 +362,16 @@ def test_speed_measurement_runs_on_a_real_stream(pipe) -> None:
     assert (candidate.sample_rate, candidate.hop_length, candidate.window_frames) == \
         (22050, 512, 256)
     assert candidate.kind == "consistency" and candidate.default_steps == 2
+
+
+def test_ratio_geometry_is_whole_frames_or_refused(pipe, caplog) -> None:
+    from sideman.models.geometry import GeometryError
+
+    g = pipe.geometry_for(0.25, 1, exact=True)
+    assert (g.hop_frames, g.hop_samples) == (8, 8 * 128)
+    with caplog.at_level(logging.WARNING):
+        rounded = pipe.geometry_for(0.2, 1)
+    assert rounded.hop_frames == 6 and rounded.hop_samples == 6 * 128
+    assert "r=0.2 rounded to 0.1875 (6 latent frames of 32)" in caplog.text
+    with pytest.raises(GeometryError, match="not a whole number"):
+        pipe.geometry_for(0.2, 1, exact=True)
