@@ -85,8 +85,12 @@ class LatentTrack:
     def write(self, first_frame: int, latent: torch.Tensor) -> None:
         """Store ``latent (C, n)`` as frames ``[first_frame, first_frame + n)``."""
         n = latent.shape[1]
-        if self.data.shape[1] == 0:
+        far = (first_frame + n <= self.end - self.capacity
+               or first_frame >= self.end + self.capacity)
+        if self.data.shape[1] == 0 or far:  # nothing held near these frames: start afresh
             self.start = first_frame
+            self.data = torch.zeros(self.channels, 0)
+            self.known = torch.zeros(0, dtype=torch.bool)
         lo, hi = min(self.start, first_frame), max(self.end, first_frame + n)
         if (lo, hi) != (self.start, self.end):
             data = torch.zeros(self.channels, hi - lo)

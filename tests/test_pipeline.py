@@ -375,3 +375,25 @@ def test_ratio_geometry_is_whole_frames_or_refused(pipe, caplog) -> None:
     assert "r=0.2 rounded to 0.1875 (6 latent frames of 32)" in caplog.text
     with pytest.raises(GeometryError, match="not a whole number"):
         pipe.geometry_for(0.2, 1, exact=True)
+
+
+def test_latent_track_keeps_frames_by_absolute_index() -> None:
+    from sideman.models.pipeline import LatentTrack
+
+    track = LatentTrack(channels=2, capacity=10)
+    silence = torch.tensor([-1.0, -2.0])
+    track.write(3, torch.ones(2, 4))
+    track.write(9, 2 * torch.ones(2, 2))  # frames 7 and 8 stay unknown (a skipped step)
+    latent, known = track.read(-2, 14, silence)
+    assert known.tolist() == [True, True] + [False] * 3 + [True] * 4 + [False] * 2 + \
+        [True] * 2 + [False]
+    assert torch.equal(latent[:, 0], silence) and torch.equal(latent[:, 5], torch.ones(2))
+    assert torch.equal(latent[:, 11], 2 * torch.ones(2))
+    assert torch.equal(latent[:, 7], torch.ones(2))
+    assert track.frames().tolist() == [3, 4, 5, 6, 9, 10]
+    track.write(15, 3 * torch.ones(2, 2))  # keeps only the last 10 frames: 7 .. 16
+    assert track.frames().tolist() == [9, 10, 15, 16]
+    track.write(100, torch.zeros(2, 1))  # a jump far ahead starts afresh
+    assert track.frames().tolist() == [100]
+    track.write(50, torch.zeros(2, 1))  # and so does a jump far back
+    assert track.frames().tolist() == [50]
