@@ -1,0 +1,42 @@
+"""Codecs: audio ⇄ latent frames (see :mod:`.base` for the interface and units).
+
+* ``mel``: built in, no weights, far faster than real time on a laptop CPU (:mod:`.mel`);
+* ``music2latent``: the Music2Latent package's own model (GPU-class), weights from a path or
+  the package's default location (:mod:`.music2latent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import Codec, CodecError
+
+CODEC_NAMES = ("mel", "music2latent")
+
+
+def build_codec(name: str, params: Mapping[str, Any] | None = None, **runtime: Any) -> Codec:
+    """Build codec ``name`` from its recorded ``params`` plus runtime options.
+
+    Runtime options do not change the latent space: ``device`` for both; ``gl_iters``,
+    ``gl_momentum``, ``decode_context_frames`` for ``mel``; ``weights``, ``decode_steps``,
+    ``allow_pickle`` for ``music2latent``.
+    """
+    kwargs = {**dict(params or {}), **runtime}
+    if name == "mel":
+        from .mel import MelCodec
+
+        cls: Any = MelCodec
+    elif name == "music2latent":
+        from .music2latent import Music2LatentCodec
+
+        cls = Music2LatentCodec
+    else:
+        raise CodecError(f"unknown codec {name!r}; known: {', '.join(CODEC_NAMES)}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise CodecError(f"bad parameters for codec {name!r}: {exc}") from exc
+
+
+__all__ = ["CODEC_NAMES", "Codec", "CodecError", "build_codec"]

@@ -1,0 +1,438 @@
+"""The streaming pipeline: one object for the live server and the offline evaluation.
+
+:class:`StreamingPipeline` is a :class:`~.base.Generator`. Per call it takes the requests of
+one or several streams and, for every (request, stem) item:
+
+1. **encode**: zero the mixture at and after the step's capture position (the future: the
+   pipeline never relies on the driver for this), encode every request's window in one codec
+   call → ``(B_req, C, T)``; mark as known only the frames :func:`~.conditioning.window_masks`
+   allows;
+2. **sample**: read the stem's generated latent over the window from the stream's state by
+   absolute frame index (frames before 0 are known silence, frames never generated are
+   unknown), build the conditioning, and sample all items with the same step count as one
+   denoiser batch per model call, inpainting the known frames; noise per item from
+   :func:`~.base.step_seed`, so an item's output does not depend on its batch;
+3. store the region's frames ``[region_start, region_end) / hop_length`` in the stream's
+   state (absolute frames: the latent shift and the audio shift are the same number);
+4. **decode**: only the frames covering ``[region_start - xfade, region_end)`` plus the
+   codec's left context, cropped to exactly ``xfade + hop_samples`` samples. No fade is
+   applied here: the client crossfades the ``xfade`` overlap (one fade, in one place).
+
+Shapes and units at this boundary are those of :mod:`~.base` (model-clock samples).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import (
+    Generator,
+    GeneratorError,
+    ModelInfo,
+    StepRequest,
+    StepResult,
+    StreamState,
+    step_seed,
+)
+from .checkpoint import build_denoiser, load_denoiser, save_pretrained
+from .codecs import Codec, build_codec
+from .conditioning import Conditioning, beat_planes, window_masks
+from .config import ModelConfig
+from .denoiser import Denoiser
+from .geometry import Geometry, describe_rounding
+from .samplers import (
+    Inpaint,
+    ItemNoise,
+    consistency_sigmas,
+    karras_sigmas,
+    sample_consistency,
+    sample_euler,
+    sample_heun,
+)
+
+log = logging.getLogger(__name__)
+
+#: Where the embedded default model lives (trained separately; see MODEL_CARD.md there).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
+
+
+class LatentTrack:
+    """Latent frames of one stem on the absolute frame axis, with which ones are known.
+
+    Column ``i`` of ``data`` is absolute frame ``start + i``. Writing extends the span;
+    frames older than ``capacity`` before the newest written frame are dropped.
+    """
+
+    def __init__(self, channels: int, capacity: int) -> None:
+        self.channels = channels
+        self.capacity = capacity
+        self.start = 0
+        self.data = torch.zeros(channels, 0)
+        self.known = torch.zeros(0, dtype=torch.bool)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.data.shape[1]
+
+    def write(self, first_frame: int, latent: torch.Tensor) -> None:
+        """Store ``latent (C, n)`` as frames ``[first_frame, first_frame + n)``."""
+        n = latent.shape[1]
+        far = (first_frame + n <= self.end - self.capacity
+               or first_frame >= self.end + self.capacity)
+        if self.data.shape[1] == 0 or far:  # nothing held near these frames: start afresh
+            self.start = first_frame
+            self.data = torch.zeros(self.channels, 0)
+            self.known = torch.zeros(0, dtype=torch.bool)
+        lo, hi = min(self.start, first_frame), max(self.end, first_frame + n)
+        if (lo, hi) != (self.start, self.end):
+            data = torch.zeros(self.channels, hi - lo)
+            known = torch.zeros(hi - lo, dtype=torch.bool)
+            data[:, self.start - lo:self.end - lo] = self.data
+            known[self.start - lo:self.end - lo] = self.known
+            self.start, self.data, self.known = lo, data, known
+        self.data[:, first_frame - self.start:first_frame - self.start + n] = latent.cpu()
+        self.known[first_frame - self.start:first_frame - self.start + n] = True
+        drop = self.end - self.capacity - self.start
+        if drop > 0:
+            self.start += drop
+            self.data = self.data[:, drop:].clone()
+            self.known = self.known[drop:].clone()
+
+    def read(self, first_frame: int, frames: int, silence: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(latent (C, frames), known (frames,))`` for frames ``[first_frame, +frames)``.
+
+        Frames before 0 are silence and known; frames never written are zeros, unknown.
+        """
+        latent = torch.zeros(self.channels, frames)
+        known = torch.zeros(frames, dtype=torch.bool)
+        before = min(max(0, -first_frame), frames)
+        latent[:, :before] = silence[:, None]
+        known[:before] = True
+        lo, hi = max(first_frame, self.start), min(first_frame + frames, self.end)
+        if lo < hi:
+            latent[:, lo - first_frame:hi - first_frame] = self.data[:, lo - self.start:
+                                                                     hi - self.start]
+            known[lo - first_frame:hi - first_frame] = self.known[lo - self.start:
+                                                                  hi - self.start]
+        return latent, known
+
+    def frames(self) -> np.ndarray:
+        """Absolute indices of the known frames held."""
+        return self.start + np.flatnonzero(self.known.numpy())
+
+
+class PipelineStream(StreamState):
+    """One stream's state: per stem, its generated latent by absolute frame."""
+
+    def __init__(self, owner: StreamingPipeline) -> None:
+        self.owner = owner
+        self.tracks: dict[str, LatentTrack] = {}
+
+    def track(self, stem: str) -> LatentTrack:
+        if stem not in self.tracks:
+            config = self.owner.config
+            self.tracks[stem] = LatentTrack(config.latent_channels, 2 * config.window_frames)
+        return self.tracks[stem]
+
+    def reset(self) -> None:
+        self.tracks.clear()
+
+
+@dataclass
+class _Item:
+    """One (request, stem) pair inside a generate() call."""
+
+    request_index: int
+    request: StepRequest
+    stem: str
+    window_first_frame: int
+    latent: torch.Tensor | None = None  # (1, C, T) sampled window
+
+
+class StreamingPipeline(Generator):
+    """Codec + denoiser + sampler with per-stream state (see the module docstring)."""
+
+    def __init__(self, denoiser: Denoiser, codec: Codec, config: ModelConfig, *,
+                 device: str | torch.device = "cpu", sampler: str | None = None) -> None:
+        config.check_codec(codec)
+        if denoiser.parameterization != config.parameterization:
+            raise GeneratorError(f"denoiser is {denoiser.parameterization!r} but the config "
+                                 f"says kind={config.kind!r}")
+        sampler = sampler or config.sampler
+        if (sampler == "consistency") != (config.kind == "consistency"):
+            raise GeneratorError(f"a {config.kind} model cannot use the {sampler} sampler")
+        self.config = config
+        self.codec = codec
+        self.device = torch.device(device)
+        self.denoiser = denoiser.to(self.device).eval()
+        self.sampler = sampler
+        self.info: ModelInfo = config.model_info()
+        self._silence = codec.silence_latent().float().cpu()
+        self._warned: set[tuple[int, int]] = set()
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, *, codec: Codec | None = None,
+                        device: str | torch.device = "cpu", sampler: str | None = None,
+                        channels_last: bool | None = None,
+                        codec_options: dict[str, Any] | None = None) -> StreamingPipeline:
+        """Load a checkpoint; build its codec from the recorded parameters unless given.
+
+        ``codec_options`` are runtime options of the codec (e.g. ``weights`` for
+        music2latent, ``gl_iters`` for mel); see :func:`~.codecs.build_codec`.
+        """
+        device = torch.device(device)
+        if channels_last is None:
+            channels_last = device.type == "cpu"
+        denoiser, config = load_denoiser(directory, device=device, channels_last=channels_last)
+        if codec is None:
+            codec = build_codec(config.codec, config.codec_params, device=device,
+                                **(codec_options or {}))
+        return cls(denoiser, codec, config, device=device, sampler=sampler)
+
+    @classmethod
+    def random(cls, config: ModelConfig, codec: Codec, *, seed: int = 0,
+               device: str | torch.device = "cpu", channels_last: bool = False
+               ) -> StreamingPipeline:
+        """Randomly initialised weights (tests, speed measurements, training's start)."""
+        with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG alone
+            torch.manual_seed(seed)
+            denoiser = build_denoiser(config, channels_last=channels_last)
+        return cls(denoiser, codec, config, device=device)
+
+    def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype = torch.float32
+                        ) -> Path:
+        return save_pretrained(directory, self.denoiser, self.config, dtype=dtype)
+
+    # -- Generator --------------------------------------------------------------------------
+    def new_stream(self) -> PipelineStream:
+        return PipelineStream(self)
+
+    @torch.no_grad()
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        if not requests:
+            return []
+        self._check(requests)
+        started = time.perf_counter()
+        mixture = self._encode(requests)
+        encoded = time.perf_counter()
+
+        items = [_Item(i, r, stem, r.geometry.frame_index(r.geometry.window(r.step)[0]))
+                 for i, r in enumerate(requests) for stem in r.stems]
+        for steps in sorted({r.num_steps for r in requests}):
+            group = [it for it in items if it.request.num_steps == steps]
+            sampled_latent = self._sample(group, mixture, steps)
+            for item, latent in zip(group, sampled_latent, strict=True):
+                item.latent = latent[None]
+        for item in items:  # state advances only once the whole batch has sampled
+            g, k = item.request.geometry, item.request.step
+            start, end = (g.frame_index(p) for p in g.region(k))
+            assert item.latent is not None
+            region = item.latent[0, 0, :, start - item.window_first_frame:]
+            assert region.shape[-1] == end - start
+            stream = item.request.stream
+            assert isinstance(stream, PipelineStream)
+            stream.track(item.stem).write(start, region)
+        sampled = time.perf_counter()
+
+        audio = self._decode(items)
+        decoded = time.perf_counter()
+        timings = {"encode": encoded - started, "sample": sampled - encoded,
+                   "decode": decoded - sampled}
+        results = []
+        for i, request in enumerate(requests):
+            results.append(StepResult(
+                start=request.output_start,
+                audio={item.stem: audio[id(item)] for item in items if item.request_index == i},
+                num_steps=request.num_steps,
+                timings=dict(timings),
+            ))
+        return results
+
+    def geometry_for(self, r: float, w: int, *, exact: bool = False) -> Geometry:
+        """The geometry of hop ratio ``r`` and look-ahead ``w`` for this model's window.
+
+        ``r·T`` must be a whole number of latent frames: with ``exact`` anything else is
+        refused, otherwise it is rounded to the nearest frame and the rounding is logged.
+        """
+        note = describe_rounding(r, self.config.window_frames)
+        g = Geometry.from_ratio(sample_rate=self.config.sample_rate,
+                                hop_length=self.config.hop_length,
+                                window_frames=self.config.window_frames, r=r, w=w, exact=exact)
+        if note:
+            log.warning("%s: %s", self.info.name, note)
+        return g
+
+    def warmup(self, stems: int = 1) -> None:
+        """Run one throw-away step so the first real step does not pay one-off set-up costs."""
+        c = self.config
+        g = Geometry(sample_rate=c.sample_rate, hop_length=c.hop_length,
+                     window_frames=c.window_frames,
+                     hop_frames=max(1, min(c.trained_hop_frames)), lookahead=0)
+        request = StepRequest(stream=self.new_stream(), step=0, geometry=g,
+                              mixture=np.zeros(g.window_samples, dtype=np.float32),
+                              stems=tuple(c.stems[:stems]), num_steps=c.default_steps)
+        self.generate([request])
+
+    # -- stages ----------------------------------------------------------------------------
+    def _check(self, requests: Sequence[StepRequest]) -> None:
+        seen: set[int] = set()
+        for request in requests:
+            request.validate(self.info)
+            stream = request.stream
+            if not isinstance(stream, PipelineStream) or stream.owner is not self:
+                raise GeneratorError("request.stream was not made by this pipeline's "
+                                     "new_stream()")
+            if id(stream) in seen:
+                raise GeneratorError("a stream appears twice in one generate() call; its "
+                                     "second step needs the first one's output: call twice")
+            seen.add(id(stream))
+            if len(set(request.stems)) != len(request.stems):
+                raise GeneratorError(f"stems listed twice: {request.stems}")
+            if not np.isfinite(request.mixture).all():
+                raise GeneratorError(f"step {request.step}: the mixture holds NaN or inf samples")
+            g = request.geometry
+            key = (g.hop_frames, g.lookahead)
+            trained = (g.hop_frames in self.info.trained_hop_frames
+                       and g.lookahead in self.info.trained_lookaheads)
+            if not trained and key not in self._warned:
+                self._warned.add(key)
+                log.warning("%s: hop %d frames, w=%d is outside the trained grid (hops %s, "
+                            "w %s); quality may suffer", self.info.name, g.hop_frames,
+                            g.lookahead, self.info.trained_hop_frames,
+                            self.info.trained_lookaheads)
+
+    def _encode(self, requests: Sequence[StepRequest]) -> torch.Tensor:
+        """``(B_req, C, T)`` mixture latents, computed from known samples only."""
+        batch = np.stack([r.mixture for r in requests]).astype(np.float32, copy=True)
+        for row, r in zip(batch, requests, strict=True):
+            future = r.geometry.step_position(r.step) - r.geometry.window(r.step)[0]
+            row[max(0, future):] = 0.0
+        return self.codec.encode(torch.from_numpy(batch).to(self.device)).float()
+
+    def _sample(self, group: list[_Item], mixture: torch.Tensor, steps: int) -> torch.Tensor:
+        """Sample one batch of items that share a step count → ``(b, 1, C, T)``."""
+        c = self.config
+        mix, mix_known, tgt, tgt_known, beat, labels, seeds, variation = ([] for _ in range(8))
+        for item in group:
+            r, g = item.request, item.request.geometry
+            mix_mask, tgt_mask = window_masks(g, self.codec.context_frames)
+            latent, known = item.request.stream.track(item.stem).read(  # type: ignore[attr-defined]
+                item.window_first_frame, g.window_frames, self._silence)
+            mix.append(mixture[item.request_index])
+            mix_known.append(mix_mask)
+            tgt.append(latent)
+            tgt_known.append(known & tgt_mask)
+            if c.uses_beat_grid:
+                beat.append(torch.from_numpy(beat_planes(
+                    r.transport, item.window_first_frame, g.window_frames,
+                    hop_length=c.hop_length, sample_rate=c.sample_rate)))
+            labels.append(c.stems.index(item.stem))
+            seeds.append(step_seed(r.seed, r.step, item.stem))
+            variation.append(float(r.variation))
+        dev = self.device
+        cond = Conditioning(
+            mixture=torch.stack(mix).to(dev), mixture_known=torch.stack(mix_known).to(dev),
+            target=torch.stack(tgt).to(dev), target_known=torch.stack(tgt_known).to(dev),
+            stem=torch.tensor(labels, dtype=torch.long, device=dev),
+            beat=torch.stack(beat).to(dev) if beat else None,
+        )
+        return self.sample(cond, seeds=seeds, steps=steps,
+                           variation=torch.tensor(variation, device=dev))
+
+    def sample(self, cond: Conditioning, *, seeds: Sequence[int], steps: int,
+               variation: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample target latents ``(B, 1, C, F)`` for ``cond`` with this model's sampler.
+
+        Item ``i`` draws all its noise from ``seeds[i]``; ``variation (B,)`` scales the
+        fresh noise (1 = the model's distribution, 0 = its deterministic mode).
+        """
+        c = self.config
+        b, channels, frames = cond.mixture.shape
+        dev = self.device
+        noise = ItemNoise(seeds, (1, channels, frames), device=dev)
+        var = torch.ones(b, device=dev) if variation is None else variation.to(dev)
+        planes = self.denoiser.planes(cond)
+
+        def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+            return self.denoiser(x, sigma, planes, cond.stem)
+
+        inpaint = Inpaint(cond.target[:, None], cond.target_known)
+        x = noise() * c.sigma_max * var.reshape(-1, 1, 1, 1)
+        if self.sampler == "consistency":
+            sigmas = consistency_sigmas(steps, c.sigma_min, c.sigma_max, c.rho).to(dev)
+            return sample_consistency(denoise, x, sigmas, noise=noise, sigma_min=c.sigma_min,
+                                      variation=var, inpaint=inpaint)
+        sigmas = karras_sigmas(steps, c.sigma_min, c.sigma_max, c.rho).to(dev)
+        solver = sample_heun if self.sampler == "heun" else sample_euler
+        return solver(denoise, x, sigmas, noise=noise, inpaint=inpaint)
+
+    def _decode(self, items: list[_Item]) -> dict[int, np.ndarray]:
+        """Audio ``[region_start - xfade, region_end)`` per item, batched by span size."""
+        hop = self.config.hop_length
+        spans: dict[tuple[int, int], list[tuple[_Item, int, int]]] = {}
+        for item in items:
+            r = item.request
+            out_start = r.output_start
+            first = out_start // hop  # frame holding the first output sample
+            begin = max(item.window_first_frame, first - self.codec.decode_context_frames)
+            frames = r.geometry.window_frames - (begin - item.window_first_frame)
+            spans.setdefault((frames, first - begin), []).append(
+                (item, begin - item.window_first_frame, out_start - first * hop))
+        out: dict[int, np.ndarray] = {}
+        for (_, skip), group in spans.items():
+            latent = torch.cat([it.latent[0, :, :, offset:]  # type: ignore[index]
+                                for it, offset, _ in group])
+            seeds = [step_seed(it.request.seed, it.request.step, f"{it.stem}/decode")
+                     for it, _, _ in group]
+            audio = self.codec.decode(latent, skip_frames=skip, seeds=seeds).cpu().numpy()
+            for row, (it, _, crop) in zip(audio, group, strict=True):
+                length = it.request.xfade + it.request.geometry.hop_samples
+                out[id(it)] = np.ascontiguousarray(row[crop:crop + length], dtype=np.float32)
+                assert out[id(it)].shape == (length,)
+        return out
+
+
+RUNTIME_OPTIONS = ("device", "sampler", "codec", "codec_options", "codec_weights",
+                   "channels_last")
+
+
+def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
+    """``"default"`` (the embedded model) or a checkpoint directory → a pipeline.
+
+    Options: ``device`` (default cpu), ``sampler`` (override the config's), ``codec`` (a
+    built :class:`~.codecs.Codec`), ``codec_options`` (dict of codec runtime options),
+    ``codec_weights`` (shortcut for ``codec_options={"weights": ...}``, music2latent),
+    ``channels_last`` (default: on CPU).
+    """
+    unknown = sorted(set(options) - set(RUNTIME_OPTIONS))
+    if unknown:
+        raise GeneratorError(f"unknown model options {unknown}; allowed: "
+                             f"{', '.join(RUNTIME_OPTIONS)}")
+    if spec == "default":
+        directory = DEFAULT_WEIGHTS
+        if not (directory / "config.json").is_file():
+            raise GeneratorError(
+                f"the embedded default model is not in this build yet ({directory} has no "
+                f"config.json and model.safetensors). Train one with `sideman train` and "
+                f"pass its checkpoint directory, or use the 'clicktrack' diagnostic model."
+            )
+    else:
+        directory = Path(spec)
+    codec_options = dict(options.get("codec_options") or {})
+    if options.get("codec_weights") is not None:
+        codec_options["weights"] = options["codec_weights"]
+    return StreamingPipeline.from_pretrained(
+        directory, codec=options.get("codec"), device=options.get("device", "cpu"),
+        sampler=options.get("sampler"), channels_last=options.get("channels_last"),
+        codec_options=codec_options,
+    )

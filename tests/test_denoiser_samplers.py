@@ -1,0 +1,295 @@
+"""Preconditioning, schedules, samplers (inpainting, determinism) and conditioning masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import CMStochasticIterativeScheduler, EDMEulerScheduler
+
+from sideman.models.base import Transport
+from sideman.models.checkpoint import build_denoiser
+from sideman.models.conditioning import (
+    BEAT_PLANES,
+    Conditioning,
+    TrainingGrid,
+    beat_planes,
+    condition_planes,
+    draw_training_conditioning,
+    frame_geometry,
+    num_condition_planes,
+    window_masks,
+)
+from sideman.models.denoiser import consistency_scalings, edm_loss, edm_scalings
+from sideman.models.geometry import Geometry, GeometryError
+from sideman.models.samplers import (
+    Inpaint,
+    ItemNoise,
+    consistency_sigmas,
+    karras_sigmas,
+    model_calls,
+    sample_consistency,
+    sample_euler,
+    sample_heun,
+)
+from sideman.models.testing import tiny_config
+
+C, F = 16, 32
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_cond(b: int, *, seed: int = 0, known_until: int = 20, beat: bool = False
+              ) -> Conditioning:
+    gen = torch.Generator().manual_seed(seed)
+    known = torch.zeros(b, F, dtype=torch.bool)
+    known[:, :known_until] = True
+    return Conditioning(
+        mixture=torch.randn(b, C, F, generator=gen), mixture_known=known.clone(),
+        target=torch.randn(b, C, F, generator=gen), target_known=known.clone(),
+        stem=torch.arange(b) % 4,
+        beat=torch.randn(b, BEAT_PLANES, F, generator=gen) if beat else None,
+    )
+
+
+# -- preconditioning and schedules, checked against diffusers' schedulers -----------------
+def test_edm_scalings_match_diffusers() -> None:
+    sched = EDMEulerScheduler(sigma_data=0.5)
+    sigma = torch.tensor([0.002, 0.1, 1.0, 80.0])
+    c_skip, c_out, c_in, c_noise = edm_scalings(sigma, 0.5)
+    x = torch.ones(4)
+    torch.testing.assert_close(c_in, sched.precondition_inputs(x, sigma))
+    torch.testing.assert_close(c_noise, sched.precondition_noise(sigma))
+    torch.testing.assert_close(c_skip * 2 + c_out * 3,
+                               sched.precondition_outputs(2 * x, 3 * x, sigma))
+
+
+def test_consistency_boundary_condition_and_diffusers() -> None:
+    sched = CMStochasticIterativeScheduler(sigma_min=0.002, sigma_data=0.5)
+    sigma = torch.tensor([0.002, 0.5, 80.0])
+    c_skip, c_out, _, _ = consistency_scalings(sigma, 0.5, 0.002)
+    ref_skip, ref_out = sched.get_scalings_for_boundary_condition(sigma)
+    torch.testing.assert_close(c_skip, ref_skip)
+    torch.testing.assert_close(c_out, ref_out)
+    assert float(c_skip[0]) == 1.0 and float(c_out[0]) == 0.0  # f(x, σ_min) = x
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5, 18])
+def test_karras_sigmas_match_diffusers(steps: int) -> None:
+    sched = EDMEulerScheduler(sigma_min=0.002, sigma_max=80.0, rho=7.0)
+    sched.set_timesteps(steps)
+    ours = karras_sigmas(steps, 0.002, 80.0, 7.0)
+    assert ours.shape == (steps + 1,) and float(ours[-1]) == 0.0
+    if steps > 1:  # diffusers' one-step ramp is [0, 1]-spaced differently; ours is σ_max
+        torch.testing.assert_close(ours, sched.sigmas.float())
+    assert float(ours[0]) == pytest.approx(80.0)
+
+
+def test_consistency_sigmas() -> None:
+    assert consistency_sigmas(1, 0.002, 80.0).tolist() == pytest.approx([80.0])
+    two = consistency_sigmas(2, 0.002, 80.0)
+    assert two.tolist() == pytest.approx([80.0, 2.5152], rel=1e-3)
+    assert model_calls("consistency", 2) == 2 and model_calls("heun", 4) == 7
+
+
+# -- samplers -----------------------------------------------------------------------------
+def fake_denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """A smooth stand-in for a network: pulls towards a fixed pattern."""
+    pattern = torch.linspace(-1, 1, x.shape[-1])
+    return x / (1 + sigma.reshape(-1, 1, 1, 1) ** 2) + pattern
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun", "consistency"])
+def test_inpainting_leaves_known_frames_exact(sampler: str) -> None:
+    b = 3
+    cond = make_cond(b)
+    noise = ItemNoise([1, 2, 3], (1, C, F))
+    x = noise() * 80.0
+    inpaint = Inpaint(cond.target[:, None], cond.target_known)
+    if sampler == "consistency":
+        out = sample_consistency(fake_denoiser, x, consistency_sigmas(3, 0.002, 80.0),
+                                 noise=noise, sigma_min=0.002, inpaint=inpaint)
+    else:
+        solver = sample_heun if sampler == "heun" else sample_euler
+        out = solver(fake_denoiser, x, karras_sigmas(4, 0.002, 80.0), noise=noise,
+                     inpaint=inpaint)
+    known = cond.target_known[:, None, None, :].expand_as(out)
+    assert torch.equal(out[known], cond.target[:, None].expand_as(out)[known])
+    assert not torch.equal(out[~known], cond.target[:, None].expand_as(out)[~known])
+
+
+def test_inpainting_feeds_the_known_frames_noised_to_sigma() -> None:
+    cond = make_cond(1)
+    seen = []
+
+    def spy(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        seen.append((x.clone(), float(sigma[0])))
+        return torch.zeros_like(x)
+
+    noise = ItemNoise([5], (1, C, F))
+    sample_euler(spy, noise() * 80, karras_sigmas(3, 0.002, 80.0), noise=noise,
+                 inpaint=Inpaint(cond.target[:, None], cond.target_known))
+    replay = ItemNoise([5], (1, C, F))
+    replay()  # the initial latent's draw
+    for x, sigma in seen:
+        expected = cond.target[:, None] + sigma * replay()
+        torch.testing.assert_close(x[..., :20], expected[..., :20])
+
+
+def test_item_noise_is_batch_independent() -> None:
+    alone = ItemNoise([42], (1, 2, 3))
+    batch = ItemNoise([7, 42, 9], (1, 2, 3))
+    for _ in range(3):
+        assert torch.equal(alone()[0], batch()[1])
+
+
+# -- denoiser -------------------------------------------------------------------------------
+@pytest.mark.parametrize("beat", [False, True])
+def test_denoiser_shapes_and_determinism(beat: bool) -> None:
+    config = tiny_config(uses_beat_grid=beat, kind="teacher", sampler="heun")
+    torch.manual_seed(0)
+    denoiser = build_denoiser(config).eval()
+    assert denoiser.net.config.in_channels == 1 + num_condition_planes(beat)
+    cond = make_cond(2, beat=beat)
+    planes = denoiser.planes(cond)
+    assert planes.shape == (2, num_condition_planes(beat), C, F)
+    x = torch.randn(2, 1, C, F)
+    sigma = torch.tensor([80.0, 0.5])
+    with torch.no_grad():
+        out = denoiser(x, sigma, planes, cond.stem)
+        again = denoiser(x, sigma, planes, cond.stem)
+    assert out.shape == (2, 1, C, F) and torch.equal(out, again)
+
+
+def test_consistency_denoiser_is_identity_at_sigma_min() -> None:
+    config = tiny_config()
+    denoiser = build_denoiser(config).eval()
+    cond = make_cond(2)
+    x = torch.randn(2, 1, C, F)
+    with torch.no_grad():
+        out = denoiser(x, torch.full((2,), config.sigma_min), denoiser.planes(cond), cond.stem)
+    torch.testing.assert_close(out, x)
+
+
+def test_edm_loss_trains_only_unknown_frames() -> None:
+    config = tiny_config(kind="teacher", sampler="heun")
+    denoiser = build_denoiser(config)
+    cond = make_cond(2)
+    gen = torch.Generator().manual_seed(0)
+    loss = edm_loss(denoiser, cond.target, cond, generator=gen)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in denoiser.parameters() if p.requires_grad)
+    # The default counts exactly the frames not known; no frame counted means no loss.
+    sigma, noise = torch.tensor([1.0, 2.0]), torch.randn(2, 1, C, F)
+    with torch.no_grad():
+        default = edm_loss(denoiser, cond.target, cond, sigma=sigma, noise=noise)
+        explicit = edm_loss(denoiser, cond.target, cond, sigma=sigma, noise=noise,
+                            loss_frames=~cond.target_known)
+        everything = edm_loss(denoiser, cond.target, cond, sigma=sigma, noise=noise,
+                              loss_frames=torch.ones(2, F, dtype=torch.bool))
+        nothing = edm_loss(denoiser, cond.target, cond, sigma=sigma, noise=noise,
+                           loss_frames=torch.zeros(2, F, dtype=torch.bool))
+    assert float(default) == float(explicit) and float(default) != float(everything)
+    assert float(nothing) == 0.0
+
+
+# -- conditioning ---------------------------------------------------------------------------
+def test_condition_planes_mask_the_unknown() -> None:
+    cond = make_cond(1, known_until=12)
+    planes = condition_planes(cond, uses_beat_grid=False)
+    assert planes.shape == (1, 4, C, F)
+    assert torch.equal(planes[0, 0, :, :12], cond.mixture[0, :, :12])
+    assert torch.all(planes[0, 0, :, 12:] == 0) and torch.all(planes[0, 2, :, 12:] == 0)
+    assert torch.all(planes[0, 1, :, :12] == 1) and torch.all(planes[0, 1, :, 12:] == 0)
+    with_beat = condition_planes(cond, uses_beat_grid=True)  # absent beat -> zero planes
+    assert with_beat.shape == (1, 6, C, F) and torch.all(with_beat[0, 4:] == 0)
+
+
+def test_window_masks_follow_geometry_and_codec_context() -> None:
+    g = Geometry(sample_rate=22050, hop_length=512, window_frames=256, hop_frames=32,
+                 lookahead=1)
+    mixture, target = window_masks(g, (2, 2))
+    assert g.known_mixture_frames() == 192
+    assert mixture.nonzero().flatten().tolist() == list(range(2, 190))
+    assert target.nonzero().flatten().tolist() == list(range(0, 224))
+    retro = window_masks(g.with_settings(lookahead=-1), (2, 2))[0]
+    assert retro.nonzero().flatten().tolist() == list(range(2, 254))
+
+
+def test_beat_planes_follow_transport() -> None:
+    t = Transport(bpm=120.0, beat_position=1000, beats_per_bar=4, beat_in_bar=1)
+    planes = beat_planes(t, first_frame=10, frames=64, hop_length=512, sample_rate=22050)
+    assert planes.shape == (2, 64) and planes.dtype == np.float32
+    centres = (10 + np.arange(64) + 0.5) * 512
+    np.testing.assert_allclose(planes[0], np.cos(2 * np.pi * (centres - 1000) / 11025),
+                               atol=1e-5)
+    bar = ((centres - 1000) / 11025 + 1) % 4 / 4
+    np.testing.assert_allclose(planes[1], np.cos(2 * np.pi * bar), atol=1e-5)
+    assert not beat_planes(None, 0, 8, hop_length=512, sample_rate=22050).any()
+
+
+def test_training_grid_covers_every_valid_pair() -> None:
+    grid = TrainingGrid.full(256, (32, 64))
+    assert grid.lookaheads == tuple(range(-1, 7))
+    assert (32, 6) in grid.pairs() and (64, 2) in grid.pairs() and (64, 3) not in grid.pairs()
+    with pytest.raises(GeometryError, match="no valid"):
+        TrainingGrid(8, (8,), (0,))
+
+
+def test_training_masks_match_inference_masks() -> None:
+    grid = TrainingGrid(F, (4, 8), (-1, 0, 1, 2))
+    cond = make_cond(64, beat=True)
+    gen = torch.Generator().manual_seed(0)
+    drawn, hops = draw_training_conditioning(
+        cond.target, cond.mixture, cond.stem, grid=grid, context_frames=(2, 2),
+        generator=gen, beat=cond.beat, uses_beat_grid=True)
+    possible = {}
+    for h, w in grid.pairs():
+        mix, tgt = window_masks(frame_geometry(F, h, w), (2, 2))
+        possible.setdefault(h, []).append((mix, tgt))
+    seen_pairs = set()
+    for i in range(64):
+        h = int(hops[i])
+        matches = [j for j, (mix, _) in enumerate(possible[h])
+                   if torch.equal(mix, drawn.mixture_known[i])]
+        assert matches, f"item {i}: mixture mask not one the pipeline uses"
+        seen_pairs.add((h, matches[0]))
+        full_history = possible[h][matches[0]][1]
+        # History is the pipeline's target mask, possibly with frames dropped, never added.
+        assert not (drawn.target_known[i] & ~full_history).any()
+        assert not drawn.target_known[i, F - h:].any()  # the region is always unknown
+    assert len(seen_pairs) >= 6
+    dropped = (drawn.beat.abs().sum(dim=(1, 2)) == 0).sum()
+    assert 0 < int(dropped) < 64
+
+
+def test_heun_step_with_per_item_sigmas_matches_item_by_item() -> None:
+    from sideman.models.samplers import heun_step
+
+    x = torch.randn(3, 1, C, F, generator=torch.Generator().manual_seed(2))
+    sigma = torch.tensor([10.0, 2.0, 0.5])
+    sigma_next = torch.tensor([5.0, 0.0, 0.3])
+    batch = heun_step(fake_denoiser, x, sigma, sigma_next)
+    for i in range(3):
+        alone = heun_step(fake_denoiser, x[i:i + 1], sigma[i], sigma_next[i])
+        torch.testing.assert_close(batch[i:i + 1], alone)
+
+
+def test_consistency_student_copies_the_teacher() -> None:
+    from sideman.models.denoiser import consistency_student
+
+    teacher = build_denoiser(tiny_config(kind="teacher", sampler="heun"))
+    student = consistency_student(teacher)
+    assert student.parameterization == "consistency" and teacher.parameterization == "edm"
+    for (name, a), (_, b) in zip(teacher.net.state_dict().items(),
+                                 student.net.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    next(student.net.parameters()).data.add_(1.0)
+    assert not torch.equal(next(student.net.parameters()), next(teacher.net.parameters()))
