@@ -1,0 +1,218 @@
+"""When each step is ready, its deadline, when it is superseded, and how much quality it gets.
+
+Geometry comes from :mod:`sideman.models.geometry` (model clock) mapped to the client clock by
+:class:`~sideman.models.geometry.ClockMap`. For step ``k`` of the current grid:
+
+* **ready** when the client has captured up to ``n_k`` (client clock ``to_client(k·H)``):
+  every input sample before it has arrived, or a ``mark`` at or after it has, or (real time
+  only) the watchdog: the estimated client clock passed ``n_k`` plus a grace period;
+* **deadline**: the wall time the client plays the region's first sample (plus its
+  ``delay``), from the session's clock estimate; offline (``realtime 0``) there is none;
+* **superseded** when the session was reset or closed, or (real time) the region has been
+  played entirely before the step could run;
+* **degraded**: :func:`choose_num_steps` picks the most sampling steps whose predicted time
+  (:class:`CostModel`, a running fit of fixed + per-sampling-step cost of a model call) fits the
+  time left; ``refine`` then re-runs the step at full quality when time allows.
+
+Step numbers on the wire grow by one per step and never repeat within a session: after a
+change of ``r`` (a new grid) or a ``reset`` the numbering carries on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sideman.models.geometry import Geometry
+
+if TYPE_CHECKING:
+    from .session import Session
+
+#: Seconds kept between the predicted end of a step and its deadline.
+SAFETY = 0.003
+#: Steps one poll may make ready at once (a mark far ahead after a stall).
+MAX_STEPS_PER_POLL = 256
+
+
+@dataclass
+class StepJob:
+    """A step that is ready to run (or a refinement of one that ran quick)."""
+
+    session: Session
+    epoch: int
+    grid: int  #: k on the model-clock grid (what the generator sees)
+    step: int  #: the step number on the wire
+    geometry: Geometry
+    capture: int  #: client position n_k the step waited for
+    region: tuple[int, int]  #: the region on the client clock
+    window_start: int  #: client position of the window's first sample
+    ready_at: float
+    deadline: float | None
+    requested_steps: int
+    refine: bool = False
+
+    def superseded(self, now: float) -> str | None:
+        """Why this job must not run any more (``None``: it may run)."""
+        s = self.session
+        if s.closed:
+            return "closed"
+        if self.epoch != s.epoch:
+            return "reset"
+        if self.deadline is not None:
+            played = s.play_position(now)
+            if played is not None and played >= self.region[1]:
+                return "played"
+        return None
+
+    def time_left(self, now: float) -> float:
+        return float("inf") if self.deadline is None else self.deadline - now
+
+
+class StepScheduler:
+    """Turns a session's input progress into ready :class:`StepJob` objects."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.next_grid: int | None = None
+        self.offset = 0
+        self.last_step = -1
+        self.scheduled_capture = 0  # client position of the last step made ready
+        self.last_capture_model: int | None = None
+        self.queued: dict[int, int] = {}  # wire step -> window start (client) of unbuilt jobs
+
+    @staticmethod
+    def first_grid(geometry: Geometry) -> int:
+        """The first step whose region ends after position 0."""
+        return max(0, -geometry.lookahead)
+
+    def reset(self) -> None:
+        """After ``reset``: positions restart at 0, step numbers carry on."""
+        self.next_grid = None
+        self.scheduled_capture = 0
+        self.last_capture_model = None
+        self.queued.clear()
+
+    def next_step_number(self) -> int:
+        return self.last_step + 1
+
+    def regrid(self, old: Geometry, new: Geometry) -> None:
+        """Settings changed: the next step is the first of the new grid after the last one."""
+        if self.next_grid is None:
+            return
+        if new.hop_samples != old.hop_samples and self.last_capture_model is not None:
+            self.next_grid = self.last_capture_model // new.hop_samples + 1
+            self.offset = self.last_step + 1 - self.next_grid
+        elif self.last_capture_model is None:
+            self.next_grid = None
+
+    def _window_start(self, geometry: Geometry, grid: int) -> int:
+        return self.session.clock_map.to_client(geometry.window(grid)[0])
+
+    def needed_from(self) -> int:
+        """Lowest client position a queued or future step still reads."""
+        s = self.session
+        g = s.geometry
+        grid = self.next_grid if self.next_grid is not None else self.first_grid(g)
+        lowest = self._window_start(g, grid)
+        if self.queued:
+            lowest = min(lowest, min(self.queued.values()))
+        return lowest - (s.resampler.margin + s.resampler.client_quantum + 8)
+
+    def release_input(self) -> None:
+        self.session.input.release(self.needed_from())
+
+    def poll(self, now: float, grace: float) -> list[StepJob]:
+        """Steps that became ready since the last poll, in order."""
+        s = self.session
+        if not s.started or s.closed:
+            return []
+        g = s.geometry
+        cm = s.clock_map
+        realtime = s.settings.realtime
+        if self.next_grid is None:
+            # A fresh session numbers steps by their grid index k (PROTOCOL.md); after a
+            # reset or a new grid the numbering carries on from the last step.
+            self.next_grid = self.first_grid(g)
+            self.offset = 0 if self.last_step < 0 else self.last_step + 1 - self.next_grid
+        jobs: list[StepJob] = []
+        watch = s.clock.position_at(now) if realtime else None
+        for _ in range(MAX_STEPS_PER_POLL):
+            grid = self.next_grid
+            n_model = g.step_position(grid)
+            capture = cm.to_client(n_model)
+            ready = s.mark >= capture or (
+                s.input.high >= capture and s.input.complete(self.scheduled_capture, capture))
+            if not ready and watch is not None:
+                ready = watch >= capture + grace * s.client_rate
+            if not ready:
+                break
+            region = cm.client_span(*g.region(grid))
+            step = grid + self.offset
+            job = StepJob(
+                session=s, epoch=s.epoch, grid=grid, step=step, geometry=g, capture=capture,
+                region=region, window_start=self._window_start(g, grid), ready_at=now,
+                deadline=s.deadline_of(region[0]) if realtime else None,
+                requested_steps=s.settings.steps)
+            self.next_grid = grid + 1
+            self.last_step = step
+            self.scheduled_capture = capture
+            self.last_capture_model = n_model
+            self.queued[step] = job.window_start
+            jobs.append(job)
+        return jobs
+
+    def built(self, job: StepJob) -> None:
+        """The engine has read the job's input (or dropped the job)."""
+        self.queued.pop(job.step, None)
+
+
+class CostModel:
+    """Running estimate of one model call's time: ``fixed + per_step · num_steps``.
+
+    A least-squares fit over recent calls; with a single ``num_steps`` seen so far the cost is
+    taken as proportional to it (the conservative choice when degrading).
+    """
+
+    def __init__(self, history: int = 64) -> None:
+        self._obs: deque[tuple[int, float]] = deque(maxlen=history)
+
+    def observe(self, num_steps: int, seconds: float) -> None:
+        self._obs.append((num_steps, max(0.0, seconds)))
+
+    @property
+    def known(self) -> bool:
+        return bool(self._obs)
+
+    def coefficients(self) -> tuple[float, float]:
+        if not self._obs:
+            return 0.0, 0.0
+        s = np.array([o[0] for o in self._obs], np.float64)
+        t = np.array([o[1] for o in self._obs], np.float64)
+        if np.ptp(s) == 0:
+            return 0.0, float(np.mean(t / s))
+        per_step, fixed = np.polyfit(s, t, 1)
+        if per_step < 0:  # noisy fit: fall back to proportional
+            return 0.0, float(np.mean(t / s))
+        if fixed < 0:
+            fixed = 0.0
+        return float(fixed), float(per_step)
+
+    def predict(self, num_steps: int) -> float:
+        fixed, per_step = self.coefficients()
+        return fixed + per_step * num_steps
+
+
+def choose_num_steps(requested: int, time_left: float, cost: CostModel,
+                     send_time: float = 0.0) -> int:
+    """The most sampling steps (<= requested, >= 1) predicted to finish within ``time_left``
+    seconds; 1 if none does (the step will be late and counted)."""
+    if not cost.known or time_left == float("inf"):
+        return requested
+    budget = time_left - send_time - SAFETY
+    steps = requested
+    while steps > 1 and cost.predict(steps) > budget:
+        steps -= 1
+    return steps
