@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[bytes, Address], None]
 
+#: Session ids are 1 ... MAX_SESSION_ID (float32 holds every integer up to 2**24 exactly).
+MAX_SESSION_ID = 2**24 - 1
 #: Seconds between two ``position`` errors to one session (late audio can come in bursts).
 POSITION_ERROR_INTERVAL = 0.5
 
@@ -264,8 +266,10 @@ class Server:
         self._send_welcome(session)
 
     def _new_session_id(self) -> int:
+        # Below 2**24 so that Pd, whose numbers are float32, carries the id exactly; the
+        # token, not the id, is the secret.
         while True:
-            candidate = secrets.randbelow(2**31 - 2) + 1
+            candidate = secrets.randbelow(MAX_SESSION_ID) + 1
             if candidate not in self.sessions:
                 return candidate
 

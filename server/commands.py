@@ -160,6 +160,8 @@ def _register_client(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--step-timeout", type=float, default=10.0, metavar="S",
                    help="--fast: give up on a step's chunks after S seconds")
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
+                   help="give up when the server does not answer hello or set within S s")
     _stream_options(p)
     p.set_defaults(func=_client)
 
@@ -182,7 +184,8 @@ def _client(args: argparse.Namespace) -> int:
     settings = _client_settings(args)
     try:
         core = run_client(audio, rate, settings, (args.host, args.port),
-                          options=RunOptions(fast=args.fast, step_timeout=args.step_timeout))
+                          options=RunOptions(fast=args.fast, step_timeout=args.step_timeout,
+                                             handshake_timeout=args.connect_timeout))
     except ClientError as exc:
         print(f"sideman client: {exc}")
         return 1

@@ -29,7 +29,7 @@ from sideman.models.base import Generator, StepRequest, StepResult
 
 from . import protocol
 from .clock import Clock
-from .scheduler import CostModel, StepJob, choose_num_steps
+from .scheduler import CostModel, StepJob, choose_num_steps, refine_fits
 from .session import Address
 from .telemetry import ServerCounters, StepTiming
 
@@ -54,7 +54,7 @@ class Engine:
 
     def __init__(self, generator: Generator, *, clock: Clock, emit: Emit,
                  lock: threading.RLock, counters: ServerCounters, max_queue: int = 64,
-                 max_batch: int = 8) -> None:
+                 max_batch: int = 8, cost: CostModel | None = None) -> None:
         if max_queue < 1 or max_batch < 1:
             raise ValueError("max_queue and max_batch must be >= 1")
         self.generator = generator
@@ -67,7 +67,7 @@ class Engine:
         self.counters = counters
         self.max_queue = max_queue
         self.max_batch = max_batch
-        self.cost = CostModel()
+        self.cost = cost or CostModel()
         self._send_time = 0.0
 
     # -- queue ---------------------------------------------------------------------------
@@ -184,8 +184,7 @@ class Engine:
                 for job in self._refines:
                     if (job.superseded(now) is None
                             and job.session.last_generated_step == job.step
-                            and self.cost.predict(job.requested_steps) + self._send_time
-                            < job.time_left(now)):
+                            and refine_fits(job, now, self.cost, self._send_time)):
                         keep.append(job)
                         candidates.setdefault(job.session.id, job)
                     else:

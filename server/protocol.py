@@ -226,8 +226,11 @@ def _fixed(msg: Message) -> list:
     if len(msg.args) != len(fields):
         raise ValueError(f"{msg.address} expects {signature}; got {len(msg.args)} arguments "
                          f"(type tags ,{msg.tags})")
-    return [_coerce(kind, value, tag, name)
-            for (name, kind), value, tag in zip(fields, msg.args, msg.tags, strict=True)]
+    try:
+        return [_coerce(kind, value, tag, name)
+                for (name, kind), value, tag in zip(fields, msg.args, msg.tags, strict=True)]
+    except ValueError as exc:
+        raise ValueError(f"{msg.address} expects {signature}: {exc}") from None
 
 
 def _audio(msg: Message) -> Audio:
@@ -269,7 +272,7 @@ def parse_request(msg: Message) -> Request:
                             as_str(msg.args[2], msg.tags[2], "token"))
             return Ping(stamp)
         if address == SET:
-            if len(msg.args) < 4:
+            if len(msg.args) < 3:
                 raise ValueError(f"{SET} expects i session, s token, s key, values...; "
                                  f"got type tags ,{msg.tags}")
             return SetRequest(as_int(msg.args[0], msg.tags[0], "session"),

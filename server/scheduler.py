@@ -12,7 +12,10 @@ Geometry comes from :mod:`sideman.models.geometry` (model clock) mapped to the c
   played entirely before the step could run;
 * **degraded**: :func:`choose_num_steps` picks the most sampling steps whose predicted time
   (:class:`CostModel`, a running fit of fixed + per-sampling-step cost of a model call) fits the
-  time left; ``refine`` then re-runs the step at full quality when time allows.
+  time left; with ``refine`` the quick result goes out as ``final`` 0 and the step is run
+  again at full quality when the engine is idle, no later step of the session has run, and
+  :func:`refine_fits` (the refined result arrives before the region has finished playing and
+  the session's next step can still make its deadline).
 
 Step numbers on the wire grow by one per step and never repeat within a session: after a
 change of ``r`` (a new grid) or a ``reset`` the numbering carries on.
@@ -68,7 +71,13 @@ class StepJob:
         return None
 
     def time_left(self, now: float) -> float:
+        """Seconds until the client plays the region's first sample."""
         return float("inf") if self.deadline is None else self.deadline - now
+
+    def time_to_end(self, now: float) -> float:
+        """Seconds until the client has played the whole region."""
+        duration = (self.region[1] - self.region[0]) / self.session.client_rate
+        return self.time_left(now) + duration
 
 
 class StepScheduler:
@@ -203,6 +212,17 @@ class CostModel:
     def predict(self, num_steps: int) -> float:
         fixed, per_step = self.coefficients()
         return fixed + per_step * num_steps
+
+
+def refine_fits(job: StepJob, now: float, cost: CostModel, send_time: float = 0.0) -> bool:
+    """Whether a full-quality re-run of a quickly served step is worth starting now: it must
+    arrive before the region has finished playing (its ``final`` chunks replace the quick ones
+    not played yet) and leave the session's next step (due one hop later) time to run at
+    least one sampling step before its own deadline."""
+    if job.deadline is None or not cost.known:
+        return False
+    needed = cost.predict(job.requested_steps) + cost.predict(1) + 2 * send_time + SAFETY
+    return needed <= job.time_to_end(now)
 
 
 def choose_num_steps(requested: int, time_left: float, cost: CostModel,

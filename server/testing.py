@@ -9,15 +9,18 @@
   :class:`~sideman.server.clock.ManualClock` (deterministic deadlines in tests and offline);
 * :class:`GatedGenerator`: blocks inside ``generate`` until released (a stalled model);
 * :func:`live_server`: a :class:`Server` on a loopback UDP port, in threads;
-* :func:`malformed_corpus`: datagrams the server must refuse, each with the decoder's reason.
+* :func:`malformed_corpus`: datagrams the server must refuse, each with the decoder's reason;
+* :class:`RawClient`: a bare UDP socket that speaks the protocol message by message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from sideman.models.base import Generator, StepRequest, StepResult, StreamState
@@ -179,3 +182,74 @@ def malformed_corpus() -> list[tuple[str, bytes, str]]:
         ("deep-nesting", _nested(3), "nesting"),
         ("very-deep-nesting", _nested(200), "nesting"),
     ]
+
+
+class RawClient:
+    """A loopback UDP socket for protocol-level tests: send datagrams, read decoded replies."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.sock.bind(("127.0.0.1", 0))
+        self.session = 0
+        self.token = ""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.sock.getsockname()[:2]
+        return host, port
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, payload: bytes) -> None:
+        self.sock.sendto(payload, self.server)
+
+    def send_message(self, address: str, *args: object) -> None:
+        self.send(osc.encode_message(address, list(args)))
+
+    def send_session(self, address: str, *args: object) -> None:
+        self.send(protocol.encode_session_message(address, self.session, self.token, *args))
+
+    def receive(self, timeout: float = 5.0) -> osc.Message | None:
+        self.sock.settimeout(timeout)
+        try:
+            payload, _ = self.sock.recvfrom(65536)
+        except TimeoutError:
+            return None
+        return osc.decode(payload, max_size=65536).messages[0]
+
+    def wait_for(self, predicate: Callable[[osc.Message], bool], timeout: float = 5.0
+                 ) -> tuple[osc.Message | None, list[osc.Message]]:
+        """The first message matching ``predicate`` and every message before it."""
+        deadline = time.monotonic() + timeout
+        seen: list[osc.Message] = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, seen
+            message = self.receive(left)
+            if message is None:
+                return None, seen
+            if predicate(message):
+                return message, seen
+            seen.append(message)
+
+    def hello(self, client_rate: int = 44100, nonce: int = 1) -> osc.Message:
+        self.send(protocol.encode_hello(client_rate, nonce, "raw"))
+        welcome, _ = self.wait_for(lambda m: m.address == protocol.WELCOME)
+        if welcome is None:
+            raise TimeoutError("no welcome")
+        self.session, self.token = int(welcome.args[0]), str(welcome.args[1])
+        # Drain the allowed/ack messages that follow the welcome.
+        self.wait_for(lambda m: m.address == protocol.ACK and m.args[1] == "refine")
+        return welcome
+
+    def ping(self, stamp: int, timeout: float = 5.0) -> tuple[float | None, list[osc.Message]]:
+        """Round trip of a ping in seconds (None: no pong) and the messages before the pong."""
+        started = time.monotonic()
+        self.send(protocol.encode_ping(stamp))
+        pong, before = self.wait_for(
+            lambda m: m.address == protocol.PONG and m.args[0] == stamp, timeout)
+        return (None if pong is None else time.monotonic() - started), before
