@@ -102,6 +102,7 @@ class Server:
         self.config = config or ServerConfig()
         self.clock = clock or WallClock()
         self.lock = threading.RLock()
+        self._count_lock = threading.Lock()
         self.counters = ServerCounters()
         self.sessions: dict[int, Session] = {}
         self._nonces: dict[tuple[Address, int], int] = {}
@@ -118,13 +119,18 @@ class Server:
         self._send = send
 
     def _emit(self, payload: bytes, address: Address) -> None:
-        self.counters.datagrams_out += 1
-        self.counters.bytes_out += len(payload)
+        # Called from the receive thread and from the engine thread (chunks go out without
+        # the session lock), so the shared counters get their own small lock.
         try:
             self._send(payload, address)
+            failed = False
         except OSError as exc:  # e.g. the client's port is gone; never kill the loop
-            self.counters.send_errors += 1
+            failed = True
             log.debug("send to %s failed: %s", address, exc)
+        with self._count_lock:
+            self.counters.datagrams_out += 1
+            self.counters.bytes_out += len(payload)
+            self.counters.send_errors += failed
 
     def _allowed(self, host: str) -> bool:
         try:

@@ -40,13 +40,17 @@ Emit = Callable[[bytes, Address], None]
 
 @dataclass
 class _Prepared:
+    """A job with everything read from its session (under the lock) to run without it."""
+
     job: StepJob
-    request: StepRequest
     num_steps: int
     final: bool
     degraded: bool
     out_start_model: int
     xfade: int
+    segment: np.ndarray  #: client samples from ``segment_start`` up to the capture point
+    segment_start: int
+    request: StepRequest | None = None
 
 
 class Engine:
@@ -138,8 +142,8 @@ class Engine:
             if not batch:
                 return 0
             prepared = [self._prepare(job, steps) for job, steps in batch]
+        requests = [self._request(p) for p in prepared]
         started = self.clock.now()
-        requests = [p.request for p in prepared]
         try:
             results = self.generator.generate(requests)
             if len(results) != len(requests):
@@ -215,69 +219,88 @@ class Engine:
         return batch
 
     def _prepare(self, job: StepJob, num_steps: int) -> _Prepared:
-        """Build the generator request: the window on the model clock (server lock held)."""
+        """Copy what the step reads from its session (server lock held): the input up to the
+        capture point (what is missing reads as silence and is counted), the settings."""
         s = job.session
         g = job.geometry
         settings = s.settings
         n_model = g.step_position(job.grid)
         window_start, _ = g.window(job.grid)
         if not job.refine:
-            lost = s.input.consume(job.capture)
-            s.counters.lost_in += lost
-        mixture = np.zeros(g.window_samples, np.float32)
-        known = n_model - window_start  # samples before the capture point: the rest is future
-
-        def read_client(a: int, b: int) -> np.ndarray:
-            out = s.input.read(a, min(b, job.capture))
-            return np.pad(out, (0, max(0, (b - a) - len(out))))
-
-        if known > 0:
-            mixture[:known] = s.resampler.to_model(read_client, window_start, n_model)
+            s.counters.lost_in += s.input.consume(job.capture)
+        c0, c1 = s.resampler.client_range(window_start, n_model)
+        segment = s.input.read(c0, min(c1, job.capture))
         region_start_model = g.region(job.grid)[0]
         xfade = min(settings.xfade, job.region[1] - job.region[0])
         out_start = s.resampler.model_output_start(region_start_model, xfade)
-        request = StepRequest(
-            stream=s.stream, step=job.grid, geometry=g, mixture=mixture, stems=settings.stems,
-            num_steps=num_steps, seed=settings.seed, variation=settings.variation,
-            xfade=region_start_model - out_start, transport=s.transport)
         s.scheduler.built(job)
         s.scheduler.release_input()
         degraded = num_steps < job.requested_steps
         final = job.refine or not (degraded and settings.refine and settings.realtime)
-        return _Prepared(job=job, request=request, num_steps=num_steps, final=final,
-                         degraded=degraded, out_start_model=out_start, xfade=xfade)
+        prepared = _Prepared(job=job, num_steps=num_steps, final=final, degraded=degraded,
+                             out_start_model=out_start, xfade=xfade, segment=segment,
+                             segment_start=c0)
+        prepared.request = StepRequest(
+            stream=s.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
+            stems=settings.stems, num_steps=num_steps, seed=settings.seed,
+            variation=settings.variation, xfade=region_start_model - out_start,
+            transport=s.transport)
+        return prepared
+
+    def _request(self, p: _Prepared) -> StepRequest:
+        """The window on the model clock (no lock: resampling can take milliseconds)."""
+        job = p.job
+        g = job.geometry
+        window_start, _ = g.window(job.grid)
+        n_model = g.step_position(job.grid)
+        mixture = np.zeros(g.window_samples, np.float32)
+        known = n_model - window_start  # samples before the capture point: the rest is future
+        if known > 0:
+            segment = p.segment
+            c1 = job.session.resampler.client_range(window_start, n_model)[1]
+            segment = np.pad(segment, (0, max(0, c1 - p.segment_start - len(segment))))
+            mixture[:known] = job.session.resampler.from_client(
+                segment, p.segment_start, window_start, n_model)
+        assert p.request is not None
+        p.request.mixture = mixture
+        return p.request
 
     def _deliver(self, p: _Prepared, result: StepResult, started: float, batch: int) -> None:
         job = p.job
         s = job.session
         send_start = self.clock.now()
-        datagrams: list[bytes] = []
+        request = p.request
+        assert request is not None
         with self._lock:
             why = job.superseded(send_start)
             if why in ("closed", "reset"):
                 self._supersede(job, why)
                 return
             s.last_generated_step = max(s.last_generated_step, job.step)
-            c0 = job.region[0] - p.xfade
-            c1 = job.region[1]
-            skip = max(0, -c0)
-            for stem in p.request.stems:
-                audio = result.audio.get(stem)
-                expected = p.request.xfade + job.geometry.hop_samples
-                if audio is None or len(audio) != expected:
-                    got = None if audio is None else len(audio)
-                    self._emit(protocol.encode_error(
-                        s.id, protocol.ErrorCode.MODEL,
-                        f"the model returned {got} samples of {stem} for step {job.step}, "
-                        f"expected {expected}"), s.address)
-                    s.counters.model_errors += 1
-                    self.counters.model_errors += 1
-                    continue
-                client_audio = s.resampler.to_client(audio, p.out_start_model, c0, c1)[skip:]
-                datagrams.extend(protocol.chunk_datagrams(
-                    s.id, stem, job.step, c0, p.xfade, c0 + skip, client_audio, p.final,
-                    s.settings.datagram))
-            address = s.address
+            datagram = s.settings.datagram
+        # Back to the client clock and into datagrams, without holding the lock.
+        c0 = job.region[0] - p.xfade
+        c1 = job.region[1]
+        skip = max(0, -c0)
+        expected = request.xfade + job.geometry.hop_samples
+        datagrams: list[bytes] = []
+        bad: list[str] = []
+        for stem in request.stems:
+            audio = result.audio.get(stem)
+            if audio is None or len(audio) != expected:
+                bad.append(f"the model returned {None if audio is None else len(audio)} "
+                           f"samples of {stem} for step {job.step}, expected {expected}")
+                continue
+            client_audio = s.resampler.to_client(audio, p.out_start_model, c0, c1)[skip:]
+            datagrams.extend(protocol.chunk_datagrams(
+                s.id, stem, job.step, c0, p.xfade, c0 + skip, client_audio, p.final, datagram))
+        with self._lock:
+            address = s.address  # a resume may have moved the session meanwhile
+            for reason in bad:
+                s.counters.model_errors += 1
+                self.counters.model_errors += 1
+                self._emit(protocol.encode_error(s.id, protocol.ErrorCode.MODEL, reason),
+                           address)
         for payload in datagrams:
             self._emit(payload, address)
         send_end = self.clock.now()

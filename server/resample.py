@@ -39,23 +39,36 @@ class Resampler:
         # Exact: model_position is a multiple of model_quantum.
         return model_position // self.model_quantum * self.client_quantum
 
-    def to_model(self, read_client: Callable[[int, int], np.ndarray], start: int, end: int
-                 ) -> np.ndarray:
-        """Model samples ``[start, end)`` of the client audio ``read_client(a, b)`` (which
-        returns client samples ``[a, b)``, zeros where unknown)."""
+    def client_range(self, start: int, end: int) -> tuple[int, int]:
+        """The client samples ``[c0, c1)`` that :meth:`from_client` needs to produce model
+        samples ``[start, end)`` (``c0`` on the common grid, with a margin)."""
         if self.identity:
-            return read_client(start, end)
+            return start, end
         cm = self.map
         m0 = (start - cm.to_model(self.margin) - 1) // self.model_quantum * self.model_quantum
-        c0 = self._client_of_grid(m0)
-        c1 = cm.to_client(end)
-        x = read_client(c0, c1)
-        y = soxr.resample(x, cm.client_rate, cm.model_rate).astype(np.float32)
+        return self._client_of_grid(m0), cm.to_client(end)
+
+    def from_client(self, x: np.ndarray, c0: int, start: int, end: int) -> np.ndarray:
+        """Model samples ``[start, end)`` from client samples ``x`` starting at ``c0`` (as
+        given by :meth:`client_range`)."""
+        if self.identity:
+            lo = start - c0
+            return np.asarray(x[lo:lo + end - start], np.float32)
+        cm = self.map
+        y = soxr.resample(np.asarray(x, np.float32), cm.client_rate, cm.model_rate)
+        m0 = c0 // self.client_quantum * self.model_quantum
         out = np.zeros(end - start, np.float32)
         lo = start - m0
         piece = y[lo:lo + (end - start)]
         out[:len(piece)] = piece
         return out
+
+    def to_model(self, read_client: Callable[[int, int], np.ndarray], start: int, end: int
+                 ) -> np.ndarray:
+        """Model samples ``[start, end)`` of the client audio ``read_client(a, b)`` (which
+        returns client samples ``[a, b)``, zeros where unknown)."""
+        c0, c1 = self.client_range(start, end)
+        return self.from_client(read_client(c0, c1), c0, start, end)
 
     def model_output_start(self, region_start: int, xfade_client: int) -> int:
         """Where the model output must start so that, once resampled, it covers the client's

@@ -200,6 +200,13 @@ def prometheus_text(counters: ServerCounters, sessions: dict[int, SessionTelemet
         if value is not None:
             quantiles.append((f'{{quantile="0.{q}"}}', value))
     metric("step_seconds", "summary", "ready to last datagram sent (recent steps)", quantiles)
+    stages = []
+    for stage in ("wait", "encode", "sample", "decode", "send"):
+        for q in (50, 95):
+            value = percentile((getattr(t, stage) for t in c.timings), q)
+            if value is not None:
+                stages.append((f'{{stage="{stage}",quantile="0.{q}"}}', value))
+    metric("stage_seconds", "summary", "per-step time by stage (recent steps)", stages)
     if slacks:
         metric("slack_seconds_min", "gauge", "smallest recent slack", [("", min(slacks))])
     return "\n".join(lines) + "\n"

@@ -106,3 +106,10 @@ def test_replies_fit_the_smallest_datagram() -> None:
     long_reason = "x" * 5000
     assert len(protocol.encode_error(1, ErrorCode.BAD_VALUE, long_reason)) <= 512
     assert len(protocol.encode_warning(1, long_reason)) <= 512
+
+
+def test_worked_example_of_protocol_md() -> None:
+    # r = 0.125 of the click track's 4096 x 64 window, xfade 256, datagram 8192.
+    layout = protocol.chunk_layout(32768 + 256, "drums", 8192)
+    assert len(layout) == 21 and layout[1][0] == 66853 - 65280
+    assert {length for _, length in layout} == {1573, 1572}
