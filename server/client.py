@@ -651,40 +651,42 @@ class ClientRunner:
             self.pump(min(deadline, next_resend, now + 0.02))
 
     def _stream_realtime(self, audio: np.ndarray, plan: list[PlannedStep]) -> None:
+        """Capture on the wall clock like a patch: blocks of audio as they are "recorded", a
+        ``mark`` at every hop boundary, and silence after the input until the last planned
+        region has been played (a patch keeps capturing while it plays)."""
         core = self.core
         block = min(self.options.realtime_block, core.audio_block())
         rate = core.client_rate
-        captures = sorted({p.capture for p in plan})
-        by_capture: dict[int, list[int]] = {}
-        for p in plan:
-            by_capture.setdefault(p.capture, []).append(p.step)
+        delay = int(core.setting("delay", (0,))[0])  # type: ignore[index]
+        end = max(len(audio), plan[-1].region[1] + delay)
+        g, cm = core.geometry()
+        captures = []
+        k = 0
+        while (c := cm.to_client(g.step_position(k))) <= end:
+            captures.append(c)
+            k += 1
         t0 = self.clock() + 0.05
         for p in plan:
             core.captured(p.step, t0 + p.capture / rate)
-        pos = 0
-        next_capture = 0
-        for c in captures:
-            if c == 0:
-                self.send(core.mark(0))
-                next_capture += 1
-        end = len(audio)
+        self.pump(t0)
+        self.send(core.mark(0))  # step 0 is due as capture starts
+        pos, next_capture = 0, 1
         while pos < end:
             stop = min(pos + block, end)
             if next_capture < len(captures):
                 stop = min(stop, captures[next_capture])
             self.pump(t0 + stop / rate)
-            for payload in core.audio_messages(pos, audio[pos:stop], block):
+            chunk = np.zeros(stop - pos, np.float32)
+            if pos < len(audio):
+                piece = audio[pos:min(stop, len(audio))]
+                chunk[:len(piece)] = piece
+            for payload in core.audio_messages(pos, chunk, block):
                 self.send(payload)
             pos = stop
             while next_capture < len(captures) and captures[next_capture] <= pos:
                 self.send(core.mark(captures[next_capture]))
                 next_capture += 1
-        # Wait until the last region has been played (or every step is complete).
-        last = plan[-1]
-        delay = int(core.setting("delay", (0,))[0])  # type: ignore[index]
-        until = t0 + (last.region[1] + delay) / rate
-        self.wait_for(lambda: all(core.step_complete(p.step) for p in plan),
-                      max(0.0, until - self.clock()))
+        self.wait_for(lambda: all(core.step_complete(p.step) for p in plan), self.options.tail)
 
     def finish(self) -> None:
         """Ask for the server's status, then say bye."""

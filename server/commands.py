@@ -106,6 +106,11 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
                    help="serve Prometheus metrics on http://HOST:PORT/metrics")
     p.add_argument("--log-interval", type=float, default=10.0, metavar="S",
                    help="seconds between one-line status logs (0: never)")
+    p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
+                   help="real time: start a step this long after its capture point even if "
+                        "input is missing (default 20)")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="skip the two throw-away model calls that calibrate step timing")
     p.set_defaults(func=_serve)
 
 
@@ -117,7 +122,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         config = ServerConfig(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
                               max_datagram=args.max_datagram, allow=tuple(args.allow),
-                              max_batch=args.max_batch, log_interval=args.log_interval)
+                              max_batch=args.max_batch, log_interval=args.log_interval,
+                              watchdog_grace=args.watchdog_ms / 1000.0)
         generator = _load_generator(args)
     except (ValueError, RuntimeError) as exc:
         print(f"sideman serve: {exc}")
@@ -126,6 +132,10 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("bound to %s but only loopback clients are allowed; add --allow CIDR "
                     "for the networks you trust", args.host)
     server = Server(generator, config)
+    if not args.no_warmup:
+        timings = server.engine.warmup()
+        log.info("warm-up: %s", ", ".join(f"{steps} steps {seconds * 1e3:.1f} ms"
+                                          for steps, seconds in timings.items()))
     udp = UdpServer(server, args.host, args.port).start()
     metrics = None
     if args.metrics_port is not None:
@@ -264,6 +274,7 @@ def _demo(args: argparse.Namespace) -> int:
     sf.write(str(out_dir / "input.wav"), audio, rate, subtype="FLOAT")
     settings = _client_settings(args)
     server = Server(generator, ServerConfig(log_interval=0))
+    server.engine.warmup()
     print(f"sideman demo: model {generator.info.name}, {len(audio) / rate:.1f} s of "
           f"{'synthetic groove' if source is None else source}, stems "
           f"{', '.join(settings.stems)}, r={settings.r} w={settings.w}"

@@ -134,6 +134,27 @@ class Engine:
                        s.address)
 
     # -- running -------------------------------------------------------------------------
+    def warmup(self, client_rate: int = 44100) -> dict[int, float]:
+        """Run two throw-away steps (the model's default sampling steps, then one) so the
+        first real step is not slowed by lazy initialisation and the cost model can degrade
+        it correctly. Returns seconds per sampling-steps count."""
+        info = self.generator.info
+        frames = max(1, info.window_frames // 4)
+        geometry = info.geometry(hop_frames=frames, lookahead=min(1, info.window_frames //
+                                                                  frames - 2),
+                                 client_rate=info.sample_rate or client_rate)
+        seconds: dict[int, float] = {}
+        for num_steps in sorted({info.default_steps, 1}, reverse=True):
+            request = StepRequest(
+                stream=self.generator.new_stream(), step=0, geometry=geometry,
+                mixture=np.zeros(geometry.window_samples, np.float32), stems=info.stems[:1],
+                num_steps=num_steps)
+            started = self.clock.now()
+            self.generator.generate([request])
+            seconds[num_steps] = self.clock.now() - started
+            self.cost.observe(num_steps, seconds[num_steps])
+        return seconds
+
     def process_ready(self) -> int:
         """Run one batch of ready steps; returns how many steps ran (0: nothing to do)."""
         now = self.clock.now()
@@ -310,7 +331,8 @@ class Engine:
         with self._lock:
             c = s.counters
             c.chunks_out += len(datagrams)
-            slack = None if job.deadline is None else job.deadline - send_end
+            deadline = job.deadline
+            slack = None if deadline is None else deadline - send_end
             if job.refine:
                 c.refined += 1
                 self.counters.refined += 1

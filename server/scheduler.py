@@ -53,9 +53,15 @@ class StepJob:
     region: tuple[int, int]  #: the region on the client clock
     window_start: int  #: client position of the window's first sample
     ready_at: float
-    deadline: float | None
+    realtime: bool  #: deadlines on the wall clock (the session's ``realtime`` setting)
     requested_steps: int
     refine: bool = False
+
+    @property
+    def deadline(self) -> float | None:
+        """Wall time the client plays the region's first sample (plus its ``delay``), from
+        the session's current clock estimate; ``None`` offline or before any estimate."""
+        return self.session.deadline_of(self.region[0]) if self.realtime else None
 
     def superseded(self, now: float) -> str | None:
         """Why this job must not run any more (``None``: it may run)."""
@@ -64,7 +70,7 @@ class StepJob:
             return "closed"
         if self.epoch != s.epoch:
             return "reset"
-        if self.deadline is not None:
+        if self.realtime:
             played = s.play_position(now)
             if played is not None and played >= self.region[1]:
                 return "played"
@@ -72,7 +78,8 @@ class StepJob:
 
     def time_left(self, now: float) -> float:
         """Seconds until the client plays the region's first sample."""
-        return float("inf") if self.deadline is None else self.deadline - now
+        deadline = self.deadline
+        return float("inf") if deadline is None else deadline - now
 
     def time_to_end(self, now: float) -> float:
         """Seconds until the client has played the whole region."""
@@ -163,8 +170,7 @@ class StepScheduler:
             job = StepJob(
                 session=s, epoch=s.epoch, grid=grid, step=step, geometry=g, capture=capture,
                 region=region, window_start=self._window_start(g, grid), ready_at=now,
-                deadline=s.deadline_of(region[0]) if realtime else None,
-                requested_steps=s.settings.steps)
+                realtime=realtime, requested_steps=s.settings.steps)
             self.next_grid = grid + 1
             self.last_step = step
             self.scheduled_capture = capture

@@ -162,6 +162,10 @@ class ClientClockEstimate:
         return bool(self._mins)
 
     def observe(self, now: float, position: int) -> None:
+        """The client had captured ``position`` samples by ``now`` (a position of 0 says
+        nothing about its clock: it can be sent before capture starts)."""
+        if position <= 0:
+            return
         origin = now - position / self.rate
         while self._mins and self._mins[-1][1] >= origin:
             self._mins.pop()

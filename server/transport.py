@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: Larger than any UDP payload: oversize datagrams are measured, never truncated.
 RECV_BUFFER = 65536
+#: Datagrams handled at most before housekeeping runs anyway.
+MAX_DRAIN = 1024
 #: Socket buffers asked for (the OS may grant less): a step's output is a burst.
 SOCKET_BUFFER = 4 * 1024 * 1024
 
@@ -71,6 +73,23 @@ class UdpServer:
         log.info("sideman listening on %s:%d (udp)", *self.address)
         return self
 
+    def _receive_one(self, sock: socket.socket) -> bool:
+        """Handle one datagram if one comes within the socket's timeout."""
+        try:
+            data, address = sock.recvfrom(RECV_BUFFER)
+        except (TimeoutError, BlockingIOError):
+            return False
+        except OSError as exc:
+            # ICMP "port unreachable" from a vanished client surfaces here on some OSes.
+            if not self._stop.is_set():
+                log.debug("recvfrom: %s", exc)
+            return False
+        try:
+            self.server.handle_datagram(data, address[:2])
+        except Exception:  # a bug must never stop the server answering
+            log.exception("datagram from %s could not be handled", address)
+        return True
+
     def _receive_loop(self) -> None:
         assert self._sock is not None
         sock = self._sock
@@ -78,24 +97,17 @@ class UdpServer:
         clock = server.clock
         next_tick = clock.now()
         while not self._stop.is_set():
-            try:
-                data, address = sock.recvfrom(RECV_BUFFER)
-            except TimeoutError:
-                data = None
-            except OSError as exc:
-                if self._stop.is_set():
-                    break
-                # ICMP "port unreachable" from a vanished client surfaces here on some OSes.
-                log.debug("recvfrom: %s", exc)
-                data = None
-            if data is not None:
-                try:
-                    server.handle_datagram(data, address[:2])
-                except Exception:  # a bug must never stop the server answering
-                    log.exception("datagram from %s could not be handled", address)
+            self._receive_one(sock)
             now = clock.now()
             if now >= next_tick:
-                next_tick = now + self.tick_interval
+                # Drain what has already arrived before the watchdogs look at the clock: if
+                # this thread was descheduled, audio that came in time must not count as lost.
+                sock.settimeout(0.0)
+                for _ in range(MAX_DRAIN):
+                    if not self._receive_one(sock):
+                        break
+                sock.settimeout(self.tick_interval)
+                next_tick = clock.now() + self.tick_interval
                 try:
                     server.tick()
                 except Exception:

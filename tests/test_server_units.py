@@ -124,3 +124,14 @@ def test_metrics_endpoint() -> None:
     assert "sideman_datagrams_in_total 1" in text
     assert 'sideman_malformed_total{reason="alignment"} 1' in text
     assert "# TYPE sideman_sessions gauge" in text
+
+
+def test_warmup_calibrates_the_cost_model() -> None:
+    from sideman.server.testing import SimulatedLatency
+
+    clock = ManualClock()
+    server = Server(SimulatedLatency(TinyClickTrack(), clock, per_call=0.01, per_step=0.03),
+                    ServerConfig(log_interval=0), clock=clock)
+    timings = server.engine.warmup()
+    assert timings == pytest.approx({2: 0.07, 1: 0.04})
+    assert server.engine.cost.coefficients() == pytest.approx((0.01, 0.03))
