@@ -207,6 +207,7 @@ class Session:
         self.settings: Settings = default_settings(self.context)
         self.clock_map: ClockMap = self.context.clock_map
         self.resampler = Resampler(self.clock_map)
+        self._new_stream = generator.new_stream
         self.stream: StreamState = generator.new_stream()
         window_client = self.clock_map.to_client(self.info.window_frames * self.info.hop_length)
         # A few windows: the next step's window, steps still queued, and audio sent ahead.
@@ -276,7 +277,9 @@ class Session:
         self.epoch += 1
         self.input.reset()
         self.clock.reset()
-        self.stream.reset()
+        # A fresh stream rather than reset() in place: a step of the old epoch may be inside
+        # the model right now (its result will be dropped as superseded).
+        self.stream = self._new_stream()
         self.mark = -1
         self.started = False
         self.transport = None

@@ -57,10 +57,13 @@ class ModelClockClicks(ClickTrack):
 
 @dataclass
 class Call:
-    """One recorded ``generate`` call: per request (step, num_steps, stems, region)."""
+    """One recorded ``generate`` call: per request (step, num_steps, stems, region), the
+    stream ids, the transports and the mixtures."""
 
     requests: list[tuple[int, int, tuple[str, ...], tuple[int, int]]]
     streams: list[int]
+    transports: list[object]
+    mixtures: list[object]
 
 
 class RecordingGenerator(Generator):
@@ -79,7 +82,9 @@ class RecordingGenerator(Generator):
         with self._lock:
             self.calls.append(Call(
                 requests=[(r.step, r.num_steps, r.stems, r.region) for r in requests],
-                streams=[id(r.stream) for r in requests]))
+                streams=[id(r.stream) for r in requests],
+                transports=[r.transport for r in requests],
+                mixtures=[r.mixture.copy() for r in requests]))
         return self.inner.generate(requests)
 
 

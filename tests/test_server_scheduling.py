@@ -20,6 +20,7 @@ from sideman.server.protocol import ErrorCode
 from sideman.server.scheduler import SAFETY, CostModel
 from sideman.server.testing import (
     GatedGenerator,
+    ModelClockClicks,
     RawClient,
     RecordingGenerator,
     SimulatedLatency,
@@ -354,3 +355,51 @@ def test_engine_thread_survives_a_failing_model() -> None:
             assert threading.active_count() >= 2
         finally:
             client.close()
+
+
+def test_transport_reaches_the_model_on_its_clock() -> None:
+    from sideman.models.base import Transport
+
+    recorder = RecordingGenerator(ModelClockClicks(model_rate=22050))
+    h = Harness(recorder)
+    h.open(A, realtime=0)
+    h.call(A, protocol.TRANSPORT, 120.0, 44100, 4, 1)  # a beat at client sample 44100
+    ack = [m for m in h.messages(A, protocol.ACK) if m.args[1] == "transport"][-1]
+    assert ack.args[2:] == (120.0, 44100, 4, 1)
+    h.audio(A, 0, 1024)
+    h.run()
+    assert recorder.calls[-1].transports == [Transport(120.0, 22050, 4, 1)]
+    h.call(A, protocol.TRANSPORT, 0.0, 0, 4, 0)  # bpm 0 clears it
+    h.call(A, protocol.TRANSPORT, 1000.0, 0, 4, 0)
+    error = h.messages(A, protocol.ERROR)[-1]
+    assert error.args[1] == ErrorCode.BAD_VALUE and "bpm must be in [20, 400]" in error.args[2]
+    assert h.server.sessions[h.ids[A][0]].transport is None
+
+
+def test_the_model_sees_the_past_and_never_the_future() -> None:
+    recorder = RecordingGenerator(TinyClickTrack())
+    h = Harness(recorder)
+    h.open(A, realtime=0, r=0.25, w=1)
+    session, token = h.ids[A]
+    ramp = np.arange(3 * HOP, dtype=np.float32) / (3 * HOP)
+    for offset in range(0, 3 * HOP, PACKET):
+        h.server.handle_datagram(protocol.encode_audio(
+            session, token, offset, ramp[offset:offset + PACKET]), A)
+    h.call(A, protocol.MARK, 2 * HOP)
+    h.run()
+    # Step 2: capture point 2 hops, window = the 16384 samples ending where its region
+    # [3H, 4H) ends, so it starts at 4H - 16384 = 0: [0, 2H) known, the rest zero.
+    mixture = recorder.calls[2].mixtures[0]
+    assert recorder.calls[2].requests[0][0] == 2
+    np.testing.assert_array_equal(mixture[:2 * HOP], ramp[:2 * HOP])
+    assert not mixture[2 * HOP:].any()
+
+
+def test_bye_closes_and_frees_the_session() -> None:
+    h = Harness(TinyClickTrack())
+    h.open(A, realtime=0)
+    h.audio(A, 0, HOP)
+    h.call(A, protocol.BYE)
+    assert h.server.sessions == {} and h.server.engine.pending() == 0
+    assert [m.args[1] for m in h.messages(A, protocol.ACK)][-1] == "bye"
+    assert h.messages(A, protocol.MISS) == []  # nobody left to tell
