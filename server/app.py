@@ -153,7 +153,7 @@ class Server:
                 c.not_allowed += 1
                 return
             try:
-                packet = osc.decode(data, max_size=self.config.max_datagram)
+                packet = osc.decode(data, max_size=self.config.max_datagram, float_runs=True)
             except osc.OscDecodeError as exc:
                 c.count_malformed(exc.reason, address[0])
                 return

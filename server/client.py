@@ -267,7 +267,7 @@ class StreamClient:
     # -- incoming --------------------------------------------------------------------------
     def on_datagram(self, payload: bytes, now: float) -> None:
         try:
-            packet = osc.decode(payload, max_size=65536)
+            packet = osc.decode(payload, max_size=65536, float_runs=True)
         except osc.OscDecodeError:
             self.counts["undecodable"] += 1
             return

@@ -38,6 +38,8 @@ MAX_ADDRESS_BYTES = 255
 IMMEDIATE = 1
 BUNDLE_TAG = b"#bundle\x00"
 
+#: With ``float_runs``, runs of at least this many ``f`` arguments decode to one array.
+FLOAT_RUN_MIN = 16
 #: Accepted argument type tags. ``T``/``F``/``N``/``I`` carry no data.
 ACCEPTED_TAGS = frozenset("ifsbhdSTFNI")
 
@@ -101,7 +103,7 @@ def _read_string(data: bytes, pos: int, end: int, *, reason: str, limit: int | N
         raise OscDecodeError(reason, f"not UTF-8 at byte {pos + exc.start}") from None
 
 
-def _decode_message(data: bytes, pos: int, end: int) -> Message:
+def _decode_message(data: bytes, pos: int, end: int, float_runs: bool = False) -> Message:
     address, pos = _read_string(data, pos, end, reason="address", limit=MAX_ADDRESS_BYTES)
     if not address.startswith("/"):
         raise OscDecodeError("address", f"address must start with '/', got {address[:32]!r}")
@@ -120,13 +122,15 @@ def _decode_message(data: bytes, pos: int, end: int) -> Message:
         tag = tags[i]
         if tag == "f":
             # A run of float32s decodes in one NumPy call (audio chunks are long runs).
-            j = i
-            while j < n and tags[j] == "f":
-                j += 1
+            j = n - len(tags[i:].lstrip("f"))
             stop = pos + 4 * (j - i)
             if stop > end:
                 raise OscDecodeError("truncated", f"{j - i} float32 arguments run past the end")
-            args.extend(np.frombuffer(data, ">f4", j - i, pos).tolist())
+            run = np.frombuffer(data, ">f4", j - i, pos)
+            if float_runs and j - i >= FLOAT_RUN_MIN:
+                args.append(run.astype(np.float32))
+            else:
+                args.extend(run.tolist())
             pos = stop
             i = j
             continue
@@ -164,7 +168,8 @@ def _decode_message(data: bytes, pos: int, end: int) -> Message:
     return Message(address, tags, tuple(args))
 
 
-def _decode_bundle(data: bytes, pos: int, end: int, depth: int, packet: Packet) -> None:
+def _decode_bundle(data: bytes, pos: int, end: int, depth: int, packet: Packet,
+                   float_runs: bool) -> None:
     if depth > MAX_BUNDLE_DEPTH:
         raise OscDecodeError("nesting", f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
     if pos + 16 > end:
@@ -181,14 +186,17 @@ def _decode_bundle(data: bytes, pos: int, end: int, depth: int, packet: Packet) 
             raise OscDecodeError("bundle_size", f"bundle element size {size} at byte {pos - 4} "
                                  f"(must be a positive multiple of 4 within {end - pos} bytes)")
         if data.startswith(BUNDLE_TAG, pos):
-            _decode_bundle(data, pos, pos + size, depth + 1, packet)
+            _decode_bundle(data, pos, pos + size, depth + 1, packet, float_runs)
         else:
-            packet.messages.append(_decode_message(data, pos, pos + size))
+            packet.messages.append(_decode_message(data, pos, pos + size, float_runs))
         pos += size
 
 
-def decode(data: bytes, *, max_size: int) -> Packet:
-    """Decode one datagram or raise :class:`OscDecodeError`; never loops, recurses or hangs."""
+def decode(data: bytes, *, max_size: int, float_runs: bool = False) -> Packet:
+    """Decode one datagram or raise :class:`OscDecodeError`; never loops, recurses or hangs.
+
+    With ``float_runs`` a run of :data:`FLOAT_RUN_MIN` or more ``f`` arguments (audio) comes
+    back as a single float32 array in ``args`` (``tags`` still lists every ``f``)."""
     n = len(data)
     if n == 0:
         raise OscDecodeError("empty", "empty datagram")
@@ -198,9 +206,9 @@ def decode(data: bytes, *, max_size: int) -> Packet:
         raise OscDecodeError("alignment", f"{n} bytes is not a multiple of 4")
     packet = Packet()
     if data.startswith(BUNDLE_TAG):
-        _decode_bundle(data, 0, n, 1, packet)
+        _decode_bundle(data, 0, n, 1, packet, float_runs)
     else:
-        packet.messages.append(_decode_message(data, 0, n))
+        packet.messages.append(_decode_message(data, 0, n, float_runs))
     return packet
 
 

@@ -166,8 +166,20 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 # -- coercion ------------------------------------------------------------------------------
+def _scalar(value: object, what: str) -> None:
+    if isinstance(value, np.ndarray):
+        raise ValueError(f"{what} must be one number, got a list of {value.size}")
+
+
+def _floats(args: Sequence) -> np.ndarray:
+    """Trailing numeric arguments as float32 (scalars, or arrays from ``float_runs``)."""
+    parts = [np.atleast_1d(np.asarray(a, dtype=np.float32)) for a in args]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
 def as_int(value: object, tag: str, what: str) -> int:
     """An int32 from ``i``/``h``, or from ``f``/``d`` when it is a whole number."""
+    _scalar(value, what)
     if tag in "ih":
         number = int(value)  # type: ignore[arg-type]
     elif tag in "fd":
@@ -183,6 +195,7 @@ def as_int(value: object, tag: str, what: str) -> int:
 
 
 def as_float(value: object, tag: str, what: str) -> float:
+    _scalar(value, what)
     if tag not in "ihfd":
         raise ValueError(f"{what} must be a number (i, f, d or h), got type {tag!r}")
     f = float(value)  # type: ignore[arg-type]
@@ -247,7 +260,7 @@ def _audio(msg: Message) -> Audio:
             raise ValueError(f"audio blob must hold whole float32 samples, got {len(blob)} bytes")
         samples = np.frombuffer(blob, "<f4").astype(np.float32)
     elif set(rest) <= {"f", "d", "i", "h"}:
-        samples = np.asarray(msg.args[3:], dtype=np.float32)
+        samples = _floats(msg.args[3:])
     else:
         raise ValueError(f"{AUDIO} expects {expects}; got type tags ,{msg.tags}")
     if not np.all(np.isfinite(samples)):
@@ -454,7 +467,7 @@ def parse_chunk(msg: Message) -> Chunk:
     if len(head) < 9 or msg.tags[:9] != "isiiiiiii" or not set(msg.tags[9:]) <= {"f"}:
         raise ValueError(f"malformed chunk: type tags ,{msg.tags[:16]}")
     return Chunk(head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
-                 bool(head[8]), np.asarray(msg.args[9:], dtype=np.float32))
+                 bool(head[8]), _floats(msg.args[9:]))
 
 
 def status_dict(msg: Message) -> dict[str, int | float]:

@@ -113,3 +113,44 @@ def test_worked_example_of_protocol_md() -> None:
     layout = protocol.chunk_layout(32768 + 256, "drums", 8192)
     assert len(layout) == 21 and layout[1][0] == 66853 - 65280
     assert {length for _, length in layout} == {1573, 1572}
+
+
+def test_float_runs_decode_to_the_same_values() -> None:
+    samples = np.linspace(-1, 1, 1000).astype(np.float32)
+    data = protocol.encode_audio(3, "tok", 5, samples)
+    plain = protocol.parse_request(osc.decode(data, max_size=65536).messages[0])
+    (msg,) = osc.decode(data, max_size=65536, float_runs=True).messages
+    assert isinstance(msg.args[3], np.ndarray) and len(msg.args) == 4
+    fast = protocol.parse_request(msg)
+    np.testing.assert_array_equal(plain.samples, fast.samples)
+    np.testing.assert_array_equal(fast.samples, samples)
+    (chunk_dgram,) = protocol.chunk_datagrams(1, "bass", 2, 0, 0, 0, samples, True, 8192)
+    chunk = protocol.parse_chunk(osc.decode(chunk_dgram, max_size=65536,
+                                            float_runs=True).messages[0])
+    np.testing.assert_array_equal(chunk.samples, samples)
+
+
+def test_a_run_of_floats_where_one_number_belongs_is_refused() -> None:
+    from sideman.server.app import Server, ServerConfig
+    from sideman.server.clock import ManualClock
+    from sideman.server.testing import TinyClickTrack
+
+    sent: list[bytes] = []
+    server = Server(TinyClickTrack(), ServerConfig(log_interval=0), clock=ManualClock(),
+                    send=lambda p, _: sent.append(p))
+    client = ("127.0.0.1", 4000)
+    server.handle_datagram(protocol.encode_hello(44100, 1, "x"), client)
+    welcome = osc.decode(sent[0], max_size=65536).messages[0]
+    for key in ("r", "steps", "variation", "stems"):
+        sent.clear()
+        server.handle_datagram(protocol.encode_session_message(
+            protocol.SET, welcome.args[0], welcome.args[1], key,
+            np.ones(40, np.float32)), client)
+        (error,) = [osc.decode(p, max_size=65536).messages[0] for p in sent]
+        assert error.address == protocol.ERROR and error.args[1] == ErrorCode.BAD_VALUE
+    sent.clear()
+    server.handle_datagram(osc.encode_message(protocol.MARK, [welcome.args[0],
+                                                            welcome.args[1],
+                                                            np.ones(20, np.float32)]), client)
+    error = osc.decode(sent[0], max_size=65536).messages[0]
+    assert error.args[1] == ErrorCode.BAD_MESSAGE and "one number" in error.args[2]
