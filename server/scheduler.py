@@ -96,7 +96,7 @@ class StepScheduler:
         self.offset = 0
         self.last_step = -1
         self.scheduled_capture = 0  # client position of the last step made ready
-        self.last_capture_model: int | None = None
+        self.last_region_end_model: int | None = None
         self.queued: dict[int, int] = {}  # wire step -> window start (client) of unbuilt jobs
 
     @staticmethod
@@ -108,21 +108,28 @@ class StepScheduler:
         """After ``reset``: positions restart at 0, step numbers carry on."""
         self.next_grid = None
         self.scheduled_capture = 0
-        self.last_capture_model = None
+        self.last_region_end_model = None
         self.queued.clear()
 
     def next_step_number(self) -> int:
         return self.last_step + 1
 
     def regrid(self, old: Geometry, new: Geometry) -> None:
-        """Settings changed: the next step is the first of the new grid after the last one."""
+        """``r`` or ``w`` changed: the output continues where the last region ended. The next
+        step is the one of the new grid whose region contains that end (its region starts
+        exactly there whenever the end lies on the new grid: no gap, no overlap); its capture
+        point may have passed already, then it is ready at once. Numbering carries on."""
         if self.next_grid is None:
             return
-        if new.hop_samples != old.hop_samples and self.last_capture_model is not None:
-            self.next_grid = self.last_capture_model // new.hop_samples + 1
-            self.offset = self.last_step + 1 - self.next_grid
-        elif self.last_capture_model is None:
-            self.next_grid = None
+        if self.last_region_end_model is None:
+            self.next_grid = None  # nothing issued yet: start from the new first step
+            return
+        if new == old:
+            return
+        end = self.last_region_end_model
+        self.next_grid = max(self.first_grid(new),
+                             end // new.hop_samples - new.lookahead)
+        self.offset = self.last_step + 1 - self.next_grid
 
     def _window_start(self, geometry: Geometry, grid: int) -> int:
         return self.session.clock_map.to_client(geometry.window(grid)[0])
@@ -135,7 +142,9 @@ class StepScheduler:
         lowest = self._window_start(g, grid)
         if self.queued:
             lowest = min(lowest, min(self.queued.values()))
-        return lowest - (s.resampler.margin + s.resampler.client_quantum + 8)
+        # Half a window more: after a smaller r the next window reaches further back.
+        keep = s.clock_map.to_client(g.window_samples) // 2
+        return lowest - keep - (s.resampler.margin + s.resampler.client_quantum + 8)
 
     def release_input(self) -> None:
         self.session.input.release(self.needed_from())
@@ -174,7 +183,7 @@ class StepScheduler:
             self.next_grid = grid + 1
             self.last_step = step
             self.scheduled_capture = capture
-            self.last_capture_model = n_model
+            self.last_region_end_model = g.region(grid)[1]
             self.queued[step] = job.window_start
             jobs.append(job)
         return jobs

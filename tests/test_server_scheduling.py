@@ -403,3 +403,31 @@ def test_bye_closes_and_frees_the_session() -> None:
     assert h.server.sessions == {} and h.server.engine.pending() == 0
     assert [m.args[1] for m in h.messages(A, protocol.ACK)][-1] == "bye"
     assert h.messages(A, protocol.MISS) == []  # nobody left to tell
+
+
+def test_changing_r_and_w_mid_stream_continues_without_gap_or_overlap() -> None:
+    h = Harness(TinyClickTrack(period=64))
+    h.open(A, realtime=0, r=0.25, w=1)
+    changes = {3: ("r", 0.125), 6: ("w", 3), 8: ("w", 1), 10: ("r", 0.25), 13: ("w", 0),
+               15: ("r", 0.5)}
+    position = 0
+    for hop in range(18):
+        if hop in changes:
+            h.call(A, protocol.SET, *changes[hop])
+            assert not h.messages(A, protocol.ERROR), h.messages(A, protocol.ERROR)
+        h.audio(A, position, 2048)
+        position += 2048
+        h.call(A, protocol.MARK, position)
+        h.run()
+    chunks = [protocol.parse_chunk(m) for m in h.messages(A, protocol.CHUNK)]
+    regions: dict[int, tuple[int, int]] = {}
+    for c in chunks:
+        a, b = regions.get(c.step, (c.start + c.xfade, c.start + c.xfade))
+        regions[c.step] = (a, max(b, c.position + len(c.samples)))
+    steps = sorted(regions)
+    assert steps == list(range(len(steps)))  # numbering never repeats or skips
+    for prev, step in zip(steps, steps[1:], strict=False):
+        assert regions[step][0] == regions[prev][1], (prev, regions[prev], step, regions[step])
+    # Each region has the hop in effect when its step ran.
+    lengths = {b - a for a, b in regions.values()}
+    assert lengths == {2048, 4096, 8192}
