@@ -7,6 +7,7 @@ how fast the test machine is.
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -426,7 +427,7 @@ def test_changing_r_and_w_mid_stream_continues_without_gap_or_overlap() -> None:
         regions[c.step] = (a, max(b, c.position + len(c.samples)))
     steps = sorted(regions)
     assert steps == list(range(len(steps)))  # numbering never repeats or skips
-    for prev, step in zip(steps, steps[1:], strict=False):
+    for prev, step in itertools.pairwise(steps):
         assert regions[step][0] == regions[prev][1], (prev, regions[prev], step, regions[step])
     # Each region has the hop in effect when its step ran.
     lengths = {b - a for a, b in regions.values()}
