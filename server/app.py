@@ -9,27 +9,31 @@ in here knows about threads except the lock that guards session state.
 Driving it offline (one implementation of the streaming logic, two drivers)
 ---------------------------------------------------------------------------
 An offline driver (the evaluation sweep, tests) runs the very same session, scheduler and
-engine code on a simulated clock, without sockets::
+engine code on a simulated clock, without sockets; :mod:`sideman.server.offline` is the
+reference (``OfflineLink``, ``run_offline``)::
 
     clock = ManualClock()
-    outbox = []                                   # (payload, address) the server sent
+    outbox = []                                   # what the server sent
     server = Server(generator, ServerConfig(), clock=clock,
-                    send=lambda payload, address: outbox.append((payload, address)))
-    client = StreamClient(...)                    # sideman.server.client: the client's core
-    for payload in client.hello_datagrams(): server.handle_datagram(payload, CLIENT)
-    ...
-    server.handle_datagram(audio_datagram, CLIENT)    # datagrams in
-    server.tick()                                 # watchdogs, expiry (reads the clock)
-    while server.engine.process_ready():          # run ready steps synchronously
+                    send=lambda payload, address: outbox.append(payload))
+    core = StreamClient(settings, rate, len(audio))   # sideman.server.client, no socket
+    server.handle_datagram(core.hello(), CLIENT)      # datagrams in ...
+    ...                                               # set_message(), audio_messages(), mark()
+    clock.advance(seconds)                            # time moves only when told
+    server.tick()                                     # watchdogs, expiry (reads the clock)
+    while server.engine.process_ready():              # run ready steps synchronously
         pass
-    for payload, _ in outbox: client.on_datagram(payload, clock.now())  # datagrams out
+    for payload in outbox:                            # ... datagrams out
+        core.on_datagram(payload, clock.now())
 
 Simulated per-step latency: wrap the generator so that ``generate`` advances the
-``ManualClock`` by the simulated time (the engine measures steps with the clock, so deadlines,
-degradation and misses follow the simulation). Simulated loss: drop or reorder datagrams
-between the two sides (``sideman.bench.impair`` has the seeded decision logic). Because the
-noise of each step is seeded by (seed, step, stem) and the step grid is fixed by the
-settings, the output equals what a live client gets with the same settings and seed.
+``ManualClock`` by the simulated time (``sideman.server.testing.SimulatedLatency``); the
+engine measures steps with the clock, so deadlines, degradation and misses follow the
+simulation. Simulated loss: drop, duplicate or reorder datagrams between the two sides
+(``OfflineLink``'s ``link`` callable; ``sideman.bench.impair.Decider`` has the seeded
+decisions). The noise of each step is seeded by (seed, step, stem) and the step grid is
+fixed by the settings, so the output equals what a live client gets with the same settings
+and seed (tests/test_server_scheduling.py checks it for ``realtime 0``).
 """
 
 from __future__ import annotations

@@ -432,3 +432,31 @@ def test_changing_r_and_w_mid_stream_continues_without_gap_or_overlap() -> None:
     # Each region has the hop in effect when its step ran.
     lengths = {b - a for a, b in regions.values()}
     assert lengths == {2048, 4096, 8192}
+
+
+def test_offline_driver_with_a_lossy_downlink_counts_what_it_dropped() -> None:
+    delivered: list[tuple[int, int]] = []
+    dropped = 0
+    seen = 0
+
+    def link(direction: str, payload: bytes) -> int:
+        nonlocal dropped, seen
+        if direction == "down" and payload.startswith(b"/sideman/chunk"):
+            seen += 1
+            if seen % 7 == 0:
+                dropped += 1
+                return 0
+            chunk = protocol.parse_chunk(osc.decode(payload, max_size=65536).messages[0])
+            delivered.append((chunk.position, chunk.position + len(chunk.samples)))
+        return 1
+
+    n = 40000
+    settings = ClientSettings(r=0.25, w=1, stems=("piano",), realtime=False, datagram=1024)
+    core = run_offline(TinyClickTrack(period=100), np.zeros(n, np.float32), RATE, settings,
+                       link=link)
+    assert dropped > 5 and core.stats()["lost_chunks"] == dropped
+    covered = np.zeros(n, bool)
+    for a, b in delivered:
+        covered[a:min(b, n)] = True
+    grid = np.arange(0, n, 100)
+    assert np.flatnonzero(core.writers["piano"].buffer).tolist() == grid[covered[grid]].tolist()
