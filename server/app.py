@@ -171,6 +171,7 @@ class Server:
             request = protocol.parse_request(message)
         except protocol.UnknownAddress:
             c.unknown_address += 1
+            c.count_source(address[0])
             return
         except ProtocolError as exc:
             c.bad_message += 1

@@ -135,6 +135,10 @@ class ServerCounters:
 
     def count_malformed(self, reason: str, source: str) -> None:
         self.malformed[reason] += 1
+        self.count_source(source)
+
+    def count_source(self, source: str) -> None:
+        """One more unanswered datagram (undecodable or unknown address) from ``source``."""
         self.by_source[source] = self.by_source.pop(source, 0) + 1
         while len(self.by_source) > MAX_TRACKED_SOURCES:
             self.by_source.popitem(last=False)

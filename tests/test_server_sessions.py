@@ -54,6 +54,7 @@ def test_malformed_corpus_leaves_the_server_answering(server) -> None:
         client.send_message("/sideman/print", "/etc/passwd")
         assert pong_within(client, 1001) == []
         assert srv.counters.unknown_address == 1
+        assert srv.counters.by_source["127.0.0.1"] == len(malformed_corpus()) + 1
         # A bundle with a far-future timetag runs at once (it is not held back).
         far = osc.encode_bundle([protocol.encode_ping(4242)], timetag=0xFFFFFFFF00000000)
         client.send(far)
