@@ -1,0 +1,466 @@
+"""The sideman server: sessions, routing of protocol messages, housekeeping. No sockets here.
+
+:class:`Server` is a plain object: datagrams go in through :meth:`Server.handle_datagram`,
+datagrams come out through the ``send(payload, address)`` callable it was given, and time
+comes from an injectable :class:`~sideman.server.clock.Clock`. The live server
+(:mod:`.transport`) wires it to a UDP socket and runs :meth:`Engine.run` in a thread; nothing
+in here knows about threads except the lock that guards session state.
+
+Driving it offline (one implementation of the streaming logic, two drivers)
+---------------------------------------------------------------------------
+An offline driver (the evaluation sweep, tests) runs the very same session, scheduler and
+engine code on a simulated clock, without sockets; :mod:`sideman.server.offline` is the
+reference (``OfflineLink``, ``run_offline``)::
+
+    clock = ManualClock()
+    outbox = []                                   # what the server sent
+    server = Server(generator, ServerConfig(), clock=clock,
+                    send=lambda payload, address: outbox.append(payload))
+    core = StreamClient(settings, rate, len(audio))   # sideman.server.client, no socket
+    server.handle_datagram(core.hello(), CLIENT)      # datagrams in ...
+    ...                                               # set_message(), audio_messages(), mark()
+    clock.advance(seconds)                            # time moves only when told
+    server.tick()                                     # watchdogs, expiry (reads the clock)
+    while server.engine.process_ready():              # run ready steps synchronously
+        pass
+    for payload in outbox:                            # ... datagrams out
+        core.on_datagram(payload, clock.now())
+
+Simulated per-step latency: wrap the generator so that ``generate`` advances the
+``ManualClock`` by the simulated time (``sideman.server.testing.SimulatedLatency``); the
+engine measures steps with the clock, so deadlines, degradation and misses follow the
+simulation. Simulated loss: drop, duplicate or reorder datagrams between the two sides
+(``OfflineLink``'s ``link`` callable; ``sideman.bench.impair.Decider`` has the seeded
+decisions). The noise of each step is seeded by (seed, step, stem) and the step grid is
+fixed by the settings, so the output equals what a live client gets with the same settings
+and seed (tests/test_server_scheduling.py checks it for ``realtime 0``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sideman.models.base import Generator, Transport
+
+from . import osc, protocol
+from .clock import Clock, WallClock
+from .engine import Engine
+from .protocol import ErrorCode, ProtocolError
+from .session import Address, InputBuffer, PositionError, Session
+from .settings import SETTING_KEYS, SettingError, ack_values, allowed_ratios, apply_setting
+from .telemetry import ServerCounters, log_line, prometheus_text
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[bytes, Address], None]
+
+#: Session ids are 1 ... MAX_SESSION_ID (float32 holds every integer up to 2**24 exactly).
+MAX_SESSION_ID = 2**24 - 1
+#: Seconds between two ``position`` errors to one session (late audio can come in bursts).
+POSITION_ERROR_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server needs to know, parsed once by the CLI."""
+
+    max_sessions: int = 16
+    idle_timeout: float = 60.0
+    max_datagram: int = protocol.DEFAULT_MAX_DATAGRAM
+    #: Networks (CIDR) allowed besides loopback, e.g. ("192.168.1.0/24",).
+    allow: tuple[str, ...] = ()
+    #: Seconds past a step's capture point before the watchdog runs it without all input.
+    watchdog_grace: float = 0.02
+    max_queue: int = 64
+    max_batch: int = 8
+    #: Seconds between periodic one-line logs (0: never).
+    log_interval: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_sessions < 1:
+            raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
+        if self.idle_timeout <= 0:
+            raise ValueError(f"idle_timeout must be > 0 s, got {self.idle_timeout}")
+        if not protocol.MIN_DATAGRAM <= self.max_datagram <= 65507:
+            raise ValueError(f"max_datagram must be in [{protocol.MIN_DATAGRAM}, 65507], "
+                             f"got {self.max_datagram}")
+        for cidr in self.allow:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"--allow {cidr!r} is not a network (CIDR): {exc}") from None
+
+
+class Server:
+    """Sessions and protocol routing; see the module docstring for how to drive it."""
+
+    def __init__(self, generator: Generator, config: ServerConfig | None = None, *,
+                 clock: Clock | None = None, send: Send | None = None) -> None:
+        self.generator = generator
+        self.config = config or ServerConfig()
+        self.clock = clock or WallClock()
+        self.lock = threading.RLock()
+        self._count_lock = threading.Lock()
+        self.counters = ServerCounters()
+        self.sessions: dict[int, Session] = {}
+        self._nonces: dict[tuple[Address, int], int] = {}
+        self._send: Send = send or (lambda payload, address: None)
+        self._networks = [ipaddress.ip_network(c, strict=False) for c in self.config.allow]
+        self._last_log = self.clock.now()
+        self._last_position_error: dict[int, float] = {}
+        self.engine = Engine(generator, clock=self.clock, emit=self._emit, lock=self.lock,
+                             counters=self.counters, max_queue=self.config.max_queue,
+                             max_batch=self.config.max_batch)
+
+    # -- plumbing ------------------------------------------------------------------------
+    def set_sender(self, send: Send) -> None:
+        self._send = send
+
+    def _emit(self, payload: bytes, address: Address) -> None:
+        # Called from the receive thread and from the engine thread (chunks go out without
+        # the session lock), so the shared counters get their own small lock.
+        try:
+            self._send(payload, address)
+            failed = False
+        except OSError as exc:  # e.g. the client's port is gone; never kill the loop
+            failed = True
+            log.debug("send to %s failed: %s", address, exc)
+        with self._count_lock:
+            self.counters.datagrams_out += 1
+            self.counters.bytes_out += len(payload)
+            self.counters.send_errors += failed
+
+    def _allowed(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if ip.is_loopback:
+            return True
+        return any(ip in net for net in self._networks)
+
+    # -- input ---------------------------------------------------------------------------
+    def handle_datagram(self, data: bytes, address: Address) -> None:
+        """Process one datagram from ``address``; replies go out through ``send``."""
+        now = self.clock.now()
+        with self.lock:
+            c = self.counters
+            c.datagrams_in += 1
+            c.bytes_in += len(data)
+            if not self._allowed(address[0]):
+                c.not_allowed += 1
+                return
+            try:
+                packet = osc.decode(data, max_size=self.config.max_datagram, float_runs=True)
+            except osc.OscDecodeError as exc:
+                c.count_malformed(exc.reason, address[0])
+                return
+            c.timetags_ignored += packet.timetags_ignored
+            for message in packet.messages:
+                self._handle_message(message, address, now)
+
+    def _handle_message(self, message: osc.Message, address: Address, now: float) -> None:
+        c = self.counters
+        try:
+            request = protocol.parse_request(message)
+        except protocol.UnknownAddress:
+            c.unknown_address += 1
+            c.count_source(address[0])
+            return
+        except ProtocolError as exc:
+            c.bad_message += 1
+            session = self.sessions.get(exc.session)
+            if session is not None and session.bound_to(address):
+                session.counters.rejected += 1
+            self._emit(protocol.encode_error(exc.session if session else 0, exc.code,
+                                             exc.reason), address)
+            return
+        if isinstance(request, protocol.Ping):
+            self._on_ping(request, address, now)
+            return
+        if isinstance(request, protocol.Hello):
+            self._on_hello(request, address, now)
+            return
+        session = self._authorize(request, address, now)
+        if session is None:
+            return
+        handler = {
+            protocol.Resume: self._on_resume,
+            protocol.Audio: self._on_audio,
+            protocol.Mark: self._on_mark,
+            protocol.SetRequest: self._on_set,
+            protocol.TransportInfo: self._on_transport,
+            protocol.Reset: self._on_reset,
+            protocol.StatusRequest: self._on_status,
+            protocol.Bye: self._on_bye,
+        }[type(request)]
+        handler(session, request, address, now)
+
+    def _error(self, session: Session | None, code: ErrorCode, reason: str,
+               address: Address) -> None:
+        if session is not None:
+            session.counters.rejected += 1
+        self._emit(protocol.encode_error(session.id if session else 0, code, reason), address)
+
+    def _authorize(self, request: protocol.SessionRequest, address: Address, now: float
+                   ) -> Session | None:
+        session = self.sessions.get(request.session)
+        c = self.counters
+        if session is None:
+            c.unknown_session += 1
+            self._emit(protocol.encode_error(
+                0, ErrorCode.UNKNOWN_SESSION,
+                f"no session {request.session} (expired or closed?): send hello again"),
+                address)
+            return None
+        if not hmac.compare_digest(session.token.encode(), request.token.encode()):
+            c.bad_token += 1
+            if session.bound_to(address):
+                self._error(session, ErrorCode.BAD_TOKEN,
+                            f"token does not match session {session.id}", address)
+            return None
+        if not session.bound_to(address) and not isinstance(request, protocol.Resume):
+            # Right token, wrong source: dropped and counted, never answered.
+            c.foreign += 1
+            session.counters.rejected += 1
+            return None
+        session.last_seen = now
+        return session
+
+    # -- handlers ------------------------------------------------------------------------
+    def _on_ping(self, request: protocol.Ping, address: Address, now: float) -> None:
+        self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), address)
+        if request.session is not None:
+            session = self.sessions.get(request.session)
+            if (session is not None and session.bound_to(address) and request.token
+                    and hmac.compare_digest(session.token.encode(), request.token.encode())):
+                session.last_seen = now
+
+    def _on_hello(self, request: protocol.Hello, address: Address, now: float) -> None:
+        if request.version != protocol.VERSION:
+            self._error(None, ErrorCode.VERSION,
+                        f"protocol version {request.version} is not supported; this server "
+                        f"speaks version {protocol.VERSION}", address)
+            return
+        if not 1000 <= request.client_rate <= 768000:
+            self._error(None, ErrorCode.BAD_VALUE,
+                        f"client_rate {request.client_rate} Hz is out of range; allowed "
+                        f"1000 ... 768000", address)
+            return
+        existing = self._nonces.get((address, request.nonce))
+        if existing is not None and existing in self.sessions:
+            session = self.sessions[existing]
+            session.last_seen = now
+            self._send_welcome(session)
+            return
+        if len(self.sessions) >= self.config.max_sessions:
+            self._error(None, ErrorCode.BUSY,
+                        f"the server is full ({self.config.max_sessions} sessions); try later",
+                        address)
+            return
+        session_id = self._new_session_id()
+        session = Session(session_id=session_id, token=secrets.token_hex(8), address=address,
+                          nonce=request.nonce, name=request.name,
+                          client_rate=request.client_rate, generator=self.generator,
+                          max_datagram=self.config.max_datagram, now=now)
+        self.sessions[session_id] = session
+        self._nonces[(address, request.nonce)] = session_id
+        self.counters.sessions_opened += 1
+        log.info("session %d opened for %s:%d (%s, %d Hz)", session_id, address[0], address[1],
+                 request.name, request.client_rate)
+        self._send_welcome(session)
+
+    def _new_session_id(self) -> int:
+        # Below 2**24 so that Pd, whose numbers are float32, carries the id exactly; the
+        # token, not the id, is the secret.
+        while True:
+            candidate = secrets.randbelow(MAX_SESSION_ID) + 1
+            if candidate not in self.sessions:
+                return candidate
+
+    def _send_welcome(self, session: Session) -> None:
+        info = session.info
+        self._emit(protocol.encode_welcome(
+            session.id, session.token, model_rate=session.context.model_rate,
+            client_rate=session.client_rate, hop_length=info.hop_length,
+            window_frames=info.window_frames, max_datagram=self.config.max_datagram,
+            model=info.name), session.address)
+        self._emit(protocol.encode_allowed(session.id, "r", allowed_ratios(info)),
+                   session.address)
+        self._send_allowed_w(session)
+        self._emit(protocol.encode_allowed(session.id, "stems", info.stems), session.address)
+        self._emit(protocol.encode_allowed(session.id, "steps", [1, info.max_steps]),
+                   session.address)
+        for key in SETTING_KEYS:
+            self._emit(protocol.encode_ack(session.id, key,
+                                           ack_values(session.settings, key, session.context)),
+                       session.address)
+
+    def _send_allowed_w(self, session: Session) -> None:
+        info = session.info
+        hi = info.window_frames // session.settings.hop_frames - 2
+        values = [w for w in range(-1, hi + 1) if w in info.trained_lookaheads] or \
+            list(range(-1, hi + 1))
+        self._emit(protocol.encode_allowed(session.id, "w", values), session.address)
+
+    def _on_resume(self, session: Session, request: protocol.Resume, address: Address,
+                   now: float) -> None:
+        if request.client_rate != session.client_rate:
+            self._error(session, ErrorCode.BAD_VALUE,
+                        f"client_rate {request.client_rate} differs from the session's "
+                        f"{session.client_rate} Hz; open a new session", address)
+            return
+        if session.address != address:
+            log.info("session %d re-bound from %s to %s", session.id, session.address, address)
+            self._nonces[(address, session.nonce)] = session.id
+        session.address = address
+        self._send_welcome(session)
+
+    def _poll(self, session: Session, now: float) -> None:
+        jobs = session.scheduler.poll(now, self.config.watchdog_grace)
+        if jobs:
+            self.engine.submit(jobs)
+        session.scheduler.release_input()
+
+    def _on_audio(self, session: Session, request: protocol.Audio, address: Address,
+                  now: float) -> None:
+        try:
+            session.receive_audio(request.position, request.samples, now)
+        except PositionError as exc:
+            session.counters.rejected += 1
+            last = self._last_position_error.get(session.id, -1e9)
+            if now - last >= POSITION_ERROR_INTERVAL:
+                self._last_position_error[session.id] = now
+                self._emit(protocol.encode_error(session.id, ErrorCode.POSITION, str(exc)),
+                           address)
+            return
+        self._poll(session, now)
+
+    def _on_mark(self, session: Session, request: protocol.Mark, address: Address,
+                 now: float) -> None:
+        try:
+            session.receive_mark(request.position, now)
+        except PositionError as exc:
+            self._error(session, ErrorCode.POSITION, str(exc), address)
+            return
+        self._poll(session, now)
+
+    def _on_set(self, session: Session, request: protocol.SetRequest, address: Address,
+                now: float) -> None:
+        old_geometry = session.geometry
+        try:
+            new, changed, warnings = apply_setting(session.settings, request.key,
+                                                   request.values, request.tags,
+                                                   session.context)
+        except SettingError as exc:
+            self._error(session, ErrorCode.BAD_VALUE, str(exc), address)
+            return
+        session.settings = new
+        if request.key in ("r", "w"):
+            session.scheduler.regrid(old_geometry, session.geometry)
+        for text in warnings:
+            self._emit(protocol.encode_warning(session.id, text), address)
+        for key in changed:
+            self._emit(protocol.encode_ack(session.id, key,
+                                           ack_values(new, key, session.context)), address)
+        if request.key == "r":
+            self._send_allowed_w(session)
+        self._poll(session, now)
+
+    def _on_transport(self, session: Session, request: protocol.TransportInfo,
+                      address: Address, now: float) -> None:
+        if request.bpm == 0:
+            session.transport = None
+        else:
+            try:
+                session.transport = Transport(
+                    bpm=request.bpm,
+                    beat_position=session.clock_map.to_model(request.beat_position),
+                    beats_per_bar=request.beats_per_bar, beat_in_bar=request.beat_in_bar)
+            except ValueError as exc:
+                self._error(session, ErrorCode.BAD_VALUE, f"transport: {exc}", address)
+                return
+        self._emit(protocol.encode_ack(session.id, "transport", [
+            float(request.bpm), request.beat_position, request.beats_per_bar,
+            request.beat_in_bar]), address)
+
+    def _on_reset(self, session: Session, request: protocol.Reset, address: Address,
+                  now: float) -> None:
+        session.reset_stream()
+        self.engine.drop_superseded(now)
+        self._emit(protocol.encode_ack(session.id, "reset",
+                                       [session.scheduler.next_step_number()]), address)
+
+    def _on_status(self, session: Session, request: protocol.StatusRequest, address: Address,
+                   now: float) -> None:
+        self._emit(protocol.encode_status(session.id, self.status_pairs(session)), address)
+
+    def _on_bye(self, session: Session, request: protocol.Bye, address: Address,
+                now: float) -> None:
+        self._emit(protocol.encode_ack(session.id, "bye"), address)
+        self._close(session, "bye", now)
+
+    def _close(self, session: Session, reason: str, now: float) -> None:
+        session.closed = True
+        session.epoch += 1
+        self.sessions.pop(session.id, None)
+        self._nonces.pop((session.address, session.nonce), None)
+        self._last_position_error.pop(session.id, None)
+        self.counters.sessions_closed += 1
+        if reason == "expired":
+            self.counters.sessions_expired += 1
+        self.engine.drop_superseded(now)
+        # Free the big buffers now, whoever still holds a reference to the session.
+        session.input = InputBuffer(1)
+        log.info("session %d closed (%s)", session.id, reason)
+
+    # -- housekeeping --------------------------------------------------------------------
+    def tick(self) -> None:
+        """Idle expiry, watchdogs, dropping superseded steps, the periodic log line."""
+        now = self.clock.now()
+        with self.lock:
+            for session in list(self.sessions.values()):
+                if now - session.last_seen > self.config.idle_timeout:
+                    self._emit(protocol.encode_bye(session.id, "expired"), session.address)
+                    self._close(session, "expired", now)
+                elif session.settings.realtime:
+                    self._poll(session, now)
+            self.engine.drop_superseded(now)
+            if self.config.log_interval and now - self._last_log >= self.config.log_interval:
+                self._last_log = now
+                log.info("%s", log_line(self.counters, sessions=len(self.sessions),
+                                        queue=self.engine.pending()))
+
+    def shutdown(self) -> None:
+        """Tell every client the server is going away and close all sessions."""
+        now = self.clock.now()
+        with self.lock:
+            for session in list(self.sessions.values()):
+                self._emit(protocol.encode_bye(session.id, "shutdown"), session.address)
+                self._close(session, "shutdown", now)
+
+    # -- reporting -----------------------------------------------------------------------
+    def status_pairs(self, session: Session) -> list[tuple[str, int | float]]:
+        return session.telemetry.status_pairs(
+            queue=self.engine.pending_for(session.id), r=session.settings.r(session.context),
+            w=session.settings.w)
+
+    def status(self, session_id: int) -> dict[str, int | float]:
+        with self.lock:
+            return dict(self.status_pairs(self.sessions[session_id]))
+
+    def metrics_text(self) -> str:
+        with self.lock:
+            return prometheus_text(self.counters,
+                                   {sid: s.telemetry for sid, s in self.sessions.items()},
+                                   queue=self.engine.pending())
+
+    def session_ids(self) -> Sequence[int]:
+        with self.lock:
+            return list(self.sessions)

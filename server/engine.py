@@ -1,0 +1,378 @@
+"""The engine: owns the generator, batches ready steps of all sessions, sends the results.
+
+Ready :class:`~sideman.server.scheduler.StepJob` objects wait in a bounded queue. One call of
+:meth:`Engine.process_ready` runs **one batch**: it drops superseded jobs (reporting
+``/sideman/miss … superseded``), takes the oldest job of each session, decides each job's
+sampling steps against its deadline (degrading when time is short), and runs the jobs that
+share the most urgent job's ``num_steps`` in a single ``generator.generate([...])`` call. Each
+result is mapped back to the client clock (:mod:`.resample`), cut into datagrams no larger
+than the session's ``datagram`` setting and sent; timings, slack, misses and degradations are
+recorded per session.
+
+The live server calls :meth:`Engine.run` in its own thread (the receive loop never waits on
+the model); an offline driver calls :meth:`Engine.process_ready` directly with a simulated
+clock. Lock order: the server's lock, then the engine's queue lock, never the reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sideman.models.base import Generator, StepRequest, StepResult
+
+from . import protocol
+from .clock import Clock
+from .scheduler import CostModel, StepJob, choose_num_steps, refine_fits
+from .session import Address
+from .telemetry import ServerCounters, StepTiming
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[bytes, Address], None]
+
+
+@dataclass
+class _Prepared:
+    """A job with everything read from its session (under the lock) to run without it."""
+
+    job: StepJob
+    num_steps: int
+    final: bool
+    degraded: bool
+    out_start_model: int
+    xfade: int
+    segment: np.ndarray  #: client samples from ``segment_start`` up to the capture point
+    segment_start: int
+    request: StepRequest | None = None
+
+
+class Engine:
+    """Runs ready steps in batches on one generator."""
+
+    def __init__(self, generator: Generator, *, clock: Clock, emit: Emit,
+                 lock: threading.RLock, counters: ServerCounters, max_queue: int = 64,
+                 max_batch: int = 8, cost: CostModel | None = None) -> None:
+        if max_queue < 1 or max_batch < 1:
+            raise ValueError("max_queue and max_batch must be >= 1")
+        self.generator = generator
+        self.clock = clock
+        self._emit = emit
+        self._lock = lock  # the server's lock (session state)
+        self._cv = threading.Condition()
+        self._jobs: deque[StepJob] = deque()
+        self._refines: deque[StepJob] = deque()
+        self.counters = counters
+        self.max_queue = max_queue
+        self.max_batch = max_batch
+        self.cost = cost or CostModel()
+        self._send_time = 0.0
+
+    # -- queue ---------------------------------------------------------------------------
+    def pending(self) -> int:
+        with self._cv:
+            return len(self._jobs)
+
+    def pending_for(self, session_id: int) -> int:
+        with self._cv:
+            return sum(1 for j in self._jobs if j.session.id == session_id)
+
+    def submit(self, jobs: list[StepJob]) -> None:
+        """Queue ready jobs (caller holds the server's lock). When the queue is full the
+        oldest job is superseded."""
+        if not jobs:
+            return
+        overflow: list[StepJob] = []
+        with self._cv:
+            for job in jobs:
+                self._jobs.append(job)
+            while len(self._jobs) > self.max_queue:
+                overflow.append(self._jobs.popleft())
+            self._cv.notify()
+        for job in overflow:
+            self._supersede(job, "overload")
+
+    def wake(self) -> None:
+        with self._cv:
+            self._cv.notify()
+
+    def drop_superseded(self, now: float) -> int:
+        """Drop queued jobs that can no longer run (caller holds the server's lock)."""
+        dropped: list[tuple[StepJob, str]] = []
+        with self._cv:
+            for queue in (self._jobs, self._refines):
+                keep = deque()
+                for job in queue:
+                    why = job.superseded(now)
+                    if why is None:
+                        keep.append(job)
+                    else:
+                        dropped.append((job, why))
+                queue.clear()
+                queue.extend(keep)
+        for job, why in dropped:
+            self._supersede(job, why)
+        return len(dropped)
+
+    def _supersede(self, job: StepJob, why: str) -> None:
+        """Report a dropped job (server lock held). Refinements and closed sessions go
+        silently: the first has a result already, the second has nobody to tell."""
+        s = job.session
+        s.scheduler.built(job)
+        if job.refine or why == "closed":
+            return
+        s.counters.superseded += 1
+        self.counters.superseded += 1
+        if why != "closed":
+            self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded"),
+                       s.address)
+
+    # -- running -------------------------------------------------------------------------
+    def warmup(self, client_rate: int = 44100) -> dict[int, float]:
+        """Run two throw-away steps (the model's default sampling steps, then one) so the
+        first real step is not slowed by lazy initialisation and the cost model can degrade
+        it correctly. Returns seconds per sampling-steps count."""
+        info = self.generator.info
+        frames = max(1, info.window_frames // 4)
+        geometry = info.geometry(hop_frames=frames, lookahead=min(1, info.window_frames //
+                                                                  frames - 2),
+                                 client_rate=info.sample_rate or client_rate)
+        seconds: dict[int, float] = {}
+        for num_steps in sorted({info.default_steps, 1}, reverse=True):
+            request = StepRequest(
+                stream=self.generator.new_stream(), step=0, geometry=geometry,
+                mixture=np.zeros(geometry.window_samples, np.float32), stems=info.stems[:1],
+                num_steps=num_steps)
+            started = self.clock.now()
+            self.generator.generate([request])
+            seconds[num_steps] = self.clock.now() - started
+            self.cost.observe(num_steps, seconds[num_steps])
+        return seconds
+
+    def process_ready(self) -> int:
+        """Run one batch of ready steps; returns how many steps ran (0: nothing to do)."""
+        now = self.clock.now()
+        with self._lock:
+            batch = self._take_batch(now)
+            if not batch:
+                return 0
+            prepared = [self._prepare(job, steps) for job, steps in batch]
+        requests = [self._request(p) for p in prepared]
+        started = self.clock.now()
+        try:
+            results = self.generator.generate(requests)
+            if len(results) != len(requests):
+                raise RuntimeError(f"generator returned {len(results)} results for "
+                                   f"{len(requests)} requests")
+        except Exception as exc:  # the model failed: every session in the batch is told
+            log.exception("model call failed")
+            with self._lock:
+                for p in prepared:
+                    s = p.job.session
+                    s.counters.model_errors += 1
+                    self.counters.model_errors += 1
+                    self._emit(protocol.encode_error(
+                        s.id, protocol.ErrorCode.MODEL,
+                        f"the model failed on step {p.job.step}: {exc}"), s.address)
+            return len(prepared)
+        generated = self.clock.now()
+        self.cost.observe(prepared[0].num_steps, generated - started)
+        self.counters.batches += 1
+        self.counters.batched_steps += len(prepared)
+        for p, result in zip(prepared, results, strict=True):
+            self._deliver(p, result, started, len(prepared))
+        return len(prepared)
+
+    def _take_batch(self, now: float) -> list[tuple[StepJob, int]]:
+        """Pick the jobs of the next model call and their sampling steps (server lock held)."""
+        superseded: list[tuple[StepJob, str]] = []
+        with self._cv:
+            candidates: dict[int, StepJob] = {}
+            keep: deque[StepJob] = deque()
+            for job in self._jobs:
+                why = job.superseded(now)
+                if why is not None:
+                    superseded.append((job, why))
+                    continue
+                keep.append(job)
+                candidates.setdefault(job.session.id, job)
+            self._jobs = keep
+            refine = False
+            if not candidates:
+                keep = deque()
+                for job in self._refines:
+                    if (job.superseded(now) is None
+                            and job.session.last_generated_step == job.step
+                            and refine_fits(job, now, self.cost, self._send_time)):
+                        keep.append(job)
+                        candidates.setdefault(job.session.id, job)
+                    else:
+                        superseded.append((job, "refine"))
+                self._refines = keep
+                refine = True
+        for job, why in superseded:
+            self._supersede(job, why)
+        if not candidates:
+            return []
+        decided = []
+        for job in candidates.values():
+            steps = job.requested_steps if refine else choose_num_steps(
+                job.requested_steps, job.time_left(now), self.cost, self._send_time)
+            decided.append((job, steps))
+        urgent = min(decided, key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        batch = [d for d in decided if d[1] == urgent[1]]
+        batch.sort(key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        batch = batch[:self.max_batch]
+        chosen = {id(d[0]) for d in batch}
+        with self._cv:
+            queue = self._refines if refine else self._jobs
+            remaining = deque(j for j in queue if id(j) not in chosen)
+            if refine:
+                self._refines = remaining
+            else:
+                self._jobs = remaining
+        return batch
+
+    def _prepare(self, job: StepJob, num_steps: int) -> _Prepared:
+        """Copy what the step reads from its session (server lock held): the input up to the
+        capture point (what is missing reads as silence and is counted), the settings."""
+        s = job.session
+        g = job.geometry
+        settings = s.settings
+        n_model = g.step_position(job.grid)
+        window_start, _ = g.window(job.grid)
+        if not job.refine:
+            s.counters.lost_in += s.input.consume(job.capture)
+        c0, c1 = s.resampler.client_range(window_start, n_model)
+        segment = s.input.read(c0, min(c1, job.capture))
+        region_start_model = g.region(job.grid)[0]
+        xfade = min(settings.xfade, job.region[1] - job.region[0])
+        out_start = s.resampler.model_output_start(region_start_model, xfade)
+        s.scheduler.built(job)
+        s.scheduler.release_input()
+        degraded = num_steps < job.requested_steps
+        final = job.refine or not (degraded and settings.refine and settings.realtime)
+        prepared = _Prepared(job=job, num_steps=num_steps, final=final, degraded=degraded,
+                             out_start_model=out_start, xfade=xfade, segment=segment,
+                             segment_start=c0)
+        prepared.request = StepRequest(
+            stream=s.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
+            stems=settings.stems, num_steps=num_steps, seed=settings.seed,
+            variation=settings.variation, xfade=region_start_model - out_start,
+            transport=s.transport)
+        return prepared
+
+    def _request(self, p: _Prepared) -> StepRequest:
+        """The window on the model clock (no lock: resampling can take milliseconds)."""
+        job = p.job
+        g = job.geometry
+        window_start, _ = g.window(job.grid)
+        n_model = g.step_position(job.grid)
+        mixture = np.zeros(g.window_samples, np.float32)
+        known = n_model - window_start  # samples before the capture point: the rest is future
+        if known > 0:
+            segment = p.segment
+            c1 = job.session.resampler.client_range(window_start, n_model)[1]
+            segment = np.pad(segment, (0, max(0, c1 - p.segment_start - len(segment))))
+            mixture[:known] = job.session.resampler.from_client(
+                segment, p.segment_start, window_start, n_model)
+        assert p.request is not None
+        p.request.mixture = mixture
+        return p.request
+
+    def _deliver(self, p: _Prepared, result: StepResult, started: float, batch: int) -> None:
+        job = p.job
+        s = job.session
+        send_start = self.clock.now()
+        request = p.request
+        assert request is not None
+        with self._lock:
+            why = job.superseded(send_start)
+            if why in ("closed", "reset"):
+                self._supersede(job, why)
+                return
+            s.last_generated_step = max(s.last_generated_step, job.step)
+            datagram = s.settings.datagram
+        # Back to the client clock and into datagrams, without holding the lock.
+        c0 = job.region[0] - p.xfade
+        c1 = job.region[1]
+        skip = max(0, -c0)
+        expected = request.xfade + job.geometry.hop_samples
+        datagrams: list[bytes] = []
+        bad: list[str] = []
+        for stem in request.stems:
+            audio = result.audio.get(stem)
+            if audio is None or len(audio) != expected:
+                bad.append(f"the model returned {None if audio is None else len(audio)} "
+                           f"samples of {stem} for step {job.step}, expected {expected}")
+                continue
+            client_audio = s.resampler.to_client(audio, p.out_start_model, c0, c1)[skip:]
+            datagrams.extend(protocol.chunk_datagrams(
+                s.id, stem, job.step, c0, p.xfade, c0 + skip, client_audio, p.final, datagram))
+        with self._lock:
+            address = s.address  # a resume may have moved the session meanwhile
+            for reason in bad:
+                s.counters.model_errors += 1
+                self.counters.model_errors += 1
+                self._emit(protocol.encode_error(s.id, protocol.ErrorCode.MODEL, reason),
+                           address)
+        for payload in datagrams:
+            self._emit(payload, address)
+        send_end = self.clock.now()
+        self._send_time = 0.8 * self._send_time + 0.2 * (send_end - send_start)
+        timings = result.timings
+        sample = timings.get("sample", send_start - started)
+        with self._lock:
+            c = s.counters
+            c.chunks_out += len(datagrams)
+            deadline = job.deadline
+            slack = None if deadline is None else deadline - send_end
+            if job.refine:
+                c.refined += 1
+                self.counters.refined += 1
+            else:
+                c.steps += 1
+                self.counters.steps += 1
+                if p.degraded:
+                    c.degraded += 1
+                    self.counters.degraded += 1
+                if slack is not None and slack < 0:
+                    c.misses += 1
+                    self.counters.misses += 1
+                    late = math.ceil(-slack * s.client_rate)
+                    self._emit(protocol.encode_miss(s.id, job.step, job.region[0], late, "late"),
+                               s.address)
+            timing = StepTiming(
+                step=job.step, num_steps=p.num_steps, batch=batch, wait=started - job.ready_at,
+                encode=timings.get("encode", 0.0), sample=sample,
+                decode=timings.get("decode", 0.0), send=send_end - send_start,
+                total=send_end - job.ready_at, slack=slack)
+            if not job.refine:
+                s.telemetry.record(timing)
+                self.counters.timings.append(timing)
+            if not p.final and not job.refine:
+                refine = replace(job, refine=True)
+                s.scheduler.queued[job.step] = job.window_start
+                with self._cv:
+                    self._refines.append(refine)
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
+        """The engine thread: run batches until ``stop`` is set."""
+        while not stop.is_set():
+            with self._cv:
+                if not self._jobs and not self._refines:
+                    self._cv.wait(idle_wait)
+            try:
+                ran = self.process_ready()
+            except Exception:  # never let one bad step kill the engine thread
+                log.exception("engine step failed")
+                ran = 0
+            if not ran and self._refines:
+                # Refinements wait for idle time; poll them gently.
+                stop.wait(0.005)

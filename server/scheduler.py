@@ -1,0 +1,253 @@
+"""When each step is ready, its deadline, when it is superseded, and how much quality it gets.
+
+Geometry comes from :mod:`sideman.models.geometry` (model clock) mapped to the client clock by
+:class:`~sideman.models.geometry.ClockMap`. For step ``k`` of the current grid:
+
+* **ready** when the client has captured up to ``n_k`` (client clock ``to_client(k·H)``):
+  every input sample before it has arrived, or a ``mark`` at or after it has, or (real time
+  only) the watchdog: the estimated client clock passed ``n_k`` plus a grace period;
+* **deadline**: the wall time the client plays the region's first sample (plus its
+  ``delay``), from the session's clock estimate; offline (``realtime 0``) there is none;
+* **superseded** when the session was reset or closed, or (real time) the region has been
+  played entirely before the step could run;
+* **degraded**: :func:`choose_num_steps` picks the most sampling steps whose predicted time
+  (:class:`CostModel`, a running fit of fixed + per-sampling-step cost of a model call) fits the
+  time left; with ``refine`` the quick result goes out as ``final`` 0 and the step is run
+  again at full quality when the engine is idle, no later step of the session has run, and
+  :func:`refine_fits` (the refined result arrives before the region has finished playing and
+  the session's next step can still make its deadline).
+
+Step numbers on the wire grow by one per step and never repeat within a session: after a
+change of ``r`` (a new grid) or a ``reset`` the numbering carries on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sideman.models.geometry import Geometry
+
+if TYPE_CHECKING:
+    from .session import Session
+
+#: Seconds kept between the predicted end of a step and its deadline.
+SAFETY = 0.003
+#: Steps one poll may make ready at once (a mark far ahead after a stall).
+MAX_STEPS_PER_POLL = 256
+
+
+@dataclass
+class StepJob:
+    """A step that is ready to run (or a refinement of one that ran quick)."""
+
+    session: Session
+    epoch: int
+    grid: int  #: k on the model-clock grid (what the generator sees)
+    step: int  #: the step number on the wire
+    geometry: Geometry
+    capture: int  #: client position n_k the step waited for
+    region: tuple[int, int]  #: the region on the client clock
+    window_start: int  #: client position of the window's first sample
+    ready_at: float
+    realtime: bool  #: deadlines on the wall clock (the session's ``realtime`` setting)
+    requested_steps: int
+    refine: bool = False
+
+    @property
+    def deadline(self) -> float | None:
+        """Wall time the client plays the region's first sample (plus its ``delay``), from
+        the session's current clock estimate; ``None`` offline or before any estimate."""
+        return self.session.deadline_of(self.region[0]) if self.realtime else None
+
+    def superseded(self, now: float) -> str | None:
+        """Why this job must not run any more (``None``: it may run)."""
+        s = self.session
+        if s.closed:
+            return "closed"
+        if self.epoch != s.epoch:
+            return "reset"
+        if self.realtime:
+            played = s.play_position(now)
+            if played is not None and played >= self.region[1]:
+                return "played"
+        return None
+
+    def time_left(self, now: float) -> float:
+        """Seconds until the client plays the region's first sample."""
+        deadline = self.deadline
+        return float("inf") if deadline is None else deadline - now
+
+    def time_to_end(self, now: float) -> float:
+        """Seconds until the client has played the whole region."""
+        duration = (self.region[1] - self.region[0]) / self.session.client_rate
+        return self.time_left(now) + duration
+
+
+class StepScheduler:
+    """Turns a session's input progress into ready :class:`StepJob` objects."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.next_grid: int | None = None
+        self.offset = 0
+        self.last_step = -1
+        self.scheduled_capture = 0  # client position of the last step made ready
+        self.last_region_end_model: int | None = None
+        self.queued: dict[int, int] = {}  # wire step -> window start (client) of unbuilt jobs
+
+    @staticmethod
+    def first_grid(geometry: Geometry) -> int:
+        """The first step whose region ends after position 0."""
+        return max(0, -geometry.lookahead)
+
+    def reset(self) -> None:
+        """After ``reset``: positions restart at 0, step numbers carry on."""
+        self.next_grid = None
+        self.scheduled_capture = 0
+        self.last_region_end_model = None
+        self.queued.clear()
+
+    def next_step_number(self) -> int:
+        return self.last_step + 1
+
+    def regrid(self, old: Geometry, new: Geometry) -> None:
+        """``r`` or ``w`` changed: the output continues where the last region ended. The next
+        step is the one of the new grid whose region contains that end (its region starts
+        exactly there whenever the end lies on the new grid: no gap, no overlap); its capture
+        point may have passed already, then it is ready at once. Numbering carries on."""
+        if self.next_grid is None:
+            return
+        if self.last_region_end_model is None:
+            self.next_grid = None  # nothing issued yet: start from the new first step
+            return
+        if new == old:
+            return
+        end = self.last_region_end_model
+        self.next_grid = max(self.first_grid(new),
+                             end // new.hop_samples - new.lookahead)
+        self.offset = self.last_step + 1 - self.next_grid
+
+    def _window_start(self, geometry: Geometry, grid: int) -> int:
+        return self.session.clock_map.to_client(geometry.window(grid)[0])
+
+    def needed_from(self) -> int:
+        """Lowest client position a queued or future step still reads."""
+        s = self.session
+        g = s.geometry
+        grid = self.next_grid if self.next_grid is not None else self.first_grid(g)
+        lowest = self._window_start(g, grid)
+        if self.queued:
+            lowest = min(lowest, min(self.queued.values()))
+        # Half a window more: after a smaller r the next window reaches further back.
+        keep = s.clock_map.to_client(g.window_samples) // 2
+        return lowest - keep - (s.resampler.margin + s.resampler.client_quantum + 8)
+
+    def release_input(self) -> None:
+        self.session.input.release(self.needed_from())
+
+    def poll(self, now: float, grace: float) -> list[StepJob]:
+        """Steps that became ready since the last poll, in order."""
+        s = self.session
+        if not s.started or s.closed:
+            return []
+        g = s.geometry
+        cm = s.clock_map
+        realtime = s.settings.realtime
+        if self.next_grid is None:
+            # A fresh session numbers steps by their grid index k (PROTOCOL.md); after a
+            # reset or a new grid the numbering carries on from the last step.
+            self.next_grid = self.first_grid(g)
+            self.offset = 0 if self.last_step < 0 else self.last_step + 1 - self.next_grid
+        jobs: list[StepJob] = []
+        watch = s.clock.position_at(now) if realtime else None
+        for _ in range(MAX_STEPS_PER_POLL):
+            grid = self.next_grid
+            n_model = g.step_position(grid)
+            capture = cm.to_client(n_model)
+            ready = s.mark >= capture or (
+                s.input.high >= capture and s.input.complete(self.scheduled_capture, capture))
+            if not ready and watch is not None:
+                ready = watch >= capture + grace * s.client_rate
+            if not ready:
+                break
+            region = cm.client_span(*g.region(grid))
+            step = grid + self.offset
+            job = StepJob(
+                session=s, epoch=s.epoch, grid=grid, step=step, geometry=g, capture=capture,
+                region=region, window_start=self._window_start(g, grid), ready_at=now,
+                realtime=realtime, requested_steps=s.settings.steps)
+            self.next_grid = grid + 1
+            self.last_step = step
+            self.scheduled_capture = capture
+            self.last_region_end_model = g.region(grid)[1]
+            self.queued[step] = job.window_start
+            jobs.append(job)
+        return jobs
+
+    def built(self, job: StepJob) -> None:
+        """The engine has read the job's input (or dropped the job)."""
+        self.queued.pop(job.step, None)
+
+
+class CostModel:
+    """Running estimate of one model call's time: ``fixed + per_step · num_steps``.
+
+    A least-squares fit over recent calls; with a single ``num_steps`` seen so far the cost is
+    taken as proportional to it (the conservative choice when degrading).
+    """
+
+    def __init__(self, history: int = 64) -> None:
+        self._obs: deque[tuple[int, float]] = deque(maxlen=history)
+
+    def observe(self, num_steps: int, seconds: float) -> None:
+        self._obs.append((num_steps, max(0.0, seconds)))
+
+    @property
+    def known(self) -> bool:
+        return bool(self._obs)
+
+    def coefficients(self) -> tuple[float, float]:
+        if not self._obs:
+            return 0.0, 0.0
+        s = np.array([o[0] for o in self._obs], np.float64)
+        t = np.array([o[1] for o in self._obs], np.float64)
+        if np.ptp(s) == 0:
+            return 0.0, float(np.mean(t / s))
+        per_step, fixed = np.polyfit(s, t, 1)
+        if per_step < 0:  # noisy fit: fall back to proportional
+            return 0.0, float(np.mean(t / s))
+        if fixed < 0:
+            fixed = 0.0
+        return float(fixed), float(per_step)
+
+    def predict(self, num_steps: int) -> float:
+        fixed, per_step = self.coefficients()
+        return fixed + per_step * num_steps
+
+
+def refine_fits(job: StepJob, now: float, cost: CostModel, send_time: float = 0.0) -> bool:
+    """Whether a full-quality re-run of a quickly served step is worth starting now: it must
+    arrive before the region has finished playing (its ``final`` chunks replace the quick ones
+    not played yet) and leave the session's next step (due one hop later) time to run at
+    least one sampling step before its own deadline."""
+    if job.deadline is None or not cost.known:
+        return False
+    needed = cost.predict(job.requested_steps) + cost.predict(1) + 2 * send_time + SAFETY
+    return needed <= job.time_to_end(now)
+
+
+def choose_num_steps(requested: int, time_left: float, cost: CostModel,
+                     send_time: float = 0.0) -> int:
+    """The most sampling steps (<= requested, >= 1) predicted to finish within ``time_left``
+    seconds; 1 if none does (the step will be late and counted)."""
+    if not cost.known or time_left == float("inf"):
+        return requested
+    budget = time_left - send_time - SAFETY
+    steps = requested
+    while steps > 1 and cost.predict(steps) > budget:
+        steps -= 1
+    return steps

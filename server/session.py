@@ -1,0 +1,286 @@
+"""One client's state: settings, geometry, input on the client clock, clock estimate, counters.
+
+The input lives in :class:`InputBuffer`, a ring on the client's sample clock with a
+per-sample "received" mask: a duplicate sample is never applied twice (it is counted), a
+sample that never arrived reads as silence and is counted as lost when the step that needs
+it runs, and a sample that arrives after that step ran is counted as late (and still used by
+later steps). Memory is bounded: the ring holds a few windows; audio too far ahead of what the
+steps still need is refused.
+
+:class:`ClientClockEstimate` turns arrival times into an estimate of the client's capture
+clock (for deadlines and watchdogs): the client captured sample ``p`` no later than the
+moment a datagram holding ``p`` arrived, so the earliest ``arrival - p/rate`` over a sliding
+window bounds the client's time origin.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from sideman.models.base import Generator, ModelInfo, StreamState, Transport
+from sideman.models.geometry import ClockMap, Geometry
+
+from .resample import Resampler
+from .scheduler import StepScheduler
+from .settings import SettingContext, Settings, default_settings
+from .telemetry import SessionTelemetry
+
+Address = tuple[str, int]
+
+#: Seconds of arrivals the clock estimate looks back over (follows slow clock drift).
+CLOCK_WINDOW = 30.0
+
+
+class PositionError(ValueError):
+    """Audio at a position the session cannot take (negative or too far ahead)."""
+
+
+@dataclass
+class WriteResult:
+    new: int = 0
+    duplicate: int = 0
+    late: int = 0
+    too_old: int = 0
+
+
+class InputBuffer:
+    """A ring of client samples at absolute positions, with a received mask."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self.data = np.zeros(capacity, np.float32)
+        self.mask = np.zeros(capacity, bool)
+        self.base = 0  # lowest position still held
+        self.high = 0  # one past the highest position received
+        self.used_upto = 0  # positions below this were consumed by a step
+
+    def _spans(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """``(ring_lo, ring_hi, offset)`` pieces of absolute ``[start, end)`` (held range)."""
+        out = []
+        pos = start
+        while pos < end:
+            lo = pos % self.capacity
+            n = min(end - pos, self.capacity - lo)
+            out.append((lo, lo + n, pos - start))
+            pos += n
+        return out
+
+    def write(self, position: int, samples: np.ndarray) -> WriteResult:
+        end = position + len(samples)
+        if position < 0:
+            raise PositionError(f"audio position {position} is negative; positions start at 0")
+        limit = self.base + self.capacity
+        if end > limit:
+            raise PositionError(f"audio [{position}, {end}) is too far ahead: this session holds "
+                                f"positions up to {limit} now")
+        result = WriteResult()
+        start = min(max(position, self.base), end)
+        result.too_old = start - position
+        for lo, hi, off in self._spans(start, end):
+            src = samples[start - position + off:start - position + off + hi - lo]
+            fresh = ~self.mask[lo:hi]
+            n_fresh = int(fresh.sum())
+            result.new += n_fresh
+            result.duplicate += (hi - lo) - n_fresh
+            if n_fresh:
+                self.data[lo:hi][fresh] = src[fresh]
+                self.mask[lo:hi] = True
+                # Fresh samples below used_upto arrived after their step ran.
+                first_abs = start + off
+                before = min(hi - lo, max(0, self.used_upto - first_abs))
+                if before:
+                    result.late += int(fresh[:before].sum())
+        if result.too_old:
+            result.late += result.too_old
+        self.high = max(self.high, end)
+        return result
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """Samples ``[start, end)``; silence where not received, negative or not held."""
+        out = np.zeros(max(0, end - start), np.float32)
+        lo_abs, hi_abs = max(start, self.base, 0), min(end, self.high)
+        if hi_abs > lo_abs:
+            for lo, hi, off in self._spans(lo_abs, hi_abs):
+                out[lo_abs - start + off:lo_abs - start + off + hi - lo] = self.data[lo:hi]
+        return out
+
+    def complete(self, start: int, end: int) -> bool:
+        """Whether every sample of ``[start, end)`` (positions >= 0) has been received."""
+        start = max(start, 0)
+        if end <= start:
+            return True
+        if start < self.base or end > self.high:
+            return False
+        return all(bool(self.mask[lo:hi].all()) for lo, hi, _ in self._spans(start, end))
+
+    def consume(self, upto: int) -> int:
+        """Mark ``[used_upto, upto)`` as used by a step; returns how many of them (>= 0)
+        were missing."""
+        start = max(self.used_upto, self.base, 0)
+        missing = 0
+        if upto > start:
+            for lo, hi, _ in self._spans(start, upto):
+                missing += int((~self.mask[lo:hi]).sum())
+        # Positions below the held range were never received either.
+        missing += max(0, min(upto, self.base) - max(self.used_upto, 0))
+        self.used_upto = max(self.used_upto, upto)
+        return missing
+
+    def release(self, before: int) -> None:
+        """Forget positions below ``before`` (the ring slots are cleared for reuse)."""
+        before = min(before, self.used_upto)
+        if before <= self.base:
+            return
+        clear_to = min(before, self.base + self.capacity)
+        for lo, hi, _ in self._spans(self.base, clear_to):
+            self.data[lo:hi] = 0.0
+            self.mask[lo:hi] = False
+        self.base = before
+
+    def reset(self) -> None:
+        self.data[:] = 0.0
+        self.mask[:] = False
+        self.base = self.high = self.used_upto = 0
+
+
+class ClientClockEstimate:
+    """Estimated client capture clock from (arrival time, highest position) observations."""
+
+    def __init__(self, rate: int, window: float = CLOCK_WINDOW) -> None:
+        self.rate = rate
+        self.window = window
+        self._mins: deque[tuple[float, float]] = deque()  # (time, origin), origins increasing
+
+    @property
+    def known(self) -> bool:
+        return bool(self._mins)
+
+    def observe(self, now: float, position: int) -> None:
+        """The client had captured ``position`` samples by ``now`` (a position of 0 says
+        nothing about its clock: it can be sent before capture starts)."""
+        if position <= 0:
+            return
+        origin = now - position / self.rate
+        while self._mins and self._mins[-1][1] >= origin:
+            self._mins.pop()
+        self._mins.append((now, origin))
+        while len(self._mins) > 1 and self._mins[0][0] < now - self.window:
+            self._mins.popleft()
+
+    @property
+    def origin(self) -> float | None:
+        """Wall time at which the client captured sample 0."""
+        return self._mins[0][1] if self._mins else None
+
+    def position_at(self, now: float) -> float | None:
+        origin = self.origin
+        return None if origin is None else (now - origin) * self.rate
+
+    def time_of(self, position: float) -> float | None:
+        origin = self.origin
+        return None if origin is None else origin + position / self.rate
+
+    def reset(self) -> None:
+        self._mins.clear()
+
+
+class Session:
+    """One client: identity and binding, settings, input ring, clock estimate, telemetry."""
+
+    def __init__(self, *, session_id: int, token: str, address: Address, nonce: int, name: str,
+                 client_rate: int, generator: Generator, max_datagram: int, now: float) -> None:
+        self.id = session_id
+        self.token = token
+        self.address = address
+        self.nonce = nonce
+        self.name = name
+        self.client_rate = client_rate
+        self.info: ModelInfo = generator.info
+        self.context = SettingContext(info=self.info, client_rate=client_rate,
+                                      max_datagram=max_datagram)
+        self.settings: Settings = default_settings(self.context)
+        self.clock_map: ClockMap = self.context.clock_map
+        self.resampler = Resampler(self.clock_map)
+        self._new_stream = generator.new_stream
+        self.stream: StreamState = generator.new_stream()
+        window_client = self.clock_map.to_client(self.info.window_frames * self.info.hop_length)
+        # A few windows: the next step's window, steps still queued, and audio sent ahead.
+        self.input = InputBuffer(3 * window_client + client_rate)
+        self.clock = ClientClockEstimate(client_rate)
+        self.telemetry = SessionTelemetry()
+        self.transport: Transport | None = None
+        self.created = now
+        self.last_seen = now
+        self.closed = False
+        #: Bumped by reset and close: queued steps of an older epoch are superseded.
+        self.epoch = 0
+        #: Highest ``mark`` position received (-1: none).
+        self.mark = -1
+        #: Whether audio or a mark has arrived since hello/reset (steps wait for it).
+        self.started = False
+        #: Wire step of the last step whose output was generated (-1: none yet).
+        self.last_generated_step = -1
+        self.scheduler = StepScheduler(self)
+
+    # -- geometry ------------------------------------------------------------------------
+    @property
+    def geometry(self) -> Geometry:
+        return self.settings.geometry(self.context)
+
+    @property
+    def counters(self):
+        return self.telemetry.counters
+
+    def bound_to(self, address: Address) -> bool:
+        return self.address == address
+
+    def source_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        return ipaddress.ip_address(self.address[0])
+
+    # -- input ---------------------------------------------------------------------------
+    def receive_audio(self, position: int, samples: np.ndarray, now: float) -> WriteResult:
+        result = self.input.write(position, samples)
+        c = self.counters
+        c.audio_in += result.new
+        c.dup_in += result.duplicate
+        c.late_in += result.late
+        self.started = True
+        if self.settings.realtime:
+            self.clock.observe(now, position + len(samples))
+        return result
+
+    def receive_mark(self, position: int, now: float) -> None:
+        if position < 0:
+            raise PositionError(f"mark position {position} is negative")
+        self.mark = max(self.mark, position)
+        self.started = True
+        if self.settings.realtime:
+            self.clock.observe(now, position)
+
+    def play_position(self, now: float) -> float | None:
+        """Estimated client sample being played now (capture clock minus output delay)."""
+        captured = self.clock.position_at(now)
+        return None if captured is None else captured - self.settings.delay
+
+    def deadline_of(self, client_position: int) -> float | None:
+        """Wall time at which the client plays ``client_position`` (None if unknown)."""
+        return self.clock.time_of(client_position + self.settings.delay)
+
+    def reset_stream(self) -> None:
+        """``/sideman/reset``: forget audio and generated state; settings and counters stay."""
+        self.epoch += 1
+        self.input.reset()
+        self.clock.reset()
+        # A fresh stream rather than reset() in place: a step of the old epoch may be inside
+        # the model right now (its result will be dropped as superseded).
+        self.stream = self._new_stream()
+        self.mark = -1
+        self.started = False
+        self.transport = None
+        self.scheduler.reset()

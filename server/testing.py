@@ -1,0 +1,260 @@
+"""Small generators and a live-server fixture for tests of the streaming path (no model needed).
+
+* :class:`TinyClickTrack`: the click track with a short window, so real-time tests take
+  seconds;
+* :class:`ModelClockClicks`: clicks on a *model* clock different from the client's, to test
+  the resampling path end to end;
+* :class:`RecordingGenerator`: wraps a generator and records every ``generate`` call;
+* :class:`SimulatedLatency`: makes each call take simulated time on a
+  :class:`~sideman.server.clock.ManualClock` (deterministic deadlines in tests and offline);
+* :class:`GatedGenerator`: blocks inside ``generate`` until released (a stalled model);
+* :func:`live_server`: a :class:`Server` on a loopback UDP port, in threads;
+* :func:`malformed_corpus`: datagrams the server must refuse, each with the decoder's reason;
+* :class:`RawClient`: a bare UDP socket that speaks the protocol message by message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from sideman.models.base import Generator, StepRequest, StepResult, StreamState
+from sideman.models.clicktrack import DEFAULT_PERIOD, ClickTrack
+
+from . import osc, protocol
+from .app import Server, ServerConfig
+from .clock import Clock, ManualClock
+from .transport import UdpServer
+
+
+class TinyClickTrack(ClickTrack):
+    """The click track with a ``window_frames``-frame window (default 256 x 64 samples)."""
+
+    def __init__(self, period: int = DEFAULT_PERIOD, *, window_frames: int = 256,
+                 hop_length: int = 64, delay: float = 0.0, delay_per_step: float = 0.0) -> None:
+        super().__init__(period=period, delay=delay, delay_per_step=delay_per_step)
+        self.info = replace(self.info, window_frames=window_frames, hop_length=hop_length,
+                            trained_hop_frames=tuple(range(1, window_frames + 1)),
+                            trained_lookaheads=tuple(range(-1, window_frames - 1)))
+
+
+class ModelClockClicks(ClickTrack):
+    """Clicks every ``period`` samples of a model clock at ``model_rate`` Hz."""
+
+    def __init__(self, model_rate: int = 22050, period: int = 2205, *,
+                 window_frames: int = 256, hop_length: int = 64) -> None:
+        super().__init__(period=period)
+        self.info = replace(self.info, name="model-clock-clicks", sample_rate=model_rate,
+                            window_frames=window_frames, hop_length=hop_length,
+                            trained_hop_frames=tuple(range(1, window_frames + 1)),
+                            trained_lookaheads=tuple(range(-1, window_frames - 1)))
+
+
+@dataclass
+class Call:
+    """One recorded ``generate`` call: per request (step, num_steps, stems, region), the
+    stream ids, the transports and the mixtures."""
+
+    requests: list[tuple[int, int, tuple[str, ...], tuple[int, int]]]
+    streams: list[int]
+    transports: list[object]
+    mixtures: list[object]
+
+
+class RecordingGenerator(Generator):
+    """Passes calls to ``inner`` and records them."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def new_stream(self) -> StreamState:
+        return self.inner.new_stream()
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        with self._lock:
+            self.calls.append(Call(
+                requests=[(r.step, r.num_steps, r.stems, r.region) for r in requests],
+                streams=[id(r.stream) for r in requests],
+                transports=[r.transport for r in requests],
+                mixtures=[r.mixture.copy() for r in requests]))
+        return self.inner.generate(requests)
+
+
+class SimulatedLatency(Generator):
+    """Each call advances ``clock`` by ``per_call + per_step · num_steps`` seconds."""
+
+    def __init__(self, inner: Generator, clock: ManualClock, *, per_call: float = 0.0,
+                 per_step: float = 0.0) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self.clock = clock
+        self.per_call = per_call
+        self.per_step = per_step
+
+    def new_stream(self) -> StreamState:
+        return self.inner.new_stream()
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        results = self.inner.generate(requests)
+        steps = max(r.num_steps for r in requests)
+        self.clock.advance(self.per_call + self.per_step * steps)
+        return results
+
+
+class GatedGenerator(Generator):
+    """Blocks in ``generate`` until :meth:`release` (``entered`` is set while blocked)."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self.entered = threading.Event()
+        self._gate = threading.Event()
+
+    def new_stream(self) -> StreamState:
+        return self.inner.new_stream()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        self.entered.set()
+        self._gate.wait(timeout=30)
+        return self.inner.generate(requests)
+
+
+@contextlib.contextmanager
+def live_server(generator: Generator, config: ServerConfig | None = None, *,
+                clock: Clock | None = None) -> Iterator[tuple[Server, tuple[str, int]]]:
+    """A server on ``127.0.0.1:<free port>`` with its receive and engine threads."""
+    server = Server(generator, config or ServerConfig(log_interval=0), clock=clock)
+    udp = UdpServer(server, "127.0.0.1", 0).start()
+    try:
+        yield server, udp.address
+    finally:
+        udp.stop()
+
+
+def _raw_message(address: bytes = b"/sideman/ping", tags: bytes = b",i",
+                 body: bytes = b"\x00\x00\x00\x01") -> bytes:
+    def pad(raw: bytes) -> bytes:
+        return raw + b"\x00" * (4 - len(raw) % 4)
+    return pad(address) + pad(tags) + body
+
+
+def _nested(depth: int) -> bytes:
+    data = protocol.encode_ping(1)
+    for _ in range(depth):
+        data = osc.encode_bundle([data])
+    return data
+
+
+def malformed_corpus() -> list[tuple[str, bytes, str]]:
+    """``(name, datagram, reason)`` for every malformed shape the decoder must refuse
+    (DESIGN.md's python-osc pitfalls included: element size -4, deep nesting, non-UTF-8)."""
+    ping = protocol.encode_ping(1)
+    header = b"#bundle\x00" + struct.pack(">Q", 1)
+    return [
+        ("empty", b"", "empty"),
+        ("unaligned", ping + b"\x00", "alignment"),
+        ("oversize", _raw_message(body=b"\x00" * 20000), "oversize"),
+        ("garbage", bytes(range(1, 41)), "truncated"),
+        ("garbage-with-nul", b"\x01\x02\x03\x00" * 10, "address"),
+        ("no-terminator", b"/sideman/ping", "alignment"),
+        ("address-without-slash", _raw_message(address=b"sideman/ping"), "address"),
+        ("non-utf8-address", _raw_message(address=b"/sideman/\xff\xfe"), "address"),
+        ("missing-typetags", b"/sideman/ping\x00\x00\x00" + b"\x00\x00\x00\x01", "typetag"),
+        ("unknown-typetag", _raw_message(tags=b",x"), "typetag"),
+        ("array-typetag", _raw_message(tags=b",[i]"), "typetag"),
+        ("truncated-int", _raw_message(tags=b",ii"), "truncated"),
+        ("truncated-string", _raw_message(tags=b",s", body=b"abcd"), "truncated"),
+        ("non-utf8-string", _raw_message(tags=b",s", body=b"\xff\x00\x00\x00"), "string"),
+        ("blob-too-long", _raw_message(tags=b",b", body=b"\x00\x00\x01\x00abcd"), "blob"),
+        ("negative-blob", _raw_message(tags=b",b", body=b"\xff\xff\xff\xfc"), "blob"),
+        ("trailing-bytes", _raw_message(body=b"\x00\x00\x00\x01\x00\x00\x00\x02"), "trailing"),
+        ("bundle-negative-size", header + struct.pack(">i", -4) + ping, "bundle_size"),
+        ("bundle-zero-size", header + struct.pack(">i", 0) + ping, "bundle_size"),
+        ("bundle-size-past-end", header + struct.pack(">i", 4096) + ping, "bundle_size"),
+        ("bundle-unaligned-size", header + struct.pack(">i", 6) + ping, "bundle_size"),
+        ("bundle-truncated-header", b"#bundle\x00\x00\x00\x00\x00", "truncated"),
+        ("deep-nesting", _nested(3), "nesting"),
+        ("very-deep-nesting", _nested(200), "nesting"),
+    ]
+
+
+class RawClient:
+    """A loopback UDP socket for protocol-level tests: send datagrams, read decoded replies."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.sock.bind(("127.0.0.1", 0))
+        self.session = 0
+        self.token = ""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.sock.getsockname()[:2]
+        return host, port
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, payload: bytes) -> None:
+        self.sock.sendto(payload, self.server)
+
+    def send_message(self, address: str, *args: object) -> None:
+        self.send(osc.encode_message(address, list(args)))
+
+    def send_session(self, address: str, *args: object) -> None:
+        self.send(protocol.encode_session_message(address, self.session, self.token, *args))
+
+    def receive(self, timeout: float = 5.0) -> osc.Message | None:
+        self.sock.settimeout(timeout)
+        try:
+            payload, _ = self.sock.recvfrom(65536)
+        except TimeoutError:
+            return None
+        return osc.decode(payload, max_size=65536).messages[0]
+
+    def wait_for(self, predicate: Callable[[osc.Message], bool], timeout: float = 5.0
+                 ) -> tuple[osc.Message | None, list[osc.Message]]:
+        """The first message matching ``predicate`` and every message before it."""
+        deadline = time.monotonic() + timeout
+        seen: list[osc.Message] = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, seen
+            message = self.receive(left)
+            if message is None:
+                return None, seen
+            if predicate(message):
+                return message, seen
+            seen.append(message)
+
+    def hello(self, client_rate: int = 44100, nonce: int = 1) -> osc.Message:
+        self.send(protocol.encode_hello(client_rate, nonce, "raw"))
+        welcome, _ = self.wait_for(lambda m: m.address == protocol.WELCOME)
+        if welcome is None:
+            raise TimeoutError("no welcome")
+        self.session, self.token = int(welcome.args[0]), str(welcome.args[1])
+        # Drain the allowed/ack messages that follow the welcome.
+        self.wait_for(lambda m: m.address == protocol.ACK and m.args[1] == "refine")
+        return welcome
+
+    def ping(self, stamp: int, timeout: float = 5.0) -> tuple[float | None, list[osc.Message]]:
+        """Round trip of a ping in seconds (None: no pong) and the messages before the pong."""
+        started = time.monotonic()
+        self.send(protocol.encode_ping(stamp))
+        pong, before = self.wait_for(
+            lambda m: m.address == protocol.PONG and m.args[0] == stamp, timeout)
+        return (None if pong is None else time.monotonic() - started), before
