@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sideman.server import protocol
 from sideman.server.app import ServerConfig
 from sideman.server.client import StemWriter
-from sideman.server.testing import RecordingGenerator, TinyClickTrack, live_server
+from sideman.server.testing import (
+    ChunkEvent,
+    RecordingGenerator,
+    TinyClickTrack,
+    chunk_scenario,
+    live_server,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCHES = ROOT / "max_patches"
@@ -210,31 +215,9 @@ def test_script_parses_and_declares_its_outlets() -> None:
     assert js_declared(SCRIPT) == (1, 4)
 
 
-def chunk_events(rng: np.random.Generator, *, hop: int, xfade: int, steps: int,
-                 datagram: int, lose: float, quick_every: int) -> list[list]:
-    """Chunks of `steps` click-free noise regions (w = 1 layout), in a shuffled order with
-    duplicates, quick versions (some arriving after their final one) and losses."""
-    events = []
-    for k in range(steps):
-        start = hop * (k + 1) - xfade
-        total = hop + xfade
-        versions = (0, 1) if quick_every and k % quick_every == 0 else (1,)
-        for final in versions:
-            x = (0.2 * rng.standard_normal(total)).astype(np.float32)
-            layout = protocol.chunk_layout(total, "drums", datagram)
-            for i, (off, n) in enumerate(layout):
-                events.append(["drums", k, start, xfade, start + off, i, len(layout), final,
-                               x[off:off + n]])
-    order = list(rng.permutation(len(events)))
-    kept = [events[i] for i in order if rng.random() >= lose]
-    duplicates = [kept[int(i)] for i in rng.integers(0, len(kept), len(kept) // 8)]
-    return kept + duplicates
-
-
-def run_writer(tmp_path: Path, events: list[list], length: int, clock: int) -> np.ndarray:
+def run_writer(tmp_path: Path, events: list[ChunkEvent], length: int, clock: int) -> np.ndarray:
     cfg = {"clock": clock, "stems": ["drums"], "window_frames": 256, "length": length,
-           "output": str(tmp_path / "out"),
-           "chunks": [e[:8] + [float(v) for v in e[8]] for e in events]}
+           "output": str(tmp_path / "out"), "chunks": [e.args() for e in events]}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     result = subprocess.run([NODE, str(HARNESS), "writer", str(tmp_path / "cfg.json")],
                             capture_output=True, text=True, timeout=120)
@@ -258,12 +241,11 @@ def test_script_writes_chunks_like_the_reference_client(tmp_path: Path, xfade: i
     rng = np.random.default_rng(xfade + int(lose * 100) + quick_every)
     hop, steps = 4096, 10
     length = hop * (steps + 2)
-    events = chunk_events(rng, hop=hop, xfade=xfade, steps=steps, datagram=2048, lose=lose,
-                          quick_every=quick_every)
+    events = chunk_scenario(rng, hop=hop, xfade=xfade, steps=steps, datagram=2048, lose=lose,
+                            quick_every=quick_every)
     reference = StemWriter(length)
-    for stem, step, start, xf, position, index, _count, final, x in events:
-        assert stem == "drums"
-        reference.add(step, start, xf, position, index, bool(final), x)
+    for e in events:
+        reference.add(e.step, e.start, e.xfade, e.position, e.index, bool(e.final), e.samples)
     played = run_writer(tmp_path, events, length, clock)
     assert played.shape == reference.buffer.shape
     np.testing.assert_allclose(played, reference.buffer, atol=2e-7, rtol=0)
