@@ -95,21 +95,31 @@ function fail(text) {
     say(text);
 }
 
+// Bind the buffer~ objects (done at connect: the patch sizes them at load time, in an order
+// relative to this script that Max does not define). False, with a message, if one is wrong.
 function bind() {
-    var i;
+    var i, buf, name;
     inbuf = new Buffer("sideman.in");
+    if (inbuf.framecount() !== RING) {
+        fail("buffer~ sideman.in has " + inbuf.framecount() + " frames, expected " + RING);
+        return false;
+    }
     for (i = 0; i < STEM_NAMES.length; i++) {
-        writers[STEM_NAMES[i]] = {buf: new Buffer("sideman." + STEM_NAMES[i]), finals: {},
-                                  seen: {}};
+        name = "sideman." + STEM_NAMES[i];
+        buf = new Buffer(name);
+        if (buf.framecount() !== RING || buf.channelcount() !== 3) {
+            fail("buffer~ " + name + " has " + buf.framecount() + " frames and "
+                 + buf.channelcount() + " channels, expected " + RING + " and 3");
+            return false;
+        }
+        writers[STEM_NAMES[i]] = {buf: buf, finals: {}, seen: {}};
     }
     if (zeros.length === 0) {
         for (i = 0; i < 4096; i++) {
             zeros.push(0.0);
         }
     }
-    if (inbuf.framecount() !== RING) {
-        fail("buffer~ sideman.in has " + inbuf.framecount() + " frames, expected " + RING);
-    }
+    return true;
 }
 
 function delaySamples() {
@@ -153,7 +163,6 @@ function session(address, args) {
 
 // -- controls -----------------------------------------------------------------------------
 function loadbang() {
-    bind();
     outlet(1, "port", cfg.replyPort);
     outlet(0, "host", cfg.host);
     outlet(0, "port", cfg.port);
@@ -191,8 +200,8 @@ function replyport(p) {
 }
 
 function connect() {
-    if (inbuf === null) {
-        bind();
+    if (!bind()) {
+        return;
     }
     if (clock.sr <= 0 || clock.c < 0) {
         fail("turn audio on before connecting (the sample clock is not running)");

@@ -252,6 +252,23 @@ def test_script_writes_chunks_like_the_reference_client(tmp_path: Path, xfade: i
     assert np.abs(played).max() > 0.1
 
 
+@needs_node
+@pytest.mark.parametrize(("frames", "channels"), [(44100, 3), (1048576, 2)])
+def test_script_refuses_to_connect_with_a_wrong_buffer(tmp_path: Path, frames: int,
+                                                       channels: int) -> None:
+    (tmp_path / "cfg.json").write_text(json.dumps({"stem": "guitar", "frames": frames,
+                                                   "channels": channels}))
+    run = subprocess.run([NODE, str(HARNESS), "badbuffer", str(tmp_path / "cfg.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["sent"] == [], "nothing may be sent with a misconfigured patch"
+    message = " ".join(result["errors"])
+    assert "buffer~ sideman.guitar" in message and f"{frames} frames" in message
+    assert "expected 1048576 and 3" in message
+    assert "sideman.guitar" in result["status"]["info"]
+
+
 # -- live: the script against a server ------------------------------------------------------
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

@@ -93,16 +93,17 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     port = sock.getsockname()[1]
     send = ["sideman-host-set symbol 127.0.0.1", f"sideman-port-set {port}",
             "sideman-r-set 0.5", "sideman-w-set 0", "sideman-stem-piano-set 1",
+            "sideman-test-ms 60000", "sideman-test-later 100 sideman-variation-set 0.5",
             "sideman-dsp-set 1", "sideman-connect bang"]
-    proc = subprocess.Popen(pd_command(send), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(pd_command(send, "-open", str(DRIVER)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     session, token = 4242, "0a1b2c3d4e5f6789"
     seen: list[tuple[str, str, list]] = []
     audio: list[tuple[int, int]] = []
     marks: list[int] = []
     deadline = time.monotonic() + 30
     try:
-        while time.monotonic() < deadline and (len(audio) < 40 or not marks):
+        while time.monotonic() < deadline and (len(audio) < 60 or len(marks) < 3):
             try:
                 data, source = sock.recvfrom(65536)
             except TimeoutError:
@@ -135,8 +136,12 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     assert keys[:3] == ["w", "r", "stems"], keys
     assert dict(sets)["stems"] == ["drums", "piano"]
     assert dict(sets)["r"] == [0.5] and dict(sets)["w"] == [0.0]
-    assert keys[-1] == "refine"
-    assert len(audio) >= 40, f"only {len(audio)} audio messages: {seen[:12]}"
+    # The first settings end with refine; a setting changed while streaming (variation, by
+    # the driver 100 ms in) sends the settings again with the new value.
+    assert keys[keys.index("refine") + 1:].count("variation") == 1, keys
+    variations = [v for k, v in sets if k == "variation"]
+    assert variations[0] == [1.0] and variations[-1] == [0.5]
+    assert len(audio) >= 60, f"only {len(audio)} audio messages: {seen[:12]}"
     position = 0
     for start, n in audio:
         assert start == position, f"audio at {start}, expected {position}"

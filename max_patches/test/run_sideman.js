@@ -193,12 +193,30 @@ function writer(cfg) {
   return {origin, outputs: out, counts: js.ctx.sm.counts, errors: js.errors};
 }
 
+// -- misconfigured patch ---------------------------------------------------------------------
+// A buffer~ of the wrong size or channel count: connect must refuse with a clear message.
+function badbuffer(cfg) {
+  const js = new JsObject(SCRIPT, {network: false, manualTasks: true});
+  js.load([]);
+  const ring = js.ctx.RING;
+  js.buffer("sideman.in", ring, 1);
+  for (const stem of STEMS) {
+    js.buffer(`sideman.${stem}`, stem === cfg.stem ? cfg.frames : ring,
+              stem === cfg.stem ? cfg.channels : 3);
+  }
+  js.message("samplerate", 44100);
+  js.message("tick", 0);
+  js.message("connect");
+  return {errors: js.errors, sent: js.sent.map(([a]) => a), status: statusSummary(js)};
+}
+
 async function main() {
   const [mode, file] = process.argv.slice(2);
   const cfg = JSON.parse(fs.readFileSync(file, "utf8"));
   let result;
   if (mode === "live") result = await live(cfg);
   else if (mode === "writer") result = writer(cfg);
+  else if (mode === "badbuffer") result = badbuffer(cfg);
   else throw new Error(`mode must be live or writer, got ${mode}`);
   process.stdout.write(JSON.stringify(result) + "\n");
   process.exit(0);
