@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import socket
@@ -269,6 +270,28 @@ def test_script_refuses_to_connect_with_a_wrong_buffer(tmp_path: Path, frames: i
     assert "sideman.guitar" in result["status"]["info"]
 
 
+@needs_node
+def test_script_sends_maxs_transport_as_transport_info(tmp_path: Path) -> None:
+    """At 120 BPM in 3/4, half a beat after beat 2 of a bar at position 100000: the beat fell
+    11025 samples earlier (half of 22050), it is beat 1 counted from 0; a stopped transport
+    clears the tempo (bpm 0). A report that changes nothing is not sent again."""
+    (tmp_path / "cfg.json").write_text(json.dumps({
+        "clock": 5000, "stems": ["drums"], "window_frames": 256, "position": 100000,
+        "bpm": 120, "num": 3, "units": 240, "beats": 2}))
+    run = subprocess.run([NODE, str(HARNESS), "transport", str(tmp_path / "cfg.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["errors"] == []
+    first, stop = result["sent"]
+    session, token, bpm, beat_position, beats_per_bar, beat_in_bar = first
+    assert (session, token, bpm, beats_per_bar, beat_in_bar) == (4242, "00ab00cd00ef0011", 120,
+                                                                 3, 1)
+    # The script estimates "now" from the last tick plus the wall time since (a few ms here).
+    assert 100000 - 11025 <= beat_position <= 100000 - 11025 + 2205
+    assert stop[2:] == [0, 0, 3, 0]
+
+
 # -- live: the script against a server ------------------------------------------------------
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -337,3 +360,50 @@ def test_script_streams_a_file_and_lands_the_clicks_on_the_right_samples(tmp_pat
     status = result["status"]
     assert status["misses"] == 0 and status["lost"] == 0
     assert result["sent"]["/sideman/mark"] >= n_steps
+
+
+@pytest.fixture
+def cli_server():
+    """`sideman serve --model clicktrack` as a user starts it (on a free port)."""
+    sideman = Path(sys.executable).parent / "sideman"
+    proc = subprocess.Popen([str(sideman), "serve", "--model", "clicktrack", "--port", "0",
+                             "--log-interval", "0", "--watchdog-ms", "500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"on udp://([\d.]+):(\d+)", line)
+        assert match, f"unexpected first line from sideman serve: {line!r}"
+        yield match.group(1), int(match.group(2))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@needs_node
+def test_script_against_sideman_serve(tmp_path: Path, cli_server) -> None:
+    """The same through the real command line server: the full click-track window (262144
+    samples), r = 1/16 (a hop of 16384 samples), w = 1, one stem, no output delay."""
+    sr, period, seconds = 44100, 4410, 3.0
+    audio = (0.1 * np.random.default_rng(4).standard_normal(int(sr * seconds))).astype(
+        np.float32)
+    audio.tofile(tmp_path / "in.f32")
+    cfg = {"server": list(cli_server), "reply_port": free_udp_port(), "sample_rate": sr,
+           "input": str(tmp_path / "in.f32"), "seconds": seconds, "lead_seconds": 0.2,
+           "stems": ["guitar"], "r": 0.0625, "w": 1, "delay_ms": 0,
+           "output": str(tmp_path / "cli"), "timeout": 20}
+    (tmp_path / "cli.json").write_text(json.dumps(cfg))
+    run = subprocess.run([NODE, str(HARNESS), "live", str(tmp_path / "cli.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["reason"] == "done" and result["errors"] == [], result
+    origin, hop = result["origin"], 16384
+    played = np.fromfile(tmp_path / "cli.guitar.f32", np.float32)
+    heard = played[origin:origin + int(seconds * sr)]
+    hits = np.flatnonzero(heard)
+    assert hits.size and np.all(hits % period == 0), hits[:10]
+    grid = np.arange(-(-hop // period) * period, len(heard), period)
+    assert grid.size >= 20
+    np.testing.assert_array_equal(heard[grid], 1.0)
+    assert result["status"]["misses"] == 0 and result["status"]["lost"] == 0

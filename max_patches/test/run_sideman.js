@@ -151,10 +151,9 @@ function countSent(js) {
 }
 
 // -- writer ---------------------------------------------------------------------------------
-// Drive the script through a handshake by messages (no network), then feed chunks.
-function writer(cfg) {
+// Drive the script through a handshake by messages (no network); returns the js object.
+function handshake(cfg) {
   const js = makeObject({network: false, manualTasks: true});
-  const ring = js.ctx.RING;
   const session = 4242, token = "00ab00cd00ef0011";
   js.message("samplerate", 44100);
   js.message("tick", cfg.clock);
@@ -179,8 +178,17 @@ function writer(cfg) {
       js.message("/sideman/ack", session, key, ...ack);
     }
   }
+  if (statusSummary(js).origin === undefined) {
+    throw new Error(`not streaming: ${JSON.stringify(js.status)}`);
+  }
+  return {js, session};
+}
+
+// Feed chunks, dump what the patch plays.
+function writer(cfg) {
+  const {js, session} = handshake(cfg);
+  const ring = js.ctx.RING;
   const origin = statusSummary(js).origin;
-  if (origin === undefined) throw new Error(`not streaming: ${JSON.stringify(js.status)}`);
   for (const chunk of cfg.chunks) js.message("/sideman/chunk", session, ...chunk);
   const out = {};
   for (const stem of cfg.stems) {
@@ -191,6 +199,29 @@ function writer(cfg) {
     out[stem] = `${cfg.output}.${stem}.f32`;
   }
   return {origin, outputs: out, counts: js.ctx.sm.counts, errors: js.errors};
+}
+
+// Max's [transport] reports (outlets right to left, bars last) while streaming.
+function transport(cfg) {
+  const {js} = handshake(cfg);
+  const origin = statusSummary(js).origin;
+  js.sent.splice(0);
+  js.message("tick", origin + cfg.position - 64);  // the backlog of input goes out here
+  js.message("tick", origin + cfg.position);
+  const report = (state) => {
+    js.message("tr_state", state);
+    js.message("tr_timesig", cfg.num, 4);
+    js.message("tr_tempo", cfg.bpm);
+    js.message("tr_resolution", 480);
+    js.message("tr_units", cfg.units);
+    js.message("tr_beats", cfg.beats);
+    js.message("tr_bars", 7);
+  };
+  report(1);
+  report(1);  // the same again at once: not resent
+  report(0);  // stopped: bpm 0 clears it
+  return {sent: js.sent.filter(([a]) => a === "/sideman/transport").map(([, args]) => args),
+          errors: js.errors};
 }
 
 // -- misconfigured patch ---------------------------------------------------------------------
@@ -217,6 +248,7 @@ async function main() {
   if (mode === "live") result = await live(cfg);
   else if (mode === "writer") result = writer(cfg);
   else if (mode === "badbuffer") result = badbuffer(cfg);
+  else if (mode === "transport") result = transport(cfg);
   else throw new Error(`mode must be live or writer, got ${mode}`);
   process.stdout.write(JSON.stringify(result) + "\n");
   process.exit(0);
