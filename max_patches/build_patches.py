@@ -219,7 +219,7 @@ CONTROLS: dict[str, str] = {
 
 def build_max() -> tuple[dict, dict]:
     """The main patch and its help patch."""
-    p = MaxPatcher(rect=(40.0, 60.0, 1280.0, 900.0))
+    p = MaxPatcher(rect=(40.0, 60.0, 1560.0, 1100.0))
     c = p.comment
     c("sideman: an AI accompanist that listens to you and plays along", 20, 10, 600,
       fontsize=18.0)
@@ -240,13 +240,13 @@ def build_max() -> tuple[dict, dict]:
     p.ui("number", 340, y + 25, 60, varname="port", minimum=1, maximum=65535)
     p.obj("loadmess 7400", 410, y + 25, name="lm_port")
     p.obj("prepend port", 340, y + 80, name="pre_port")
-    c("replyport", 500, y + 25, 70)
-    p.ui("number", 570, y + 25, 60, varname="replyport", minimum=1, maximum=65535)
-    p.obj("loadmess 7401", 640, y + 25, name="lm_replyport")
-    p.obj("prepend replyport", 570, y + 80, name="pre_replyport")
-    p.message("connect", 760, y + 25, varname="connect")
-    p.message("disconnect", 830, y + 25, varname="disconnect")
-    p.message("reset", 920, y + 25, varname="reset")
+    c("replyport", 540, y + 25, 70)
+    p.ui("number", 610, y + 25, 60, varname="replyport", minimum=1, maximum=65535)
+    p.obj("loadmess 7401", 680, y + 25, name="lm_replyport")
+    p.obj("prepend replyport", 610, y + 80, name="pre_replyport")
+    p.message("connect", 820, y + 25, varname="connect")
+    p.message("disconnect", 890, y + 25, varname="disconnect")
+    p.message("reset", 990, y + 25, varname="reset")
     p.connect("host", 0, "host_route")
     p.connect("host_route", 0, "pre_host")
     p.connect("lm_port", 0, "port")
@@ -269,15 +269,15 @@ def build_max() -> tuple[dict, dict]:
         p.obj(f"prepend {label}", x, y + 97, name=f"pre_{label}")
         p.connect(f"lm_{label}", 0, label)
         p.connect(label, 0, f"pre_{label}")
-        x += width + 60
-    c("stems", 700, y + 25, 60)
+        x += max(width + 60, 150)
+    c("stems", 920, y + 25, 60)
     for i, stem in enumerate(STEMS):
-        sx = 700 + 75 * i
+        sx = 920 + 155 * i
         p.ui("toggle", sx, y + 45, 22, 22, varname=f"stem_{stem}")
         c(stem, sx + 24, y + 45, 50)
         p.obj(f"prepend stem {stem}", sx, y + 97, name=f"pre_stem_{stem}")
         p.connect(f"stem_{stem}", 0, f"pre_stem_{stem}")
-    p.obj("loadmess 1", 775, y + 72, name="lm_drums")
+    p.obj("loadmess 1", 1060, y + 72, name="lm_drums")
     p.connect("lm_drums", 0, "stem_drums")
 
     # -- the script ---------------------------------------------------------------------
@@ -341,7 +341,7 @@ def build_max() -> tuple[dict, dict]:
     p.connect("pre_set", 0, "info")
 
     # -- audio --------------------------------------------------------------------------
-    y = 660
+    y = 680
     c("5. audio: the sample clock [count~] drives everything, so input and output stay "
       "sample-aligned", 20, y - 10, 900, fontface=1)
     c("Input: count~ gives every sample its absolute position; poke~ writes the input at "
@@ -352,7 +352,7 @@ def build_max() -> tuple[dict, dict]:
       "tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever "
       "order the chunks came in. The offset comes from sideman.js (outlet 4).",
       20, y + 10, 1200, lines=3)
-    y = 730
+    y = 790
     p.obj("adc~ 1", 20, y, name="adc")
     p.obj("sfplay~ 1", 90, y, name="sfplay")
     p.message("open", 90, y - 30, varname="open")
@@ -401,16 +401,16 @@ def build_max() -> tuple[dict, dict]:
     p.connect("monitor_gain", 0, "dac", 1)
 
     # buffers, sized in samples once the patch has loaded
-    p.obj("loadbang", 1000, y - 30, name="loadbang")
-    p.message(f"sizeinsamps {RING} 1", 1000, y, name="size_in")
-    p.obj("buffer~ sideman.in", 1000, y + 30, name="buf_in")
+    p.obj("loadbang", 1230, y - 30, name="loadbang")
+    p.message(f"sizeinsamps {RING} 1", 1230, y, name="size_in")
+    p.obj("buffer~ sideman.in", 1230, y + 30, name="buf_in")
     p.connect("loadbang", 0, "size_in")
     p.connect("size_in", 0, "buf_in")
-    p.message(f"sizeinsamps {RING} 3", 1000, y + 60, name="size_stems")
+    p.message(f"sizeinsamps {RING} 3", 1230, y + 60, name="size_stems")
     p.connect("loadbang", 0, "size_stems")
 
     for i, stem in enumerate(STEMS):
-        sx = 200 + 200 * i
+        sx = 330 + 220 * i
         sy = y + 65
         for ch in (1, 2, 3):
             p.obj(f"index~ sideman.{stem} {ch}", sx, sy + 25 * (ch - 1), 150,
@@ -434,7 +434,7 @@ def build_max() -> tuple[dict, dict]:
         p.connect(f"gain_{stem}", 0, f"gain_{stem}_sig", 1)
         p.connect(f"gain_{stem}_sig", 0, "dac", 0)
         p.connect(f"gain_{stem}_sig", 0, "dac", 1)
-        p.obj(f"buffer~ sideman.{stem}", 1000, y + 90 + 25 * i, name=f"buf_{stem}")
+        p.obj(f"buffer~ sideman.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")
         p.connect("size_stems", 0, f"buf_{stem}")
 
     main = p.to_json()
@@ -446,7 +446,7 @@ def build_max() -> tuple[dict, dict]:
 
 
 def build_max_help() -> dict:
-    h = MaxPatcher(rect=(60.0, 80.0, 900.0, 860.0))
+    h = MaxPatcher(rect=(60.0, 80.0, 900.0, 1000.0))
     h.comment("sideman: getting started", 20, 10, 600, fontsize=18.0)
     steps = [
         "1. Start the server in a terminal: sideman serve (or sideman serve --model clicktrack "
@@ -463,8 +463,11 @@ def build_max_help() -> dict:
     h.obj("pcontrol", 20, 250, name="pcontrol")
     h.connect("open_main", 0, "pcontrol")
     h.comment("The controls of sideman.maxpat:", 20, 285, 400, fontface=1)
-    for i, text in enumerate(CONTROLS.values()):
-        h.comment(text, 20, 310 + 16 * i, 860)
+    y = 310
+    for text in CONTROLS.values():
+        lines = -(-len(text) // 115)
+        h.comment(text, 20, y, 860, lines=lines)
+        y += 8 + 14 * lines
     return h.to_json()
 
 

@@ -13,7 +13,7 @@
    60.0,
    80.0,
    900.0,
-   860.0
+   1000.0
   ],
   "bglocked": 0,
   "openinpresentation": 0,
@@ -221,7 +221,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      326,
+      332,
       860,
       20
      ],
@@ -239,7 +239,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      342,
+      354,
       860,
       20
      ],
@@ -257,12 +257,12 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      358,
+      376,
       860,
-      20
+      34
      ],
      "text": "replyport: the UDP port this patch listens on for the server's answers (7401); change it if another program uses it.",
-     "linecount": 1,
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -275,7 +275,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      374,
+      412,
       860,
       20
      ],
@@ -293,7 +293,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      390,
+      434,
       860,
       20
      ],
@@ -311,7 +311,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      406,
+      456,
       860,
       20
      ],
@@ -329,12 +329,12 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      422,
+      478,
       860,
-      20
+      34
      ],
      "text": "r: hop as a fraction of the model's window (0.25 = a step every quarter window). Smaller r: more frequent, shorter steps.",
-     "linecount": 1,
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -347,12 +347,12 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      438,
+      514,
       860,
-      20
+      34
      ],
      "text": "w: look-ahead in hops. 1 is the live setting; 2 or more gives the model more time but it must guess further ahead. The server refuses values with (w+2)*r > 1.",
-     "linecount": 1,
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -365,7 +365,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      454,
+      550,
       860,
       20
      ],
@@ -383,7 +383,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      470,
+      572,
       860,
       20
      ],
@@ -401,7 +401,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      486,
+      594,
       860,
       20
      ],
@@ -419,7 +419,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      502,
+      616,
       860,
       20
      ],
@@ -437,7 +437,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      518,
+      638,
       860,
       20
      ],
@@ -455,7 +455,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      534,
+      660,
       860,
       20
      ],
@@ -473,12 +473,12 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      550,
+      682,
       860,
-      20
+      34
      ],
      "text": "delay: output delay in ms. The generated parts play this much later than the input they go with; raise it when the status shows misses (network jitter).",
-     "linecount": 1,
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -491,12 +491,12 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      566,
+      718,
       860,
-      20
+      34
      ],
      "text": "datagram: largest UDP datagram the server sends (bytes). Lower it if chunks never arrive (some networks drop large datagrams).",
-     "linecount": 1,
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -509,7 +509,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      582,
+      754,
       860,
       20
      ],
@@ -527,7 +527,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      598,
+      776,
       860,
       20
      ],
@@ -545,7 +545,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      614,
+      798,
       860,
       20
      ],
@@ -563,7 +563,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      630,
+      820,
       860,
       20
      ],
@@ -581,7 +581,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      646,
+      842,
       860,
       20
      ],
@@ -599,7 +599,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      662,
+      864,
       860,
       20
      ],
@@ -617,7 +617,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      678,
+      886,
       860,
       20
      ],
@@ -635,7 +635,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      694,
+      908,
       860,
       20
      ],
@@ -653,7 +653,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      710,
+      930,
       860,
       20
      ],
@@ -671,12 +671,12 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      726,
+      952,
       860,
-      20
+      34
      ],
      "text": "transport: starts and stops Max's transport; its tempo and bar position are sent to the server (models with a beat grid use them).",
-     "linecount": 1,
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -689,7 +689,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      742,
+      988,
       860,
       20
      ],
@@ -707,7 +707,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      758,
+      1010,
       860,
       20
      ],
@@ -725,7 +725,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      774,
+      1032,
       860,
       20
      ],
@@ -743,7 +743,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      790,
+      1054,
       860,
       20
      ],
@@ -761,7 +761,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      806,
+      1076,
       860,
       20
      ],
@@ -779,7 +779,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      822,
+      1098,
       860,
       20
      ],
@@ -797,7 +797,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      838,
+      1120,
       860,
       20
      ],

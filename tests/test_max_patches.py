@@ -131,6 +131,17 @@ def test_every_box_is_a_real_max_object_with_its_counts(path: Path) -> None:
             f"Max gives {expected[0]}/{expected[1]}")
 
 
+@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+def test_no_box_hides_another(path: Path) -> None:
+    """A performer sees every box: none overlaps another on screen."""
+    rects = [(b.get("text", b.get("varname", b["maxclass"])), b["patching_rect"])
+             for b in boxes(path).values()]
+    for i, (name_a, (ax, ay, aw, ah)) in enumerate(rects):
+        for name_b, (bx, by, bw, bh) in rects[i + 1:]:
+            overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+            assert not overlap, f"{name_a!r} and {name_b!r} overlap"
+
+
 def test_buffers_and_files_named_in_the_patch_exist() -> None:
     main = boxes(MAIN)
     texts = [b["text"] for b in main.values() if b["maxclass"] == "newobj"]
