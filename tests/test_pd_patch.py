@@ -94,6 +94,8 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     send = ["sideman-host-set symbol 127.0.0.1", f"sideman-port-set {port}",
             "sideman-r-set 0.5", "sideman-w-set 0", "sideman-stem-piano-set 1",
             "sideman-test-ms 60000", "sideman-test-later 100 sideman-variation-set 0.5",
+            "sideman-tempo-set 96", "sideman-bpb-set 3",
+            "sideman-test-later2 200 sideman-downbeat bang",
             "sideman-dsp-set 1", "sideman-connect bang"]
     proc = subprocess.Popen(pd_command(send, "-open", str(DRIVER)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -101,9 +103,11 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     seen: list[tuple[str, str, list]] = []
     audio: list[tuple[int, int]] = []
     marks: list[int] = []
+    transports: list[tuple[str, list]] = []
     deadline = time.monotonic() + 30
     try:
-        while time.monotonic() < deadline and (len(audio) < 60 or len(marks) < 3):
+        while time.monotonic() < deadline and (len(audio) < 60 or len(marks) < 3
+                                               or not transports):
             try:
                 data, source = sock.recvfrom(65536)
             except TimeoutError:
@@ -126,6 +130,8 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
                 elif m.address == protocol.MARK:
                     assert m.tags == "isi"
                     marks.append(m.args[2])
+                elif m.address == protocol.TRANSPORT:
+                    transports.append((m.tags, list(m.args[2:])))
     finally:
         proc.kill()
         _, stderr = proc.communicate(timeout=10)
@@ -148,6 +154,11 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
         assert 0 < n <= 256
         position += n
     assert marks[0] == 0 and all(m % 64 == 0 and m <= position for m in marks)
+    # The downbeat button: tempo 96, a 3-beat bar, its first beat at the position it was hit.
+    tags, (bpm, beat_position, beats_per_bar, beat_in_bar) = transports[0]
+    assert tags == "isfiii"
+    assert (bpm, beats_per_bar, beat_in_bar) == (96.0, 3, 0)
+    assert beat_position % 64 == 0 and 0 < beat_position <= position
 
 
 @needs_pd
