@@ -52,7 +52,7 @@ from . import osc, protocol
 from .clock import Clock, WallClock
 from .engine import Engine
 from .protocol import ErrorCode, ProtocolError
-from .session import Address, InputBuffer, PositionError, Session
+from .session import Address, InputBuffer, PositionError, Session, reply_address
 from .settings import SETTING_KEYS, SettingError, ack_values, allowed_ratios, apply_setting
 from .telemetry import ServerCounters, log_line, prometheus_text
 
@@ -176,10 +176,12 @@ class Server:
         except ProtocolError as exc:
             c.bad_message += 1
             session = self.sessions.get(exc.session)
+            to = address
             if session is not None and session.bound_to(address):
                 session.counters.rejected += 1
+                to = session.reply_to
             self._emit(protocol.encode_error(exc.session if session else 0, exc.code,
-                                             exc.reason), address)
+                                             exc.reason), to)
             return
         if isinstance(request, protocol.Ping):
             self._on_ping(request, address, now)
@@ -204,8 +206,12 @@ class Server:
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:
+        """Refuse a request from ``address``: the answer goes to the session's reply address
+        when the request came from the session's own source, else to ``address``."""
         if session is not None:
             session.counters.rejected += 1
+            if session.bound_to(address):
+                address = session.reply_to
         self._emit(protocol.encode_error(session.id if session else 0, code, reason), address)
 
     def _authorize(self, request: protocol.SessionRequest, address: Address, now: float
@@ -235,40 +241,45 @@ class Server:
 
     # -- handlers ------------------------------------------------------------------------
     def _on_ping(self, request: protocol.Ping, address: Address, now: float) -> None:
-        self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), address)
+        to = address
         if request.session is not None:
             session = self.sessions.get(request.session)
             if (session is not None and session.bound_to(address) and request.token
                     and hmac.compare_digest(session.token.encode(), request.token.encode())):
                 session.last_seen = now
+                to = session.reply_to
+        self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), to)
 
     def _on_hello(self, request: protocol.Hello, address: Address, now: float) -> None:
+        reply_to = reply_address(address, request.reply_port)
         if request.version != protocol.VERSION:
             self._error(None, ErrorCode.VERSION,
                         f"protocol version {request.version} is not supported; this server "
-                        f"speaks version {protocol.VERSION}", address)
+                        f"speaks version {protocol.VERSION}", reply_to)
             return
         if not 1000 <= request.client_rate <= 768000:
             self._error(None, ErrorCode.BAD_VALUE,
                         f"client_rate {request.client_rate} Hz is out of range; allowed "
-                        f"1000 ... 768000", address)
+                        f"1000 ... 768000", reply_to)
             return
         existing = self._nonces.get((address, request.nonce))
         if existing is not None and existing in self.sessions:
             session = self.sessions[existing]
             session.last_seen = now
+            session.reply_to = reply_to
             self._send_welcome(session)
             return
         if len(self.sessions) >= self.config.max_sessions:
             self._error(None, ErrorCode.BUSY,
                         f"the server is full ({self.config.max_sessions} sessions); try later",
-                        address)
+                        reply_to)
             return
         session_id = self._new_session_id()
         session = Session(session_id=session_id, token=secrets.token_hex(8), address=address,
                           nonce=request.nonce, name=request.name,
                           client_rate=request.client_rate, generator=self.generator,
-                          max_datagram=self.config.max_datagram, now=now)
+                          max_datagram=self.config.max_datagram, now=now,
+                          reply_port=request.reply_port)
         self.sessions[session_id] = session
         self._nonces[(address, request.nonce)] = session_id
         self.counters.sessions_opened += 1
@@ -290,36 +301,38 @@ class Server:
             session.id, session.token, model_rate=session.context.model_rate,
             client_rate=session.client_rate, hop_length=info.hop_length,
             window_frames=info.window_frames, max_datagram=self.config.max_datagram,
-            model=info.name), session.address)
+            model=info.name), session.reply_to)
         self._emit(protocol.encode_allowed(session.id, "r", allowed_ratios(info)),
-                   session.address)
+                   session.reply_to)
         self._send_allowed_w(session)
-        self._emit(protocol.encode_allowed(session.id, "stems", info.stems), session.address)
+        self._emit(protocol.encode_allowed(session.id, "stems", info.stems), session.reply_to)
         self._emit(protocol.encode_allowed(session.id, "steps", [1, info.max_steps]),
-                   session.address)
+                   session.reply_to)
         for key in SETTING_KEYS:
             self._emit(protocol.encode_ack(session.id, key,
                                            ack_values(session.settings, key, session.context)),
-                       session.address)
+                       session.reply_to)
 
     def _send_allowed_w(self, session: Session) -> None:
         info = session.info
         hi = info.window_frames // session.settings.hop_frames - 2
         values = [w for w in range(-1, hi + 1) if w in info.trained_lookaheads] or \
             list(range(-1, hi + 1))
-        self._emit(protocol.encode_allowed(session.id, "w", values), session.address)
+        self._emit(protocol.encode_allowed(session.id, "w", values), session.reply_to)
 
     def _on_resume(self, session: Session, request: protocol.Resume, address: Address,
                    now: float) -> None:
         if request.client_rate != session.client_rate:
             self._error(session, ErrorCode.BAD_VALUE,
                         f"client_rate {request.client_rate} differs from the session's "
-                        f"{session.client_rate} Hz; open a new session", address)
+                        f"{session.client_rate} Hz; open a new session",
+                        reply_address(address, request.reply_port))
             return
         if session.address != address:
             log.info("session %d re-bound from %s to %s", session.id, session.address, address)
             self._nonces[(address, session.nonce)] = session.id
         session.address = address
+        session.reply_to = reply_address(address, request.reply_port)
         self._send_welcome(session)
 
     def _poll(self, session: Session, now: float) -> None:
@@ -338,7 +351,7 @@ class Server:
             if now - last >= POSITION_ERROR_INTERVAL:
                 self._last_position_error[session.id] = now
                 self._emit(protocol.encode_error(session.id, ErrorCode.POSITION, str(exc)),
-                           address)
+                           session.reply_to)
             return
         self._poll(session, now)
 
@@ -365,10 +378,10 @@ class Server:
         if request.key in ("r", "w"):
             session.scheduler.regrid(old_geometry, session.geometry)
         for text in warnings:
-            self._emit(protocol.encode_warning(session.id, text), address)
+            self._emit(protocol.encode_warning(session.id, text), session.reply_to)
         for key in changed:
             self._emit(protocol.encode_ack(session.id, key,
-                                           ack_values(new, key, session.context)), address)
+                                           ack_values(new, key, session.context)), session.reply_to)
         if request.key == "r":
             self._send_allowed_w(session)
         self._poll(session, now)
@@ -388,22 +401,22 @@ class Server:
                 return
         self._emit(protocol.encode_ack(session.id, "transport", [
             float(request.bpm), request.beat_position, request.beats_per_bar,
-            request.beat_in_bar]), address)
+            request.beat_in_bar]), session.reply_to)
 
     def _on_reset(self, session: Session, request: protocol.Reset, address: Address,
                   now: float) -> None:
         session.reset_stream()
         self.engine.drop_superseded(now)
         self._emit(protocol.encode_ack(session.id, "reset",
-                                       [session.scheduler.next_step_number()]), address)
+                                       [session.scheduler.next_step_number()]), session.reply_to)
 
     def _on_status(self, session: Session, request: protocol.StatusRequest, address: Address,
                    now: float) -> None:
-        self._emit(protocol.encode_status(session.id, self.status_pairs(session)), address)
+        self._emit(protocol.encode_status(session.id, self.status_pairs(session)), session.reply_to)
 
     def _on_bye(self, session: Session, request: protocol.Bye, address: Address,
                 now: float) -> None:
-        self._emit(protocol.encode_ack(session.id, "bye"), address)
+        self._emit(protocol.encode_ack(session.id, "bye"), session.reply_to)
         self._close(session, "bye", now)
 
     def _close(self, session: Session, reason: str, now: float) -> None:
@@ -427,7 +440,7 @@ class Server:
         with self.lock:
             for session in list(self.sessions.values()):
                 if now - session.last_seen > self.config.idle_timeout:
-                    self._emit(protocol.encode_bye(session.id, "expired"), session.address)
+                    self._emit(protocol.encode_bye(session.id, "expired"), session.reply_to)
                     self._close(session, "expired", now)
                 elif session.settings.realtime:
                     self._poll(session, now)
@@ -442,7 +455,7 @@ class Server:
         now = self.clock.now()
         with self.lock:
             for session in list(self.sessions.values()):
-                self._emit(protocol.encode_bye(session.id, "shutdown"), session.address)
+                self._emit(protocol.encode_bye(session.id, "shutdown"), session.reply_to)
                 self._close(session, "shutdown", now)
 
     # -- reporting -----------------------------------------------------------------------

@@ -131,7 +131,7 @@ class Engine:
         self.counters.superseded += 1
         if why != "closed":
             self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded"),
-                       s.address)
+                       s.reply_to)
 
     # -- running -------------------------------------------------------------------------
     def warmup(self, client_rate: int = 44100) -> dict[int, float]:
@@ -179,7 +179,7 @@ class Engine:
                     self.counters.model_errors += 1
                     self._emit(protocol.encode_error(
                         s.id, protocol.ErrorCode.MODEL,
-                        f"the model failed on step {p.job.step}: {exc}"), s.address)
+                        f"the model failed on step {p.job.step}: {exc}"), s.reply_to)
             return len(prepared)
         generated = self.clock.now()
         self.cost.observe(prepared[0].num_steps, generated - started)
@@ -316,7 +316,7 @@ class Engine:
             datagrams.extend(protocol.chunk_datagrams(
                 s.id, stem, job.step, c0, p.xfade, c0 + skip, client_audio, p.final, datagram))
         with self._lock:
-            address = s.address  # a resume may have moved the session meanwhile
+            address = s.reply_to  # a resume may have moved the session meanwhile
             for reason in bad:
                 s.counters.model_errors += 1
                 self.counters.model_errors += 1
@@ -347,7 +347,7 @@ class Engine:
                     self.counters.misses += 1
                     late = math.ceil(-slack * s.client_rate)
                     self._emit(protocol.encode_miss(s.id, job.step, job.region[0], late, "late"),
-                               s.address)
+                               s.reply_to)
             timing = StepTiming(
                 step=job.step, num_steps=p.num_steps, batch=batch, wait=started - job.ready_at,
                 encode=timings.get("encode", 0.0), sample=sample,

@@ -96,6 +96,9 @@ class Hello:
     client_rate: int
     nonce: int
     name: str
+    #: Port on the source IP that replies go to (0: the source port itself). For clients
+    #: that send and receive on different sockets, like Max's udpsend/udpreceive.
+    reply_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class SessionRequest:
 @dataclass(frozen=True)
 class Resume(SessionRequest):
     client_rate: int
+    reply_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -211,9 +215,9 @@ def as_str(value: object, tag: str, what: str) -> str:
 
 
 _SCHEMAS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    HELLO: ("i version, i client_rate, i nonce, s name",
+    HELLO: ("i version, i client_rate, i nonce, s name [, i reply_port]",
             (("version", "i"), ("client_rate", "i"), ("nonce", "i"), ("name", "s"))),
-    RESUME: ("i session, s token, i client_rate",
+    RESUME: ("i session, s token, i client_rate [, i reply_port]",
              (("session", "i"), ("token", "s"), ("client_rate", "i"))),
     MARK: ("i session, s token, i position",
            (("session", "i"), ("token", "s"), ("position", "i"))),
@@ -223,6 +227,11 @@ _SCHEMAS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     RESET: ("i session, s token", (("session", "i"), ("token", "s"))),
     STATUS: ("i session, s token", (("session", "i"), ("token", "s"))),
     BYE: ("i session, s token", (("session", "i"), ("token", "s"))),
+}
+#: Optional trailing arguments (PROTOCOL.md: the reply port of hello and resume).
+_OPTIONAL: dict[str, tuple[tuple[str, str], ...]] = {
+    HELLO: (("reply_port", "i"),),
+    RESUME: (("reply_port", "i"),),
 }
 
 
@@ -236,14 +245,21 @@ def _coerce(kind: str, value: object, tag: str, what: str) -> object:
 
 def _fixed(msg: Message) -> list:
     signature, fields = _SCHEMAS[msg.address]
-    if len(msg.args) != len(fields):
+    optional = _OPTIONAL.get(msg.address, ())
+    if not len(fields) <= len(msg.args) <= len(fields) + len(optional):
         raise ValueError(f"{msg.address} expects {signature}; got {len(msg.args)} arguments "
                          f"(type tags ,{msg.tags})")
+    fields = (fields + optional)[:len(msg.args)]
     try:
-        return [_coerce(kind, value, tag, name)
-                for (name, kind), value, tag in zip(fields, msg.args, msg.tags, strict=True)]
+        values = [_coerce(kind, value, tag, name)
+                  for (name, kind), value, tag in zip(fields, msg.args, msg.tags, strict=True)]
     except ValueError as exc:
         raise ValueError(f"{msg.address} expects {signature}: {exc}") from None
+    for (name, _kind), value in zip(fields, values, strict=True):
+        if name == "reply_port" and not 0 <= value <= 65535:  # type: ignore[operator]
+            raise ValueError(f"{msg.address}: reply_port must be 0 (reply to the source port) "
+                             f"or a UDP port 1 ... 65535, got {value}")
+    return values
 
 
 def _audio(msg: Message) -> Audio:
@@ -418,8 +434,12 @@ def chunk_datagrams(session: int, stem: str, step: int, start: int, xfade: int,
 
 
 # -- client -> server builders (the reference client, tests, patches' helpers) -------------
-def encode_hello(client_rate: int, nonce: int, name: str, version: int = VERSION) -> bytes:
-    return encode_message(HELLO, [version, client_rate, nonce, name])
+def encode_hello(client_rate: int, nonce: int, name: str, version: int = VERSION,
+                 reply_port: int | None = None) -> bytes:
+    args: list = [version, client_rate, nonce, name]
+    if reply_port is not None:
+        args.append(reply_port)
+    return encode_message(HELLO, args)
 
 
 def encode_audio(session: int, token: str, position: int, samples: np.ndarray) -> bytes:

@@ -190,14 +190,25 @@ class ClientClockEstimate:
         self._mins.clear()
 
 
+def reply_address(source: Address, reply_port: int) -> Address:
+    """Replies to a request from ``source``: its own port, or ``reply_port`` on the same IP
+    (a client that sends and receives on different sockets, like Max's udpsend/udpreceive)."""
+    # IPv6 sources carry flow info and scope id after the port: keep them.
+    return source if not reply_port else (source[0], reply_port, *source[2:])  # type: ignore[return-value]
+
+
 class Session:
     """One client: identity and binding, settings, input ring, clock estimate, telemetry."""
 
     def __init__(self, *, session_id: int, token: str, address: Address, nonce: int, name: str,
-                 client_rate: int, generator: Generator, max_datagram: int, now: float) -> None:
+                 client_rate: int, generator: Generator, max_datagram: int, now: float,
+                 reply_port: int = 0) -> None:
         self.id = session_id
         self.token = token
+        #: The source address the session is bound to (requests from elsewhere are refused).
         self.address = address
+        #: Where replies go: the bound address, or its IP with the client's reply port.
+        self.reply_to = reply_address(address, reply_port)
         self.nonce = nonce
         self.name = name
         self.client_rate = client_rate

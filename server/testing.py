@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from sideman.models.base import Generator, StepRequest, StepResult, StreamState
 from sideman.models.clicktrack import DEFAULT_PERIOD, ClickTrack
 
@@ -258,3 +260,49 @@ class RawClient:
         pong, before = self.wait_for(
             lambda m: m.address == protocol.PONG and m.args[0] == stamp, timeout)
         return (None if pong is None else time.monotonic() - started), before
+
+
+@dataclass(frozen=True)
+class ChunkEvent:
+    """One ``/sideman/chunk`` as a client receives it (the arguments after the session)."""
+
+    stem: str
+    step: int
+    start: int
+    xfade: int
+    position: int
+    index: int
+    count: int
+    final: int
+    samples: np.ndarray
+
+    def args(self) -> list:
+        """The message arguments after the session id, samples as Python floats."""
+        return [self.stem, self.step, self.start, self.xfade, self.position, self.index,
+                self.count, self.final, *(float(v) for v in self.samples)]
+
+
+def chunk_scenario(rng: np.random.Generator, *, hop: int = 4096, xfade: int = 256,
+                   steps: int = 10, datagram: int = 2048, lose: float = 0.0,
+                   quick_every: int = 0, stem: str = "drums") -> list[ChunkEvent]:
+    """Chunks of ``steps`` regions of noise laid out as with ``w = 1`` (step k's output starts
+    at ``hop·(k+1) - xfade``), in a shuffled order, a fraction ``lose`` of them lost, an eighth
+    of them duplicated, and for every ``quick_every``-th step a quick (``final`` 0) version
+    with other samples too (so some quick chunks come after their final one). For testing
+    client writers (the reference client's :class:`StemWriter`, the Max and Pd patches)
+    against each other."""
+    events = []
+    for k in range(steps):
+        start = hop * (k + 1) - xfade
+        total = hop + xfade
+        versions = (0, 1) if quick_every and k % quick_every == 0 else (1,)
+        for final in versions:
+            x = (0.2 * rng.standard_normal(total)).astype(np.float32)
+            layout = protocol.chunk_layout(total, stem, datagram)
+            for i, (off, n) in enumerate(layout):
+                events.append(ChunkEvent(stem, k, start, xfade, start + off, i, len(layout),
+                                         final, x[off:off + n]))
+    order = rng.permutation(len(events))
+    kept = [events[int(i)] for i in order if rng.random() >= lose]
+    duplicates = [kept[int(i)] for i in rng.integers(0, len(kept), len(kept) // 8)]
+    return kept + duplicates

@@ -1,0 +1,420 @@
+"""The Max patches without Max: patcher JSON, objects and cords, the help patch, and the
+protocol logic of sideman.js under Node with a stand-in for Max's js API
+(max_patches/test/maxjs.js) against a live server with the click track."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sideman.server.app import ServerConfig
+from sideman.server.client import StemWriter
+from sideman.server.testing import (
+    ChunkEvent,
+    RecordingGenerator,
+    TinyClickTrack,
+    chunk_scenario,
+    live_server,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PATCHES = ROOT / "max_patches"
+MAIN = PATCHES / "sideman.maxpat"
+HELP = PATCHES / "sideman-help.maxpat"
+SCRIPT = PATCHES / "sideman.js"
+HARNESS = PATCHES / "test" / "run_sideman.js"
+TABLE = json.loads((ROOT / "tests" / "data" / "max_objects.json").read_text())
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (CI has it: "
+                                                     "/usr/bin/node)")
+
+
+def load_builder():
+    spec = importlib.util.spec_from_file_location("build_patches", PATCHES / "build_patches.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_patches"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def boxes(path: Path) -> dict[str, dict]:
+    patcher = json.loads(path.read_text())["patcher"]
+    return {b["box"]["id"]: b["box"] for b in patcher["boxes"]}
+
+
+def lines(path: Path) -> list[dict]:
+    return [line["patchline"] for line in json.loads(path.read_text())["patcher"]["lines"]]
+
+
+def rule(value: int | str, args: list[str], script: tuple[int, int] | None, which: int) -> int:
+    """Evaluate a count rule of tests/data/max_objects.json."""
+    if isinstance(value, int):
+        return value
+    if value == "args":
+        return len(args)
+    if value == "args+1":
+        return len(args) + 1
+    if value == "arg0+1":
+        return int(args[0]) + 1
+    if value.startswith("args|"):
+        return len(args) or int(value.split("|")[1])
+    if value == "script":
+        assert script is not None
+        return script[which]
+    raise ValueError(f"unknown rule {value!r}")
+
+
+def js_declared(path: Path) -> tuple[int, int]:
+    source = path.read_text()
+    inlets = re.search(r"^inlets\s*=\s*(\d+);", source, re.M)
+    outlets = re.search(r"^outlets\s*=\s*(\d+);", source, re.M)
+    assert inlets and outlets, f"{path.name} must declare inlets and outlets"
+    return int(inlets.group(1)), int(outlets.group(1))
+
+
+# -- the patch files -----------------------------------------------------------------------
+def test_generated_files_are_current() -> None:
+    for path, text in load_builder().outputs().items():
+        assert path.read_text() == text, (f"{path.name} is stale: run python "
+                                          f"max_patches/build_patches.py")
+
+
+@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+def test_maxpat_is_patcher_json(path: Path) -> None:
+    data = json.loads(path.read_text())
+    patcher = data["patcher"]
+    assert patcher["fileversion"] == 1
+    assert patcher["appversion"]["major"] == 8 and patcher["appversion"]["minor"] >= 5
+    assert len(patcher["rect"]) == 4
+    ids = [b["box"]["id"] for b in patcher["boxes"]]
+    assert len(ids) == len(set(ids)), "box ids must be unique"
+    for b in patcher["boxes"]:
+        box = b["box"]
+        assert set(box) >= {"id", "maxclass", "numinlets", "numoutlets", "patching_rect"}
+        assert len(box["patching_rect"]) == 4
+        assert len(box.get("outlettype", [])) == box["numoutlets"], box["id"]
+        if box["maxclass"] in ("newobj", "message", "comment"):
+            assert isinstance(box["text"], str) and box["text"].strip()
+
+
+@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+def test_every_box_is_a_real_max_object_with_its_counts(path: Path) -> None:
+    for box in boxes(path).values():
+        cls = box["maxclass"]
+        if cls == "newobj":
+            name, *args = box["text"].split()
+            assert name in TABLE["newobj"], f"{name!r} is not a Max object we know of"
+            entry = TABLE["newobj"][name]
+            assert len(args) >= entry.get("min_args", 0), f"{box['text']!r} needs arguments"
+            script = None
+            if name == "js":
+                target = PATCHES / args[0]
+                assert target.is_file(), f"js script {args[0]} is not shipped in max_patches/"
+                script = js_declared(target)
+            expected = (rule(entry["inlets"], args, script, 0),
+                        rule(entry["outlets"], args, script, 1))
+        else:
+            assert cls in TABLE["ui"], f"UI object {cls!r} unknown"
+            expected = (TABLE["ui"][cls]["inlets"], TABLE["ui"][cls]["outlets"])
+        assert (box["numinlets"], box["numoutlets"]) == expected, (
+            f"{box.get('text', cls)!r}: {box['numinlets']}/{box['numoutlets']} inlets/outlets, "
+            f"Max gives {expected[0]}/{expected[1]}")
+
+
+@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+def test_no_box_hides_another(path: Path) -> None:
+    """A performer sees every box: none overlaps another on screen."""
+    rects = [(b.get("text", b.get("varname", b["maxclass"])), b["patching_rect"])
+             for b in boxes(path).values()]
+    for i, (name_a, (ax, ay, aw, ah)) in enumerate(rects):
+        for name_b, (bx, by, bw, bh) in rects[i + 1:]:
+            overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+            assert not overlap, f"{name_a!r} and {name_b!r} overlap"
+
+
+def test_buffers_and_files_named_in_the_patch_exist() -> None:
+    main = boxes(MAIN)
+    texts = [b["text"] for b in main.values() if b["maxclass"] == "newobj"]
+    buffers = {t.split()[1] for t in texts if t.startswith("buffer~ ")}
+    used = {t.split()[1] for t in texts if t.split()[0] in ("poke~", "index~")}
+    assert used and used <= buffers, f"no buffer~ for {sorted(used - buffers)}"
+    assert buffers == {"sideman.in"} | {f"sideman.{s}" for s in ("bass", "drums", "guitar",
+                                                                    "piano")}
+    # The ring size is the same in the patch, the buffer sizing messages and the script.
+    ring = int(re.search(r"^var RING = (\d+);", SCRIPT.read_text(), re.M).group(1))
+    assert f"%~ {ring}" in texts and f"+~ {ring}" in texts
+    messages = [b["text"] for b in main.values() if b["maxclass"] == "message"]
+    assert f"sizeinsamps {ring} 1" in messages and f"sizeinsamps {ring} 3" in messages
+    for b in boxes(HELP).values():
+        if b["maxclass"] == "message" and b["text"].startswith("load "):
+            assert (PATCHES / b["text"].split()[1]).is_file()
+
+
+@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+def test_every_cord_joins_an_existing_outlet_to_an_existing_inlet(path: Path) -> None:
+    by_id = boxes(path)
+    seen = set()
+    for line in lines(path):
+        (src, outlet), (dst, inlet) = line["source"], line["destination"]
+        assert src in by_id and dst in by_id, f"cord {src} -> {dst}: no such box"
+        source, target = by_id[src].get("text"), by_id[dst].get("text")
+        assert 0 <= outlet < by_id[src]["numoutlets"], f"{source}: no outlet {outlet}"
+        assert 0 <= inlet < by_id[dst]["numinlets"], f"{target}: no inlet {inlet}"
+        key = (src, outlet, dst, inlet)
+        assert key not in seen, f"cord {key} twice"
+        seen.add(key)
+        # A signal may only go into an MSP object.
+        if by_id[src]["outlettype"][outlet] == "signal":
+            name = by_id[dst].get("text", by_id[dst]["maxclass"]).split()[0]
+            assert name.endswith("~"), f"signal into {name}"
+
+
+def test_the_main_patch_is_wired_as_designed() -> None:
+    """The few cords the design depends on, named by the objects they join."""
+    by_id = boxes(MAIN)
+    joined = {(by_id[x["source"][0]].get("text", by_id[x["source"][0]].get("varname")),
+               x["source"][1],
+               by_id[x["destination"][0]].get("text", by_id[x["destination"][0]].get("varname")),
+               x["destination"][1]) for x in lines(MAIN)}
+    js = "js sideman.js"
+    assert (js, 0, "udpsend 127.0.0.1 7400", 0) in joined
+    assert (js, 1, "udpreceive 7401", 0) in joined
+    assert ("udpreceive 7401", 0, js, 0) in joined
+    assert ("count~ 0 0 1 1", 0, "snapshot~ 5", 0) in joined
+    assert ("prepend tick", 0, js, 0) in joined
+    assert (js, 3, "+~ 1048576", 1) in joined
+    assert ("%~ 1048576", 0, "poke~ sideman.in", 1) in joined
+    for stem in ("bass", "drums", "guitar", "piano"):
+        for ch in (1, 2, 3):
+            assert ("%~ 1048576", 0, f"index~ sideman.{stem} {ch}", 0) in joined
+
+
+def test_help_patch_explains_every_control() -> None:
+    controls = {b["varname"] for b in boxes(MAIN).values() if "varname" in b}
+    assert len(controls) >= 30
+    explained = {b["text"].split(":")[0] for b in boxes(HELP).values()
+                 if b["maxclass"] == "comment" and ":" in b["text"]}
+    assert controls <= explained, f"not explained: {sorted(controls - explained)}"
+    # Each control also has a label next to it in the main patch (a comment with its name).
+    labels = " ".join(b["text"] for b in boxes(MAIN).values() if b["maxclass"] == "comment")
+    for name in controls - {"connect", "disconnect", "reset", "open", "info"}:
+        assert name.removeprefix("stem_") in labels, f"{name} has no label in the main patch"
+
+
+# -- the script ------------------------------------------------------------------------------
+def test_script_is_es5_for_max_8_js() -> None:
+    """Max 8's [js] runs ES5: no let/const, arrow functions, classes, template literals."""
+    code = re.sub(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\])*\"", "", SCRIPT.read_text(), flags=re.S)
+    for pattern, what in ((r"\blet\s", "let"), (r"\bconst\s", "const"), (r"=>", "arrow"),
+                          (r"\bclass\s", "class"), (r"`", "template literal"),
+                          (r"\.\.\.", "spread"), (r"\bof\b", "for...of")):
+        assert not re.search(pattern, code), f"sideman.js uses {what} (not ES5)"
+
+
+@needs_node
+def test_script_parses_and_declares_its_outlets() -> None:
+    subprocess.run([NODE, "--check", str(SCRIPT)], check=True, timeout=30)
+    assert js_declared(SCRIPT) == (1, 4)
+
+
+def run_writer(tmp_path: Path, events: list[ChunkEvent], length: int, clock: int) -> np.ndarray:
+    cfg = {"clock": clock, "stems": ["drums"], "window_frames": 256, "length": length,
+           "output": str(tmp_path / "out"), "chunks": [e.args() for e in events]}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    result = subprocess.run([NODE, str(HARNESS), "writer", str(tmp_path / "cfg.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["errors"] == []
+    return np.fromfile(tmp_path / "out.drums.f32", np.float32)
+
+
+@needs_node
+@pytest.mark.parametrize(("xfade", "lose", "quick_every", "clock"), [
+    (256, 0.0, 3, 0),              # reordered, duplicated, quick then final or final then quick
+    (256, 0.1, 2, 1048576 - 5000),  # some chunks lost; the ring wraps inside the output
+    (0, 0.0, 0, 12345),            # no crossfade
+    (1024, 0.05, 4, 777),          # long crossfade over several chunks
+])
+def test_script_writes_chunks_like_the_reference_client(tmp_path: Path, xfade: int, lose: float,
+                                                        quick_every: int, clock: int) -> None:
+    """What the patch plays (tail + gain * (head - tail) from the ring) equals the reference
+    StemWriter's buffer for the same chunks in the same order."""
+    rng = np.random.default_rng(xfade + int(lose * 100) + quick_every)
+    hop, steps = 4096, 10
+    length = hop * (steps + 2)
+    events = chunk_scenario(rng, hop=hop, xfade=xfade, steps=steps, datagram=2048, lose=lose,
+                            quick_every=quick_every)
+    reference = StemWriter(length)
+    for e in events:
+        reference.add(e.step, e.start, e.xfade, e.position, e.index, bool(e.final), e.samples)
+    played = run_writer(tmp_path, events, length, clock)
+    assert played.shape == reference.buffer.shape
+    np.testing.assert_allclose(played, reference.buffer, atol=2e-7, rtol=0)
+    assert np.abs(played).max() > 0.1
+
+
+@needs_node
+@pytest.mark.parametrize(("frames", "channels"), [(44100, 3), (1048576, 2)])
+def test_script_refuses_to_connect_with_a_wrong_buffer(tmp_path: Path, frames: int,
+                                                       channels: int) -> None:
+    (tmp_path / "cfg.json").write_text(json.dumps({"stem": "guitar", "frames": frames,
+                                                   "channels": channels}))
+    run = subprocess.run([NODE, str(HARNESS), "badbuffer", str(tmp_path / "cfg.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["sent"] == [], "nothing may be sent with a misconfigured patch"
+    message = " ".join(result["errors"])
+    assert "buffer~ sideman.guitar" in message and f"{frames} frames" in message
+    assert "expected 1048576 and 3" in message
+    assert "sideman.guitar" in result["status"]["info"]
+
+
+@needs_node
+def test_script_sends_maxs_transport_as_transport_info(tmp_path: Path) -> None:
+    """At 120 BPM in 3/4, half a beat after beat 2 of a bar at position 100000: the beat fell
+    11025 samples earlier (half of 22050), it is beat 1 counted from 0; a stopped transport
+    clears the tempo (bpm 0). A report that changes nothing is not sent again."""
+    (tmp_path / "cfg.json").write_text(json.dumps({
+        "clock": 5000, "stems": ["drums"], "window_frames": 256, "position": 100000,
+        "bpm": 120, "num": 3, "units": 240, "beats": 2}))
+    run = subprocess.run([NODE, str(HARNESS), "transport", str(tmp_path / "cfg.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["errors"] == []
+    first, stop = result["sent"]
+    session, token, bpm, beat_position, beats_per_bar, beat_in_bar = first
+    assert (session, token, bpm, beats_per_bar, beat_in_bar) == (4242, "00ab00cd00ef0011", 120,
+                                                                 3, 1)
+    # The script estimates "now" from the last tick plus the wall time since (a few ms here).
+    assert 100000 - 11025 <= beat_position <= 100000 - 11025 + 2205
+    assert stop[2:] == [0, 0, 3, 0]
+
+
+# -- live: the script against a server ------------------------------------------------------
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_node
+def test_script_streams_a_file_and_lands_the_clicks_on_the_right_samples(tmp_path: Path) -> None:
+    """Real time through a live server with the click track (window 16384 samples, r 0.25 so
+    a hop is 4096 samples, w 1), two stems, 100 ms output delay: every click of every region
+    lands exactly on a multiple of the period, and the model saw the input file at the
+    positions the script claimed."""
+    sr, period, seconds, delay_ms = 44100, 4410, 3.0, 100
+    audio = (0.1 * np.random.default_rng(3).standard_normal(int(sr * 2.5))).astype(np.float32)
+    audio.tofile(tmp_path / "in.f32")
+    recorder = RecordingGenerator(TinyClickTrack(period=period))
+    # The input check below needs every sample to reach its step: a loaded CI machine can
+    # stall Node's event loop for longer than the 20 ms real-time watchdog (which would run
+    # the step with the late input as silence, by design), so the watchdog waits longer here.
+    config = ServerConfig(log_interval=0, watchdog_grace=0.5)
+    with live_server(recorder, config) as (server, address):
+        cfg = {"server": list(address), "reply_port": free_udp_port(), "sample_rate": sr,
+               "input": str(tmp_path / "in.f32"), "seconds": seconds, "lead_seconds": 0.2,
+               "stems": ["drums", "bass"], "r": 0.25, "w": 1, "delay_ms": delay_ms,
+               "output": str(tmp_path / "live"), "timeout": 20}
+        (tmp_path / "live.json").write_text(json.dumps(cfg))
+        run = subprocess.run([NODE, str(HARNESS), "live", str(tmp_path / "live.json")],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout)
+        assert result["reason"] == "done", result
+        assert result["errors"] == [], result["errors"]
+        counters = server.counters
+    assert counters.sessions_opened == counters.sessions_closed == 1
+    origin, delay = result["origin"], result["delay_samples"]
+    assert delay == round(delay_ms * sr / 1000)
+    hop, n_steps = 4096, int(seconds * sr) // 4096
+    # The model saw exactly the input file, on the client's positions.
+    calls = [(request, mixture) for call in recorder.calls
+             for request, mixture in zip(call.requests, call.mixtures, strict=True)]
+    assert len(calls) >= n_steps - 1
+    # padded[i] is the input at position i - 16384 (zero before 0 and after the file).
+    padded = np.concatenate([np.zeros(16384, np.float32), audio, np.zeros(sr * 5, np.float32)])
+    for (step, _num, stems, region), mixture in calls:
+        assert set(stems) == {"drums", "bass"}
+        capture = region[0] - hop  # w = 1
+        assert capture == step * hop
+        # The window ends where the region ends; samples from the capture point on are the
+        # future and zero (models/base.py).
+        expected = padded[region[1]:region[1] + 16384].copy()
+        expected[capture - (region[1] - 16384):] = 0.0
+        np.testing.assert_array_equal(mixture, expected, err_msg=f"step {step}")
+    # Every click of every region from the first one to the end, at full height, exactly on
+    # the grid; nothing anywhere else.
+    for stem in ("drums", "bass"):
+        played = np.fromfile(tmp_path / f"live.{stem}.f32", np.float32)
+        # Positions played while the session ran: [0, seconds * sr - delay).
+        heard = played[origin + delay:origin + int(seconds * sr)]
+        hits = np.flatnonzero(heard)
+        off = hits[hits % period != 0]
+        assert off.size == 0, f"{stem}: off-grid samples at {off[:5]}"
+        grid = np.arange(-(-hop // period) * period, len(heard), period)
+        assert grid.size >= 25
+        np.testing.assert_array_equal(heard[grid], 1.0, err_msg=f"{stem}: missing clicks")
+    status = result["status"]
+    assert status["misses"] == 0 and status["lost"] == 0
+    assert result["sent"]["/sideman/mark"] >= n_steps
+
+
+@pytest.fixture
+def cli_server():
+    """`sideman serve --model clicktrack` as a user starts it (on a free port)."""
+    sideman = Path(sys.executable).parent / "sideman"
+    proc = subprocess.Popen([str(sideman), "serve", "--model", "clicktrack", "--port", "0",
+                             "--log-interval", "0", "--watchdog-ms", "500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"on udp://([\d.]+):(\d+)", line)
+        assert match, f"unexpected first line from sideman serve: {line!r}"
+        yield match.group(1), int(match.group(2))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@needs_node
+def test_script_against_sideman_serve(tmp_path: Path, cli_server) -> None:
+    """The same through the real command line server: the full click-track window (262144
+    samples), r = 1/16 (a hop of 16384 samples), w = 1, one stem, no output delay."""
+    sr, period, seconds = 44100, 4410, 3.0
+    audio = (0.1 * np.random.default_rng(4).standard_normal(int(sr * seconds))).astype(
+        np.float32)
+    audio.tofile(tmp_path / "in.f32")
+    cfg = {"server": list(cli_server), "reply_port": free_udp_port(), "sample_rate": sr,
+           "input": str(tmp_path / "in.f32"), "seconds": seconds, "lead_seconds": 0.2,
+           "stems": ["guitar"], "r": 0.0625, "w": 1, "delay_ms": 0,
+           "output": str(tmp_path / "cli"), "timeout": 20}
+    (tmp_path / "cli.json").write_text(json.dumps(cfg))
+    run = subprocess.run([NODE, str(HARNESS), "live", str(tmp_path / "cli.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["reason"] == "done" and result["errors"] == [], result
+    origin, hop = result["origin"], 16384
+    played = np.fromfile(tmp_path / "cli.guitar.f32", np.float32)
+    heard = played[origin:origin + int(seconds * sr)]
+    hits = np.flatnonzero(heard)
+    assert hits.size and np.all(hits % period == 0), hits[:10]
+    grid = np.arange(-(-hop // period) * period, len(heard), period)
+    assert grid.size >= 20
+    np.testing.assert_array_equal(heard[grid], 1.0)
+    assert result["status"]["misses"] == 0 and result["status"]["lost"] == 0

@@ -1,0 +1,260 @@
+"""sideman.pd, headless in Pure Data (pd -nogui -nosound runs DSP in real time): it loads
+cleanly, speaks the protocol with positions as int32, and streams a file through a live
+server with the click track: the recorded output has the clicks on the right samples."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sideman.server import osc, protocol
+from sideman.server.app import ServerConfig
+from sideman.server.client import StemWriter
+from sideman.server.testing import (
+    RecordingGenerator,
+    TinyClickTrack,
+    chunk_scenario,
+    live_server,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PATCHES = ROOT / "max_patches"
+PATCH = PATCHES / "sideman.pd"
+DRIVER = PATCHES / "test" / "sideman_test.pd"
+WRITER_DRIVER = PATCHES / "test" / "sideman_writer_test.pd"
+PD = shutil.which("pd")
+needs_pd = pytest.mark.skipif(PD is None, reason="Pure Data is not installed (CI installs "
+                                                 "puredata-core: see .ci/run)")
+RING = 1048576
+
+
+def pd_command(send: list[str], *extra: str) -> list[str]:
+    return [PD, "-nogui", "-nosound", "-r", "44100", "-stderr", "-path", str(PATCHES),
+            "-open", str(PATCH), *extra, "-send", "; ".join(send)]
+
+
+def pd_problems(stderr: str) -> list[str]:
+    """Lines where Pd reports an error (a box it could not create, a bad cord, a message
+    nobody understood, expr trouble)."""
+    words = ("error", "couldn't create", "no such", "bad arguments", "divide by zero")
+    return [line for line in stderr.splitlines() if any(w in line.lower() for w in words)]
+
+
+def test_pd_patch_is_current() -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("build_patches", PATCHES / "build_patches.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_patches"] = module
+    spec.loader.exec_module(module)
+    assert PATCH.read_text() == module.build_pd(), "run python max_patches/build_patches.py"
+
+
+def test_pd_patch_uses_vanilla_objects_only() -> None:
+    """No externals: every object class in the patch is part of Pd vanilla 0.51+."""
+    vanilla = {
+        "loadbang", "t", "r", "s", "v", "f", "symbol", "list", "route", "sel", "spigot",
+        "moses", "pack", "unpack", "expr", "print", "metro", "delay", "timer", "random",
+        "mod", "min", "max", "+", "-", "*", "==", ">", "i", "until", "tabwrite", "tabread",
+        "array", "soundfiler", "openpanel", "makefilename", "samplerate~", "bang~",
+        "netsend", "oscformat", "oscparse", "adc~", "dac~", "*~", "+~", "-~", "sig~",
+        "tabreceive~", "tabread~", "tabwrite~", "tabplay~", "writesf~", "tgl", "bng",
+    }
+    used = set()
+    for line in PATCH.read_text().split(";\n"):
+        if line.startswith("#X obj "):
+            used.add(line.split()[4])
+    assert used <= vanilla, f"not vanilla: {sorted(used - vanilla)}"
+
+
+@needs_pd
+def test_pd_patch_loads_without_errors() -> None:
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
+                          "-send", "pd quit", str(PATCH)], capture_output=True, text=True,
+                         timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+
+
+@needs_pd
+def test_pd_speaks_the_protocol_with_int_positions() -> None:
+    """Against a scripted server: the hello, the settings (w before r when w does not grow),
+    then audio and marks, every position an OSC int32 and the audio contiguous from 0."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.5)
+    port = sock.getsockname()[1]
+    send = ["sideman-host-set symbol 127.0.0.1", f"sideman-port-set {port}",
+            "sideman-r-set 0.5", "sideman-w-set 0", "sideman-stem-piano-set 1",
+            "sideman-test-ms 60000", "sideman-test-later 100 sideman-variation-set 0.5",
+            "sideman-tempo-set 96", "sideman-bpb-set 3",
+            "sideman-test-later2 200 sideman-downbeat bang",
+            "sideman-dsp-set 1", "sideman-connect bang"]
+    proc = subprocess.Popen(pd_command(send, "-open", str(DRIVER)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    session, token = 4242, "0a1b2c3d4e5f6789"
+    seen: list[tuple[str, str, list]] = []
+    audio: list[tuple[int, int]] = []
+    marks: list[int] = []
+    transports: list[tuple[str, list]] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and (len(audio) < 60 or len(marks) < 3
+                                               or not transports):
+            try:
+                data, source = sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            for m in osc.decode(data, max_size=65536).messages:
+                seen.append((m.address, m.tags, list(m.args)))
+                if m.address == protocol.HELLO:
+                    assert m.tags == "iiis" and m.args[0] == 1 and m.args[1] == 44100
+                    sock.sendto(protocol.encode_welcome(
+                        session, token, model_rate=44100, client_rate=44100, hop_length=64,
+                        window_frames=256, max_datagram=9216, model="scripted"), source)
+                    sock.sendto(protocol.encode_ack(session, "w", [1]), source)
+                    sock.sendto(protocol.encode_ack(session, "refine", [1]), source)
+                elif m.address == protocol.SET:
+                    assert m.tags.startswith("iss") and list(m.args[:2]) == [session, token]
+                    sock.sendto(protocol.encode_ack(session, m.args[2], list(m.args[3:])), source)
+                elif m.address == protocol.AUDIO:
+                    assert m.tags[:3] == "isi" and set(m.tags[3:]) == {"f"}, m.tags
+                    audio.append((m.args[2], len(m.args) - 3))
+                elif m.address == protocol.MARK:
+                    assert m.tags == "isi"
+                    marks.append(m.args[2])
+                elif m.address == protocol.TRANSPORT:
+                    transports.append((m.tags, list(m.args[2:])))
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+        sock.close()
+    assert pd_problems(stderr) == [], stderr
+    sets = [(args[2], list(args[3:])) for address, _, args in seen if address == protocol.SET]
+    keys = [k for k, _ in sets]
+    assert keys[:3] == ["w", "r", "stems"], keys
+    assert dict(sets)["stems"] == ["drums", "piano"]
+    assert dict(sets)["r"] == [0.5] and dict(sets)["w"] == [0.0]
+    # The first settings end with refine; a setting changed while streaming (variation, by
+    # the driver 100 ms in) sends the settings again with the new value.
+    assert keys[keys.index("refine") + 1:].count("variation") == 1, keys
+    variations = [v for k, v in sets if k == "variation"]
+    assert variations[0] == [1.0] and variations[-1] == [0.5]
+    assert len(audio) >= 60, f"only {len(audio)} audio messages: {seen[:12]}"
+    position = 0
+    for start, n in audio:
+        assert start == position, f"audio at {start}, expected {position}"
+        assert 0 < n <= 256
+        position += n
+    assert marks[0] == 0 and all(m % 64 == 0 and m <= position for m in marks)
+    # The downbeat button: tempo 96, a 3-beat bar, its first beat at the position it was hit.
+    tags, (bpm, beat_position, beats_per_bar, beat_in_bar) = transports[0]
+    assert tags == "isfiii"
+    assert (bpm, beats_per_bar, beat_in_bar) == (96.0, 3, 0)
+    assert beat_position % 64 == 0 and 0 < beat_position <= position
+
+
+@needs_pd
+def test_pd_patch_streams_a_file_and_the_clicks_land_on_the_right_samples(
+        tmp_path: Path) -> None:
+    """Real time through a live server with the click track (window 16384 samples, r 0.25:
+    hop 4096; w 1), two stems, 200 ms output delay, and the ring clock started just before
+    the end of its ring so that every read and write wraps round it during the test."""
+    sr, period, seconds = 44100, 4410, 3.0
+    audio = (0.1 * np.random.default_rng(3).standard_normal(int(sr * 2.5))).astype(np.float32)
+    sf.write(tmp_path / "in.wav", audio, sr, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    recorder = RecordingGenerator(TinyClickTrack(period=period))
+    # Pd's real-time loop may stall on a loaded CI machine; the input check needs every sample
+    # to reach its step, so the server's watchdog waits longer than the default 20 ms.
+    config = ServerConfig(log_interval=0, watchdog_grace=0.5)
+    with live_server(recorder, config) as (server, address):
+        send = [f"sideman-host-set symbol {address[0]}", f"sideman-port-set {address[1]}",
+                "sideman-stem-bass-set 1", "sideman-delay-set 200",
+                f"sideman-rec-file-set symbol {out}", "sideman-rec-set 1",
+                f"sideman-open symbol {tmp_path / 'in.wav'}", "sideman-file-set 1",
+                "sideman-mic-set 0", f"sideman-test-ms {int(seconds * 1000)}",
+                f"sideman-clock-at {RING - 64 * 300}", "sideman-dsp-set 1",
+                "sideman-connect bang"]
+        run = subprocess.run(pd_command(send, "-open", str(DRIVER)), capture_output=True,
+                             text=True, timeout=90)
+        counters = server.counters
+    assert run.returncode == 0, run.stderr
+    assert pd_problems(run.stderr) == [], run.stderr
+    assert "connected to clicktrack" in run.stderr
+    assert counters.sessions_opened == counters.sessions_closed == 1
+    hop = 4096
+    # The model saw exactly the file, at the positions the patch sent.
+    padded = np.concatenate([np.zeros(16384, np.float32), audio, np.zeros(sr * 5, np.float32)])
+    steps = 0
+    for call in recorder.calls:
+        for (step, _num, stems, region), mixture in zip(call.requests, call.mixtures,
+                                                         strict=True):
+            assert set(stems) == {"drums", "bass"}
+            capture = region[0] - hop
+            assert capture == step * hop
+            expected = padded[region[1]:region[1] + 16384].copy()
+            expected[capture - (region[1] - 16384):] = 0.0
+            np.testing.assert_array_equal(mixture, expected, err_msg=f"step {step}")
+            steps += 1
+    assert steps >= int(seconds * sr) // hop - 2
+    # The recording: channel 1 the input as sent, channel 2 the generated parts (two stems of
+    # unit clicks: 2.0 on every multiple of the period, from the first region on).
+    recorded, rate = sf.read(out, dtype="float32", always_2d=True)
+    assert rate == sr and recorded.shape[1] == 2
+    np.testing.assert_array_equal(recorded[:len(audio), 0], audio)
+    delay = round(0.2 * sr / 64) * 64  # whole blocks
+    heard = recorded[delay:, 1]
+    assert len(heard) > int(2.5 * sr)
+    hits = np.flatnonzero(heard)
+    off = hits[hits % period != 0]
+    assert off.size == 0, f"off-grid samples at {off[:5]}"
+    grid = np.arange(period, len(heard), period)
+    np.testing.assert_array_equal(heard[grid], 2.0, err_msg="missing clicks")
+
+
+@needs_pd
+@pytest.mark.parametrize(("xfade", "lose", "quick_every", "origin"), [
+    (256, 0.0, 3, 0),                # reordered, duplicated, quick and final in both orders
+    (256, 0.1, 2, RING - 5056),      # some chunks lost; the output wraps round the ring
+    (0, 0.0, 0, 12352),              # no crossfade
+    (1024, 0.05, 4, 777 * 64),       # a crossfade over several chunks
+])
+def test_pd_writer_plays_what_the_reference_client_writes(tmp_path: Path, xfade: int,
+                                                          lose: float, quick_every: int,
+                                                          origin: int) -> None:
+    """Chunks fed to the patch as the network would deliver them: what its rings play
+    (tail + gain * (head - tail)) equals the reference StemWriter's buffer."""
+    rng = np.random.default_rng(xfade + int(lose * 100) + quick_every)
+    hop, steps = 4096, 10
+    length = hop * (steps + 2)
+    events = chunk_scenario(rng, hop=hop, xfade=xfade, steps=steps, datagram=2048, lose=lose,
+                            quick_every=quick_every)
+    reference = StemWriter(length)
+    lines = []
+    for e in events:
+        reference.add(e.step, e.start, e.xfade, e.position, e.index, bool(e.final), e.samples)
+        # repr of a float32 sample parses back to the same float32 in Pd
+        lines.append(" ".join(["7", *(repr(v) if isinstance(v, float) else str(v)
+                                      for v in e.args())]) + ";")
+    chunks, rings = tmp_path / "chunks.txt", tmp_path / "rings.wav"
+    chunks.write_text("\n".join(lines) + "\n")
+    state = ["smsession 7", "smphase 4", f"smorigin {origin}", "smlo 0", "smfirst 0",
+             "smstemflag 1 1", "smfintab const -1", f"sideman-writer-test {chunks} {rings}"]
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES), "-open",
+                          str(PATCH), "-open", str(WRITER_DRIVER), "-send", "; ".join(state)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and pd_problems(run.stderr) == [], run.stderr
+    data, _ = sf.read(rings, dtype="float32", always_2d=True)
+    slots = (origin + np.arange(length)) % RING
+    tail, head, gain = data[slots, 0], data[slots, 1], data[slots, 2]
+    played = tail + gain * (head - tail)
+    np.testing.assert_allclose(played, reference.buffer, atol=2e-7, rtol=0)
+    assert np.abs(played).max() > 0.1
