@@ -303,10 +303,10 @@ def plot_losses(logfile: Path, out: Path, title: str | None = None) -> Path | No
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     steps, values = zip(*train, strict=True)
     ax.plot(steps, values, color="tab:blue", alpha=0.3, lw=0.8, label="train")
-    smooth, acc = [], None
-    for v in values:
-        acc = v if acc is None else 0.95 * acc + 0.05 * v
-        smooth.append(acc)
+    # centred moving average over ~1/25 of the run (raw points are noisy per batch)
+    k = max(1, len(values) // 25)
+    smooth = [sum(values[max(0, i - k):i + k + 1]) / len(values[max(0, i - k):i + k + 1])
+              for i in range(len(values))]
     ax.plot(steps, smooth, color="tab:blue", lw=1.5, label="train (smoothed)")
     for i, key in enumerate(valid_keys):
         pts = [(r["step"], r[key]) for r in records if key in r and r[key] is not None]
