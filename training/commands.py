@@ -1,8 +1,8 @@
-"""``sideman data ...`` commands (and the place for ``sideman train ...``).
+"""``sideman data ...`` and ``sideman train ...`` commands.
 
-``register`` adds a ``data`` group with ``synth``, ``info`` and ``check``. Training
-commands belong in their own group: add a ``_register_train(subparsers)`` beside
-``_register_data`` and call it from :func:`register`.
+``register`` adds a ``data`` group (``synth``, ``info``, ``check``, ``cache``) and a ``train``
+group (``ldm``, ``cd``, ``check``). Options are parsed here, once, into the option
+dataclasses of :mod:`.stage`, :mod:`.loop`, :mod:`.ldm` and :mod:`.cd`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    _register_data(subparsers)
+    from .train_commands import register_cache, register_train
+
+    register_cache(_register_data(subparsers))
+    register_train(subparsers)
 
 
-def _register_data(subparsers: argparse._SubParsersAction) -> None:
+def _register_data(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
     data = subparsers.add_parser("data", help="make and inspect multi-stem training data",
                                  description="Synthetic songs and Slakh2100: make, inspect, "
                                              "check.")
@@ -72,6 +75,7 @@ def _register_data(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--limit", type=int, default=None, help="check at most N songs")
     check.add_argument("--json", type=Path, default=None, help="write per-song results here")
     check.set_defaults(func=_cmd_check)
+    return group
 
 
 def _parse_fractions(text: str) -> tuple[float, float, float]:

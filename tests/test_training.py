@@ -1,0 +1,280 @@
+"""Training: latent cache, windows, masks over the whole grid, beat dropout, both stages end to
+end on tiny synthesized songs, exact resume, the listening-proxy check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sideman.models.base import StepRequest
+from sideman.models.codecs import build_codec
+from sideman.models.conditioning import TrainingGrid, beat_planes
+from sideman.models.pipeline import load_pipeline
+from sideman.server.cli import main
+from sideman.training.beats import transport_at
+from sideman.training.cache import (
+    CacheError,
+    build_cache,
+    cache_dir,
+    frame_activity,
+    open_cache,
+)
+from sideman.training.datasets import STEMS, load_audio, mix_without, open_dataset
+from sideman.training.masks import GridOptions, draw_conditioning
+from sideman.training.synth.dataset import SynthOptions, synthesize
+from sideman.training.windows import WindowOptions, WindowSampler
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("train") / "synth"
+    synthesize(out, SynthOptions(seed=3, songs=3, seconds=4.0,
+                                 split_fractions=(0.67, 0.33, 0.0)), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return build_codec("mel")
+
+
+@pytest.fixture(scope="module")
+def cache(data: Path, codec):
+    return open_cache(build_cache(data, data / "latents", codec, progress=False), codec)
+
+
+@pytest.fixture(scope="module")
+def teacher(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "ldm"
+    assert main(["train", "ldm", "--data", str(data), "--out", str(out), "--smoke",
+                 "--no-progress"]) == 0
+    return out
+
+
+# ---- cache -------------------------------------------------------------------------------
+def test_cache_holds_stem_latents_and_context_from_summed_audio(data, codec, cache) -> None:
+    songs = open_dataset(data)
+    assert [s.id for s in cache.songs] == [s.id for s in songs]
+    song, lat = songs[0], cache.songs[0]
+    hop = codec.hop_length
+    frames = -(-round(song.duration * codec.sample_rate) // hop)
+    assert lat.target.shape == (len(STEMS), codec.latent_channels, frames)
+    for i, stem in enumerate(STEMS):
+        for audio, cached in ((load_audio(song, stem, sr=codec.sample_rate), lat.target[i]),
+                              (mix_without(song, stem, sr=codec.sample_rate), lat.context[i])):
+            padded = np.zeros(frames * hop, dtype=np.float32)
+            padded[:len(audio)] = audio
+            expected = codec.encode(torch.from_numpy(padded)[None])[0].numpy()
+            np.testing.assert_allclose(cached, expected, atol=1e-5)
+        assert np.array_equal(lat.active[i], frame_activity(
+            load_audio(song, stem, sr=codec.sample_rate), hop, frames))
+    # the log-mel latent of a sum is not any simple combination of the stems' latents
+    drums = STEMS.index("drums")
+    others = [i for i in range(len(STEMS)) if i != drums]
+    assert not np.allclose(lat.context[drums], lat.target[others].max(axis=0), atol=0.05)
+    assert not np.allclose(lat.context[drums], lat.target[others].mean(axis=0), atol=0.05)
+    np.testing.assert_allclose(lat.beats, song.beats)
+    assert lat.beats_per_bar == song.info["beats_per_bar"]
+    stats = cache.index["stats_train"]
+    assert stats["songs"] == len([s for s in songs if s.split == "train"])
+    assert cache.sigma_data == pytest.approx(stats["rms"]) and stats["rms"] > 0
+
+
+def test_cache_is_keyed_by_codec_and_reused(data, codec, cache) -> None:
+    other = build_codec("mel", {"n_mels": 32})
+    assert cache_dir(data / "latents", other) != cache.path
+    with pytest.raises(CacheError, match="not of mel"):
+        open_cache(cache.path, other)
+    stamp = {p.name: p.stat().st_mtime_ns for p in cache.path.glob("*.npz")}
+    build_cache(data, data / "latents", codec, progress=False)  # nothing left to encode
+    assert {p.name: p.stat().st_mtime_ns for p in cache.path.glob("*.npz")} == stamp
+    assert build_codec("mel", {"gl_iters": 4}) and cache_dir(
+        data / "latents", build_codec("mel", {"gl_iters": 4})) == cache.path
+
+
+def test_cache_command(data, tmp_path: Path, capsys) -> None:
+    assert main(["data", "cache", "--data", str(data), "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert "sigma_data" in capsys.readouterr().out
+    assert len(list(tmp_path.glob("mel-*/*.npz"))) == 3
+
+
+# ---- beats and windows -------------------------------------------------------------------
+def test_transport_from_beats() -> None:
+    beats = np.arange(0, 10, 0.5)  # 120 bpm
+    downbeats = beats[::4]
+    t = transport_at(beats, downbeats, 3.2, sample_rate=1000, beats_per_bar=4)
+    assert t is not None
+    assert t.bpm == pytest.approx(120.0)
+    assert t.beat_position == 3000 and t.beat_in_bar == 2  # beat 3.0 s is the 3rd of its bar
+    assert transport_at(beats, downbeats, -1.0, sample_rate=1000).beat_position == 0
+    assert transport_at(beats[:1], downbeats, 1.0, sample_rate=1000) is None
+    planes = beat_planes(t, 0, 8, hop_length=250, sample_rate=1000)  # frame centres 0.125 s...
+    assert planes.shape == (2, 8)
+
+
+def test_windows_pad_with_silence_and_keep_few_silent_windows(cache, codec) -> None:
+    silence = codec.silence_latent().numpy()
+    songs = cache.split("train")
+    sampler = WindowSampler(songs, WindowOptions(window_frames=64, keep_silent=0.0),
+                            silence=silence, hop_length=codec.hop_length,
+                            sample_rate=codec.sample_rate, seed=0)
+    target, mixture, beat = sampler.window(songs[0], 1, 10)
+    np.testing.assert_allclose(target[:, :54], np.repeat(silence[:, None], 54, 1))
+    np.testing.assert_allclose(mixture[:, :54], np.repeat(silence[:, None], 54, 1))
+    np.testing.assert_array_equal(target[:, 54:], songs[0].target[1, :, :10])
+    assert np.abs(beat).max() > 0.5  # synthetic songs carry beats
+    batch = sampler.draw(64)
+    assert batch.target.shape == (64, codec.latent_channels, 64)
+    by_id = {s.id: s for s in songs}
+
+    def audible_share(stem: int) -> float:  # of the window ends a draw can pick
+        ends = [(s, e) for s in songs for e in range(16, s.frames + 1)]
+        return float(np.mean([s.active[stem, max(0, e - 64):e].any() for s, e in ends]))
+
+    share = {i: audible_share(i) for i in range(len(STEMS))}
+    for sid, st, e in zip(batch.song, batch.stem, batch.end, strict=True):
+        if share[int(st)] > 0.3:  # a silent tail survives 32 tries with p < 1e-5
+            assert by_id[sid].active[int(st), max(0, e - 64):e].any()
+    assert any(share[i] > 0.3 for i in range(len(STEMS)))
+    # same seed, same windows; state round trip continues identically
+    again = WindowSampler(songs, sampler.options, silence=silence, hop_length=codec.hop_length,
+                          sample_rate=codec.sample_rate, seed=0)
+    again.load_state_dict(sampler.state_dict())
+    a, b = sampler.draw(4), again.draw(4)
+    assert torch.equal(a.target, b.target) and a.end == b.end
+
+
+def _pairs(cond, hops, frames: int, right: int) -> list[tuple[int, int]]:
+    out = []
+    for i in range(len(hops)):
+        h = int(hops[i])
+        known = torch.nonzero(cond.mixture_known[i]).flatten()
+        mix_end = int(known[-1]) + 1 + right
+        w = (frames - mix_end) // h - 1
+        assert (frames - mix_end) % h == 0
+        out.append((h, w))
+    return out
+
+
+def test_masks_cover_the_whole_grid_and_never_show_the_future() -> None:
+    frames, context = 256, (2, 2)
+    options = GridOptions.full(frames, (32, 64), focus_prob=0.25, p_drop_beat=0.5)
+    grid = TrainingGrid.full(frames, (32, 64))
+    assert options.grid == grid and max(w for _, w in grid.pairs()) == 6
+    gen = torch.Generator().manual_seed(0)
+    seen: list[tuple[int, int]] = []
+    dropped, total = 0, 0
+    for _ in range(25):
+        b = 64
+        target, mixture = torch.randn(b, 4, frames), torch.randn(b, 4, frames)
+        beat = torch.ones(b, 2, frames)
+        cond, hops = draw_conditioning(target, mixture, torch.zeros(b, dtype=torch.long), beat,
+                                       options=options, context_frames=context,
+                                       generator=gen, uses_beat_grid=True)
+        pairs = _pairs(cond, hops, frames, context[1])
+        seen += pairs
+        for i, (h, w) in enumerate(pairs):
+            capture = frames - (w + 1) * h  # n_k inside the window
+            assert not cond.mixture_known[i, capture - context[1]:].any()
+            assert not cond.target_known[i, frames - h:].any()  # the region is generated
+        dropped += int((cond.beat.abs().sum(dim=(1, 2)) == 0).sum())
+        total += b
+    assert set(seen) == set(grid.pairs())  # every hop × every allowed w
+    share_w1 = sum(w == 1 for _, w in seen) / len(seen)
+    assert share_w1 == pytest.approx(0.25 + 0.75 * 2 / 12, abs=0.05)
+    assert dropped / total == pytest.approx(0.5, abs=0.06)
+
+
+def test_grid_options_refuse_focus_outside_grid() -> None:
+    with pytest.raises(ValueError, match="not in the training grid"):
+        GridOptions(grid=TrainingGrid(256, (32,), (0, 1)),
+                    focus=TrainingGrid(256, (32,), (2,)), focus_prob=0.5)
+
+
+# ---- stages end to end -------------------------------------------------------------------
+def _one_step(model_dir: Path) -> np.ndarray:
+    pipe = load_pipeline(str(model_dir))
+    g = pipe.geometry_for(0.25, 1)
+    request = StepRequest(stream=pipe.new_stream(), step=3, geometry=g,
+                          mixture=np.zeros(g.window_samples, np.float32), stems=("drums",),
+                          num_steps=pipe.config.default_steps, xfade=64)
+    return pipe.generate([request])[0].audio["drums"]
+
+
+def test_train_ldm_smoke(teacher: Path) -> None:
+    log = [json.loads(x) for x in (teacher / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4]
+    assert all(np.isfinite(r["valid"]) for r in log if "valid" in r)
+    assert (teacher / "loss.png").stat().st_size > 1000
+    config = json.loads((teacher / "model" / "config.json").read_text())
+    assert config["kind"] == "teacher" and config["uses_beat_grid"]
+    assert config["trained_hop_frames"] == [8, 16] and config["trained_lookaheads"] == list(
+        range(-1, 7))
+    run = json.loads((teacher / "run.json").read_text())
+    assert config["sigma_data"] == pytest.approx(run["cache_stats"]["rms"], abs=1e-4)
+    assert sorted(p.name for p in (teacher / "models").iterdir()) == ["step-0000002",
+                                                                      "step-0000004"]
+    audio = _one_step(teacher / "model")
+    assert audio.shape == (64 + 16 * 512,) and np.isfinite(audio).all()
+
+
+def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
+    common = ["train", "ldm", "--data", str(data), "--smoke", "--no-progress",
+              "--lr-schedule", "constant", "--checkpoint-every", "2"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main([*common, "--out", str(whole), "--steps", "4"]) == 0
+    assert main([*common, "--out", str(split), "--steps", "2"]) == 0
+    assert main([*common, "--out", str(split), "--steps", "4", "--resume"]) == 0
+
+    def losses(run: Path) -> dict[int, float]:
+        return {r["step"]: r["loss"] for r in map(json.loads, (run / "log.jsonl").read_text()
+                                                  .splitlines()) if "loss" in r}
+
+    assert losses(split) == losses(whole)
+    a = load_file(str(whole / "model" / "model.safetensors"))
+    b = load_file(str(split / "model" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_cd_smoke_and_check(teacher: Path, data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cd"
+    assert main(["train", "cd", "--teacher", str(teacher / "model"), "--data", str(data),
+                 "--out", str(out), "--smoke", "--no-progress"]) == 0
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert (config["kind"], config["sampler"], config["default_steps"]) == (
+        "consistency", "consistency", 2)
+    teacher_config = json.loads((teacher / "model" / "config.json").read_text())
+    for key in ("window_frames", "trained_hop_frames", "trained_lookaheads", "unet",
+                "sigma_data", "codec_params", "stems"):
+        assert config[key] == teacher_config[key]
+    assert (out / "loss.png").is_file()
+    audio = _one_step(out / "model")
+    assert audio.shape == (64 + 16 * 512,) and np.isfinite(audio).all()
+
+    check = tmp_path / "check"
+    assert main(["train", "check", "--model", str(out / "model"), "--data", str(data),
+                 "--out", str(check), "--songs", "1", "--r", "0.25", "--beat-grid", "on",
+                 "--no-progress", "--wavs", "1"]) == 0
+    report = json.loads((check / "check.json").read_text())
+    (run,) = report["runs"]
+    assert set(run["metrics"]) >= {"generated", "ground_truth", "silence"}
+    assert run["metrics"]["ground_truth"]["onset_f1_stem"] == pytest.approx(1.0)
+    assert len(list(check.glob("*-generated.wav"))) == 1
+    with pytest.raises(ValueError, match="test split"):
+        from sideman.training.check import CheckOptions
+
+        CheckOptions(model=out, data=data, out=check, split="test")

@@ -1,0 +1,225 @@
+"""``sideman train check``: listening proxies for a trained model, in the streaming regime.
+
+For each held-out song (valid split by default; never test) and each condition (hop ratio r,
+look-ahead w, with or without the client's transport), the model's
+:class:`~sideman.models.pipeline.StreamingPipeline` is driven step by step exactly as a live
+client would: step ``k`` sees the mix without the target stem up to ``n_k = k·H`` and
+generates ``[n_k + w·H, n_k + (w + 1)·H)``; the transport (when on) is the song's local tempo
+and last beat at ``n_k`` (:func:`~.beats.transport_at`). The regions are laid end to end into
+a stem track on the song's timeline and scored with
+:func:`~sideman.eval.metrics.evaluate_stem` next to the references it brings (the
+ground-truth stem, silence, the same stem of another song): beat F1 against the annotated
+beats, beat F1 against beats tracked in the context, onset F1 and chroma agreement against
+the ground-truth stem.
+
+This is a quick in-process check to choose checkpoints; the evaluation's sweep
+(``sideman eval sweep``) drives the live session code over the test split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .beats import transport_at
+from .cache import beats_per_bar_of
+from .datasets import Song, load_audio, mix_without, open_dataset
+
+log = logging.getLogger(__name__)
+
+#: The numbers the summary table shows, per entry.
+TABLE_METRICS = ("beat_f1_annotated", "beat_f1_context", "onset_f1_stem", "chroma_stem")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    model: Path
+    data: Path
+    out: Path
+    split: str = "valid"
+    songs: int = 8
+    stems: tuple[str, ...] = ("drums",)
+    ratios: tuple[float, ...] = (0.125, 0.25)
+    lookahead: int = 1
+    beat_grid: tuple[bool, ...] = (True, False)
+    num_steps: int | None = None
+    seconds: float | None = None
+    wavs: int = 2
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.split == "test":
+            raise ValueError("the test split is kept for the evaluation; check on valid")
+        if self.songs < 1:
+            raise ValueError(f"--songs must be >= 1, got {self.songs}")
+
+
+def window_of(audio: np.ndarray, start: int, end: int, known_end: int) -> np.ndarray:
+    """Samples ``[start, end)`` of ``audio``: zero before 0, after the song and from
+    ``known_end`` on (the future a live client has not captured yet)."""
+    out = np.zeros(end - start, dtype=np.float32)
+    lo, hi = max(start, 0), min(end, known_end, len(audio))
+    if hi > lo:
+        out[lo - start:hi - start] = audio[lo:hi]
+    return out
+
+
+def stream_stem(pipe: Any, context: np.ndarray, stem: str, *, r: float, w: int,
+                song: Song | None, num_steps: int, seed: int = 0
+                ) -> tuple[np.ndarray, dict[str, float]]:
+    """Generate ``stem`` over a whole song the live way; returns (track, mean step timings).
+
+    ``context``: the mix without the stem on the model clock; ``song``: for the transport
+    (``None``: no transport). The track has ``len(context)`` samples; what no step generated
+    (the first ``(w + 1)`` hops) is zero.
+    """
+    from sideman.models.base import StepRequest
+
+    g = pipe.geometry_for(r, w)
+    sr, hop = g.sample_rate, g.hop_samples
+    n = len(context)
+    track = np.zeros(n, dtype=np.float32)
+    stream = pipe.new_stream()
+    bpb = beats_per_bar_of(song) if song is not None else None
+    timings: dict[str, list[float]] = {}
+    k = 0
+    while True:
+        start, end = g.region(k)
+        if start >= n:
+            break
+        if end > 0:
+            w0, w1 = g.window(k)
+            transport = None
+            if song is not None and song.beats is not None:
+                transport = transport_at(song.beats, song.downbeats if song.downbeats
+                                         is not None else np.zeros(0),
+                                         g.step_position(k) / sr, sample_rate=sr,
+                                         beats_per_bar=bpb)
+            request = StepRequest(stream=stream, step=k, geometry=g,
+                                  mixture=window_of(context, w0, w1, g.step_position(k)),
+                                  stems=(stem,), num_steps=num_steps, seed=seed,
+                                  transport=transport)
+            result = pipe.generate([request])[0]
+            audio = result.audio[stem]
+            lo, hi = max(start, 0), min(end, n)
+            track[lo:hi] = audio[lo - start:hi - start]
+            for key, value in result.timings.items():
+                timings.setdefault(key, []).append(value)
+        k += 1
+        assert hop > 0
+    return track, {k: float(np.mean(v)) for k, v in timings.items()}
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def run_check(options: CheckOptions) -> dict[str, Any]:
+    """Stream the songs through the model and score them; writes JSON, markdown, WAVs."""
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from sideman.eval.metrics import evaluate_stem
+    from sideman.models.pipeline import load_pipeline
+
+    pipe = load_pipeline(str(options.model))
+    sr = pipe.config.sample_rate
+    steps = options.num_steps or pipe.config.default_steps
+    songs = open_dataset(options.data, split=options.split)[: options.songs]
+    if not songs:
+        raise ValueError(f"no {options.split} songs in {options.data}")
+    options.out.mkdir(parents=True, exist_ok=True)
+    conditions = [(r, grid) for r in options.ratios for grid in options.beat_grid]
+    results: list[dict[str, Any]] = []
+    total = len(songs) * len(options.stems) * len(conditions)
+    bar = tqdm(total=total, desc="check", unit="run", disable=not options.progress)
+    started = time.perf_counter()
+    for si, song in enumerate(songs):
+        end = song.duration if options.seconds is None else min(song.duration, options.seconds)
+        other = songs[(si + 1) % len(songs)]
+        for stem in options.stems:
+            truth = load_audio(song, stem, sr=sr, end=end)
+            context = mix_without(song, stem, sr=sr, end=end)
+            other_stem = load_audio(other, stem, sr=sr, end=end) if other is not song else None
+            for r, grid in conditions:
+                track, timings = stream_stem(pipe, context, stem, r=r, w=options.lookahead,
+                                             song=song if grid else None, num_steps=steps,
+                                             seed=options.seed)
+                g = pipe.geometry_for(r, options.lookahead)
+                first = max(0, g.region(0)[0]) / sr
+                scores = evaluate_stem(track, truth, context, sr, span=(first, len(track) / sr),
+                                       gt_beats=song.beats, other_song_stem=other_stem)
+                results.append({"song": song.id, "stem": stem, "r": r, "w": options.lookahead,
+                                "beat_grid": grid, "timings": timings, **scores})
+                if si < options.wavs:
+                    tag = f"{song.id}-{stem}-r{r:g}-w{options.lookahead}-" \
+                          f"{'grid' if grid else 'nogrid'}"
+                    sf.write(options.out / f"{tag}-generated.wav", track, sr)
+                    sf.write(options.out / f"{tag}-with-context.wav",
+                             np.clip(track + context, -1, 1), sr)
+                    if r == conditions[0][0] and grid == conditions[0][1]:
+                        sf.write(options.out / f"{song.id}-{stem}-ground-truth.wav", truth, sr)
+                        sf.write(options.out / f"{song.id}-{stem}-context.wav", context, sr)
+                bar.update()
+    bar.close()
+    summary = summarize(results)
+    table = markdown_table(summary, str(options.model), steps)
+    report = {"model": str(options.model), "data": str(options.data), "split": options.split,
+              "songs": [s.id for s in songs], "num_steps": steps,
+              "seconds": time.perf_counter() - started, "summary": summary, "runs": results,
+              "table": table}
+    (options.out / "check.json").write_text(json.dumps(report, indent=1) + "\n")
+    (options.out / "check.md").write_text(table + "\n")
+    return report
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (stem, r, w, beat grid): mean of each metric per entry, and generated / truth."""
+    keys = sorted({(x["stem"], x["r"], x["w"], x["beat_grid"]) for x in results},
+                  key=lambda k: (k[0], k[1], k[2], not k[3]))
+    out = []
+    for stem, r, w, grid in keys:
+        runs = [x for x in results if (x["stem"], x["r"], x["w"], x["beat_grid"])
+                == (stem, r, w, grid)]
+        entries = sorted({e for x in runs for e in x["metrics"]})
+        means = {e: {m: _mean([x["metrics"][e].get(m) for x in runs if e in x["metrics"]])
+                     for m in TABLE_METRICS} for e in entries}
+        gen, gt = means["generated"]["beat_f1_annotated"], means["ground_truth"][
+            "beat_f1_annotated"]
+        out.append({"stem": stem, "r": r, "w": w, "beat_grid": grid, "songs": len(runs),
+                    "means": means,
+                    "beat_f1_ratio": None if not gen or not gt else gen / gt,
+                    "step_ms": {k: 1000 * float(np.mean([x["timings"].get(k, 0.0)
+                                                         for x in runs]))
+                                for k in ("encode", "sample", "decode")}})
+    return out
+
+
+def markdown_table(summary: Sequence[dict[str, Any]], model: str, steps: int) -> str:
+    def f(v: float | None) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    lines = [f"Listening proxies of `{model}` ({steps} sampler steps); means over songs.", "",
+             "| stem | r | w | beat grid | entry | beat F1 (annotated) | beat F1 (context) "
+             "| onset F1 (vs GT stem) | chroma (vs GT stem) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in summary:
+        for entry in ("generated", "ground_truth", "other_song", "silence"):
+            if entry not in row["means"]:
+                continue
+            m = row["means"][entry]
+            lines.append(f"| {row['stem']} | {row['r']:g} | {row['w']} | "
+                         f"{'on' if row['beat_grid'] else 'off'} | {entry} | "
+                         + " | ".join(f(m[k]) for k in TABLE_METRICS) + " |")
+        lines.append(f"| | | | | **generated / GT beat F1** | **{f(row['beat_f1_ratio'])}** "
+                     f"| | | |")
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""``sideman train ldm``: the EDM latent diffusion teacher.
+
+Windows from the latent cache (:mod:`.windows`), conditioning over the whole (hop, w) grid
+with the beat grid dropped at random (:mod:`.masks`), the EDM loss (Karras et al. 2022) on
+the frames to generate only, ``sigma_data`` from the training latents' RMS; the loop of
+:mod:`.loop` (AdamW, warmup + cosine, clipping, EMA, checkpoints, validation, plots).
+The EMA weights are what gets exported (``OUT/model``, ``OUT/models/step-N``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sideman.models.checkpoint import build_denoiser, save_pretrained
+from sideman.models.codecs import build_codec
+from sideman.models.conditioning import Conditioning
+from sideman.models.config import ModelConfig, default_unet, tiny_unet
+from sideman.models.denoiser import Denoiser, edm_loss
+from sideman.models.geometry import Geometry
+
+from .datasets import STEMS
+from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .stage import (
+    Batch,
+    DataOptions,
+    fixed_noise,
+    jsonable,
+    load_latents,
+    mean_over,
+    stage_data,
+    write_run,
+)
+from .windows import WindowOptions
+
+log = logging.getLogger(__name__)
+
+
+def wide_unet() -> dict[str, Any]:
+    """The wider variant measured in docs/MODELS.md: (8, 16, 32, 96, 192), 5.8 M params."""
+    return {**default_unet(), "block_out_channels": [8, 16, 32, 96, 192]}
+
+
+UNETS = {"default": default_unet, "wide": wide_unet, "tiny": tiny_unet}
+
+
+def unet_config(spec: str) -> dict[str, Any]:
+    """``default``, ``wide``, ``tiny`` or a JSON file of ``UNet2DModel`` arguments."""
+    if spec in UNETS:
+        return UNETS[spec]()
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"--unet must be one of {', '.join(UNETS)} or a JSON file, got {spec!r}")
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class LdmOptions:
+    """The teacher's model and objective (the data side is :class:`~.stage.DataOptions`)."""
+
+    name: str = "sideman-ldm"
+    window_frames: int = 256
+    hop_frames: tuple[int, ...] = (32, 64)
+    unet: str = "default"
+    uses_beat_grid: bool = True
+    #: mean of ln σ in training; ``None``: EDM's -1.2 for σ_data = 0.5, moved by
+    #: ln(σ_data / 0.5) so the noise levels scale with the data
+    p_mean: float | None = None
+    p_std: float = 1.2
+    default_steps: int = 8
+    max_steps: int = 32
+
+
+class LossModel:
+    """What :func:`~sideman.models.denoiser.edm_loss` needs, around a prepared model.
+
+    The forward call goes through the (possibly distributed) wrapper so gradients are
+    synchronised; the attributes come from the denoiser inside.
+    """
+
+    def __init__(self, model: nn.Module, inner: Denoiser) -> None:
+        self.model = model
+        self.sigma_data = inner.sigma_data
+        self.inner = inner
+
+    def planes(self, cond: Conditioning) -> torch.Tensor:
+        return self.inner.planes(cond)
+
+    def __call__(self, *args: Any) -> torch.Tensor:
+        return self.model(*args)
+
+
+def edm_p_mean(sigma_data: float) -> float:
+    """EDM's P_mean (-1.2 at σ_data = 0.5) shifted so σ / σ_data is distributed alike."""
+    return -1.2 + math.log(sigma_data / 0.5)
+
+
+def model_config(options: LdmOptions, codec: Any, sigma_data: float) -> ModelConfig:
+    top = Geometry.max_lookahead(options.window_frames, min(options.hop_frames))
+    return ModelConfig.for_codec(
+        codec, name=options.name, window_frames=options.window_frames,
+        trained_hop_frames=tuple(options.hop_frames), trained_lookaheads=tuple(range(-1, top + 1)),
+        stems=STEMS, uses_beat_grid=options.uses_beat_grid, unet=unet_config(options.unet),
+        sigma_data=round(float(sigma_data), 4), kind="teacher", sampler="heun",
+        default_steps=options.default_steps, max_steps=options.max_steps)
+
+
+def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
+              resume: bool | Path = False) -> Path:
+    """Train (or resume) a teacher; returns the directory of the final exported model."""
+    codec = build_codec(data.codec)
+    cache = load_latents(data, codec)
+    config = model_config(options, codec, cache.sigma_data)
+    torch.manual_seed(loop.seed)
+    denoiser = build_denoiser(config)
+    trainer_state: dict[str, Any] = {}
+    window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
+                           keep_silent=data.keep_silent,
+                           silence_frames=min(64, config.window_frames))
+    from accelerate import PartialState
+
+    process = PartialState().process_index
+    sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
+                    seed=loop.seed, process_index=process)
+    trainer_state = {"windows": sd.train, "generator": GeneratorState(sd.generator)}
+    trainer = Trainer(denoiser, loop, state=trainer_state)
+    if trainer.is_main:
+        write_run(loop.out, "ldm", {"ldm": jsonable(options), "data": jsonable(data),
+                                    "loop": jsonable(loop)}, config, cache)
+    if resume:
+        checkpoint = latest_checkpoint(loop.out) if resume is True else Path(resume)
+        if checkpoint is None:
+            raise FileNotFoundError(f"--resume: no checkpoint in {loop.out / 'checkpoints'}")
+        trainer.resume(checkpoint)
+    inner = trainer.unwrapped
+    p_mean = edm_p_mean(config.sigma_data) if options.p_mean is None else options.p_mean
+    valid_noise = fixed_noise(sd.valid, 7, p_mean, options.p_std)
+    valid_noise_w1 = fixed_noise(sd.valid_w1, 8, p_mean, options.p_std)
+
+    def loss(model: nn.Module) -> torch.Tensor:
+        batch = sd.draw(loop.batch_size).to(trainer.device)
+        return edm_loss(LossModel(model, inner), batch.target, batch.cond,  # type: ignore[arg-type]
+                        generator=sd.generator, p_mean=p_mean, p_std=options.p_std)
+
+    def validate(model: nn.Module) -> dict[str, float]:
+        assert isinstance(model, Denoiser)
+
+        def one(noises: list) -> Any:
+            def fn(b: Batch, i: int) -> torch.Tensor:
+                sigma, noise = noises[i]
+                return edm_loss(model, b.target, b.cond, sigma=sigma.to(b.target.device),
+                                noise=noise.to(b.target.device))
+            return fn
+
+        return {"valid": mean_over(sd.valid, one(valid_noise), trainer.device),
+                "valid_w1": mean_over(sd.valid_w1, one(valid_noise_w1), trainer.device)}
+
+    def export(directory: Path, model: nn.Module) -> None:
+        assert isinstance(model, Denoiser)
+        save_pretrained(directory, model, config)
+
+    trainer.run(loss, validate, export)
+    return loop.out / "model"

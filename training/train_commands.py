@@ -1,0 +1,298 @@
+"""``sideman data cache`` and ``sideman train ldm | cd | check``: parsing in one place.
+
+Handlers import torch lazily (``sideman --help`` stays quick) and turn the parsed options
+into the option dataclasses the training modules take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .loop import LoopOptions
+    from .stage import DataOptions
+
+log = logging.getLogger(__name__)
+
+#: What ``--smoke`` sets unless the option is given explicitly (a few steps, a tiny model).
+SMOKE_LOOP = {"steps": 4, "batch_size": 2, "warmup": 1, "checkpoint_every": 2,
+              "valid_every": 2, "log_every": 1}
+SMOKE_LDM = {"unet": "tiny", "window_frames": 64, "hops": "8,16"}
+
+
+def register_cache(data_group: argparse._SubParsersAction) -> None:
+    cache = data_group.add_parser(
+        "cache", help="encode every song once per codec (latent cache for training)",
+        description="Per song and stem: the stem's latent and the latent of the mix without "
+                    "it (encoded from the summed audio), which frames are audible, and the "
+                    "beats. Stored under OUT/<codec>-<hash of its parameters>/; songs "
+                    "already there are kept.")
+    cache.add_argument("--data", type=Path, required=True, help="data set directory")
+    cache.add_argument("--codec", default="mel", help="codec name (default mel)")
+    cache.add_argument("--out", type=Path, default=None,
+                       help="cache root (default DATA/latents)")
+    cache.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    cache.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cache.set_defaults(func=_cmd_cache)
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    import torch
+
+    from sideman.models.codecs import CodecError, build_codec
+
+    from .cache import CacheError, build_cache, open_cache
+    from .datasets import DatasetError
+
+    torch.set_num_threads(args.threads)
+    try:
+        codec = build_codec(args.codec)
+        root = args.out if args.out is not None else args.data / "latents"
+        path = build_cache(args.data, root, codec, progress=not args.no_progress)
+    except (CodecError, CacheError, DatasetError, ValueError) as exc:
+        print(f"error: {exc}")
+        return 2
+    cache = open_cache(path, codec, splits=())
+    stats = cache.index.get("stats_train", {})
+    print(f"{path}: {len(cache.index['songs'])} songs; train latents RMS "
+          f"{stats.get('rms', float('nan')):.4f} (sigma_data), mean "
+          f"{stats.get('mean', float('nan')):.4f}")
+    print(json.dumps(stats.get("per_stem", {}), indent=1))
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    """Options both stages take: data, windows, masks, optimisation, bookkeeping."""
+    d = p.add_argument_group("data")
+    d.add_argument("--data", type=Path, required=True, help="data set directory")
+    d.add_argument("--cache", type=Path, default=None,
+                   help="latent cache root (default DATA/latents; built if missing)")
+    d.add_argument("--stem-weights", default="bass=0.2,drums=0.4,guitar=0.2,piano=0.2",
+                   help="how often each stem is drawn (default drums 0.4, others 0.2)")
+    d.add_argument("--keep-silent", type=float, default=0.15,
+                   help="probability of keeping a window whose target is silent at the end "
+                        "(default 0.15)")
+    d.add_argument("--beat-dropout", type=float, default=0.5,
+                   help="probability that an item's beat-grid planes are dropped (default 0.5)")
+    d.add_argument("--focus-w", default="1",
+                   help="look-aheads drawn extra often, comma-separated (default 1)")
+    d.add_argument("--focus-prob", type=float, default=0.25,
+                   help="share of items drawn from the focus look-aheads (default 0.25)")
+    d.add_argument("--valid-windows", type=int, default=64,
+                   help="fixed validation windows (default 64)")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--out", type=Path, required=True, help="run directory")
+    o.add_argument("--steps", type=int, default=None, help="total optimizer steps")
+    o.add_argument("--batch-size", type=int, default=None, help="windows per step and process")
+    o.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    o.add_argument("--warmup", type=int, default=None, help="linear warmup steps")
+    o.add_argument("--lr-schedule", choices=("constant", "cosine"), default="cosine")
+    o.add_argument("--min-lr-ratio", type=float, default=0.1,
+                   help="cosine ends at this fraction of --lr (default 0.1)")
+    o.add_argument("--weight-decay", type=float, default=0.01)
+    o.add_argument("--grad-clip", type=float, default=1.0)
+    o.add_argument("--ema-decay", type=float, default=None,
+                   help="EMA decay of the exported weights")
+    o.add_argument("--checkpoint-every", type=int, default=None)
+    o.add_argument("--valid-every", type=int, default=None)
+    o.add_argument("--log-every", type=int, default=None)
+    o.add_argument("--keep-checkpoints", type=int, default=2,
+                   help="resumable states kept (exported models are all kept)")
+    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--threads", type=int, default=1,
+                   help="torch threads per process (default 1: on a shared CPU more threads "
+                        "are slower)")
+    o.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
+    o.add_argument("--resume", nargs="?", const=True, default=False, type=Path,
+                   help="continue from the latest checkpoint in OUT (or from the one given)")
+    o.add_argument("--smoke", action="store_true",
+                   help="a few steps with a tiny model on whatever data is given (CI)")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register_train(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser(
+        "train", help="train the latent diffusion teacher, distil it, check it",
+        description="Training runs on one CPU, one GPU, or several GPUs with "
+                    "`accelerate launch -m sideman.server.cli train ...`.")
+    group = train.add_subparsers(dest="train_command", metavar="STAGE")
+    train.set_defaults(func=lambda args: (train.print_help(), 2)[1])
+
+    ldm = group.add_parser(
+        "ldm", help="train the EDM latent diffusion teacher",
+        description="EDM denoiser on cached latents: every (hop, w) of the trained grid, "
+                    "beat-grid dropout, EMA, resumable checkpoints, loss-curve PNG.")
+    _add_common(ldm)
+    m = ldm.add_argument_group("model")
+    m.add_argument("--name", default="sideman-ldm", help="model name in config.json")
+    m.add_argument("--codec", default="mel", help="codec (default mel)")
+    m.add_argument("--window-frames", type=int, default=None, help="window T in frames "
+                   "(default 256)")
+    m.add_argument("--hops", default=None,
+                   help="trained hops in frames, comma-separated (default 32,64)")
+    m.add_argument("--unet", default=None,
+                   help="default, wide, tiny or a JSON file of UNet2DModel arguments")
+    m.add_argument("--no-beat-grid", action="store_true", help="model without beat planes")
+    m.add_argument("--p-mean", type=float, default=None,
+                   help="EDM log-sigma mean (default -1.2 + ln(sigma_data / 0.5))")
+    m.add_argument("--p-std", type=float, default=1.2, help="EDM log-sigma spread")
+    ldm.set_defaults(func=_cmd_ldm)
+
+    cd = group.add_parser(
+        "cd", help="consistency distillation from a teacher",
+        description="Consistency distillation (Song et al. 2023, Alg. 2): the student "
+                    "starts from the teacher, one Heun step of the teacher between "
+                    "adjacent Karras noise levels, an EMA target network, pseudo-Huber "
+                    "distance on the frames to generate.")
+    _add_common(cd)
+    c = cd.add_argument_group("distillation")
+    c.add_argument("--teacher", type=Path, required=True,
+                   help="teacher model directory (e.g. RUN/model from train ldm)")
+    c.add_argument("--name", default=None, help="model name (default: teacher's + '-cd')")
+    c.add_argument("--scales", type=int, default=18,
+                   help="N: Karras noise levels of the discretisation (default 18)")
+    c.add_argument("--target-decay", type=float, default=0.95,
+                   help="EMA decay μ of the target network (default 0.95)")
+    c.add_argument("--distance", choices=("huber", "l2"), default="huber")
+    c.add_argument("--huber-c", type=float, default=None,
+                   help="pseudo-Huber c (default 0.00054·sqrt(dimension))")
+    c.add_argument("--sample-steps", type=int, default=2,
+                   help="default sampling steps of the distilled model (default 2)")
+    cd.set_defaults(func=_cmd_cd)
+
+    check = group.add_parser(
+        "check", help="listening proxies: stream valid songs through a model",
+        description="Runs the streaming pipeline step by step over held-out songs and scores "
+                    "the generated stem (beat F1 vs annotated beats, onset F1 and chroma vs "
+                    "the ground-truth stem) next to the ground truth, silence and another "
+                    "song's stem; writes JSON, a markdown table and a few WAVs.")
+    check.add_argument("--model", type=Path, required=True, help="model directory")
+    check.add_argument("--data", type=Path, required=True, help="data set directory")
+    check.add_argument("--split", default="valid", choices=("train", "valid"),
+                       help="songs to use (default valid; the test split is for evaluation)")
+    check.add_argument("--songs", type=int, default=8, help="number of songs (default 8)")
+    check.add_argument("--stems", default="drums", help="stems, comma-separated")
+    check.add_argument("--r", default="0.125,0.25", help="hop ratios (default 0.125,0.25)")
+    check.add_argument("--w", type=int, default=1, help="look-ahead (default 1)")
+    check.add_argument("--beat-grid", default="on,off",
+                       help="with and/or without the transport (default on,off)")
+    check.add_argument("--num-steps", type=int, default=None,
+                       help="sampler steps (default: the model's)")
+    check.add_argument("--seconds", type=float, default=None,
+                       help="only the first seconds of each song")
+    check.add_argument("--out", type=Path, required=True, help="output directory")
+    check.add_argument("--wavs", type=int, default=2, help="songs whose audio is saved")
+    check.add_argument("--threads", type=int, default=1)
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--no-progress", action="store_true")
+    check.set_defaults(func=_cmd_check_model)
+
+
+def _pick(value: object, smoke: bool, smoke_value: object, default: object) -> object:
+    if value is not None:
+        return value
+    return smoke_value if smoke else default
+
+
+def _loop_options(args: argparse.Namespace, defaults: dict[str, object]) -> LoopOptions:
+    from .loop import LoopOptions
+
+    s = args.smoke
+    get = {k: _pick(getattr(args, k), s, SMOKE_LOOP.get(k, defaults[k]), defaults[k])
+           for k in ("steps", "batch_size", "warmup", "checkpoint_every", "valid_every",
+                     "log_every")}
+    return LoopOptions(
+        out=args.out, lr=args.lr if args.lr is not None else float(defaults["lr"]),
+        schedule=args.lr_schedule, min_lr_ratio=args.min_lr_ratio,
+        weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+        ema_decay=args.ema_decay if args.ema_decay is not None else float(defaults["ema"]),
+        keep_checkpoints=args.keep_checkpoints, seed=args.seed,
+        mixed_precision=args.mixed_precision, progress=not args.no_progress,
+        **get)  # type: ignore[arg-type]
+
+
+def _data_options(args: argparse.Namespace) -> DataOptions:
+    from .stage import DataOptions, parse_stem_weights
+
+    return DataOptions(
+        data=args.data, cache=args.cache, codec=getattr(args, "codec", None) or "mel",
+        stem_weights=parse_stem_weights(args.stem_weights), keep_silent=args.keep_silent,
+        p_drop_beat=args.beat_dropout,
+        focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
+        focus_prob=args.focus_prob,
+        valid_windows=4 if args.smoke and args.valid_windows == 64 else args.valid_windows,
+        progress=not args.no_progress)
+
+
+def _cmd_ldm(args: argparse.Namespace) -> int:
+    import torch
+
+    from .ldm import LdmOptions, train_ldm
+
+    torch.set_num_threads(args.threads)
+    s = args.smoke
+    try:
+        hops = str(_pick(args.hops, s, SMOKE_LDM["hops"], "32,64"))
+        options = LdmOptions(
+            name=args.name, window_frames=int(_pick(args.window_frames, s,  # type: ignore[arg-type]
+                                                    SMOKE_LDM["window_frames"], 256)),
+            hop_frames=tuple(int(h) for h in hops.split(",")),
+            unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
+            uses_beat_grid=not args.no_beat_grid, p_mean=args.p_mean, p_std=args.p_std)
+        loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
+                                    "checkpoint_every": 500, "valid_every": 500,
+                                    "log_every": 10, "lr": 3e-4, "ema": 0.999})
+        model = train_ldm(options, _data_options(args), loop, resume=args.resume)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
+    return 0
+
+
+def _cmd_cd(args: argparse.Namespace) -> int:
+    import torch
+
+    from .cd import CdOptions, train_cd
+
+    torch.set_num_threads(args.threads)
+    try:
+        options = CdOptions(teacher=args.teacher, name=args.name, scales=args.scales,
+                            target_decay=args.target_decay, distance=args.distance,
+                            huber_c=args.huber_c, default_steps=args.sample_steps)
+        loop = _loop_options(args, {"steps": 5000, "batch_size": 16, "warmup": 100,
+                                    "checkpoint_every": 250, "valid_every": 250,
+                                    "log_every": 10, "lr": 5e-5, "ema": 0.999})
+        model = train_cd(options, _data_options(args), loop, resume=args.resume)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
+    return 0
+
+
+def _cmd_check_model(args: argparse.Namespace) -> int:
+    import torch
+
+    from .check import CheckOptions, run_check
+
+    torch.set_num_threads(args.threads)
+    try:
+        options = CheckOptions(
+            model=args.model, data=args.data, split=args.split, songs=args.songs,
+            stems=tuple(s.strip() for s in args.stems.split(",") if s.strip()),
+            ratios=tuple(float(r) for r in args.r.split(",")), lookahead=args.w,
+            beat_grid=tuple(x.strip() == "on" for x in args.beat_grid.split(",")),
+            num_steps=args.num_steps, seconds=args.seconds, out=args.out, wavs=args.wavs,
+            seed=args.seed, progress=not args.no_progress)
+        report = run_check(options)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(report["table"])
+    print(f"results: {args.out / 'check.json'}")
+    return 0
