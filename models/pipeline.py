@@ -363,18 +363,24 @@ class StreamingPipeline(Generator):
         var = torch.ones(b, device=dev) if variation is None else variation.to(dev)
         planes = self.denoiser.planes(cond)
 
+        bounds = self.codec.latent_bounds()
+
         def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return self.denoiser(x, sigma, planes, cond.stem)
+            estimate = self.denoiser(x, sigma, planes, cond.stem)
+            return estimate if bounds is None else estimate.clamp(*bounds)
 
         inpaint = Inpaint(cond.target[:, None], cond.target_known)
         x = noise() * c.sigma_max * var.reshape(-1, 1, 1, 1)
         if self.sampler == "consistency":
             sigmas = consistency_sigmas(steps, c.sigma_min, c.sigma_max, c.rho).to(dev)
-            return sample_consistency(denoise, x, sigmas, noise=noise, sigma_min=c.sigma_min,
-                                      variation=var, inpaint=inpaint)
-        sigmas = karras_sigmas(steps, c.sigma_min, c.sigma_max, c.rho).to(dev)
-        solver = sample_heun if self.sampler == "heun" else sample_euler
-        return solver(denoise, x, sigmas, noise=noise, inpaint=inpaint)
+            out = sample_consistency(denoise, x, sigmas, noise=noise, sigma_min=c.sigma_min,
+                                     variation=var, inpaint=inpaint)
+        else:
+            sigmas = karras_sigmas(steps, c.sigma_min, c.sigma_max, c.rho).to(dev)
+            solver = sample_heun if self.sampler == "heun" else sample_euler
+            out = solver(denoise, x, sigmas, noise=noise, inpaint=inpaint)
+        # Heun's last correction divides by a tiny σ and can still overshoot the bounds
+        return out if bounds is None else out.clamp(*bounds)
 
     def _decode(self, items: list[_Item]) -> dict[int, np.ndarray]:
         """Audio ``[region_start - xfade, region_end)`` per item, batched by span size."""

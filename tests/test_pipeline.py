@@ -397,3 +397,41 @@ def test_latent_track_keeps_frames_by_absolute_index() -> None:
     assert track.frames().tolist() == [100]
     track.write(50, torch.zeros(2, 1))  # and so does a jump far back
     assert track.frames().tolist() == [50]
+
+
+# -- bounded latents ----------------------------------------------------------------------------
+def test_mel_bounds_hold_full_scale_audio() -> None:
+    codec = tiny_mel_codec()
+    low, high = codec.latent_bounds()
+    t = torch.arange(8000) / 8000
+    for audio in (torch.sin(2 * np.pi * 440 * t), torch.sign(torch.sin(2 * np.pi * 55 * t)),
+                  torch.zeros(8000)):
+        latent = codec.encode(audio[None, :7936])
+        assert low <= latent.min().item() and latent.max().item() <= high
+
+
+@pytest.mark.parametrize("sampler", ["heun", "consistency"])
+def test_overshooting_denoiser_cannot_leave_the_codec_bounds(monkeypatch, sampler) -> None:
+    """A streaming model reads its own output back as known target: an overshoot must not
+    grow from step to step (an undertrained teacher at 2 Heun steps reached ±240)."""
+    kind = "consistency" if sampler == "consistency" else "teacher"
+    pipe = tiny_pipeline(kind=kind, sampler=sampler)
+    low, high = pipe.codec.latent_bounds()
+    real = pipe.denoiser
+
+    class Overshoot:
+        def planes(self, cond):
+            return real.planes(cond)
+
+        def __call__(self, x, sigma, planes, stem):
+            return real(x, sigma, planes, stem) + 1e4 * torch.sign(x)
+
+    monkeypatch.setattr(pipe, "denoiser", Overshoot())
+    g = pipe.info.geometry(hop_frames=4, lookahead=1)
+    stream = pipe.new_stream()
+    spy = Spy(pipe, monkeypatch)
+    for k in range(4):
+        (res,) = pipe.generate([request(pipe, stream, k, g)])
+        assert all(np.isfinite(a).all() for a in res.audio.values())
+    for _, out in spy.calls:
+        assert low <= out.min().item() and out.max().item() <= high

@@ -49,6 +49,13 @@ class Codec(abc.ABC):
     #: space refuses a codec with other values); the rest are decoder/runtime settings.
     LATENT_KEYS: tuple[str, ...] = ()
 
+    def latent_bounds(self) -> tuple[float, float] | None:
+        """``(low, high)`` that every latent value of real audio lies in, or ``None`` when the
+        latent space is unbounded. Samplers clamp their estimates to it: a few-step sampler
+        can overshoot, and a streaming model feeds its own output back as the next window's
+        known target, so one overshoot would otherwise grow step after step."""
+        return None
+
     @abc.abstractmethod
     def params(self) -> dict[str, Any]:
         """JSON-serialisable constructor parameters (recorded in checkpoints)."""

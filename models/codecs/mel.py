@@ -131,6 +131,14 @@ class MelCodec(Codec):
         db = 20.0 * torch.log10(mel.clamp(min=10.0 ** (self.db_floor / 20.0)))
         return (db - self.db_offset) / self.db_scale
 
+    #: dB above the reference that the latent bounds allow (full-scale test signals
+    #: reach about +8 dB; the rest is headroom).
+    HEADROOM_DB = 12.5
+
+    def latent_bounds(self) -> tuple[float, float]:
+        low = (self.db_floor - self.db_offset) / self.db_scale
+        return low, (self.HEADROOM_DB - self.db_offset) / self.db_scale
+
     def magnitude(self, latent: torch.Tensor) -> torch.Tensor:
         """``(B, C, F)`` latent → linear STFT magnitude ``(B, bins, F)`` (pseudo-inverse mel)."""
         db = (latent.to(self.device, torch.float32) * self.db_scale + self.db_offset)
