@@ -193,6 +193,23 @@ def read_proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (``/proc/PID/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process (all its threads) so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- models ---------------------------------------------------------------------------------
 def resolve_model(spec: str, kind: str) -> Path:
     """The checkpoint directory for ``--model``/``--teacher``; refuses a wrong kind."""
@@ -265,7 +282,8 @@ def describe_pipeline(pipe: Any, path: Path | None, *, num_steps: int, random: b
 
     c = pipe.config
     return {
-        "path": None if path is None else str(path), "name": c.name, "kind": c.kind,
+        # random models live in a temporary directory that is gone after the run
+        "path": None if path is None or random else str(path), "name": c.name, "kind": c.kind,
         "sampler": pipe.sampler, "num_steps": num_steps,
         "model_calls": model_calls(pipe.sampler, num_steps),
         "default_steps": c.default_steps, "codec": c.codec, "sample_rate": c.sample_rate,
@@ -546,6 +564,32 @@ class ServeProcess:
                 self.proc.wait()
 
 
+def missed_steps(core: Any) -> int:
+    """Planned steps of a real-time client that missed their deadline in any way: superseded,
+    lost (a stem got nothing), reported late by the server, or arrived after the client
+    played the region's first sample. Each step counts once, however many of these hold."""
+    missed = 0
+    for p in core.plan():
+        entry = core.steps.get(p.step)
+        if entry is None or entry.superseded or entry.miss_late is not None:
+            missed += 1
+            continue
+        done = []
+        for stem in core.settings.stems:
+            versions = [k[1] for k in entry.arrivals if k[0] == stem]
+            if not versions:
+                break
+            first = min(versions)  # the version that arrived first counts for lateness
+            done.append(max(t for k, t in entry.arrivals.items()
+                            if k[0] == stem and k[1] == first))
+        else:
+            play = core.play_time(p.step, p.region[0])
+            if play is None or max(done) <= play:
+                continue
+        missed += 1
+    return missed
+
+
 def _client_thread(audio: np.ndarray, rate: int, settings: Any, address: tuple[str, int],
                    out: list, index: int) -> None:
     from sideman.server.client import ClientError, run_client
@@ -572,10 +616,18 @@ def measure_sessions(model: Path, *, sessions: int, max_batch: int, threads: int
             target=_client_thread, name=f"bench-client-{i}",
             args=(audio, rate, ClientSettings(stems=STEM_ORDER[:stems], r=r, w=w, seed=i),
                   address, cores, i)) for i in range(sessions)]
+        streaming = time.monotonic()
+        clients_cpu = own_cpu_seconds()
+        server_cpu = process_cpu_seconds(server.proc.pid)
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
+        wall = time.monotonic() - streaming
+        clients_cpu = own_cpu_seconds() - clients_cpu
+        server_end = process_cpu_seconds(server.proc.pid)
+        server_cpu = (None if server_cpu is None or server_end is None
+                      else server_end - server_cpu)
         failed = [c for c in cores if not hasattr(c, "stats")]
         if failed:
             raise BenchError(f"{len(failed)} of {sessions} clients failed: {failed[0]}\n"
@@ -620,7 +672,7 @@ def measure_sessions(model: Path, *, sessions: int, max_batch: int, threads: int
         "stems": stems, "audio_seconds": round(len(audio) / rate, 3),
         "steps": total("steps"), "steps_complete": total("steps_complete"),
         "misses": misses, "superseded": superseded, "steps_late": late, "steps_lost": lost,
-        "deadline_misses": misses + superseded + late + lost,
+        "deadline_misses": sum(missed_steps(core) for core in cores),
         "degraded": int(metrics.get("sideman_degraded_total", 0)),
         "refined": int(metrics.get("sideman_refined_total", 0)),
         "server_steps": int(metrics.get("sideman_steps_total", 0)),
@@ -635,6 +687,9 @@ def measure_sessions(model: Path, *, sessions: int, max_batch: int, threads: int
         "latency_ms": {"p50_median": float(np.median(lat_p50)) if lat_p50 else None,
                        "p95_max": max(lat_p95) if lat_p95 else None},
         "lost_chunks": total("lost_chunks"),
+        "wall_s": round(wall, 3),
+        "server_cpu_s": None if server_cpu is None else round(server_cpu, 3),
+        "clients_cpu_s": round(clients_cpu, 3),
         "errors": sorted({e for s in stats for e in s["errors"]}),
         "peak_rss_mb": round(memory.get("VmHWM", float("nan")), 1) if memory else None,
         "rss_mb": round(memory.get("VmRSS", float("nan")), 1) if memory else None,
@@ -789,6 +844,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             sessions = session_section(paths["consistency"], options,
                                        audio[:int(options.session_seconds * rate)], rate,
                                        workdir, progress)
+            if random:  # its temporary directory is gone after the run
+                sessions["model"] = None
             gpu_section: dict[str, Any] = {"status": "no GPU (torch.cuda.is_available() is "
                                                      "False)" if not gpu else "measured",
                                            "name": machine["gpu"]}

@@ -90,7 +90,7 @@ def markdown(result: Mapping[str, Any]) -> str:
     ]
     for role, d in models.items():
         lines.append(
-            f"- {role}: `{d['name']}` ({d['path'] or 'built in memory'}), {d['codec']} codec "
+            f"- {role}: `{d['name']}` ({d['path'] or 'built for this run'}), {d['codec']} codec "
             f"at {d['sample_rate']} Hz, {d['window_frames']}-frame window "
             f"({d['window_seconds']:.2f} s), {d['parameters'] / 1e6:.2f} M parameters, "
             f"{d['sampler']} sampler, {d['num_steps']} steps = {d['model_calls']} network "
@@ -259,16 +259,24 @@ def _session_lines(section: Mapping[str, Any]) -> list[str]:
             f"{_f(run['step_ms']['p50'], 0)} / {_f(run['step_ms']['p95'], 0)}",
             f"{_f(run['slack_ms']['p50_median'], 0)} / {_f(run['slack_ms']['min'], 0)}",
             f"**{run['deadline_misses']}**", str(run["degraded"]),
-            _f(run["latency_ms"]["p50_median"], 0), _f(run["peak_rss_mb"], 0),
-            _f(run["startup"]["first_chunk_s"], 1),
+            _f(run["latency_ms"]["p50_median"], 0),
+            _f(None if run["server_cpu_s"] is None else 100 * run["server_cpu_s"]
+               / run["wall_s"], 0, " %"),
+            _f(100 * run["clients_cpu_s"] / run["wall_s"], 0, " %"),
+            _f(run["peak_rss_mb"], 0), _f(run["startup"]["first_chunk_s"], 1),
+            _f(run["load_average"][0] if run["load_average"] else None, 1),
         ])
     lines += _table(["sessions", "max batch", "mean batch", "steps", "step ms p50 / p95",
                      "slack ms p50 / min", "missed", "degraded", "latency ms p50",
-                     "peak RSS MB", "start → first chunk s"], rows)
+                     "server CPU", "clients CPU", "peak RSS MB", "start → first chunk s",
+                     "load"], rows)
     if section["runs"]:
         r = section["runs"][0]
         lines.append(f"r = {r['r']:g}, w = {r['w']}, {r['stems']} stem(s), "
-                     f"{r['audio_seconds']:.0f} s of audio per session.")
+                     f"{r['audio_seconds']:.0f} s of audio per session. *Server CPU* and "
+                     f"*clients CPU*: CPU time of the server process and of the clients (all "
+                     f"in the benchmark's process) over the streaming time (100 % = one "
+                     f"core); *load*: the 1-minute load average when the row started.")
     startup = section["startup"]
     lines += ["", "### Start-up and memory", "",
               f"- Start-up (process start → the first chunk a client receives; one session): "
@@ -396,21 +404,25 @@ def plot_sessions(result: Mapping[str, Any], path: Path) -> None:
     plt = _pyplot()
     runs = result["sessions"]["runs"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for batched, style in ((True, "-o"), (False, "--s")):
+    counts = sorted({r["sessions"] for r in runs})
+    for batched, style, colour in ((True, "-o", "#4c72b0"), (False, "--s", "#dd8452")):
         rows = sorted((r for r in runs if (r["max_batch"] > 1) == batched
-                       or (batched and r["sessions"] == 1)), key=lambda r: r["sessions"])
-        if not rows:
+                       or r["sessions"] == 1), key=lambda r: r["sessions"])
+        if not rows or (not batched and all(r["sessions"] == 1 for r in rows)):
             continue
         n = [r["sessions"] for r in rows]
-        name = "batched" if batched else "max_batch 1"
-        left.plot(n, [r["step_ms"]["p50"] for r in rows], style, label=f"{name} p50")
-        left.plot(n, [r["step_ms"]["p95"] for r in rows], style, alpha=0.5,
+        name = f"max_batch {rows[-1]['max_batch']}"
+        left.plot(n, [r["step_ms"]["p50"] for r in rows], style, color=colour,
+                  label=f"{name} p50")
+        left.plot(n, [r["step_ms"]["p95"] for r in rows], style, color=colour, alpha=0.4,
                   label=f"{name} p95")
-        right.plot(n, [r["slack_ms"]["min"] for r in rows], style, label=f"{name} min slack")
+        right.plot(n, [r["slack_ms"]["min"] for r in rows], style, color=colour,
+                   label=f"{name}: smallest slack")
         for x, r in zip(n, rows, strict=True):
             if r["deadline_misses"]:
                 right.annotate(f"{r['deadline_misses']} missed", (x, r["slack_ms"]["min"] or 0),
-                               fontsize=8)
+                               fontsize=8, color=colour, xytext=(4, 4),
+                               textcoords="offset points")
     if runs:
         hop = 1e3 * runs[0]["r"] * result["stages"]["models"]["consistency"]["window_seconds"]
         left.axhline(hop, color="black", linewidth=1, label="hop")
@@ -418,6 +430,8 @@ def plot_sessions(result: Mapping[str, Any], path: Path) -> None:
     for ax in (left, right):
         ax.set_xlabel("concurrent sessions")
         ax.set_xscale("log", base=2)
+        ax.set_xticks(counts, [str(c) for c in counts])
+        ax.minorticks_off()
         ax.legend(fontsize=8)
     left.set_ylabel("server step time, ms")
     right.set_ylabel("slack, ms (negative: late)")
