@@ -698,6 +698,50 @@ def measure_sessions(model: Path, *, sessions: int, max_batch: int, threads: int
     }
 
 
+def measure_batch_scaling(pipe: Any, *, r: float, w: int, sizes: Sequence[int], threads: int,
+                          stems: int, repeats: int = 3) -> list[dict[str, Any]]:
+    """What batching can buy at most: one ``generate`` call with ``b`` sessions' steps
+    (``b`` in ``sizes``) against ``b`` single calls, straight on the pipeline (no server, so
+    no queueing), sizes taken in turn ``repeats`` times. Times from the pipeline's own
+    stage timings; ``per_item_gain`` = (b × one-item call) / b-item call."""
+    from sideman.models.base import StepRequest
+
+    g = pipe.geometry_for(r, w)
+    sizes = sorted(set(sizes))
+    streams = [pipe.new_stream() for _ in range(max(sizes))]
+    mixture = (0.1 * np.random.default_rng(0).standard_normal(g.window_samples)
+               ).astype(np.float32)
+    calls = iter(range(10, 10**9))
+
+    def call(b: int) -> dict[str, float]:
+        k = next(calls)
+        requests = [StepRequest(stream=streams[i], step=k, geometry=g, mixture=mixture,
+                                stems=STEM_ORDER[:stems], num_steps=pipe.config.default_steps,
+                                seed=i) for i in range(b)]
+        return pipe.generate(requests)[0].timings
+
+    seconds: dict[int, list[dict[str, float]]] = {b: [] for b in sizes}
+    with torch_threads(threads):
+        call(max(sizes))  # one-off costs of the largest shapes
+        for _ in range(repeats):
+            for b in sizes:
+                seconds[b].append(call(b))
+    rows = []
+    one = None
+    for b in sizes:
+        per_stage = {stage: float(np.median([t[stage] for t in seconds[b]]))
+                     for stage in ("encode", "sample", "decode")}
+        total = float(np.median([sum(t.values()) for t in seconds[b]]))
+        if b == sizes[0]:
+            one = total / b
+        rows.append({"batch": b, "call_ms": round(1e3 * total, 3),
+                     "per_item_ms": round(1e3 * total / b, 3),
+                     "stage_ms": {k: round(1e3 * v, 3) for k, v in per_stage.items()},
+                     "per_item_gain": _ratio(one, total / b), "threads": threads,
+                     "repeats": repeats})
+    return rows
+
+
 def session_section(model: Path, options: BenchOptions, audio: np.ndarray, rate: int,
                     workdir: Path, tick: Callable[[str], None]) -> dict[str, Any]:
     runs = []
@@ -715,8 +759,16 @@ def session_section(model: Path, options: BenchOptions, audio: np.ndarray, rate:
     first = [run["startup"]["first_chunk_s"] for run in runs
              if run["startup"]["first_chunk_s"] is not None]
     single = [run for run in runs if run["sessions"] == 1]
+    tick("batch scaling (one model call with N sessions' steps)")
+    from sideman.models.pipeline import load_pipeline
+
+    with torch_threads(threads):
+        pipe = load_pipeline(str(model))
+    scaling = measure_batch_scaling(pipe, r=options.session_ratio, w=options.lookahead,
+                                    sizes=options.sessions, threads=threads,
+                                    stems=options.stems)
     return {
-        "model": str(model), "threads": threads, "runs": runs,
+        "model": str(model), "threads": threads, "runs": runs, "batch_scaling": scaling,
         "peak_rss_mb": max(peaks) if peaks else None,
         "startup": {
             "first_chunk_s": (single[0]["startup"]["first_chunk_s"] if single
@@ -801,8 +853,8 @@ def count_runs(options: BenchOptions, *, gpu: bool, m2l: bool) -> int:
     stage = 2 * len(options.ratios)
     blocks = len(split_steps(options.steps, STAGE_BLOCKS))
     m2l_blocks = len(split_steps(options.m2l_steps, STAGE_BLOCKS))
-    sessions = sum(1 + (options.unbatched and n > 1 and options.max_batch > 1)
-                   for n in options.sessions)
+    sessions = 1 + sum(1 + (options.unbatched and n > 1 and options.max_batch > 1)
+                       for n in options.sessions)
     return (stage * blocks * (len(options.threads) + gpu) + sessions
             + stage * m2l_blocks * m2l * (1 + gpu))
 

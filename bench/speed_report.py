@@ -295,8 +295,21 @@ def _session_lines(section: Mapping[str, Any]) -> list[str]:
                          f"({one['step_ms']['p50'] / b['step_ms']['p50']:.2f}×), "
                          f"{b['deadline_misses']} vs {one['deadline_misses']} missed, "
                          f"{b['degraded']} vs {one['degraded']} degraded.")
+    scaling = section.get("batch_scaling") or []
+    if notes or scaling:
+        lines += ["### What batching buys", ""]
+    if scaling:
+        lines += ["At most (one model call with N sessions' steps straight on the pipeline, "
+                  "no server; median of a few calls):", ""]
+        lines += _table(["sessions in the call", "call ms", "per session ms",
+                         "per-session gain over one at a time", "encode / sample / decode ms"],
+                        [[str(row["batch"]), _f(row["call_ms"], 0), _f(row["per_item_ms"], 0),
+                          f"{_f(row['per_item_gain'], 2)}×",
+                          " / ".join(_f(row["stage_ms"][k], 0)
+                                     for k in ("encode", "sample", "decode"))]
+                         for row in scaling])
     if notes:
-        lines += ["### What batching buys", "", *notes, ""]
+        lines += ["In the live server (rows above):", "", *notes, ""]
     return lines
 
 

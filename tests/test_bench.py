@@ -34,6 +34,7 @@ STAGE_KEYS = {"model", "sampler", "device", "codec", "model_calls", "r", "w", "h
               "hop_ms", "threads", "stems", "num_steps", "num_steps_ran", "steps_measured",
               "blocks", "ms", "step_ms_samples", "rtf_p50", "rtf_p95", "fraction_of_hop_p50",
               "fraction_of_hop_p95", "load_average", "client"}
+SECTION_KEYS = {"model", "threads", "runs", "batch_scaling", "peak_rss_mb", "startup"}
 SESSION_KEYS = {"sessions", "max_batch", "threads", "r", "w", "load_average", "stems",
                 "audio_seconds", "steps", "steps_complete", "misses", "superseded",
                 "steps_late", "steps_lost", "deadline_misses", "degraded", "refined",
@@ -99,6 +100,7 @@ def test_stage_figures_are_complete_and_positive(tiny_run: tuple[Path, dict]) ->
 def test_session_figures_count_up(tiny_run: tuple[Path, dict]) -> None:
     _, result = tiny_run
     section = result["sessions"]
+    assert set(section) == SECTION_KEYS
     rows = [(r["sessions"], r["max_batch"]) for r in section["runs"]]
     assert rows == [(1, 8), (2, 8)]  # --quick leaves out the max_batch 1 rows
     for run in section["runs"]:
@@ -120,6 +122,13 @@ def test_session_figures_count_up(tiny_run: tuple[Path, dict]) -> None:
     one, two = section["runs"][0], section["runs"][1]
     assert two["steps"] == 2 * one["steps"]
     assert section["peak_rss_mb"] == max(r["peak_rss_mb"] for r in section["runs"])
+    scaling = section["batch_scaling"]
+    assert [row["batch"] for row in scaling] == [1, 2]
+    assert scaling[0]["per_item_gain"] == 1.0
+    for row in scaling:
+        assert row["call_ms"] > 0 and row["per_item_ms"] == pytest.approx(
+            row["call_ms"] / row["batch"], abs=2e-3)
+        assert all(v > 0 for v in row["stage_ms"].values())
     assert section["startup"]["first_chunk_s"] == one["startup"]["first_chunk_s"]
     names = {t["name"] for t in result["targets"]}
     assert {"step_within_20pct_of_hop_p50_threads1", "peak_rss_under_1500mb"} <= names
@@ -152,6 +161,7 @@ def test_report_says_by_how_much_a_target_is_missed(tiny_run: tuple[Path, dict],
     assert "2.50× the budget" in text and "Where the p50 step goes: sample" in text
     assert "3 of" in text and "3 late" in text
     assert "- 4 sessions: batching gives step p50" in text and "(2.00×), 3 vs 0 missed" in text
+    assert "| sessions in the call | call ms |" in text
     paths = write_report(result, tmp_path)
     assert json.loads(paths["json"].read_text())["targets"] == result["targets"]
 
