@@ -95,6 +95,22 @@ def test_stage_figures_are_complete_and_positive(tiny_run: tuple[Path, dict]) ->
     assert {(s["r"], s["threads"]) for s in stages["speedups"]} == {(0.125, 1), (0.25, 1)}
     for s in stages["speedups"]:
         assert s["sampling_p50"] > 0 and s["end_to_end_p50"] > 0
+    # beside the paper: its teacher at r = 0.25, its distilled at r = 0.125, the speed-ups
+    comparison = result["paper_comparison"]
+    assert [(c["what"], c["r"]) for c in comparison] == [
+        ("teacher step", 0.25), ("distilled step", 0.125), ("distilled over teacher", 0.125)]
+    by_role = {(r["model"], r["r"]): r for r in runs}
+    for c, role, paper in zip(comparison[:2], ("teacher", "consistency"),
+                              (speed.PAPER["teacher"], speed.PAPER["distilled"]), strict=True):
+        row = by_role[(role, c["r"])]
+        assert c["ours_step_p50_ms"] == row["ms"]["step"]["p50"]
+        assert c["rtf_ratio"] == pytest.approx(
+            row["rtf_p50"] * paper["step_ms"] / paper["hop_ms"], rel=1e-2)
+        assert c["step_ratio"] == pytest.approx(paper["step_ms"] / c["ours_step_p50_ms"],
+                                                rel=1e-2)
+    (at_eighth,) = [s for s in stages["speedups"] if s["r"] == 0.125]
+    assert comparison[2]["sampling_speedup_ratio"] == pytest.approx(
+        at_eighth["sampling_p50"] / speed.PAPER["sampling_speedup"], rel=1e-2)
 
 
 def test_session_figures_count_up(tiny_run: tuple[Path, dict]) -> None:
@@ -162,6 +178,7 @@ def test_report_says_by_how_much_a_target_is_missed(tiny_run: tuple[Path, dict],
     assert "3 of" in text and "3 late" in text
     assert "- 4 sessions: batching gives step p50" in text and "(2.00×), 3 vs 0 missed" in text
     assert "| sessions in the call | call ms |" in text
+    assert "| figure | r | threads | ours (p50) | paper (GPU) | ours / paper |" in text
     paths = write_report(result, tmp_path)
     assert json.loads(paths["json"].read_text())["targets"] == result["targets"]
 
