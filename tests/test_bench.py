@@ -208,6 +208,33 @@ def test_model_of_the_wrong_kind_is_refused(tmp_path: Path, monkeypatch) -> None
     assert resolve_model("default", "consistency") == tmp_path / "weights" / "default"
 
 
+def test_trained_checkpoints_given_by_directory(tmp_path: Path) -> None:
+    """The path the trained weights take: ``--model DIR --teacher DIR`` (no random models)."""
+    from sideman.models.codecs import build_codec
+    from sideman.models.pipeline import StreamingPipeline
+
+    dirs = {}
+    for kind in ("consistency", "teacher"):
+        config = speed.tiny_architecture(kind)
+        dirs[kind] = tmp_path / f"ckpt-{kind}"
+        StreamingPipeline.random(config, build_codec(config.codec, config.codec_params),
+                                 seed=3).save_pretrained(dirs[kind])
+    out = tmp_path / "out"
+    code = main(["bench", "--model", str(dirs["consistency"]), "--teacher",
+                 str(dirs["teacher"]), "--quick", "--r", "0.25", "--steps", "1",
+                 "--sessions", "1", "--out", str(out), "--no-progress"])
+    assert code == 0
+    result = json.loads((out / "bench.json").read_text())
+    models = result["stages"]["models"]
+    assert {role: d["path"] for role, d in models.items()} == {
+        role: str(path) for role, path in dirs.items()}
+    assert not any(d["random_weights"] for d in models.values())
+    assert result["sessions"]["model"] == str(dirs["consistency"])
+    assert [run["steps_measured"] for run in result["stages"]["runs"]] == [1, 1]
+    text = (out / "bench.md").read_text()
+    assert "random weights" not in text.lower()
+
+
 @pytest.mark.parametrize(("given", "message"), [
     (dict(threads=(0,)), "--threads"), (dict(ratios=(0.0,)), "--r"),
     (dict(ratios=(1.5,)), "--r"), (dict(steps=0), "--steps"), (dict(stems=5), "--stems"),
