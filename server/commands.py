@@ -111,6 +111,9 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
                         "input is missing (default 20)")
     p.add_argument("--no-warmup", action="store_true",
                    help="skip the two throw-away model calls that calibrate step timing")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads for the model (default: torch's, one per core); "
+                        "1 is much faster when other programs share the cores")
     p.set_defaults(func=_serve)
 
 
@@ -119,6 +122,13 @@ def _serve(args: argparse.Namespace) -> int:
     from .telemetry import MetricsServer
     from .transport import UdpServer
 
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"sideman serve: --threads must be >= 1, got {args.threads}")
+            return 2
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         config = ServerConfig(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
                               max_datagram=args.max_datagram, allow=tuple(args.allow),
