@@ -867,10 +867,12 @@ def headline_table(agg: dict[str, Any]) -> str:
 def write_table(agg: dict[str, Any], path: Path, command: str | None = None) -> Path:
     """``table.md``: the headline table, how to read it, and the command that made it."""
     meta = agg.get("meta", {})
+    end = (f"{meta['excerpt_seconds']:g} s (excerpts)" if meta.get("excerpt_seconds")
+           else "each song's end")
     lines = [headline_table(agg), "",
              f"Model `{meta.get('model', '?')}`, {meta.get('mode', '?')} mode, "
              f"{meta.get('data', '?')} ({meta.get('split', '?')} split), scored from "
-             f"{meta.get('span_start_seconds', '?')} s to each song's end; beat tracker "
+             f"{meta.get('span_start_seconds', '?')} s to {end}; beat tracker "
              f"`{meta.get('tracker', '?')}`, mir_eval ±70 ms. Beat F1: beats tracked in the "
              f"stem vs beats tracked in the context (the mix without the stem), means over "
              f"songs. gen / GT: generated / ground-truth stem under the same tracker (target "

@@ -350,6 +350,7 @@ def test_excerpts_stream_and_score_the_first_seconds(tmp_path: Path) -> None:
     (record,) = run.results.records
     assert record.evaluation["span"] == [pytest.approx(16384 / SR), 3.5]
     assert run.results.meta["excerpt_seconds"] == 3.5
+    assert "to 3.5 s (excerpts)" in (tmp_path / "out" / "table.md").read_text()
     audio, _ = sf.read(run.info["audio"][0], dtype="float32")
     assert len(audio) == round(3.5 * SR)
     assert record.evaluation["metrics"]["generated"]["beat_f1_annotated"] == 1.0
