@@ -474,9 +474,11 @@ class Cell:
     label: str
     record: SongRecord
     embeddings: dict[str, np.ndarray]
+    other: str | None = None  #: the song whose stem was the other-song reference
 
     def to_json(self) -> str:
-        return json.dumps({"label": self.label, "record": self.record.to_dict(),
+        return json.dumps({"label": self.label, "other": self.other,
+                           "record": self.record.to_dict(),
                            "embeddings": {k: np.asarray(v).tolist()
                                           for k, v in self.embeddings.items()}},
                           allow_nan=False)
@@ -484,7 +486,8 @@ class Cell:
     @classmethod
     def from_json(cls, line: str) -> Cell:
         data = json.loads(line)
-        return cls(label=data["label"], record=SongRecord.from_dict(data["record"]),
+        return cls(label=data["label"], other=data["other"],
+                   record=SongRecord.from_dict(data["record"]),
                    embeddings={k: np.asarray(v, np.float64).reshape(-1, EMBED_DIM)
                                for k, v in data["embeddings"].items()})
 
@@ -574,11 +577,12 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
         t = time.perf_counter()
         for job, core in zip(batch, cores, strict=True):
             record, embeddings = _score(job, core, ref, tracker, config)
-            done = [Cell(job.label, record, embeddings)]
+            other = job.other.id if job.other else None
+            done = [Cell(job.label, record, embeddings, other)]
             if alias:  # the same output, scored once, recorded under both labels
                 twin = replace(job, condition="beat_grid")
                 done.append(Cell(twin.label, replace(record, condition="beat_grid"),
-                                 embeddings))
+                                 embeddings, other))
             if config.save_audio:
                 audio.append(str(_save_audio(config.out, job, core.writers[job.stem].buffer,
                                              ref.rate)))
@@ -661,8 +665,15 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     alias = "beat_grid" in config.conditions and not info.uses_beat_grid \
         and "no_grid" in config.conditions
     runs = [j for j in jobs if j.condition == "no_grid"] if alias else jobs
-    runs = [j for j in runs if j.label not in finished
-            or (alias and replace(j, condition="beat_grid").label not in finished)]
+
+    def done(job: Job) -> bool:
+        """Finished before, against the same other-song reference (adding songs to a sweep
+        can change which unscored song is the reference of the others)."""
+        cell = finished.get(job.label)
+        return cell is not None and cell.other == (job.other.id if job.other else None)
+
+    runs = [j for j in runs if not done(j)
+            or (alias and not done(replace(j, condition="beat_grid")))]
     beat_grid_note = None
     if "beat_grid" in config.conditions and not info.uses_beat_grid:
         beat_grid_note = (f"{info.name} has no beat-grid input: beat_grid results equal "
@@ -684,7 +695,7 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     if config.up or config.down:
         meta["link"] = _describe_link(config.up, config.down)
 
-    resumed = sum(1 for j in jobs if j.label in finished)
+    resumed = sum(1 for j in jobs if done(j))
     totals: dict[str, float] = defaultdict(float)
     saved: list[str] = []
     checkpoint = config.out / CHECKPOINT
@@ -693,9 +704,8 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
                disable=not progress)
 
     def collect(group: _GroupRun) -> None:
-        new = [c for c in group.cells if c.label not in finished]
-        _append_checkpoint(checkpoint, new)
-        finished.update((c.label, c) for c in new)
+        _append_checkpoint(checkpoint, group.cells)  # later lines win when read back
+        finished.update((c.label, c) for c in group.cells)
         for key, value in group.stats.items():
             totals[key] += value
         saved.extend(group.audio)

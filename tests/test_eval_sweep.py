@@ -342,6 +342,26 @@ def test_an_interrupted_sweep_continues_from_its_checkpoint(tmp_path: Path) -> N
     assert third.info["song_settings_simulated"] == 6
 
 
+def test_resume_reruns_a_song_whose_reference_changed(tmp_path: Path) -> None:
+    data = click_data(tmp_path / "clicks", 3, 4.0)
+    config = SweepConfig(data=data, out=tmp_path / "out", model="clicktrack", rs=(0.25,),
+                         ws=(1,), songs=1, plots=False)
+
+    def run(**changes):
+        return run_sweep(replace(config, **changes), generator=TinyClickTrack(period=SR // 2),
+                         progress=False).info
+
+    assert run()["references"]["drums"] == {"Track00000": "Track00001"}
+    # A second song: Track00001 is scored now, so Track00000's reference is Track00002 and
+    # its finished cell (scored against Track00001) is not reused.
+    info = run(songs=2)
+    assert info["references"]["drums"] == {"Track00000": "Track00002",
+                                           "Track00001": "Track00002"}
+    assert info["song_settings_resumed"] == 0 and info["song_settings_simulated"] == 2
+    info = run(songs=2)
+    assert info["song_settings_resumed"] == 2 and info["song_settings_simulated"] == 0
+
+
 def test_excerpts_stream_and_score_the_first_seconds(tmp_path: Path) -> None:
     data = click_data(tmp_path / "clicks", 1, 6.0)
     config = SweepConfig(data=data, out=tmp_path / "out", model="clicktrack", rs=(0.25,),
