@@ -10,7 +10,8 @@ Driving it offline (one implementation of the streaming logic, two drivers)
 ---------------------------------------------------------------------------
 An offline driver (the evaluation sweep, tests) runs the very same session, scheduler and
 engine code on a simulated clock, without sockets; :mod:`sideman.server.offline` is the
-reference (``OfflineLink``, ``run_offline``)::
+reference (``Simulation``, a discrete-event driver for any number of clients in fast or real
+time, and ``run_offline``, one fast client)::
 
     clock = ManualClock()
     outbox = []                                   # what the server sent
@@ -26,14 +27,15 @@ reference (``OfflineLink``, ``run_offline``)::
     for payload in outbox:                            # ... datagrams out
         core.on_datagram(payload, clock.now())
 
-Simulated per-step latency: wrap the generator so that ``generate`` advances the
-``ManualClock`` by the simulated time (``sideman.server.testing.SimulatedLatency``); the
-engine measures steps with the clock, so deadlines, degradation and misses follow the
-simulation. Simulated loss: drop, duplicate or reorder datagrams between the two sides
-(``OfflineLink``'s ``link`` callable; ``sideman.bench.impair.Decider`` has the seeded
-decisions). The noise of each step is seeded by (seed, step, stem) and the step grid is
-fixed by the settings, so the output equals what a live client gets with the same settings
-and seed (tests/test_server_scheduling.py checks it for ``realtime 0``).
+Simulated per-step latency: the generator's ``generate`` advances the ``ManualClock`` by
+the simulated time while datagrams keep arriving and the server keeps ticking
+(``Simulation``'s ``Latency``); the engine measures steps with the clock, so deadlines,
+degradation and misses follow the simulation. Simulated loss: drop, duplicate, delay or
+reorder datagrams between the two sides (``Simulation``'s ``link`` callable, or per client
+the seeded ``sideman.bench.impair.Decider``). The noise of each step is seeded by (seed,
+step, stem) and the step grid is fixed by the settings, so the output equals what a live
+client gets with the same settings and seed (tests/test_server_simulation.py checks it in
+fast mode and in real time).
 """
 
 from __future__ import annotations

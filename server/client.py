@@ -77,6 +77,8 @@ class StemWriter:
 
     def __init__(self, length: int) -> None:
         self.buffer = np.zeros(length, np.float32)
+        #: Which samples some received chunk covered (lost output stays False).
+        self.covered = np.zeros(length, bool)
         self._layers: dict[int, _Layer] = {}
         self._seen: set[tuple[int, int, int]] = set()
         self._frozen_below = -(2**62)  # steps below this are baked into the buffer
@@ -101,6 +103,7 @@ class StemWriter:
             return "superseded"
         layer.chunks[(int(final), index)] = (position, np.asarray(samples, np.float32))
         end = position + len(samples)
+        self.covered[max(0, position):max(0, min(end, len(self.covered)))] = True
         layer.lo, layer.hi = min(layer.lo, position), max(layer.hi, end)
         self._compose(max(position, self._freeze_point), end)
         if len(self._layers) > 2 * KEEP_STEPS:
@@ -247,6 +250,13 @@ class StreamClient:
     def status_request(self) -> bytes:
         return self._session_message(protocol.STATUS)
 
+    def transport(self, bpm: float, beat_position: int, beats_per_bar: int = 4,
+                  beat_in_bar: int = 0) -> bytes:
+        """``/sideman/transport``: a beat falls at client position ``beat_position`` (beat
+        ``beat_in_bar`` of a ``beats_per_bar`` bar); ``bpm`` 0 clears the tempo."""
+        return self._session_message(protocol.TRANSPORT, float(bpm), int(beat_position),
+                                     int(beats_per_bar), int(beat_in_bar))
+
     def bye(self) -> bytes:
         return self._session_message(protocol.BYE)
 
@@ -371,6 +381,37 @@ class StreamClient:
                                    region=(a, b), out_start=a - min(xfade, b - a)))
             k += 1
         return out
+
+    def capture_schedule(self, audio_length: int, block: int
+                         ) -> tuple[int, list[tuple[int, int, list[int]]]]:
+        """How a patch streams in real time: ``(end, sends)``. Capture runs from sample 0 to
+        ``end`` (the input, then silence until the last planned region has been played);
+        each send ``(start, stop, marks)`` is one audio datagram of samples ``[start, stop)``,
+        sent once sample ``stop`` is captured, followed by a ``mark`` at each position in
+        ``marks`` (the capture points reached). A ``mark`` at 0 goes out as capture starts.
+        Datagrams hold at most ``block`` samples and never straddle a capture point."""
+        plan = self.plan()
+        g, cm = self.geometry()
+        delay = int(self.setting("delay", (0,))[0])  # type: ignore[index]
+        end = max(audio_length, (plan[-1].region[1] + delay) if plan else 0)
+        captures = []
+        k = 0
+        while (c := cm.to_client(g.step_position(k))) <= end:
+            captures.append(c)
+            k += 1
+        sends: list[tuple[int, int, list[int]]] = []
+        pos, next_capture = 0, 1
+        while pos < end:
+            stop = min(pos + block, end)
+            if next_capture < len(captures):
+                stop = min(stop, captures[next_capture])
+            marks = []
+            while next_capture < len(captures) and captures[next_capture] <= stop:
+                marks.append(captures[next_capture])
+                next_capture += 1
+            sends.append((pos, stop, marks))
+            pos = stop
+        return end, sends
 
     def expected_chunks(self, step: PlannedStep, stem: str) -> int:
         total = step.region[1] - max(0, step.out_start)
@@ -651,41 +692,28 @@ class ClientRunner:
             self.pump(min(deadline, next_resend, now + 0.02))
 
     def _stream_realtime(self, audio: np.ndarray, plan: list[PlannedStep]) -> None:
-        """Capture on the wall clock like a patch: blocks of audio as they are "recorded", a
-        ``mark`` at every hop boundary, and silence after the input until the last planned
-        region has been played (a patch keeps capturing while it plays)."""
+        """Capture on the wall clock like a patch (:meth:`StreamClient.capture_schedule`):
+        blocks of audio as they are "recorded", a ``mark`` at every hop boundary, and silence
+        after the input until the last planned region has been played."""
         core = self.core
         block = min(self.options.realtime_block, core.audio_block())
         rate = core.client_rate
-        delay = int(core.setting("delay", (0,))[0])  # type: ignore[index]
-        end = max(len(audio), plan[-1].region[1] + delay)
-        g, cm = core.geometry()
-        captures = []
-        k = 0
-        while (c := cm.to_client(g.step_position(k))) <= end:
-            captures.append(c)
-            k += 1
+        _end, sends = core.capture_schedule(len(audio), block)
         t0 = self.clock() + 0.05
         for p in plan:
             core.captured(p.step, t0 + p.capture / rate)
         self.pump(t0)
         self.send(core.mark(0))  # step 0 is due as capture starts
-        pos, next_capture = 0, 1
-        while pos < end:
-            stop = min(pos + block, end)
-            if next_capture < len(captures):
-                stop = min(stop, captures[next_capture])
+        for start, stop, marks in sends:
             self.pump(t0 + stop / rate)
-            chunk = np.zeros(stop - pos, np.float32)
-            if pos < len(audio):
-                piece = audio[pos:min(stop, len(audio))]
+            chunk = np.zeros(stop - start, np.float32)
+            if start < len(audio):
+                piece = audio[start:min(stop, len(audio))]
                 chunk[:len(piece)] = piece
-            for payload in core.audio_messages(pos, chunk, block):
+            for payload in core.audio_messages(start, chunk, block):
                 self.send(payload)
-            pos = stop
-            while next_capture < len(captures) and captures[next_capture] <= pos:
-                self.send(core.mark(captures[next_capture]))
-                next_capture += 1
+            for position in marks:
+                self.send(core.mark(position))
         self.wait_for(lambda: all(core.step_complete(p.step) for p in plan), self.options.tail)
 
     def finish(self) -> None:

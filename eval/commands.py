@@ -1,0 +1,242 @@
+"""``sideman eval sweep``: argument parsing in one place, turned into a :class:`SweepConfig`.
+
+Heavy imports (torch, librosa) happen inside the handler so ``sideman --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser(
+        "eval", help="offline evaluation: look-ahead sweeps",
+        description="Offline evaluation through the live protocol's own code.")
+    actions = group.add_subparsers(dest="eval_command", metavar="ACTION")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    _register_sweep(actions)
+
+
+def _ms(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 ms, got {text}")
+    return value / 1000.0
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
+    return value
+
+
+def _register_sweep(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "sweep", help="sweep look-ahead depth over a data set and score the generated stems",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="For every song of --data, stem, r, w and beat-grid condition: stream the "
+                    "mix without the stem through the live server's own code on a simulated "
+                    "clock (sessions, scheduler, engine, chunker, the reference client), "
+                    "generate the stem, and score it against the ground-truth stem, silence "
+                    "and another song's stem. Writes songs.json, aggregate.json, songs.csv, "
+                    "aggregate.csv, summary.md, table.md, run.json and plots/ into --out "
+                    "(keys: docs/EVAL.md).",
+        epilog="Example: sideman eval sweep --data /work/data/synth-v1 --split test --songs 24 "
+               "--model default --r 0.25 0.125 --w -1 0 1 2 --stems drums --beat-grid both "
+               "--out docs/reports/eval-default")
+    what = p.add_argument_group("what to sweep")
+    what.add_argument("--data", type=Path, required=True,
+                      help="data set: a synthetic set (index.json) or Slakh2100 (root, split "
+                           "folder or track)")
+    what.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
+                      help="which split of --data ('all': every song)")
+    what.add_argument("--songs", type=int, default=None, metavar="N",
+                      help="the first N songs (by id) that have the stem after the span start "
+                           "(default: all)")
+    what.add_argument("--seconds", type=float, default=None, metavar="S",
+                      help="stream and score only the first S seconds of each song (an "
+                           "excerpt: faster sweeps; default: whole songs)")
+    what.add_argument("--song", action="append", dest="song_ids", default=None, metavar="ID",
+                      help="only this song (repeat for several)")
+    what.add_argument("--model", default="default",
+                      help="'default' (embedded model), 'clicktrack' (diagnostic impulses) or "
+                           "a checkpoint directory")
+    what.add_argument("--stems", nargs="+", default=["drums"], metavar="STEM",
+                      help="stems to generate, each from the mix of the others")
+    what.add_argument("--r", nargs="+", type=float, default=[0.25], dest="rs", metavar="R",
+                      help="hop ratios H/T (rounded to whole latent frames)")
+    what.add_argument("--w", nargs="+", type=int, default=[1], dest="ws", metavar="W",
+                      help="look-ahead depths in hops (-1 retrospective, 0 immediate, 1 live, "
+                           ">= 2 deeper); (w+2)*r <= 1")
+    what.add_argument("--beat-grid", default="off", choices=("on", "off", "both"),
+                      help="send /sideman/transport with the song's annotated tempo and beats "
+                           "(on), not (off), or both as two conditions (a model without the "
+                           "beat-grid input gives the same output: run once, noted)")
+    client = p.add_argument_group("client settings (as `sideman client`)")
+    client.add_argument("--steps", type=int, default=None,
+                        help="sampling steps (default: the model's)")
+    client.add_argument("--seed", type=int, default=0, help="noise seed of every session")
+    client.add_argument("--variation", type=float, default=None,
+                        help="noise temperature 0..2 (default: the server's, 1)")
+    client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
+                        help="crossfade at the head of each region (default: the server's)")
+    client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",
+                        help="client output delay (extends every deadline; real time)")
+    client.add_argument("--no-refine", action="store_true",
+                        help="real time: never send a quick result to be refined later")
+    sim = p.add_argument_group(
+        "simulated live conditions (default: fast mode, realtime 0, full quality)")
+    sim.add_argument("--realtime", action="store_true",
+                     help="capture in real time on the simulated clock: deadlines, degrading, "
+                          "refining, misses and the watchdog are the scheduler's own")
+    sim.add_argument("--latency", type=_ms, default=0.0, metavar="MS",
+                     help="simulated time of each model call (needs --realtime)")
+    sim.add_argument("--latency-per-step", type=_ms, default=0.0, metavar="MS",
+                     help="plus this per sampling step (needs --realtime)")
+    sim.add_argument("--latency-jitter", type=_ms, default=0.0, metavar="MS",
+                     help="draw each call's time from a seeded log-normal with this standard "
+                          "deviation around the mean above")
+    sim.add_argument("--latency-measured", type=float, default=None, metavar="FACTOR",
+                     help="instead: each call takes its measured wall time x FACTOR")
+    sim.add_argument("--loss", type=_probability, default=0.0, metavar="P",
+                     help="probability a datagram is lost (each direction)")
+    sim.add_argument("--duplicate", type=_probability, default=0.0, metavar="P",
+                     help="probability a datagram arrives twice")
+    sim.add_argument("--reorder", type=_probability, default=0.0, metavar="P",
+                     help="probability a datagram is held back by --reorder-delay")
+    sim.add_argument("--reorder-delay", type=_ms, default=0.01, metavar="MS",
+                     help="how long a reordered datagram is held back")
+    sim.add_argument("--link-delay", type=_ms, default=0.0, metavar="MS",
+                     help="fixed one-way network delay")
+    sim.add_argument("--jitter", type=_ms, default=0.0, metavar="MS",
+                     help="extra one-way delay drawn uniformly from [0, MS]")
+    sim.add_argument("--link-seed", type=int, default=0,
+                     help="seed of the link's decisions (per song-setting)")
+    sim.add_argument("--block", type=int, default=1024, metavar="SAMPLES",
+                     help="real time: samples per audio datagram, like a patch's block")
+    sim.add_argument("--batch", type=int, default=None, metavar="N",
+                     help="song-settings run as concurrent sessions of one simulated server, "
+                          "so their steps share model calls (default 16 in fast mode, 1 in "
+                          "real time, where sessions also share the model's time)")
+    score = p.add_argument_group("scoring and output")
+    score.add_argument("--out", type=Path, required=True, help="output directory")
+    score.add_argument("--tracker", default="auto", choices=("auto", "dsp", "beat_this"),
+                       help="beat tracker (Beat This only with its package and a local "
+                            "checkpoint; else the DSP tracker, noted)")
+    score.add_argument("--beat-this-checkpoint", type=Path, default=None, metavar="PATH",
+                       help="local Beat This checkpoint file (never downloaded)")
+    score.add_argument("--span-start", type=float, default=None, metavar="S",
+                       help="score each song from S seconds to its end (default: one model "
+                            "window, when every (r, w) has generated with full context)")
+    score.add_argument("--skip-seconds", type=float, default=0.0, metavar="S",
+                       help="ignore the first S seconds of the span in every metric")
+    score.add_argument("--include-silent", action="store_true",
+                       help="also score songs whose target stem is silent over the span")
+    score.add_argument("--save-audio", action="store_true",
+                       help="write each generated stem to OUT/audio/SONG/ (32-bit float WAV)")
+    score.add_argument("--no-plots", action="store_true", help="skip plots/")
+    score.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run = p.add_argument_group("compute")
+    run.add_argument("--threads", type=int, default=1,
+                     help="torch CPU threads (0: torch's default; more than 1 helps only on "
+                          "idle cores)")
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="worker processes, each running one song (and stem) at a time "
+                          "with its own copy of the model and --threads threads")
+    run.add_argument("--fresh", action="store_true",
+                     help="start again: ignore the song-settings already finished in "
+                          "OUT/cells.jsonl (by default a sweep run again with the same "
+                          "settings continues where it stopped)")
+    run.add_argument("--device", default="cpu", help="torch device of the model")
+    run.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
+                     help="clicktrack: impulse every N client samples (default 4410)")
+    p.set_defaults(func=_sweep)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`~sideman.eval.sweep.SweepConfig` of parsed ``eval sweep`` arguments."""
+    from sideman.bench.impair import Impairment
+    from sideman.server.offline import Latency
+
+    from .sweep import SweepConfig
+
+    latency = Latency(per_call=args.latency, per_step=args.latency_per_step,
+                      jitter=args.latency_jitter, measured=args.latency_measured)
+    impaired = any((args.loss, args.duplicate, args.reorder, args.link_delay, args.jitter))
+    link = Impairment(loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
+                      reorder_delay=args.reorder_delay, jitter=args.jitter,
+                      delay=args.link_delay) if impaired else None
+    return SweepConfig(
+        data=args.data, out=args.out, model=args.model,
+        split=None if args.split == "all" else args.split, songs=args.songs,
+        song_ids=tuple(args.song_ids or ()), stems=tuple(args.stems), rs=tuple(args.rs),
+        ws=tuple(args.ws), beat_grid=args.beat_grid, steps=args.steps, seed=args.seed,
+        variation=args.variation, xfade=args.xfade, delay=args.delay,
+        refine=not args.no_refine, realtime=args.realtime, latency=latency, up=link,
+        down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
+        tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,
+        span_start=args.span_start, skip_seconds=args.skip_seconds,
+        include_silent=args.include_silent, save_audio=args.save_audio,
+        plots=not args.no_plots, device=args.device, click_period=args.click_period,
+        seconds=args.seconds, jobs=args.jobs, threads=args.threads, resume=not args.fresh)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The run as one ``sideman eval sweep`` command: every option that differs from its
+    default, so a results file says exactly how to make it again."""
+    parser = argparse.ArgumentParser(add_help=False)
+    sub = parser.add_subparsers()
+    _register_sweep(sub)  # a throw-away parser for the defaults
+    defaults = vars(sub.choices["sweep"].parse_args(["--data", "D", "--out", "O"]))
+    words = ["sideman", "eval", "sweep"]
+    for action in sub.choices["sweep"]._actions:
+        if not action.option_strings or action.dest in ("help", "func"):
+            continue
+        value = getattr(args, action.dest, None)
+        if action.dest not in ("data", "out") and value == defaults.get(action.dest):
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(flag)
+        elif isinstance(action, argparse._AppendAction):
+            for item in value:
+                words += [flag, str(item)]
+        elif isinstance(value, list):
+            words += [flag, *map(str, value)]
+        elif action.type is _ms:
+            words += [flag, f"{value * 1000:g}"]
+        else:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sideman.models.base import GeneratorError
+    from sideman.training.datasets import DatasetError
+
+    from .sweep import SweepError, run_sweep
+
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"sideman eval sweep: {exc}")
+        return 2
+    try:
+        run = run_sweep(config, progress=not args.no_progress, command=command_line(args))
+    except (SweepError, DatasetError, GeneratorError, FileNotFoundError) as exc:
+        print(f"sideman eval sweep: {exc}")
+        return 2
+    timing = run.info["timing"]
+    print(f"wrote {config.out}/: {', '.join(sorted(p.name for p in run.paths.values()))}; "
+          f"{run.info['song_settings']} song-settings in {timing['wall_seconds']:.1f} s "
+          f"({run.info['song_settings_resumed']} resumed; "
+          f"{timing['seconds_per_song_setting']:.2f} s each run now, load average "
+          f"{timing['load_average_after'][0]:.2f})")
+    print((config.out / "table.md").read_text())
+    return 0
