@@ -241,6 +241,10 @@ class StreamClient:
                                       samples[i:i + block])
                 for i in range(0, len(samples), block)]
 
+    def resume(self) -> bytes:
+        """``/sideman/resume``: re-bind the session to the address this is sent from."""
+        return self._session_message(protocol.RESUME, self.client_rate)
+
     def mark(self, position: int) -> bytes:
         return self._session_message(protocol.MARK, position)
 
