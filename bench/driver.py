@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,6 +148,11 @@ class LiveClient:
         self.resumes_sent = 0
         self.active = False
         self._selector: selectors.BaseSelector | None = None
+        # Touch the big buffers now, so that the process's RSS does not grow with them
+        # during the run (what grows then is the server's).
+        for array in (self.sent_mask, self.lost_mask,
+                      *(w.buffer for w in self.core.writers.values())):
+            array.fill(0)
 
     @property
     def sock(self) -> socket.socket:
@@ -171,6 +177,8 @@ class LiveClient:
             self.captures.append(c)
             k += 1
         self.hop_seconds = g.hop_seconds
+        self.hop = cm.to_client(g.hop_samples)
+        self.window = cm.to_client(g.window_samples)
 
     def begin(self, t0: float, selector: selectors.BaseSelector) -> None:
         self.t0 = t0
@@ -442,12 +450,15 @@ def run_realtime(clients: Sequence[LiveClient], *, probers: Sequence[Prober] = (
 
 
 def finish_all(clients: Sequence[LiveClient]) -> None:
-    """Ask each server session for its status, say bye, close the sockets."""
-    for c in clients:
+    """Ask each server session for its status, say bye, close the sockets (all at once)."""
+    def finish(c: LiveClient) -> None:
         try:
             c.runner.finish()
         finally:
             c.runner.close()
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        list(pool.map(finish, clients))
 
 
 # -- the server's side ---------------------------------------------------------------------
@@ -476,8 +487,15 @@ class ServerSampler:
     def sample(self) -> dict[str, float]:
         s = self.server
         c = s.counters
+        with s.lock:
+            # The server's own structures that could grow: session buffers and its tables.
+            buffers = sum(x.input.data.nbytes + x.input.mask.nbytes for x in s.sessions.values())
+            tables = (len(s._nonces) + len(s._bound) + len(c.drops_by_source)
+                      + len(c.by_source) + (0 if s.guard is None else len(s.guard)))
+            sessions = len(s.sessions)
         row = {"t": round(time.monotonic() - self._t0, 3), "rss_mb": rss_bytes() / 2**20,
-               "queue": s.engine.pending(), "sessions": len(s.sessions),
+               "queue": s.engine.pending(), "sessions": sessions,
+               "input_buffers_mb": buffers / 2**20, "table_entries": tables,
                "datagrams_in": c.datagrams_in, "rate_limited": c.rate_limited,
                "steps": c.steps, "misses": c.misses}
         self.samples.append(row)
@@ -502,5 +520,8 @@ class ServerSampler:
         rss = [r["rss_mb"] for r in self.samples]
         return {"rss_mb_start": round(rss[0], 2), "rss_mb_end": round(rss[-1], 2),
                 "rss_mb_max": round(max(rss), 2),
+                "table_entries_max": max(int(r["table_entries"]) for r in self.samples),
+                "input_buffers_mb_max": round(max(r["input_buffers_mb"] for r in self.samples),
+                                              2),
                 "queue_max": max(int(r["queue"]) for r in self.samples),
                 "sessions_max": max(int(r["sessions"]) for r in self.samples)}

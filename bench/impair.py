@@ -152,7 +152,7 @@ class DirectionStats:
     burst_dropped: int = 0  #: of those, lost in the bad (burst) state
     duplicated: int = 0  #: delivered twice
     held: int = 0  #: held back by ``reorder_delay``
-    reordered: int = 0  #: first copies delivered after a later datagram of the same client
+    reordered: int = 0  #: datagrams whose first copy came after a later one (same client)
     queue_dropped: int = 0  #: copies dropped by the bandwidth queue
     delivered: int = 0  #: copies sent on
 
@@ -169,7 +169,6 @@ class _Pending:
     destination: Address = field(compare=False)
     direction: str = field(compare=False)
     seq: int = field(compare=False)
-    first: bool = field(compare=False)
     client: Address = field(compare=False)
 
     def __lt__(self, other: _Pending) -> bool:
@@ -195,7 +194,10 @@ class ImpairProxy:
         self.log: list[Record] = []
         self._stats = {d: DirectionStats() for d in DIRECTIONS}
         self._seq = {d: itertools.count() for d in DIRECTIONS}
-        self._highest: dict[tuple[str, Address], int] = {}  # highest seq delivered per client
+        # Per direction and client: the highest sequence number delivered, and which recent
+        # ones have arrived (a datagram's first arriving copy decides whether it was late).
+        self._highest: dict[tuple[str, Address], int] = {}
+        self._arrived: dict[tuple[str, Address], set[int]] = {}
         self._link_free = {d: 0.0 for d in DIRECTIONS}  # bandwidth: when the link is free
         self._front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._front.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
@@ -205,6 +207,7 @@ class ImpairProxy:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._front, selectors.EVENT_READ)
         self._queue: list[_Pending] = []
+        self._inflight = 0  # popped from the queue, not sent yet
         self._order = itertools.count()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -242,9 +245,9 @@ class ImpairProxy:
             return {d: s.as_dict() for d, s in self._stats.items()}
 
     def idle(self) -> bool:
-        """Nothing is waiting to be delivered."""
+        """Nothing the proxy has read is waiting to be delivered."""
         with self._lock:
-            return not self._queue
+            return not self._queue and not self._inflight
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until everything in flight has been delivered (or dropped)."""
@@ -297,10 +300,10 @@ class ImpairProxy:
             record = Record(direction, payload, len(delays), now, seq, client)
             if self.keep_log:
                 self.log.append(record)
-            for i, delay in enumerate(delays):
+            for delay in delays:
                 heapq.heappush(self._queue, _Pending(now + delay, next(self._order), via,
                                                      payload, destination, direction, seq,
-                                                     i == 0, client))
+                                                     client))
         if self.observer is not None:
             self.observer(record)
 
@@ -308,16 +311,22 @@ class ImpairProxy:
         stats = self._stats[item.direction]
         with self._lock:
             stats.delivered += 1
-            if item.first:
-                key = (item.direction, item.client)
+            key = (item.direction, item.client)
+            arrived = self._arrived.setdefault(key, set())
+            if item.seq not in arrived:
                 highest = self._highest.get(key, -1)
-                if item.seq < highest:
-                    stats.reordered += 1
+                stats.reordered += item.seq < highest
                 self._highest[key] = max(highest, item.seq)
+                arrived.add(item.seq)
+                if len(arrived) > 8192:  # forget long-settled ones
+                    floor = self._highest[key] - 4096
+                    arrived.difference_update([n for n in arrived if n < floor])
         try:
             item.sock.sendto(item.payload, item.destination)
         except OSError:
             pass
+        with self._lock:
+            self._inflight -= 1
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -342,4 +351,5 @@ class ImpairProxy:
                     if not self._queue or self._queue[0].due > now:
                         break
                     item = heapq.heappop(self._queue)
+                    self._inflight += 1
                 self._deliver(item)

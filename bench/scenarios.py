@@ -32,6 +32,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -79,7 +80,7 @@ class Stream:
     w: int = 1
     stems: tuple[str, ...] = ("drums",)
     steps: int | None = None
-    datagram: int | None = 1500  #: small chunks: more datagrams for the network to lose
+    datagram: int | None = None  #: None: the server's default (8192 bytes)
     xfade: int = 256  #: set explicitly: the welcome's acks of the defaults may be lost
     client_rate: int | None = None  #: None: the model's own rate (44100 for click tracks)
     block: int = 1024
@@ -141,17 +142,23 @@ def make_clients(n: int, stream: Stream, generator: Generator, server: Address, 
 
 def handshake_all(clients: Sequence[LiveClient], server: Server, audit: InputAudit | None,
                   ) -> dict[int, object]:
-    """Handshake each client; register its stream with the audit. Returns the tracks."""
+    """Handshake every client (at once, each on its own socket); register each stream with
+    the audit. Returns the audit tracks by session."""
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        list(pool.map(lambda c: c.handshake(), clients))
     tracks = {}
     for c in clients:
-        c.handshake()
         sid = c.core.session
         assert sid is not None
         if audit is not None:
             with server.lock:
                 session = server.sessions[sid]
-            hop = c.plan[1].capture - c.plan[0].capture if len(c.plan) > 1 else c.block
-            tracks[sid] = audit.watch(session.stream, c.audio, settle=hop)
+            # A position is judged in the last context that holds it (captured at least the
+            # context's length minus a hop after it): by then every copy the network delivered
+            # has normally arrived.
+            g, _ = c.core.geometry()
+            context = c.window - (g.lookahead + 1) * c.hop
+            tracks[sid] = audit.watch(session.stream, c.audio, settle=max(1, context - c.hop))
     return tracks
 
 
@@ -425,6 +432,7 @@ def slow_figures(table: list[dict], prober: Prober, stall, hop: float, t0: float
     rtts = [rtt for _, rtt in prober.rtts]
     out["stall"] = {"start_s": round(stall.started - t0, 4), "end_s": round(stall.ended - t0, 4),
                     "seconds": round(stall.ended - stall.started, 4)}
+    out["probe_series"] = [(round(sent - t0, 4), round(rtt, 6)) for sent, rtt in prober.rtts]
     out["probe"] = {
         "pings": len(prober.rtts) + len(prober.sent), "answered": len(prober.rtts),
         "unanswered": prober.unanswered(time.monotonic() - 1.0),
@@ -505,7 +513,11 @@ def run_fuzz(generator: Generator, run: FuzzRun, *, seed: int = 0,
     figures = fuzz_server(server, fuzzer, run.datagrams, clock, refresh=refresh,
                           progress=progress)
     elapsed = time.perf_counter() - started
+    edges = np.logspace(-3, 2, 51)  # 1 µs ... 100 ms
+    counts, _ = np.histogram(np.clip(figures.cpu_ms, edges[0], edges[-1]), edges)
     in_process = {**figures.summary(), "seconds": round(elapsed, 2),
+                  "cpu_ms_histogram": {"edges": edges.round(6).tolist(),
+                                       "counts": counts.tolist()},
                   "slowest": [{"wall_ms": round(w, 3), "cpu_ms": round(c, 3),
                                "head": d[:48].hex()} for w, c, d in figures.slowest],
                   "server": server_figures(server)}

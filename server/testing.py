@@ -206,10 +206,11 @@ class AuditTrack:
         n = len(self.sent)
         if np.any(self.sent == 0):
             raise ValueError("the audited input must not hold exact zeros (they read as lost)")
-        self.seen = np.zeros(n, bool)
-        self.ever_present = np.zeros(n, bool)
-        self.settled = np.zeros(n, bool)
-        self.present_settled = np.zeros(n, bool)
+        # np.ones/full write every page now: the memory is resident from the start.
+        self.seen = np.full(n, False)
+        self.ever_present = np.full(n, False)
+        self.settled = np.full(n, False)
+        self.present_settled = np.full(n, False)
 
     def check(self, request: StepRequest) -> None:
         g = request.geometry
