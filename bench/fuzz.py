@@ -22,6 +22,7 @@ datagram's wall and CPU time.
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import struct
@@ -318,6 +319,8 @@ class FuzzFigures:
     cpu_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: The slowest datagrams: (wall ms, cpu ms, datagram).
     slowest: list[tuple[float, float, bytes]] = field(default_factory=list)
+    gc_pauses: int = 0  #: garbage collections during the run
+    gc_ms_max: float = 0.0
     tick_ms_max: float = 0.0
     engine_ms_max: float = 0.0
     kinds: dict[str, int] = field(default_factory=dict)
@@ -335,6 +338,7 @@ class FuzzFigures:
                         "max": round(float(wall.max()), 4) if wall.size else 0.0},
             "cpu_ms": {"p50": q(cpu, 50), "p99": q(cpu, 99), "p99_9": q(cpu, 99.9),
                        "max": round(float(cpu.max()), 4) if cpu.size else 0.0},
+            "gc_pauses": self.gc_pauses, "gc_ms_max": round(self.gc_ms_max, 3),
             "tick_ms_max": round(self.tick_ms_max, 3),
             "engine_ms_max": round(self.engine_ms_max, 3), "kinds": dict(self.kinds),
             "sessions_opened": self.sessions_opened,
@@ -367,11 +371,39 @@ def fuzz_server(server: Server, fuzzer: DatagramFuzzer, count: int, clock: Manua
     figures = FuzzFigures()
     rng = random.Random(fuzzer.rng.getrandbits(32))
     strangers = [("127.0.0.1", 42000 + i) for i in range(sources)]
-    perf, cpu_clock = time.perf_counter, time.thread_time
+    perf = time.perf_counter
     # Preallocated arrays: a list of 100 000 floats would itself slow the garbage collector.
-    wall_ms = figures.wall_ms = np.zeros(count)
-    cpu_ms = figures.cpu_ms = np.zeros(count)
+    figures.wall_ms = np.zeros(count)
+    figures.cpu_ms = np.zeros(count)
     opened_before = server.counters.sessions_opened
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = perf()
+        else:
+            figures.gc_pauses += 1
+            figures.gc_ms_max = max(figures.gc_ms_max, (perf() - gc_started[0]) * 1e3)
+
+    gc.callbacks.append(on_gc)
+    try:
+        _fuzz_loop(server, fuzzer, count, clock, figures, rng, strangers, tick_every, step,
+                   keep_slowest, refresh, progress)
+    finally:
+        gc.callbacks.remove(on_gc)
+    figures.datagrams = count
+    figures.kinds = dict(fuzzer.kinds)
+    figures.sessions_opened = server.counters.sessions_opened - opened_before
+    return figures
+
+
+def _fuzz_loop(server: Server, fuzzer: DatagramFuzzer, count: int, clock: ManualClock,
+               figures: FuzzFigures, rng: random.Random, strangers: list[Address],
+               tick_every: int, step: float, keep_slowest: int,
+               refresh: Callable[[], list[Target]] | None,
+               progress: Callable[[int], None] | None) -> None:
+    perf, cpu_clock = time.perf_counter, time.thread_time
+    wall_ms, cpu_ms = figures.wall_ms, figures.cpu_ms
     for n in range(count):
         data = fuzzer.datagram()
         if fuzzer.targets and rng.random() < 0.5:
@@ -407,7 +439,3 @@ def fuzz_server(server: Server, fuzzer: DatagramFuzzer, count: int, clock: Manua
             fuzzer.targets = refresh()
         if progress is not None and n % 10000 == 9999:
             progress(n + 1)
-    figures.datagrams = count
-    figures.kinds = dict(fuzzer.kinds)
-    figures.sessions_opened = server.counters.sessions_opened - opened_before
-    return figures

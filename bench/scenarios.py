@@ -48,7 +48,7 @@ from sideman.server.clock import ManualClock
 from sideman.server.session import Session
 from sideman.server.telemetry import percentile
 from sideman.server.testing import InputAudit, StepDelays
-from sideman.server.transport import UdpServer
+from sideman.server.transport import UdpServer, freeze_heap
 
 from .driver import (
     LiveClient,
@@ -114,6 +114,7 @@ def serve(generator: Generator, config: ServerConfig, *, warmup: bool = True
     server = Server(generator, config)
     if warmup:
         server.engine.warmup()
+    freeze_heap()  # as `sideman serve` does
     udp = UdpServer(server, "127.0.0.1", 0).start()
     try:
         yield server, udp.address
@@ -509,6 +510,7 @@ def run_fuzz(generator: Generator, run: FuzzRun, *, seed: int = 0,
 
     fuzzer = DatagramFuzzer(seed)
     fuzzer.targets = refresh()
+    freeze_heap()  # as `sideman serve` does after loading the model
     started = time.perf_counter()
     figures = fuzz_server(server, fuzzer, run.datagrams, clock, refresh=refresh,
                           progress=progress)
@@ -640,8 +642,8 @@ def _flood_phase(generator: Generator, run: FloodRun, config: ServerConfig, seed
                 run_realtime(clients, tail=1.0, progress=progress)
                 # A new client can still join while the flood goes on.
                 join = join_time(address, rate)
-                flood_result = None if flooder is None else flooder.result(timeout=60)
                 finish_all(clients)
+                flood_result = None if flooder is None else flooder.result(timeout=60)
         finally:
             if flooder is not None:
                 flooder.stop()

@@ -126,7 +126,7 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from .app import Server, ServerConfig
     from .telemetry import MetricsServer
-    from .transport import UdpServer
+    from .transport import UdpServer, freeze_heap
 
     try:
         config = ServerConfig(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
@@ -146,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
         timings = server.engine.warmup()
         log.info("warm-up: %s", ", ".join(f"{steps} steps {seconds * 1e3:.1f} ms"
                                           for steps, seconds in timings.items()))
+    freeze_heap()
     udp = UdpServer(server, args.host, args.port).start()
     metrics = None
     if args.metrics_port is not None:
@@ -263,7 +264,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from .app import Server, ServerConfig
     from .client import ClientError, RunOptions, read_mono, run_client, write_outputs
-    from .transport import UdpServer
+    from .transport import UdpServer, freeze_heap
 
     source = args.input or (DEMO_INPUT if DEMO_INPUT.is_file() else None)
     if source is not None:
@@ -285,6 +286,7 @@ def _demo(args: argparse.Namespace) -> int:
     settings = _client_settings(args)
     server = Server(generator, ServerConfig(log_interval=0))
     server.engine.warmup()
+    freeze_heap()
     print(f"sideman demo: model {generator.info.name}, {len(audio) / rate:.1f} s of "
           f"{'synthetic groove' if source is None else source}, stems "
           f"{', '.join(settings.stems)}, r={settings.r} w={settings.w}"
