@@ -20,9 +20,11 @@ import argparse
 import ipaddress
 import json
 import random
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -85,8 +87,10 @@ def flood_payloads(kinds: tuple[str, ...], seed: int, count: int = 512,
 
 
 def flood(host: str, port: int, *, rate: float, seconds: float, kinds: tuple[str, ...],
-          sources: int = 4, seed: int = 0, session: int | None = None) -> dict[str, float]:
-    """Send at ``rate`` datagrams per second for ``seconds`` from ``sources`` sockets."""
+          sources: int = 4, seed: int = 0, session: int | None = None,
+          stop: threading.Event | None = None) -> dict[str, float]:
+    """Send at ``rate`` datagrams per second for ``seconds`` (or until ``stop``) from
+    ``sources`` sockets."""
     check_loopback(host)
     if rate <= 0 or seconds <= 0 or sources < 1:
         raise ValueError("rate, seconds and sources must be positive")
@@ -106,7 +110,7 @@ def flood(host: str, port: int, *, rate: float, seconds: float, kinds: tuple[str
     while True:
         now = time.monotonic()
         elapsed = now - started
-        if elapsed >= seconds:
+        if elapsed >= seconds or (stop is not None and stop.is_set()):
             break
         due = int(elapsed * rate) + batch
         while sent < due:
@@ -133,6 +137,9 @@ class FloodProcess:
     process: subprocess.Popen
 
     def result(self, timeout: float) -> dict[str, float]:
+        """Stop the flood now (SIGTERM: it reports and exits) and return its figures."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
         out, err = self.process.communicate(timeout=timeout)
         if self.process.returncode != 0:
             raise RuntimeError(f"the flooder failed ({self.process.returncode}): {err[-2000:]}")
@@ -171,10 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session", type=int, default=None,
                         help="a real session id to aim wrong tokens at")
     args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         result = flood(args.host, args.port, rate=args.rate, seconds=args.seconds,
                        kinds=tuple(k for k in args.kinds.split(",") if k),
-                       sources=args.sources, seed=args.seed, session=args.session)
+                       sources=args.sources, seed=args.seed, session=args.session, stop=stop)
     except ValueError as exc:
         print(f"flood: {exc}", file=sys.stderr)
         return 2

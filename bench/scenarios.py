@@ -91,6 +91,11 @@ class Stream:
                               datagram=self.datagram, xfade=self.xfade, seed=self.seed)
 
 
+def sample_interval(stream: Stream) -> float:
+    """Seconds between server samples: 4 a second, at most about 1200 samples a run."""
+    return max(0.25, stream.seconds / 1200.0)
+
+
 def client_rate_of(generator: Generator, stream: Stream) -> int:
     return stream.client_rate or generator.info.sample_rate or 44100
 
@@ -353,7 +358,7 @@ def run_impairment(generator: Generator, run: ImpairmentRun, *,
         tracks = handshake_all(clients, server, audit)
         for c in clients:
             ledger.add(c)
-        with ServerSampler(server, interval=0.25) as sampler:
+        with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
             run_realtime(clients, tail=run.tail, progress=progress)
             proxy.wait_idle()
             finish_all(clients)
@@ -579,7 +584,7 @@ def fuzz_over_udp(generator: Generator, run: FuzzRun, *, seed: int) -> dict[str,
                     time.sleep(ahead)
 
         thread = threading.Thread(target=send_fuzz, name="fuzz-udp", daemon=True)
-        with ServerSampler(server, interval=0.25) as sampler:
+        with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
             thread.start()
             try:
                 run_realtime(clients, tail=1.0)
@@ -631,19 +636,21 @@ def _flood_phase(generator: Generator, run: FloodRun, config: ServerConfig, seed
         rss_before = rss_bytes()
         drops_before = udp_drops(address[1])
         flooder = None
-        seconds = max(c.end / c.rate for c in clients) + 4.0
+        # Long enough for the clients, the new client joining and the reports; it is
+        # stopped as soon as they are done.
+        seconds = max(c.end / c.rate for c in clients) + 60.0
         if flood:
             flooder = start_flood(address, rate=run.rate, seconds=seconds, kinds=run.kinds,
                                   sources=run.sources, seed=seed,
                                   session=clients[0].core.session)
             _wait_for_flood(server, flooder)
         try:
-            with ServerSampler(server, interval=0.25) as sampler:
+            with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
                 run_realtime(clients, tail=1.0, progress=progress)
                 # A new client can still join while the flood goes on.
                 join = join_time(address, rate)
                 finish_all(clients)
-                flood_result = None if flooder is None else flooder.result(timeout=60)
+                flood_result = None if flooder is None else flooder.result(timeout=30)
         finally:
             if flooder is not None:
                 flooder.stop()
@@ -840,7 +847,7 @@ def churn_live(generator: Generator, run: ChurnRun, *, seed: int = 0) -> dict[st
 
         churn(0.0)
         sid = clients[0].core.session
-        with ServerSampler(server, interval=0.25) as sampler:
+        with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
             run_realtime(clients, tail=1.0, progress=lambda elapsed, total: churn(elapsed))
             with server.lock:
                 # The session is bound to one address, whatever addresses it had before.
