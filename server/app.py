@@ -130,6 +130,9 @@ class Server:
         self._send: Send = send or (lambda payload, address: None)
         self._networks = [ipaddress.ip_network(c, strict=False) for c in self.config.allow]
         self._allowed_hosts: dict[str, bool] = {}  # host -> allowed (parsing costs µs)
+        # Datagrams sent in answer to the datagram being handled (its cost to its source).
+        self._replying = 0
+        self._replies = 0
         self._last_log = self.clock.now()
         self._last_forget = self._last_log
         self._last_position_error: dict[int, float] = {}
@@ -144,6 +147,8 @@ class Server:
     def _emit(self, payload: bytes, address: Address) -> None:
         # Called from the receive thread and from the engine thread (chunks go out without
         # the session lock), so the shared counters get their own small lock.
+        if threading.get_ident() == self._replying:
+            self._replies += 1
         try:
             self._send(payload, address)
             failed = False
@@ -187,7 +192,6 @@ class Server:
                 c.rate_limited += 1
                 c.count_drop(host, "rate_limited")
                 return
-            bound = address in self._bound
             try:
                 packet = osc.decode(data, max_size=self.config.max_datagram, float_runs=True)
             except osc.OscDecodeError as exc:
@@ -197,14 +201,21 @@ class Server:
                     guard.charge(address, now)
                 return
             c.timetags_ignored += packet.timetags_ignored
-            refused = False
-            for message in packet.messages:
-                refused |= not self._handle_message(message, address, now)
-            if guard is not None and (refused or not bound):
-                guard.charge(address, now)
+            free = True
+            self._replying, self._replies = threading.get_ident(), 0
+            try:
+                for message in packet.messages:
+                    free &= self._handle_message(message, address, now)
+            finally:
+                self._replying = 0
+            if guard is not None and not free:
+                # One token per datagram answered (a hello brings 16 back): whatever a
+                # spoofed source makes us send stays within its budget.
+                guard.charge(address, now, max(1, self._replies))
 
     def _handle_message(self, message: osc.Message, address: Address, now: float) -> bool:
-        """Route one message; False if it was refused (counted per source)."""
+        """Route one message. True if it was a session's own message (its token, from its
+        address): that traffic is free; anything else costs its source (:mod:`.guard`)."""
         c = self.counters
         try:
             request = protocol.parse_request(message)
@@ -223,11 +234,10 @@ class Server:
                                              exc.reason), address)
             return False
         if isinstance(request, protocol.Ping):
-            self._on_ping(request, address, now)
-            return True
+            return self._on_ping(request, address, now)
         if isinstance(request, protocol.Hello):
             self._on_hello(request, address, now)
-            return True
+            return False
         session = self._authorize(request, address, now)
         if session is None:
             return False
@@ -242,7 +252,7 @@ class Server:
             protocol.Bye: self._on_bye,
         }[type(request)]
         handler(session, request, address, now)
-        return True
+        return not isinstance(request, protocol.Resume)
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:
@@ -280,7 +290,8 @@ class Server:
         return session
 
     # -- handlers ------------------------------------------------------------------------
-    def _on_ping(self, request: protocol.Ping, address: Address, now: float) -> None:
+    def _on_ping(self, request: protocol.Ping, address: Address, now: float) -> bool:
+        """Answer a ping; True if it named its own session (then it also keeps it alive)."""
         self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), address)
         if request.session is not None:
             session = self.sessions.get(request.session)
@@ -288,6 +299,8 @@ class Server:
                     and hmac.compare_digest(session.token.encode(), request.token.encode())):
                 session.last_seen = now
                 session.confirmed = True
+                return True
+        return False
 
     def _on_hello(self, request: protocol.Hello, address: Address, now: float) -> None:
         if request.version != protocol.VERSION:

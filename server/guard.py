@@ -1,15 +1,16 @@
 """Per-source budgets: a flood is dropped before it is decoded.
 
 A session's own traffic (valid messages from the address the session is bound to) is free.
-Everything else costs its source one token: datagrams from an address no session is bound to
-(``hello``, ``ping``, ``resume``, garbage, messages for sessions that do not exist) and
+Everything else costs its source a token per datagram, or one per datagram sent in answer if
+that is more (a ``hello`` is answered with 16): datagrams from an address no session is bound
+to (``hello``, ``ping``, ``resume``, garbage, messages for sessions that do not exist) and
 datagrams a bound address sends that are refused (undecodable, unknown address, bad token,
 another session's messages). Each source (IP and port) has a token bucket of ``burst`` tokens
 refilled at ``rate`` per second; while it is empty the source's datagrams are dropped after
 one dictionary lookup, unread, and counted (``rate_limited``, per source address).
 
-So a flooder costs the receive loop about as much as a ``recvfrom``, hellos and pings cannot
-be used to make the server send ten times what it receives, and a performer's session keeps
+So a flooder costs the receive loop about as much as a ``recvfrom``, a spoofed source cannot
+make the server send more datagrams than its budget, and a performer's session keeps
 its datagrams flowing whatever arrives beside them. The table of buckets is bounded (the
 least recently seen source is forgotten first, which only gives it a fresh budget) and
 sources whose budget has refilled are forgotten once a second (:meth:`forget_full`).

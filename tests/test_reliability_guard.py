@@ -92,15 +92,32 @@ def test_refused_messages_from_a_bound_address_spend_its_budget() -> None:
     h = Harness(ServerConfig(log_interval=0, source_rate=10.0, source_burst=20.0))
     ids = h.hello(GOOD)
     assert ids is not None
-    # Wrong tokens from the session's own address: refused, and they cost.
+    # The hello cost a token per datagram it was answered with. Wrong tokens from the
+    # session's own address: refused, and they cost too.
+    welcome = len(h.to(GOOD))
+    assert welcome == 16
     for _ in range(40):
         h.server.handle_datagram(protocol.encode_session_message(
             protocol.STATUS, ids[0], "f" * 16), GOOD)
-    assert h.server.counters.bad_token == 19 and h.server.counters.rate_limited == 21
+    assert h.server.counters.bad_token == 20 - welcome
+    assert h.server.counters.rate_limited == 40 - (20 - welcome)
     # Once the budget is back, its valid messages flow again.
     h.clock.advance(1.0)
     h.server.handle_datagram(protocol.encode_audio(*ids, 0, np.ones(8, np.float32)), GOOD)
     assert h.server.status(ids[0])["audio_in"] == 8
+
+
+def test_hellos_cost_what_they_bring_back() -> None:
+    h = Harness(ServerConfig(log_interval=0, source_rate=100.0, source_burst=200.0,
+                             max_sessions=1000))
+    # A spoofed source asking for sessions: each hello brings 16 datagrams back, so its
+    # budget of 200 pays for 13 of them (the last one on credit); the rest are dropped
+    # unread. A source with sessions pays for its hellos all the same.
+    for nonce in range(100):
+        h.server.handle_datagram(protocol.encode_hello(44100, nonce, "x"), STRANGER)
+    assert h.server.counters.sessions_opened == 13
+    assert len(h.to(STRANGER)) == 13 * 16 <= 200 + 16
+    assert h.server.counters.rate_limited == 87
 
 
 def test_guard_off_reads_everything() -> None:
