@@ -8,11 +8,15 @@ the memory the server's and the model's code hold returns to the baseline (a lea
 would keep about 0.7 MB of input buffer); no session object survives; every table is empty.
 Live on loopback: a real-time client loses its socket for 0.4 s and resumes from a new port
 while abandoned sessions come and go around it; its output stays aligned and every step
-from two hops after the resume on plays normally."""
+from two hops after the resume on plays normally. And a client whose ``bye`` ack is lost says
+``bye`` again and takes the ``unknown_session`` answer as the close it asked for."""
 
 from __future__ import annotations
 
 from sideman.bench.scenarios import ChurnRun, Stream, churn_in_process, churn_live
+from sideman.server import protocol
+from sideman.server.app import Server, ServerConfig
+from sideman.server.client import ClientSettings, StreamClient
 from sideman.server.testing import TinyClickTrack
 
 
@@ -49,3 +53,35 @@ def test_a_client_resumes_from_a_new_port_amid_churn() -> None:
     assert report["abandoned_sessions"] == 50
     assert counters["sessions_opened"] == 51
     assert counters["sessions_expired"] + report["server"]["sessions_open"] == 50
+
+
+def test_a_repeated_bye_whose_ack_was_lost_closes_cleanly() -> None:
+    # Socket-free: the server closes the session on the first bye, its ack is lost, the
+    # client says bye again and hears "no session": that is the close it asked for, not an
+    # error. Before bye, the same error is one.
+    sent: list[tuple[bytes, tuple[str, int]]] = []
+    server = Server(TinyClickTrack(), ServerConfig(log_interval=0),
+                    send=lambda payload, to: sent.append((payload, to)))
+    me = ("127.0.0.1", 5001)
+    core = StreamClient(ClientSettings(r=0.25, w=1, stems=("drums",)), 44100, 1000)
+
+    def deliver(payload: bytes, *, lose: bool = False) -> None:
+        server.handle_datagram(payload, me)
+        replies = [p for p, to in sent if to == me]
+        sent.clear()
+        for reply in [] if lose else replies:
+            core.on_datagram(reply, 0.0)
+
+    deliver(core.hello())
+    assert core.session is not None
+    stranger = StreamClient(ClientSettings(r=0.25, w=1, stems=("drums",)), 44100, 1000)
+    stranger.session, stranger.token = core.session + 1, "0" * 16
+    deliver(stranger.status_request())  # a message for a session that does not exist
+    assert [code for code, _ in core.errors] == [protocol.ErrorCode.UNKNOWN_SESSION]
+    core.errors.clear()
+    bye = core.bye()
+    deliver(bye, lose=True)  # closed, but the ack never arrives
+    assert server.sessions == {} and "bye" not in core.acks
+    deliver(bye)
+    assert server.counters.unknown_session == 2
+    assert core.errors == [] and "bye" in core.acks

@@ -43,8 +43,9 @@ def test_decisions_are_seeded_whatever_the_bursts() -> None:
     imp = Impairment.with_bursts(0.2, 3.0, duplicate=0.1, reorder=0.1, jitter=0.004)
     a, b = Decider(imp, 9), Decider(imp, 9)
     assert [a.fate() for _ in range(5000)] == [b.fate() for _ in range(5000)]
-    assert [Decider(imp, 10).decide() for _ in range(50)] != \
-        [Decider(imp, 9).decide() for _ in range(50)]
+    # Another seed, another stream (one decider each, drawn from 50 times).
+    c, d = Decider(imp, 10), Decider(imp, 9)
+    assert [c.decide() for _ in range(50)] != [d.decide() for _ in range(50)]
 
 
 @pytest.mark.parametrize(("bad", "named"), [
