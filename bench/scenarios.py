@@ -800,7 +800,9 @@ def churn_in_process(generator: Generator, run: ChurnRun,
                   "bound": len(server._bound), "position_errors":
                   len(server._last_position_error), "queue": server.engine.pending(),
                   "guard_sources": 0 if server.guard is None else len(server.guard)}
-    alive = sum(1 for o in gc.get_objects() if isinstance(o, Session) and o.name == marker)
+    # type() rather than isinstance(): isinstance reads __class__, which wakes deprecated
+    # module attributes (torch.distributed.reduce_op) into warnings.
+    alive = sum(1 for o in gc.get_objects() if type(o) is Session and o.name == marker)
     return {"opened": opened, "refused": refused,
             "opened_after_baseline": opened - run.warm_waves * run.wave,
             "expired": server.counters.sessions_expired, "steps": server.counters.steps,
