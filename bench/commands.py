@@ -1,13 +1,17 @@
-"""``sideman bench``: argument parsing in one place; the work is in :mod:`.speed`."""
+"""``sideman bench`` and ``sideman soak``: argument parsing; the work is in :mod:`.speed` and
+:mod:`.soak` (which registers its own subcommand)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from . import soak
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_bench(subparsers)
+    soak.register(subparsers)
 
 
 # -- bench ---------------------------------------------------------------------------------

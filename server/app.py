@@ -53,6 +53,7 @@ from sideman.models.base import Generator, Transport
 from . import osc, protocol
 from .clock import Clock, WallClock
 from .engine import Engine
+from .guard import DEFAULT_BURST, DEFAULT_RATE, SourceGuard
 from .protocol import ErrorCode, ProtocolError
 from .session import Address, InputBuffer, PositionError, Session, reply_address
 from .settings import SETTING_KEYS, SettingError, ack_values, allowed_ratios, apply_setting
@@ -64,6 +65,11 @@ Send = Callable[[bytes, Address], None]
 
 #: Session ids are 1 ... MAX_SESSION_ID (float32 holds every integer up to 2**24 exactly).
 MAX_SESSION_ID = 2**24 - 1
+#: Seconds a session may go without an authenticated message (one carrying its token) after
+#: its hello before a full server may close it to make room for a new hello.
+UNCONFIRMED_GRACE = 2.0
+#: Source hosts whose allow/deny decision is cached.
+MAX_CACHED_HOSTS = 4096
 #: Seconds between two ``position`` errors to one session (late audio can come in bursts).
 POSITION_ERROR_INTERVAL = 0.5
 
@@ -83,6 +89,10 @@ class ServerConfig:
     max_batch: int = 8
     #: Seconds between periodic one-line logs (0: never).
     log_interval: float = 10.0
+    #: Per-source budget (datagrams per second, burst) for traffic that is not a session's
+    #: own valid messages (:mod:`.guard`); ``source_rate`` 0 turns the guard off.
+    source_rate: float = DEFAULT_RATE
+    source_burst: float = DEFAULT_BURST
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1:
@@ -92,6 +102,9 @@ class ServerConfig:
         if not protocol.MIN_DATAGRAM <= self.max_datagram <= 65507:
             raise ValueError(f"max_datagram must be in [{protocol.MIN_DATAGRAM}, 65507], "
                              f"got {self.max_datagram}")
+        if self.source_rate < 0 or (self.source_rate > 0 and self.source_burst < 1):
+            raise ValueError(f"source_rate must be >= 0 (0: off) and source_burst >= 1, got "
+                             f"{self.source_rate}, {self.source_burst}")
         for cidr in self.allow:
             try:
                 ipaddress.ip_network(cidr, strict=False)
@@ -112,9 +125,18 @@ class Server:
         self.counters = ServerCounters()
         self.sessions: dict[int, Session] = {}
         self._nonces: dict[tuple[Address, int], int] = {}
+        #: Sessions bound to each address (their valid traffic does not cost a budget).
+        self._bound: dict[Address, int] = {}
+        self.guard = (SourceGuard(self.config.source_rate, self.config.source_burst)
+                      if self.config.source_rate > 0 else None)
         self._send: Send = send or (lambda payload, address: None)
         self._networks = [ipaddress.ip_network(c, strict=False) for c in self.config.allow]
+        self._allowed_hosts: dict[str, bool] = {}  # host -> allowed (parsing costs µs)
+        # Datagrams sent in answer to the datagram being handled (its cost to its source).
+        self._replying = 0
+        self._replies = 0
         self._last_log = self.clock.now()
+        self._last_forget = self._last_log
         self._last_position_error: dict[int, float] = {}
         self.engine = Engine(generator, clock=self.clock, emit=self._emit, lock=self.lock,
                              counters=self.counters, max_queue=self.config.max_queue,
@@ -127,6 +149,8 @@ class Server:
     def _emit(self, payload: bytes, address: Address) -> None:
         # Called from the receive thread and from the engine thread (chunks go out without
         # the session lock), so the shared counters get their own small lock.
+        if threading.get_ident() == self._replying:
+            self._replies += 1
         try:
             self._send(payload, address)
             failed = False
@@ -139,13 +163,18 @@ class Server:
             self.counters.send_errors += failed
 
     def _allowed(self, host: str) -> bool:
+        known = self._allowed_hosts.get(host)
+        if known is not None:
+            return known
         try:
             ip = ipaddress.ip_address(host)
+            allowed = ip.is_loopback or any(ip in net for net in self._networks)
         except ValueError:
-            return False
-        if ip.is_loopback:
-            return True
-        return any(ip in net for net in self._networks)
+            allowed = False
+        if len(self._allowed_hosts) >= MAX_CACHED_HOSTS:  # bounded: start over
+            self._allowed_hosts.clear()
+        self._allowed_hosts[host] = allowed
+        return allowed
 
     # -- input ---------------------------------------------------------------------------
     def handle_datagram(self, data: bytes, address: Address) -> None:
@@ -155,28 +184,51 @@ class Server:
             c = self.counters
             c.datagrams_in += 1
             c.bytes_in += len(data)
-            if not self._allowed(address[0]):
+            host = address[0]
+            if not self._allowed(host):
                 c.not_allowed += 1
+                c.count_drop(host, "not_allowed")
+                return
+            guard = self.guard
+            if guard is not None and not guard.admit(address, now):
+                c.rate_limited += 1
+                c.count_drop(host, "rate_limited")
                 return
             try:
                 packet = osc.decode(data, max_size=self.config.max_datagram, float_runs=True)
             except osc.OscDecodeError as exc:
-                c.count_malformed(exc.reason, address[0])
+                c.count_malformed(exc.reason, host)
+                c.count_drop(host, "malformed")
+                if guard is not None:
+                    guard.charge(address, now)
                 return
             c.timetags_ignored += packet.timetags_ignored
-            for message in packet.messages:
-                self._handle_message(message, address, now)
+            free = True
+            self._replying, self._replies = threading.get_ident(), 0
+            try:
+                for message in packet.messages:
+                    free &= self._handle_message(message, address, now)
+            finally:
+                self._replying = 0
+            if guard is not None and not free:
+                # One token per datagram answered (a hello brings 16 back): whatever a
+                # spoofed source makes us send stays within its budget.
+                guard.charge(address, now, max(1, self._replies))
 
-    def _handle_message(self, message: osc.Message, address: Address, now: float) -> None:
+    def _handle_message(self, message: osc.Message, address: Address, now: float) -> bool:
+        """Route one message. True if it was a session's own message (its token, from its
+        address): that traffic is free; anything else costs its source (:mod:`.guard`)."""
         c = self.counters
         try:
             request = protocol.parse_request(message)
         except protocol.UnknownAddress:
             c.unknown_address += 1
             c.count_source(address[0])
-            return
+            c.count_drop(address[0], "unknown_address")
+            return False
         except ProtocolError as exc:
             c.bad_message += 1
+            c.count_drop(address[0], "bad_message")
             session = self.sessions.get(exc.session)
             to = address
             if session is not None and session.bound_to(address):
@@ -184,16 +236,15 @@ class Server:
                 to = session.reply_to
             self._emit(protocol.encode_error(exc.session if session else 0, exc.code,
                                              exc.reason), to)
-            return
+            return False
         if isinstance(request, protocol.Ping):
-            self._on_ping(request, address, now)
-            return
+            return self._on_ping(request, address, now)
         if isinstance(request, protocol.Hello):
             self._on_hello(request, address, now)
-            return
+            return False
         session = self._authorize(request, address, now)
         if session is None:
-            return
+            return False
         handler = {
             protocol.Resume: self._on_resume,
             protocol.Audio: self._on_audio,
@@ -205,6 +256,7 @@ class Server:
             protocol.Bye: self._on_bye,
         }[type(request)]
         handler(session, request, address, now)
+        return not isinstance(request, protocol.Resume)
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:
@@ -222,6 +274,7 @@ class Server:
         c = self.counters
         if session is None:
             c.unknown_session += 1
+            c.count_drop(address[0], "unknown_session")
             self._emit(protocol.encode_error(
                 0, ErrorCode.UNKNOWN_SESSION,
                 f"no session {request.session} (expired or closed?): send hello again"),
@@ -229,6 +282,7 @@ class Server:
             return None
         if not hmac.compare_digest(session.token.encode(), request.token.encode()):
             c.bad_token += 1
+            c.count_drop(address[0], "bad_token")
             if session.bound_to(address):
                 self._error(session, ErrorCode.BAD_TOKEN,
                             f"token does not match session {session.id}", address)
@@ -236,21 +290,28 @@ class Server:
         if not session.bound_to(address) and not isinstance(request, protocol.Resume):
             # Right token, wrong source: dropped and counted, never answered.
             c.foreign += 1
+            c.count_drop(address[0], "foreign")
             session.counters.rejected += 1
             return None
         session.last_seen = now
+        session.confirmed = True
         return session
 
     # -- handlers ------------------------------------------------------------------------
-    def _on_ping(self, request: protocol.Ping, address: Address, now: float) -> None:
-        to = address
+    def _on_ping(self, request: protocol.Ping, address: Address, now: float) -> bool:
+        """Answer a ping (to its session's reply address when it names its own session,
+        which it also keeps alive); True in that case."""
         if request.session is not None:
             session = self.sessions.get(request.session)
             if (session is not None and session.bound_to(address) and request.token
                     and hmac.compare_digest(session.token.encode(), request.token.encode())):
                 session.last_seen = now
-                to = session.reply_to
-        self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), to)
+                session.confirmed = True
+                self._emit(protocol.encode_pong(request.stamp, int(now * 1000)),
+                           session.reply_to)
+                return True
+        self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), address)
+        return False
 
     def _on_hello(self, request: protocol.Hello, address: Address, now: float) -> None:
         reply_to = reply_address(address, request.reply_port)
@@ -271,7 +332,7 @@ class Server:
             session.reply_to = reply_to
             self._send_welcome(session)
             return
-        if len(self.sessions) >= self.config.max_sessions:
+        if len(self.sessions) >= self.config.max_sessions and not self._evict_unconfirmed(now):
             self._error(None, ErrorCode.BUSY,
                         f"the server is full ({self.config.max_sessions} sessions); try later",
                         reply_to)
@@ -284,10 +345,24 @@ class Server:
                           reply_port=request.reply_port)
         self.sessions[session_id] = session
         self._nonces[(address, request.nonce)] = session_id
+        self._bound[address] = self._bound.get(address, 0) + 1
         self.counters.sessions_opened += 1
         log.info("session %d opened for %s:%d (%s, %d Hz)", session_id, address[0], address[1],
                  request.name, request.client_rate)
         self._send_welcome(session)
+
+    def _evict_unconfirmed(self, now: float) -> bool:
+        """Close the oldest session that never sent an authenticated message within
+        :data:`UNCONFIRMED_GRACE` of its hello (a blind flood of hellos, or a client that went
+        away during the handshake), so that a full server still takes a new client."""
+        stale = [s for s in self.sessions.values()
+                 if not s.confirmed and now - s.created >= UNCONFIRMED_GRACE]
+        if not stale:
+            return False
+        victim = min(stale, key=lambda s: s.created)
+        self.counters.sessions_evicted += 1
+        self._close(victim, "evicted", now)
+        return True
 
     def _new_session_id(self) -> int:
         # Below 2**24 so that Pd, whose numbers are float32, carries the id exactly; the
@@ -332,10 +407,23 @@ class Server:
             return
         if session.address != address:
             log.info("session %d re-bound from %s to %s", session.id, session.address, address)
+            # The old address keeps nothing of the session: a client that reconnects many
+            # times must not grow these tables.
+            if self._nonces.get((session.address, session.nonce)) == session.id:
+                del self._nonces[(session.address, session.nonce)]
+            self._unbind(session.address)
             self._nonces[(address, session.nonce)] = session.id
+            self._bound[address] = self._bound.get(address, 0) + 1
         session.address = address
         session.reply_to = reply_address(address, request.reply_port)
         self._send_welcome(session)
+
+    def _unbind(self, address: Address) -> None:
+        left = self._bound.get(address, 0) - 1
+        if left > 0:
+            self._bound[address] = left
+        else:
+            self._bound.pop(address, None)
 
     def _poll(self, session: Session, now: float) -> None:
         jobs = session.scheduler.poll(now, self.config.watchdog_grace)
@@ -348,21 +436,26 @@ class Server:
         try:
             session.receive_audio(request.position, request.samples, now)
         except PositionError as exc:
-            session.counters.rejected += 1
-            last = self._last_position_error.get(session.id, -1e9)
-            if now - last >= POSITION_ERROR_INTERVAL:
-                self._last_position_error[session.id] = now
-                self._emit(protocol.encode_error(session.id, ErrorCode.POSITION, str(exc)),
-                           session.reply_to)
+            self._position_error(session, exc, address, now)
             return
         self._poll(session, now)
+
+    def _position_error(self, session: Session, exc: PositionError, address: Address,
+                        now: float) -> None:
+        """Refused audio or mark: counted; answered at most once per half second."""
+        session.counters.rejected += 1
+        last = self._last_position_error.get(session.id, -1e9)
+        if now - last >= POSITION_ERROR_INTERVAL:
+            self._last_position_error[session.id] = now
+            self._emit(protocol.encode_error(session.id, ErrorCode.POSITION, str(exc)),
+                       session.reply_to)
 
     def _on_mark(self, session: Session, request: protocol.Mark, address: Address,
                  now: float) -> None:
         try:
             session.receive_mark(request.position, now)
         except PositionError as exc:
-            self._error(session, ErrorCode.POSITION, str(exc), address)
+            self._position_error(session, exc, address, now)
             return
         self._poll(session, now)
 
@@ -424,8 +517,10 @@ class Server:
     def _close(self, session: Session, reason: str, now: float) -> None:
         session.closed = True
         session.epoch += 1
-        self.sessions.pop(session.id, None)
-        self._nonces.pop((session.address, session.nonce), None)
+        if self.sessions.pop(session.id, None) is not None:
+            self._unbind(session.address)
+        if self._nonces.get((session.address, session.nonce)) == session.id:
+            del self._nonces[(session.address, session.nonce)]
         self._last_position_error.pop(session.id, None)
         self.counters.sessions_closed += 1
         if reason == "expired":
@@ -447,6 +542,9 @@ class Server:
                 elif session.settings.realtime:
                     self._poll(session, now)
             self.engine.drop_superseded(now)
+            if self.guard is not None and now - self._last_forget >= 1.0:
+                self._last_forget = now
+                self.guard.forget_full(now)
             if self.config.log_interval and now - self._last_log >= self.config.log_interval:
                 self._last_log = now
                 log.info("%s", log_line(self.counters, sessions=len(self.sessions),
@@ -475,6 +573,11 @@ class Server:
             return prometheus_text(self.counters,
                                    {sid: s.telemetry for sid, s in self.sessions.items()},
                                    queue=self.engine.pending())
+
+    def source_drops(self) -> dict[str, dict[str, int]]:
+        """Dropped datagrams per source address and reason (also in the metrics)."""
+        with self.lock:
+            return self.counters.source_drops()
 
     def session_ids(self) -> Sequence[int]:
         with self.lock:

@@ -213,6 +213,8 @@ class StreamClient:
         self.status: dict[str, int | float] = {}
         self.pongs: dict[int, float] = {}
         self.closed_reason: str | None = None
+        #: Set once ``bye`` has been sent: the session may be gone from then on.
+        self.bye_sent = False
         self.writers = {stem: StemWriter(length) for stem in settings.stems}
         self.steps: dict[int, _StepLog] = {}
         self.counts = {"duplicate": 0, "stale": 0, "superseded": 0, "late": 0, "received": 0,
@@ -244,6 +246,10 @@ class StreamClient:
                                       samples[i:i + block])
                 for i in range(0, len(samples), block)]
 
+    def resume(self) -> bytes:
+        """``/sideman/resume``: re-bind the session to the address this is sent from."""
+        return self._session_message(protocol.RESUME, self.client_rate)
+
     def mark(self, position: int) -> bytes:
         return self._session_message(protocol.MARK, position)
 
@@ -258,7 +264,9 @@ class StreamClient:
                                      int(beats_per_bar), int(beat_in_bar))
 
     def bye(self) -> bytes:
-        return self._session_message(protocol.BYE)
+        message = self._session_message(protocol.BYE)
+        self.bye_sent = True
+        return message
 
     def ping(self, stamp: int) -> bytes:
         if self.session is None:
@@ -297,6 +305,11 @@ class StreamClient:
             return
         if self.session is None or not m.args or m.args[0] != self.session:
             if a == protocol.ERROR and m.args and m.args[0] == 0:
+                if self.bye_sent and int(m.args[1]) == protocol.ErrorCode.UNKNOWN_SESSION:
+                    # The answer to a repeated bye whose first copy closed the session (its
+                    # ack was lost): the session is closed, as asked.
+                    self.acks.setdefault("bye", ())
+                    return
                 self.errors.append((int(m.args[1]), str(m.args[2])))
             else:
                 self.counts["foreign"] += 1

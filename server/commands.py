@@ -103,7 +103,16 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
                         "the macOS UDP limit)")
     p.add_argument("--max-batch", type=int, default=8, help="steps per model call at most")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve Prometheus metrics on http://HOST:PORT/metrics")
+                   help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics")
+    p.add_argument("--metrics-host", default="127.0.0.1",
+                   help="address the metrics endpoint binds (default 127.0.0.1, whatever "
+                        "--host is: the metrics name sessions and source addresses)")
+    p.add_argument("--source-rate", type=float, default=100.0, metavar="N",
+                   help="datagrams per second a source may send besides its session's own "
+                        "valid messages, before the rest is dropped unread (default 100; "
+                        "0: no limit)")
+    p.add_argument("--source-burst", type=float, default=200.0, metavar="N",
+                   help="burst allowed above --source-rate (default 200)")
     p.add_argument("--log-interval", type=float, default=10.0, metavar="S",
                    help="seconds between one-line status logs (0: never)")
     p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
@@ -120,7 +129,7 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from .app import Server, ServerConfig
     from .telemetry import MetricsServer
-    from .transport import UdpServer
+    from .transport import UdpServer, freeze_heap
 
     if args.threads is not None:
         if args.threads < 1:
@@ -133,7 +142,8 @@ def _serve(args: argparse.Namespace) -> int:
         config = ServerConfig(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
                               max_datagram=args.max_datagram, allow=tuple(args.allow),
                               max_batch=args.max_batch, log_interval=args.log_interval,
-                              watchdog_grace=args.watchdog_ms / 1000.0)
+                              watchdog_grace=args.watchdog_ms / 1000.0,
+                              source_rate=args.source_rate, source_burst=args.source_burst)
         generator = _load_generator(args)
     except (ValueError, RuntimeError) as exc:
         print(f"sideman serve: {exc}")
@@ -146,12 +156,13 @@ def _serve(args: argparse.Namespace) -> int:
         timings = server.engine.warmup()
         log.info("warm-up: %s", ", ".join(f"{steps} steps {seconds * 1e3:.1f} ms"
                                           for steps, seconds in timings.items()))
+    freeze_heap()
     udp = UdpServer(server, args.host, args.port).start()
     metrics = None
     if args.metrics_port is not None:
-        metrics = MetricsServer(args.host, args.metrics_port, server.metrics_text)
+        metrics = MetricsServer(args.metrics_host, args.metrics_port, server.metrics_text)
         metrics.start()
-        log.info("metrics on http://%s:%d/metrics", args.host, metrics.port)
+        log.info("metrics on http://%s:%d/metrics", args.metrics_host, metrics.port)
     info = generator.info
     print(f"sideman serve: model {info.name} on udp://{udp.address[0]}:{udp.address[1]} "
           f"(Ctrl-C to stop)", flush=True)
@@ -263,7 +274,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from .app import Server, ServerConfig
     from .client import ClientError, RunOptions, read_mono, run_client, write_outputs
-    from .transport import UdpServer
+    from .transport import UdpServer, freeze_heap
 
     source = args.input or (DEMO_INPUT if DEMO_INPUT.is_file() else None)
     if source is not None:
@@ -285,6 +296,7 @@ def _demo(args: argparse.Namespace) -> int:
     settings = _client_settings(args)
     server = Server(generator, ServerConfig(log_interval=0))
     server.engine.warmup()
+    freeze_heap()
     print(f"sideman demo: model {generator.info.name}, {len(audio) / rate:.1f} s of "
           f"{'synthetic groove' if source is None else source}, stems "
           f"{', '.join(settings.stems)}, r={settings.r} w={settings.w}"

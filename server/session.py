@@ -229,6 +229,8 @@ class Session:
         self.created = now
         self.last_seen = now
         self.closed = False
+        #: An authenticated message (carrying the token) has arrived since the hello.
+        self.confirmed = False
         #: Bumped by reset and close: queued steps of an older epoch are superseded.
         self.epoch = 0
         #: Highest ``mark`` position received (-1: none).
@@ -269,6 +271,12 @@ class Session:
     def receive_mark(self, position: int, now: float) -> None:
         if position < 0:
             raise PositionError(f"mark position {position} is negative")
+        limit = self.input.base + self.input.capacity
+        if position > limit:
+            # A client cannot have sent audio this far ahead (it would have been refused);
+            # believing it would move the clock estimate and make every step up to it ready.
+            raise PositionError(f"mark position {position} is too far ahead: this session "
+                                f"holds positions up to {limit} now")
         self.mark = max(self.mark, position)
         self.started = True
         if self.settings.realtime:

@@ -21,6 +21,11 @@ import numpy as np
 HISTORY = 512
 #: Distinct source addresses whose undecodable datagrams are counted individually.
 MAX_TRACKED_SOURCES = 256
+#: Why a datagram (or a message in it) from a source was dropped; counted per source address.
+DROP_REASONS: tuple[str, ...] = (
+    "not_allowed", "rate_limited", "malformed", "unknown_address", "bad_message",
+    "unknown_session", "bad_token", "foreign",
+)
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -120,6 +125,8 @@ class ServerCounters:
     sessions_opened: int = 0
     sessions_closed: int = 0
     sessions_expired: int = 0
+    #: Sessions closed to make room because they never sent an authenticated message.
+    sessions_evicted: int = 0
     steps: int = 0
     misses: int = 0
     superseded: int = 0
@@ -129,8 +136,12 @@ class ServerCounters:
     batches: int = 0
     batched_steps: int = 0
     send_errors: int = 0
+    #: Datagrams dropped unread because their source spent its budget (SourceGuard).
+    rate_limited: int = 0
     #: Undecodable datagrams per source address (bounded, oldest forgotten first).
     by_source: OrderedDict = field(default_factory=OrderedDict)
+    #: Dropped datagrams per source address and reason (bounded, least recent forgotten).
+    drops_by_source: OrderedDict = field(default_factory=OrderedDict)
     timings: deque[StepTiming] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     def count_malformed(self, reason: str, source: str) -> None:
@@ -143,10 +154,26 @@ class ServerCounters:
         while len(self.by_source) > MAX_TRACKED_SOURCES:
             self.by_source.popitem(last=False)
 
+    def count_drop(self, source: str, reason: str) -> None:
+        """One more datagram (or message) from ``source`` dropped for ``reason``
+        (:data:`DROP_REASONS`)."""
+        counts = self.drops_by_source.get(source)
+        if counts is None:
+            counts = self.drops_by_source[source] = Counter()
+            while len(self.drops_by_source) > MAX_TRACKED_SOURCES:
+                self.drops_by_source.popitem(last=False)
+        else:
+            self.drops_by_source.move_to_end(source)
+        counts[reason] += 1
+
+    def source_drops(self) -> dict[str, dict[str, int]]:
+        """Drops per source address and reason (the most recent sources)."""
+        return {source: dict(counts) for source, counts in self.drops_by_source.items()}
+
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {}
         for f in fields(self):
-            if f.name in ("timings", "by_source"):
+            if f.name in ("timings", "by_source", "drops_by_source"):
                 continue
             value = getattr(self, f.name)
             out[f.name] = dict(value) if isinstance(value, Counter) else value
@@ -164,6 +191,7 @@ def log_line(counters: ServerCounters, *, sessions: int, queue: int) -> str:
             f"degraded={counters.degraded} superseded={counters.superseded} "
             f"rx={counters.datagrams_in} tx={counters.datagrams_out} malformed={malformed} "
             f"rejected={counters.foreign + counters.bad_token + counters.not_allowed} "
+            f"rate_limited={counters.rate_limited} "
             f"step_p50={'-' if step is None else f'{step:.1f}ms'} "
             f"slack_p50={'-' if p50 is None else f'{p50:.1f}ms'}")
 
@@ -183,11 +211,17 @@ def prometheus_text(counters: ServerCounters, sessions: dict[int, SessionTelemet
     for name in ("datagrams_in", "datagrams_out", "bytes_in", "bytes_out", "bad_message",
                  "unknown_address", "not_allowed", "foreign", "bad_token", "unknown_session",
                  "timetags_ignored", "sessions_opened", "sessions_closed", "sessions_expired",
+                 "sessions_evicted",
                  "steps", "misses", "superseded", "degraded", "refined", "model_errors",
-                 "batches", "batched_steps", "send_errors"):
+                 "batches", "batched_steps", "send_errors", "rate_limited"):
         metric(f"{name}_total", "counter", name.replace("_", " "), [("", getattr(c, name))])
     metric("malformed_total", "counter", "undecodable datagrams by reason",
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(c.malformed.items())])
+    metric("source_drops_total", "counter",
+           "dropped datagrams by source address and reason (most recent sources)",
+           [(f'{{source="{source}",reason="{reason}"}}', count)
+            for source, counts in c.drops_by_source.items()
+            for reason, count in sorted(counts.items())])
     metric("sessions", "gauge", "open sessions", [("", len(sessions))])
     metric("queue", "gauge", "steps waiting for the engine", [("", queue)])
     per_session = []

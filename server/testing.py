@@ -8,6 +8,10 @@
 * :class:`SimulatedLatency`: makes each call take simulated time on a
   :class:`~sideman.server.clock.ManualClock` (deterministic deadlines in tests and offline);
 * :class:`GatedGenerator`: blocks inside ``generate`` until released (a stalled model);
+* :class:`StepDelays`: each call takes a time chosen per step (slow steps, a long stall), on
+  the wall clock or a :class:`~sideman.server.clock.ManualClock`;
+* :class:`InputAudit`: checks what each step's context holds against what a client sent
+  (nothing misplaced; exactly the samples the network lost are silent);
 * :func:`live_server`: a :class:`Server` on a loopback UDP port, in threads;
 * :func:`malformed_corpus`: datagrams the server must refuse, each with the decoder's reason;
 * :class:`RawClient`: a bare UDP socket that speaks the protocol message by message.
@@ -20,8 +24,8 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -129,6 +133,151 @@ class GatedGenerator(Generator):
     def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
         self.entered.set()
         self._gate.wait(timeout=30)
+        return self.inner.generate(requests)
+
+
+@dataclass
+class DelayedCall:
+    """One call of a :class:`StepDelays` generator: its steps and when it ran."""
+
+    steps: list[int]
+    delay: float
+    started: float
+    ended: float
+
+
+class StepDelays(Generator):
+    """Each call takes ``delays.get(step, default)`` seconds (the largest over the batch's
+    steps; ``step`` is the grid index k of the request): sleeps on the wall clock, or advances
+    ``clock`` when given. ``calls`` records what ran and when (``clock`` or ``time.monotonic``)."""
+
+    def __init__(self, inner: Generator, delays: Mapping[int, float], *, default: float = 0.0,
+                 clock: ManualClock | None = None) -> None:
+        if default < 0 or any(d < 0 for d in delays.values()):
+            raise ValueError("delays must be >= 0 seconds")
+        self.inner = inner
+        self.info = inner.info
+        self.delays = dict(delays)
+        self.default = default
+        self.clock = clock
+        self.calls: list[DelayedCall] = []
+        self._lock = threading.Lock()
+
+    def new_stream(self) -> StreamState:
+        return self.inner.new_stream()
+
+    def _now(self) -> float:
+        return self.clock.now() if self.clock is not None else time.monotonic()
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        steps = [r.step for r in requests]
+        delay = max(self.delays.get(k, self.default) for k in steps)
+        started = self._now()
+        results = self.inner.generate(requests)
+        if self.clock is not None:
+            self.clock.advance(delay)
+        else:
+            time.sleep(delay)
+        with self._lock:
+            self.calls.append(DelayedCall(steps, delay, started, self._now()))
+        return results
+
+
+@dataclass
+class AuditTrack:
+    """What the steps of one stream saw of one client's input, position by position.
+
+    ``sent`` is what the client sends (no sample exactly 0, so silence is unambiguous); the
+    model must run on the client's clock (``ClockMap.identity``). A context sample is either
+    silence or the sent sample at its position (else it is *misplaced*). ``settle``: a
+    position counts as settled in a context whose capture point is at least this many
+    samples after it (by then every delivered datagram has arrived)."""
+
+    sent: np.ndarray
+    settle: int
+    contexts: int = 0
+    misplaced: int = 0
+    seen: np.ndarray = field(init=False)
+    ever_present: np.ndarray = field(init=False)
+    settled: np.ndarray = field(init=False)
+    present_settled: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.sent)
+        if np.any(self.sent == 0):
+            raise ValueError("the audited input must not hold exact zeros (they read as lost)")
+        # np.ones/full write every page now: the memory is resident from the start.
+        self.seen = np.full(n, False)
+        self.ever_present = np.full(n, False)
+        self.settled = np.full(n, False)
+        self.present_settled = np.full(n, False)
+
+    def check(self, request: StepRequest) -> None:
+        g = request.geometry
+        window_start, _ = g.window(request.step)
+        capture = g.step_position(request.step)
+        known = request.mixture[:capture - window_start]
+        lo, hi = max(window_start, 0), min(capture, len(self.sent))
+        # Before position 0 and after the input nothing was sent: silence there.
+        outside = np.concatenate([known[:max(0, lo - window_start)],
+                                  known[max(0, hi - window_start):]])
+        self.misplaced += int(np.count_nonzero(outside))
+        self.contexts += 1
+        if hi <= lo:
+            return
+        ctx = known[lo - window_start:hi - window_start]
+        present = ctx != 0
+        self.misplaced += int(np.count_nonzero(present & (ctx != self.sent[lo:hi])))
+        self.seen[lo:hi] = True
+        self.ever_present[lo:hi] |= present
+        settled_hi = min(hi, capture - self.settle)
+        if settled_hi > lo:
+            self.settled[lo:settled_hi] = True
+            self.present_settled[lo:settled_hi] = present[:settled_hi - lo]
+
+    def report(self, delivered: np.ndarray) -> dict[str, int]:
+        """Figures against ``delivered`` (per sent sample: at least one copy reached the
+        server). ``misplaced``, ``dropped_heard`` and ``delivered_silent`` must be 0:
+        then the silent samples of the settled contexts are exactly the lost ones."""
+        n = min(len(delivered), len(self.sent))
+        seen, lost = self.seen[:n], ~np.asarray(delivered[:n], bool)
+        return {
+            "contexts": self.contexts,
+            "positions": int(seen.sum()),
+            "lost_positions": int((seen & lost).sum()),
+            "misplaced": self.misplaced,
+            "dropped_heard": int((lost & self.ever_present[:n]).sum()),
+            "delivered_silent": int((self.settled[:n] & ~lost
+                                     & ~self.present_settled[:n]).sum()),
+            "settled_positions": int(self.settled[:n].sum()),
+        }
+
+
+class InputAudit(Generator):
+    """Passes calls to ``inner`` and checks each watched stream's context (:class:`AuditTrack`)."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self._tracks: dict[int, tuple[StreamState, AuditTrack]] = {}
+        self._lock = threading.Lock()
+
+    def new_stream(self) -> StreamState:
+        return self.inner.new_stream()
+
+    def watch(self, stream: StreamState, sent: np.ndarray, settle: int) -> AuditTrack:
+        """Audit the steps of ``stream`` (a session's ``stream``) against ``sent``."""
+        track = AuditTrack(np.asarray(sent, np.float32), settle)
+        with self._lock:
+            self._tracks[id(stream)] = (stream, track)  # the reference keeps the id unique
+        return track
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        with self._lock:
+            for request in requests:
+                entry = self._tracks.get(id(request.stream))
+                if entry is not None and entry[0] is request.stream:
+                    entry[1].check(request)
         return self.inner.generate(requests)
 
 

@@ -22,6 +22,11 @@ def build_codec(name: str, params: Mapping[str, Any] | None = None, **runtime: A
     ``gl_momentum``, ``decode_context_frames`` for ``mel``; ``weights``, ``decode_steps``,
     ``allow_pickle`` for ``music2latent``.
     """
+    if params and "allow_pickle" in params:
+        # Recorded parameters come from a checkpoint's config.json: a file must never be
+        # able to switch on unpickling (arbitrary code) for itself.
+        raise CodecError("allow_pickle can only be given at run time, not recorded in a "
+                         "checkpoint's codec parameters")
     kwargs = {**dict(params or {}), **runtime}
     if name == "mel":
         from .mel import MelCodec

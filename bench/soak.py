@@ -1,0 +1,296 @@
+"""``sideman soak``: the reliability scenarios as long runs, each writing a JSON report and a PNG.
+
+::
+
+    sideman soak --scenario impairment --minutes 10 --clients 4 --loss 0.05 \\
+        --model default --out docs/reports/soak
+
+The report holds the exact command, the machine (platform, cores, load average before and
+after), the model, the settings and every figure of the scenario (see
+:mod:`sideman.bench.scenarios`); the PNG shows the distributions and time series
+(:mod:`sideman.bench.plots`). ``--scenario all`` runs the five in turn, each for
+``--minutes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sideman.models.base import Generator, GeneratorError
+
+from . import scenarios as sc
+
+log = logging.getLogger(__name__)
+
+RANDOM_DEFAULT_NAME = "default-architecture-random"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "soak", help="reliability soak: impairment, slow model, fuzzing, flood, churn",
+        description="Run reliability scenarios against a live server on loopback and write a "
+                    "JSON report and a PNG per scenario (figures and how to read them: README, "
+                    "'Reliability and security').")
+    p.add_argument("--scenario", choices=[*sc.SCENARIOS, "all"], default="impairment")
+    p.add_argument("--minutes", type=float, default=10.0,
+                   help="length of the real-time part of each scenario (default 10)")
+    p.add_argument("--clients", type=int, default=4, help="real-time clients (default 4)")
+    p.add_argument("--loss", type=float, default=0.05,
+                   help="impairment: datagram loss each way, 0..1 (default 0.05)")
+    p.add_argument("--burst", type=float, default=0.0, metavar="DATAGRAMS",
+                   help="impairment: losses come in bursts of this mean length (default 0: "
+                        "independent)")
+    p.add_argument("--reorder", type=float, default=0.05, help="default 0.05")
+    p.add_argument("--duplicate", type=float, default=0.01, help="default 0.01")
+    p.add_argument("--jitter-ms", type=float, default=3.0, help="default 3")
+    p.add_argument("--model", default="default",
+                   help="'default' (must exist), 'clicktrack' or a checkpoint directory")
+    p.add_argument("--random-default", type=Path, default=None, metavar="DIR",
+                   help="use a randomly initialised model of the default architecture saved "
+                        "in DIR (built there first if DIR has none): the default's compute "
+                        "cost before its weights exist")
+    p.add_argument("--click-period", type=int, default=441, metavar="SAMPLES")
+    p.add_argument("--click-window-frames", type=int, default=None, metavar="FRAMES",
+                   help="clicktrack: a shorter window (e.g. 512: hops of 0.19 s at r=0.25)")
+    p.add_argument("--torch-threads", type=int, default=None)
+    p.add_argument("--r", type=float, default=0.25)
+    p.add_argument("--w", type=int, default=1)
+    p.add_argument("--stem", action="append", dest="stems", metavar="STEM")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (model default)")
+    p.add_argument("--datagram", type=int, default=8192,
+                   help="largest server datagram in bytes (default 8192, the server's)")
+    p.add_argument("--client-rate", type=int, default=None,
+                   help="clients' sample rate (default: the model's, so each step's input can "
+                        "be compared with what was sent sample for sample)")
+    p.add_argument("--stall-s", type=float, default=2.0, help="slow: the long stall")
+    p.add_argument("--fuzz-datagrams", type=int, default=1_000_000,
+                   help="fuzz: in-process datagrams (default 1e6)")
+    p.add_argument("--fuzz-udp-rate", type=float, default=4000.0,
+                   help="fuzz: datagrams per second over UDP beside a client")
+    p.add_argument("--flood-rate", type=float, default=50000.0,
+                   help="flood: datagrams per second (default 50000)")
+    p.add_argument("--flood-sources", type=int, default=4)
+    p.add_argument("--churn-sessions", type=int, default=10000,
+                   help="churn: sessions opened and abandoned in-process (default 10000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="directory for the reports")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_soak)
+
+
+def build_random_default(directory: Path) -> Path:
+    """A randomly initialised model of the default architecture in ``directory`` (the
+    default's compute cost, none of its music). Never named ``default``."""
+    if (directory / "config.json").is_file():
+        return directory
+    from sideman.models.codecs import build_codec
+    from sideman.models.config import ModelConfig, default_unet
+    from sideman.models.pipeline import StreamingPipeline
+
+    codec = build_codec("mel")
+    config = ModelConfig.for_codec(
+        codec, name=RANDOM_DEFAULT_NAME, window_frames=256, trained_hop_frames=(16, 32, 64, 128),
+        trained_lookaheads=(-1, 0, 1, 2), unet=default_unet(), kind="consistency",
+        sampler="consistency", default_steps=2, max_steps=4)
+    StreamingPipeline.random(config, codec).save_pretrained(directory)
+    return directory
+
+
+def load_model(args: argparse.Namespace) -> tuple[Generator, dict[str, Any]]:
+    """The generator named by the arguments and a description of it for the report."""
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    if args.random_default is not None:
+        path = build_random_default(args.random_default)
+        from sideman.models.registry import load_generator
+
+        return load_generator(str(path)), {
+            "spec": str(path), "note": "randomly initialised weights of the default "
+            "architecture: the default model's compute cost, not its music"}
+    if args.model == "clicktrack":
+        from sideman.models.clicktrack import ClickTrack
+        from sideman.server.testing import TinyClickTrack
+
+        if args.click_window_frames:
+            gen: Generator = TinyClickTrack(period=args.click_period,
+                                            window_frames=args.click_window_frames)
+        else:
+            gen = ClickTrack(period=args.click_period)
+        return gen, {"spec": "clicktrack", "period": args.click_period,
+                     "window_frames": gen.info.window_frames}
+    from sideman.models.registry import load_generator
+
+    return load_generator(args.model), {"spec": args.model}
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "loadavg": [round(x, 2) for x in load]}
+
+
+def _progress(label: str, enabled: bool):
+    """A tqdm bar over seconds of real-time streaming (or nothing)."""
+    if not enabled:
+        return None, lambda *_: None
+    from tqdm import tqdm
+
+    bar = tqdm(desc=label, unit="s", total=0, bar_format="{desc}: {n:.0f}/{total:.0f} s "
+               "{bar} [{elapsed}<{remaining}]", file=sys.stderr)
+
+    def update(elapsed: float, total: float) -> None:
+        bar.total = round(total)
+        bar.n = min(round(elapsed), bar.total)
+        bar.refresh()
+
+    return bar, update
+
+
+def run_scenario(name: str, generator: Generator, args: argparse.Namespace,
+                 progress: bool) -> dict[str, Any]:
+    seconds = 60.0 * args.minutes
+    stream = sc.Stream(seconds=seconds, r=args.r, w=args.w,
+                       stems=tuple(args.stems or ["drums"]), steps=args.steps,
+                       datagram=args.datagram, client_rate=args.client_rate, seed=args.seed)
+    bar, update = _progress(name, progress)
+    try:
+        if name == "impairment":
+            return sc.run_impairment(generator, sc.ImpairmentRun(
+                clients=args.clients, loss=args.loss, burst=args.burst, reorder=args.reorder,
+                duplicate=args.duplicate, jitter=args.jitter_ms / 1000.0, stream=stream),
+                seed=args.seed, progress=update)
+        if name == "slow":
+            info = generator.info
+            rate = sc.client_rate_of(generator, stream)
+            frames = max(1, round(args.r * info.window_frames))
+            hop = frames * info.hop_length / (info.sample_rate or rate)
+            steps = int(seconds / hop)
+            stall = max(8, steps // 3)
+            slow_steps = tuple(k for k in range(3, steps, 10) if abs(k - stall) > 3)
+            base = 0.01 if sc.click_period_of(generator) else 0.0
+            return sc.run_slow(generator, sc.SlowRun(
+                slow_steps=slow_steps, stall_step=stall, stall=args.stall_s, base_delay=base,
+                stream=stream), progress=update)
+        if name == "fuzz":
+            every = max(1, args.fuzz_datagrams // 100)
+
+            def count(n: int) -> None:
+                if n % every == 0:
+                    update(n, args.fuzz_datagrams)
+
+            return sc.run_fuzz(generator, sc.FuzzRun(
+                datagrams=args.fuzz_datagrams, udp_rate=args.fuzz_udp_rate,
+                udp_datagrams=int(args.fuzz_udp_rate * seconds), stream=stream),
+                seed=args.seed, progress=count)
+        if name == "flood":
+            return sc.run_flood(generator, sc.FloodRun(
+                clients=args.clients, rate=args.flood_rate, sources=args.flood_sources,
+                stream=stream), seed=args.seed, progress=update)
+        if name == "churn":
+            run = sc.ChurnRun(sessions=args.churn_sessions, stream=stream,
+                              reconnect_at=min(seconds / 2, 30.0),
+                              live_sessions=max(50, int(seconds)))
+            return sc.run_churn(generator, run, seed=args.seed,
+                                progress=lambda n: update(n, args.churn_sessions))
+        raise ValueError(f"unknown scenario {name!r}")
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def headline(report: dict[str, Any]) -> str:
+    """One line of the figures that matter most, for the terminal."""
+    s = report["scenario"]
+    if s == "impairment":
+        t = report["totals"]
+        return (f"impairment: {t['steps']} steps, {t['misses']} misses, lost chunks "
+                f"{t['lost_chunks']} (network lost {t['network_lost_chunks']}), alignment "
+                f"errors {t['alignment_errors']}, misplaced input {t.get('audit_misplaced')}, "
+                f"latency p50/p99 {report['latency_ms']['p50']}/{report['latency_ms']['p99']} "
+                f"ms, slack min {report['slack_ms']['min']} ms")
+    if s == "slow":
+        return (f"slow: recovery {report.get('recovery_hops')} hops, unreported bad steps "
+                f"{report.get('unreported_bad_steps')}, ping max during stall "
+                f"{report.get('probe', {}).get('rtt_ms_max_during_stall')} ms, queue max "
+                f"{report['server']['queue_max']}")
+    if s == "fuzz":
+        f = report["in_process"]
+        return (f"fuzz: {f['datagrams']} datagrams, {f['exceptions']} exceptions, cpu ms "
+                f"p99.9 {f['cpu_ms']['p99_9']} max {f['cpu_ms']['max']}; client beside UDP "
+                f"fuzz lost {report['udp']['totals']['lost_chunks'] if report['udp'] else '-'}")
+    if s == "flood":
+        b, f = report.get("baseline"), report["flood"]
+        return (f"flood: {f['flooder']['rate']} datagrams/s; misses "
+                f"{b['totals']['misses'] if b else '-'} -> {f['totals']['misses']}, lost chunks "
+                f"{f['totals']['lost_chunks']}, rate-limited "
+                f"{f['server']['counters']['rate_limited']}, join {f['join_seconds']} s")
+    if s == "churn":
+        ip, live = report["in_process"], report["live"]
+        return (f"churn: {ip['opened']} sessions, traced growth {ip['traced_kb_growth']} KiB, "
+                f"sessions alive {ip['session_objects_alive']}; resumed client ok steps "
+                f"{live['steps_after_resume_ok']}/{live['steps_after_resume']}")
+    return s
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if math.isnan(float(value)) else float(value)
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from .plots import plot_report
+
+    for name, value, lo, hi in (("--loss", args.loss, 0.0, 0.99),
+                                ("--reorder", args.reorder, 0.0, 1.0),
+                                ("--duplicate", args.duplicate, 0.0, 1.0)):
+        if not lo <= value <= hi:
+            print(f"sideman soak: {name} {value} is out of range; allowed {lo} ... {hi}")
+            return 2
+    if args.minutes <= 0 or args.clients < 1:
+        print("sideman soak: --minutes must be > 0 and --clients >= 1")
+        return 2
+    try:
+        generator, model = load_model(args)
+    except (GeneratorError, ValueError, RuntimeError) as exc:
+        print(f"sideman soak: {exc}\n(a model of the default architecture with random weights "
+              f"has the same compute cost: --random-default DIR)")
+        return 2
+    names = sc.SCENARIOS if args.scenario == "all" else (args.scenario,)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "sideman " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
+        if Path(sys.argv[0]).name == "sideman" else " ".join(map(shlex.quote, sys.argv))
+    for name in names:
+        before = machine()
+        started = time.time()
+        report = run_scenario(name, generator, args, progress=not args.no_progress)
+        report = {"command": command, "started": time.strftime(
+            "%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "wall_seconds": round(time.time() - started, 1), "machine": before,
+            "loadavg_after": machine()["loadavg"], "model_spec": model, **report}
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
+        png = plot_report(report, args.out / f"{name}.png")
+        print(f"{headline(report)}\n  wrote {path} and {png}", flush=True)
+    return 0
