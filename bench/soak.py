@@ -285,7 +285,10 @@ def _soak(args: argparse.Namespace) -> int:
         before = machine()
         started = time.time()
         report = run_scenario(name, generator, args, progress=not args.no_progress)
-        report = {"command": command, "started": time.strftime(
+        report = {"command": command, "options": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+            if isinstance(v, (str, int, float, bool, Path, type(None)))},
+            "started": time.strftime(
             "%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "wall_seconds": round(time.time() - started, 1), "machine": before,
             "loadavg_after": machine()["loadavg"], "model_spec": model, **report}

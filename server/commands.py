@@ -242,8 +242,9 @@ def _register_demo(subparsers: argparse._SubParsersAction) -> None:
                    help=f"input file (default {DEMO_INPUT} if present, else a synthetic "
                         "groove)")
     p.add_argument("--out-dir", type=Path, default=Path("out/demo"))
-    p.add_argument("--seconds", type=float, default=12.0,
-                   help="length of the synthetic groove when no input is given")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="use only the first S seconds of the input (default: all of it; "
+                        "the synthetic groove is 12 s)")
     _stream_options(p)
     p.set_defaults(func=_demo)
 
@@ -284,7 +285,12 @@ def _demo(args: argparse.Namespace) -> int:
         audio, rate = read_mono(source)
     else:
         rate = 44100
-        audio = synth_groove(args.seconds, rate)
+        audio = synth_groove(args.seconds or 12.0, rate)
+    if args.seconds is not None:
+        if args.seconds <= 0:
+            print(f"sideman demo: --seconds must be > 0, got {args.seconds}")
+            return 2
+        audio = audio[:int(round(args.seconds * rate))]
     try:
         generator = _load_generator(args)
     except (ValueError, RuntimeError) as exc:

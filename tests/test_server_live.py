@@ -97,7 +97,7 @@ def test_clicktrack_in_real_time() -> None:
     # may run a few steps past the input; the client's planned steps all ran or were dropped.
     assert status["steps"] + status["superseded"] >= stats["steps"]
     assert stats["steps_complete"] + stats["superseded"] + stats["steps_lost"] == stats["steps"]
-    assert stats["superseded"] == status["superseded"]
+    assert stats["superseded"] <= status["superseded"]
     assert stats["misses"] == status["misses"]
     # Clicks are missing only inside regions the server reported as superseded.
     superseded = [p for p in core.plan() if core.steps.get(p.step) and
