@@ -290,7 +290,7 @@ def _demo(args: argparse.Namespace) -> int:
         if args.seconds <= 0:
             print(f"sideman demo: --seconds must be > 0, got {args.seconds}")
             return 2
-        audio = audio[:int(round(args.seconds * rate))]
+        audio = audio[:round(args.seconds * rate)]
     try:
         generator = _load_generator(args)
     except (ValueError, RuntimeError) as exc:

@@ -62,7 +62,9 @@ def check_run(report: dict, loss: float) -> None:
     for client in report["clients"]:
         assert client["errors"] == []
         status = client["server_status"]
-        assert status["dup_in"] == client["network_duplicated_samples"]
+        # a copy that arrives after its samples were released counts as late, not duplicate
+        dup = client["network_duplicated_samples"]
+        assert status["dup_in"] <= dup <= status["dup_in"] + status["late_in"]
         assert client["latency_p50_ms"] is not None
     proxy = report["proxy"]
     if loss > 0:

@@ -110,6 +110,8 @@ function live(cfg) {
   return new Promise((resolve) => {
     function finish(reason) {
       clearInterval(loop);
+      // the script's own counters, read before "disconnect" forgets the session
+      const counts = js.ctx.sm ? Object.assign({}, js.ctx.sm.counts) : null;
       js.message("disconnect");
       setTimeout(() => {
         js.close();
@@ -117,7 +119,7 @@ function live(cfg) {
           fs.writeFileSync(`${cfg.output}.${stem}.f32`, Buffer.from(rec[stem].buffer));
         }
         resolve({reason, origin, counter: c, delay_samples: Math.round(cfg.delay_ms * sr / 1000),
-                 status: statusSummary(js), errors: js.errors, log: js.log,
+                 status: statusSummary(js), counts, errors: js.errors, log: js.log,
                  sent: countSent(js), wall: (Date.now() - started) / 1000});
       }, 100);
     }
