@@ -311,6 +311,7 @@ def free_udp_port() -> int:
 
 
 @needs_node
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_script_streams_a_file_and_lands_the_clicks_on_the_right_samples(tmp_path: Path) -> None:
     """Real time through a live server with the click track (window 16384 samples, r 0.25 so
     a hop is 4096 samples, w 1), two stems, 100 ms output delay: every click of every region
@@ -398,6 +399,7 @@ def cli_server():
 
 
 @needs_node
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_script_against_sideman_serve(tmp_path: Path, cli_server) -> None:
     """The same through the real command line server: the full click-track window (262144
     samples), r = 1/16 (a hop of 16384 samples), w = 1, one stem, no output delay."""

@@ -145,6 +145,7 @@ def test_counters_match_the_log_and_what_arrived() -> None:
     assert stats["down"]["dropped"] == stats["down"]["duplicated"] == 0
 
 
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_bandwidth_limit_delays_and_drops_from_the_queue() -> None:
     echo = Echo()
     # 100 kB/s with a 50 ms queue: 1000-byte datagrams leave every 10 ms; a burst of 20 fills

@@ -82,6 +82,7 @@ def test_impossible_lookahead_is_refused_naming_the_range(clicktrack_server, r: 
     assert "(w+2)*r <= 1" in text or "allowed -1 ... " in text, text
 
 
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_clicktrack_in_real_time() -> None:
     # A short window (16384 samples) so real time takes about a second and a half.
     generator = TinyClickTrack(period=441)
