@@ -263,17 +263,26 @@ def test_untrained_geometry_warns_once(pipe, caplog) -> None:
 
 
 # -- checkpoints -------------------------------------------------------------------------------
-def test_save_load_round_trip_is_bitwise(pipe, tmp_path: Path) -> None:
+def test_save_load_round_trip(pipe, tmp_path: Path) -> None:
     pipe.save_pretrained(tmp_path / "ckpt")
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]
     loaded = load_pipeline(str(tmp_path / "ckpt"), channels_last=False)
     assert loaded.config == pipe.config and loaded.info == pipe.info
+    # The weights round-trip bit for bit ...
+    saved, got = pipe.denoiser.net.state_dict(), loaded.denoiser.net.state_dict()
+    assert saved.keys() == got.keys()
+    for name, tensor in saved.items():
+        assert got[name].dtype == tensor.dtype and torch.equal(got[name], tensor), name
+    # ... and generate the same audio. Not compared bitwise: oneDNN may pick another kernel
+    # for differently aligned buffers of the same weights (a CI run differed by 1e-6 relative).
     g = pipe.info.geometry(hop_frames=8, lookahead=1)
-    for a, b in ((pipe, loaded),):
-        ra = a.generate([request(a, a.new_stream(), 4, g, xfade=33)])[0]
-        rb = b.generate([request(b, b.new_stream(), 4, g, xfade=33)])[0]
-        for stem in ra.audio:
-            assert np.array_equal(ra.audio[stem], rb.audio[stem])
+    ra = pipe.generate([request(pipe, pipe.new_stream(), 4, g, xfade=33)])[0]
+    rb = loaded.generate([request(loaded, loaded.new_stream(), 4, g, xfade=33)])[0]
+    assert ra.audio.keys() == rb.audio.keys()
+    for stem in ra.audio:
+        assert ra.audio[stem].shape == rb.audio[stem].shape
+        np.testing.assert_allclose(rb.audio[stem], ra.audio[stem], rtol=1e-4,
+                                   atol=1e-5 * float(np.abs(ra.audio[stem]).max()))
     via_registry = load_generator(str(tmp_path / "ckpt"))
     assert isinstance(via_registry, StreamingPipeline)
     assert via_registry.denoiser.channels_last  # the CPU default
