@@ -296,7 +296,7 @@ def _session_lines(section: Mapping[str, Any]) -> list[str]:
     lines += ["", "### Start-up and memory", "",
               f"- Start-up (process start → the first chunk a client receives; one session): "
               f"{_f(startup['first_chunk_s'], 2)} s, of which {_f(startup['listening_s'], 2)} s "
-              f"until the server listens (imports, model load, two warm-up calls).",
+              f"until the server listens (imports, model load, warm-up calls).",
               f"- Server peak memory (VmHWM) over all rows: {_f(section['peak_rss_mb'], 0)} MB.",
               ""]
     batched = {r["sessions"]: r for r in section["runs"] if r["max_batch"] > 1}

@@ -154,8 +154,8 @@ def _serve(args: argparse.Namespace) -> int:
     server = Server(generator, config)
     if not args.no_warmup:
         timings = server.engine.warmup()
-        log.info("warm-up: %s", ", ".join(f"{steps} steps {seconds * 1e3:.1f} ms"
-                                          for steps, seconds in timings.items()))
+        log.info("warm-up: %s", ", ".join(f"{call} {seconds * 1e3:.1f} ms"
+                                          for call, seconds in timings.items()))
     freeze_heap()
     udp = UdpServer(server, args.host, args.port).start()
     metrics = None

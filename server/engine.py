@@ -3,8 +3,9 @@
 Ready :class:`~sideman.server.scheduler.StepJob` objects wait in a bounded queue. One call of
 :meth:`Engine.process_ready` runs **one batch**: it drops superseded jobs (reporting
 ``/sideman/miss … superseded``), takes the oldest job of each session, decides each job's
-sampling steps against its deadline (degrading when time is short), and runs the jobs that
-share the most urgent job's ``num_steps`` in a single ``generator.generate([...])`` call. Each
+sampling steps against its deadline (degrading when time is short), and runs the most urgent
+job together with those that share its ``num_steps`` and do not make a member of the call
+late (:meth:`Engine._admit`) in a single ``generator.generate([...])`` call. Each
 result is mapped back to the client clock (:mod:`.resample`), cut into datagrams no larger
 than the session's ``datagram`` setting and sent; timings, slack, misses and degradations are
 recorded per session.
@@ -29,7 +30,7 @@ from sideman.models.base import Generator, StepRequest, StepResult
 
 from . import protocol
 from .clock import Clock
-from .scheduler import CostModel, StepJob, choose_num_steps, refine_fits
+from .scheduler import SAFETY, CostModel, StepJob, choose_num_steps, refine_fits
 from .session import Address
 from .telemetry import ServerCounters, StepTiming
 
@@ -134,16 +135,19 @@ class Engine:
                        s.reply_to)
 
     # -- running -------------------------------------------------------------------------
-    def warmup(self, client_rate: int = 44100) -> dict[int, float]:
+    def warmup(self, client_rate: int = 44100) -> dict[str, float]:
         """Run two throw-away steps (the model's default sampling steps, then one) so the
         first real step is not slowed by lazy initialisation and the cost model can degrade
-        it correctly. Returns seconds per sampling-steps count."""
+        it correctly; then, when the model has two stems or more, one call of one step on two
+        stems, so the cost model knows what a batch costs on this hardware before deciding
+        whether sessions can share a call. Returns seconds per call, by a label of the call
+        (``"2 steps"``, ``"1 step"``, ``"1 step, 2 stems"``)."""
         info = self.generator.info
         frames = max(1, info.window_frames // 4)
         geometry = info.geometry(hop_frames=frames, lookahead=min(1, info.window_frames //
                                                                   frames - 2),
                                  client_rate=info.sample_rate or client_rate)
-        seconds: dict[int, float] = {}
+        seconds: dict[str, float] = {}
         for num_steps in sorted({info.default_steps, 1}, reverse=True):
             request = StepRequest(
                 stream=self.generator.new_stream(), step=0, geometry=geometry,
@@ -151,8 +155,18 @@ class Engine:
                 num_steps=num_steps)
             started = self.clock.now()
             self.generator.generate([request])
-            seconds[num_steps] = self.clock.now() - started
-            self.cost.observe(num_steps, seconds[num_steps])
+            label = f"{num_steps} step{'s' if num_steps > 1 else ''}"
+            seconds[label] = self.clock.now() - started
+            self.cost.observe(num_steps, seconds[label])
+        if len(info.stems) >= 2:
+            request = StepRequest(
+                stream=self.generator.new_stream(), step=0, geometry=geometry,
+                mixture=np.zeros(geometry.window_samples, np.float32), stems=info.stems[:2],
+                num_steps=1)
+            started = self.clock.now()
+            self.generator.generate([request])
+            seconds["1 step, 2 stems"] = self.clock.now() - started
+            self.cost.observe(1, seconds["1 step, 2 stems"], items=2)
         return seconds
 
     def process_ready(self) -> int:
@@ -182,7 +196,8 @@ class Engine:
                         f"the model failed on step {p.job.step}: {exc}"), s.reply_to)
             return len(prepared)
         generated = self.clock.now()
-        self.cost.observe(prepared[0].num_steps, generated - started)
+        self.cost.observe(prepared[0].num_steps, generated - started,
+                          items=sum(len(p.request.stems) for p in prepared if p.request))
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
@@ -223,12 +238,13 @@ class Engine:
         decided = []
         for job in candidates.values():
             steps = job.requested_steps if refine else choose_num_steps(
-                job.requested_steps, job.time_left(now), self.cost, self._send_time)
+                job.requested_steps, job.time_left(now), self.cost, self._send_time,
+                items=self._items(job))
             decided.append((job, steps))
         urgent = min(decided, key=lambda d: (d[0].time_left(now), d[0].ready_at))
-        batch = [d for d in decided if d[1] == urgent[1]]
-        batch.sort(key=lambda d: (d[0].time_left(now), d[0].ready_at))
-        batch = batch[:self.max_batch]
+        same = [d for d in decided if d[1] == urgent[1]]
+        same.sort(key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        batch = self._admit(same, now)
         chosen = {id(d[0]) for d in batch}
         with self._cv:
             queue = self._refines if refine else self._jobs
@@ -238,6 +254,38 @@ class Engine:
             else:
                 self._jobs = remaining
         return batch
+
+    def _admit(self, candidates: list[tuple[StepJob, int]], now: float
+               ) -> list[tuple[StepJob, int]]:
+        """The jobs of the next call: the most urgent one, then each further candidate (most
+        urgent first, up to ``max_batch``) whose stems do not make a member late that would
+        be on time without them. A batch is one call for all its stems, so its cost grows
+        with them (:class:`CostModel`: linearly on a CPU, little on a GPU); a job left out
+        runs in the next call. Offline jobs have no deadline and always join."""
+        num_steps = candidates[0][1]
+        batch = [candidates[0]]
+        items = self._items(candidates[0][0])
+        for cand in candidates[1:]:
+            if len(batch) >= self.max_batch:
+                break
+            trial = items + self._items(cand[0])
+            before = self._finish(num_steps, items, len(batch))
+            after = self._finish(num_steps, trial, len(batch) + 1)
+            harmed = any(before <= job.time_left(now) < after for job, _ in batch)
+            if not harmed:
+                batch.append(cand)
+                items = trial
+        if len(batch) < min(len(candidates), self.max_batch):
+            self.counters.batch_deferred += min(len(candidates), self.max_batch) - len(batch)
+        return batch
+
+    @staticmethod
+    def _items(job: StepJob) -> int:
+        return max(1, len(job.session.settings.stems))
+
+    def _finish(self, num_steps: int, items: int, jobs: int) -> float:
+        """Predicted seconds from now until the last of ``jobs`` jobs of a call is sent."""
+        return self.cost.predict(num_steps, items) + self._send_time * jobs + SAFETY
 
     def _prepare(self, job: StepJob, num_steps: int) -> _Prepared:
         """Copy what the step reads from its session (server lock held): the input up to the

@@ -194,39 +194,74 @@ class StepScheduler:
 
 
 class CostModel:
-    """Running estimate of one model call's time: ``fixed + per_step · num_steps``.
+    """Running estimate of one model call's time for ``num_steps`` sampling steps on ``items``
+    stems in all (the stems of every session in the batch):
+    ``(fixed + per_step · num_steps) · (1 + batch_slope · (items − 1))``.
 
-    A least-squares fit over recent calls; with a single ``num_steps`` seen so far the cost is
-    taken as proportional to it (the conservative choice when degrading).
+    ``fixed`` and ``per_step`` are a least-squares fit over recent one-item calls (all calls,
+    scaled back to one item, when there are none); with a single ``num_steps`` seen so far the
+    cost is taken as proportional to it (the conservative choice when degrading).
+    ``batch_slope`` is what each further item adds, as a share of one item's cost: the median
+    over recent calls of several items. It starts at 1 (a batch costs the sum of its items, as
+    on a CPU) until such calls are seen; on a GPU it falls towards 0 and batches grow.
     """
 
-    def __init__(self, history: int = 64) -> None:
-        self._obs: deque[tuple[int, float]] = deque(maxlen=history)
+    #: batch_slope before any call of several items has been seen.
+    PRIOR_SLOPE = 1.0
 
-    def observe(self, num_steps: int, seconds: float) -> None:
-        self._obs.append((num_steps, max(0.0, seconds)))
+    def __init__(self, history: int = 64) -> None:
+        self._obs: deque[tuple[int, int, float]] = deque(maxlen=history)
+
+    def observe(self, num_steps: int, seconds: float, items: int = 1) -> None:
+        self._obs.append((num_steps, max(1, items), max(0.0, seconds)))
 
     @property
     def known(self) -> bool:
         return bool(self._obs)
 
-    def coefficients(self) -> tuple[float, float]:
-        if not self._obs:
+    @staticmethod
+    def _fit(obs: list[tuple[int, float]]) -> tuple[float, float]:
+        if not obs:
             return 0.0, 0.0
-        s = np.array([o[0] for o in self._obs], np.float64)
-        t = np.array([o[1] for o in self._obs], np.float64)
+        s = np.array([o[0] for o in obs], np.float64)
+        t = np.array([o[1] for o in obs], np.float64)
         if np.ptp(s) == 0:
             return 0.0, float(np.mean(t / s))
         per_step, fixed = np.polyfit(s, t, 1)
         if per_step < 0:  # noisy fit: fall back to proportional
             return 0.0, float(np.mean(t / s))
-        if fixed < 0:
-            fixed = 0.0
-        return float(fixed), float(per_step)
+        return max(0.0, float(fixed)), float(per_step)
 
-    def predict(self, num_steps: int) -> float:
+    def _single_fit(self) -> tuple[float, float] | None:
+        single = [(s, t) for s, n, t in self._obs if n == 1]
+        return self._fit(single) if single else None
+
+    def batch_slope(self) -> float:
+        base = self._single_fit()
+        if base is None:
+            return self.PRIOR_SLOPE
+        fixed, per_step = base
+        slopes = []
+        for s, n, t in self._obs:
+            one = fixed + per_step * s
+            if n > 1 and one > 0:
+                slopes.append((t / one - 1.0) / (n - 1))
+        if not slopes:
+            return self.PRIOR_SLOPE
+        return float(np.clip(np.median(slopes), 0.0, 2.0))
+
+    def coefficients(self) -> tuple[float, float]:
+        """``(fixed, per_step)`` of a one-item call."""
+        base = self._single_fit()
+        if base is not None:
+            return base
+        slope = self.PRIOR_SLOPE
+        return self._fit([(s, t / (1.0 + slope * (n - 1))) for s, n, t in self._obs])
+
+    def predict(self, num_steps: int, items: int = 1) -> float:
         fixed, per_step = self.coefficients()
-        return fixed + per_step * num_steps
+        factor = 1.0 if items <= 1 else 1.0 + self.batch_slope() * (items - 1)
+        return (fixed + per_step * num_steps) * factor
 
 
 def refine_fits(job: StepJob, now: float, cost: CostModel, send_time: float = 0.0) -> bool:
@@ -236,18 +271,21 @@ def refine_fits(job: StepJob, now: float, cost: CostModel, send_time: float = 0.
     least one sampling step before its own deadline."""
     if job.deadline is None or not cost.known:
         return False
-    needed = cost.predict(job.requested_steps) + cost.predict(1) + 2 * send_time + SAFETY
+    items = max(1, len(job.session.settings.stems))
+    needed = (cost.predict(job.requested_steps, items) + cost.predict(1, items)
+              + 2 * send_time + SAFETY)
     return needed <= job.time_to_end(now)
 
 
 def choose_num_steps(requested: int, time_left: float, cost: CostModel,
-                     send_time: float = 0.0) -> int:
+                     send_time: float = 0.0, items: int = 1) -> int:
     """The most sampling steps (<= requested, >= 1) predicted to finish within ``time_left``
-    seconds; 1 if none does (the step will be late and counted)."""
+    seconds for a call on ``items`` stems; 1 if none does (the step will be late and
+    counted)."""
     if not cost.known or time_left == float("inf"):
         return requested
     budget = time_left - send_time - SAFETY
     steps = requested
-    while steps > 1 and cost.predict(steps) > budget:
+    while steps > 1 and cost.predict(steps, items) > budget:
         steps -= 1
     return steps

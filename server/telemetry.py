@@ -135,6 +135,8 @@ class ServerCounters:
     model_errors: int = 0
     batches: int = 0
     batched_steps: int = 0
+    #: Ready steps left out of a model call so as not to make its members late (run next).
+    batch_deferred: int = 0
     send_errors: int = 0
     #: Datagrams dropped unread because their source spent its budget (SourceGuard).
     rate_limited: int = 0
@@ -213,7 +215,7 @@ def prometheus_text(counters: ServerCounters, sessions: dict[int, SessionTelemet
                  "timetags_ignored", "sessions_opened", "sessions_closed", "sessions_expired",
                  "sessions_evicted",
                  "steps", "misses", "superseded", "degraded", "refined", "model_errors",
-                 "batches", "batched_steps", "send_errors", "rate_limited"):
+                 "batches", "batched_steps", "batch_deferred", "send_errors", "rate_limited"):
         metric(f"{name}_total", "counter", name.replace("_", " "), [("", getattr(c, name))])
     metric("malformed_total", "counter", "undecodable datagrams by reason",
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(c.malformed.items())])
@@ -245,6 +247,17 @@ def prometheus_text(counters: ServerCounters, sessions: dict[int, SessionTelemet
             if value is not None:
                 stages.append((f'{{stage="{stage}",quantile="0.{q}"}}', value))
     metric("stage_seconds", "summary", "per-step time by stage (recent steps)", stages)
+    session_stages = []
+    for sid, tel in sorted(sessions.items()):
+        for stage in ("wait", "encode", "sample", "decode", "send", "total"):
+            for q in (50, 95):
+                value = percentile((getattr(t, stage) for t in tel.timings), q)
+                if value is not None:
+                    session_stages.append(
+                        (f'{{session="{sid}",stage="{stage}",quantile="0.{q}"}}', value))
+    metric("session_stage_seconds", "summary",
+           "per-step time by session and stage (total: ready to last datagram sent)",
+           session_stages)
     if slacks:
         metric("slack_seconds_min", "gauge", "smallest recent slack", [("", min(slacks))])
     return "\n".join(lines) + "\n"

@@ -95,15 +95,18 @@ class RecordingGenerator(Generator):
 
 
 class SimulatedLatency(Generator):
-    """Each call advances ``clock`` by ``per_call + per_step · num_steps`` seconds."""
+    """Each call advances ``clock`` by ``(per_call + per_step · num_steps) · (1 + batch_slope ·
+    (items − 1))`` seconds, ``items`` being the stems of all its requests (``batch_slope`` 1: a
+    batch costs the sum of its items, like a CPU; 0: no more than one, like an idle GPU)."""
 
     def __init__(self, inner: Generator, clock: ManualClock, *, per_call: float = 0.0,
-                 per_step: float = 0.0) -> None:
+                 per_step: float = 0.0, batch_slope: float = 0.0) -> None:
         self.inner = inner
         self.info = inner.info
         self.clock = clock
         self.per_call = per_call
         self.per_step = per_step
+        self.batch_slope = batch_slope
 
     def new_stream(self) -> StreamState:
         return self.inner.new_stream()
@@ -111,7 +114,9 @@ class SimulatedLatency(Generator):
     def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
         results = self.inner.generate(requests)
         steps = max(r.num_steps for r in requests)
-        self.clock.advance(self.per_call + self.per_step * steps)
+        items = sum(len(r.stems) for r in requests)
+        self.clock.advance((self.per_call + self.per_step * steps)
+                           * (1 + self.batch_slope * (items - 1)))
         return results
 
 

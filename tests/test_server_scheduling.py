@@ -11,6 +11,7 @@ import itertools
 import threading
 
 import numpy as np
+import pytest
 
 from sideman.server import osc, protocol
 from sideman.server.app import Server, ServerConfig
@@ -173,11 +174,11 @@ class PessimisticCost(CostModel):
 
     known = True
 
-    def observe(self, num_steps: int, seconds: float) -> None:
+    def observe(self, num_steps: int, seconds: float, items: int = 1) -> None:
         pass
 
-    def predict(self, num_steps: int) -> float:
-        return 0.047 * num_steps
+    def predict(self, num_steps: int, items: int = 1) -> float:
+        return 0.047 * num_steps * items
 
 
 def test_quick_result_is_refined_when_time_allows() -> None:
@@ -226,6 +227,52 @@ def test_concurrent_sessions_share_one_model_call() -> None:
         assert len(set(call.streams)) == 2  # two sessions, one call
         assert sorted(r[2] for r in call.requests) == [("bass", "piano"), ("drums",)]
     assert h.server.counters.batches == 2 and h.server.counters.batched_steps == 4
+
+
+def stream_together(h: Harness, clients: list[tuple[str, int]], hops: int) -> None:
+    """Like :meth:`Harness.stream_live`, every client sending the same packets at once."""
+    for j in range(hops * HOP // PACKET):
+        end = (j + 1) * PACKET
+        h.clock.set(max(h.clock.now(), end / RATE))
+        for client in clients:
+            h.audio(client, j * PACKET, PACKET)
+            if end % HOP == 0:
+                h.call(client, protocol.MARK, end)
+        h.run()
+
+
+@pytest.mark.parametrize("batch_slope", [1.0, 0.0])
+def test_sessions_share_a_call_only_when_it_keeps_them_on_time(batch_slope: float) -> None:
+    # Two live sessions whose steps are ready together, one hop (93 ms) before they play.
+    # One step alone costs 50 ms. On a CPU (batch_slope 1) two in one call cost 100 ms and
+    # would both be late: the engine runs the more urgent one alone, then the other with
+    # the time left (degraded to one sampling step). On a GPU (slope 0) one call costs
+    # 50 ms whatever it holds: they share it at full quality.
+    clock = ManualClock()
+    recorder = RecordingGenerator(TinyClickTrack())
+    model = SimulatedLatency(recorder, clock, per_step=0.025, batch_slope=batch_slope)
+    h = Harness(model, clock=clock)
+    h.server.engine.warmup()
+    assert h.server.engine.cost.batch_slope() == pytest.approx(batch_slope)
+    warm = len(recorder.calls)
+    for client in (A, B):
+        h.open(client, r=0.25, w=1, steps=2, refine=0, stems=["drums"])
+    stream_together(h, [A, B], hops=12)
+    calls = recorder.calls[warm:]
+    sizes = [len(c.requests) for c in calls]
+    steps = [r[1] for c in calls for r in c.requests]
+    counters = h.server.counters
+    if batch_slope:
+        assert set(sizes) == {1} and counters.batch_deferred >= 10
+        assert sorted(set(steps)) == [1, 2] and counters.degraded == steps.count(1) >= 10
+    else:
+        assert set(sizes) == {2} and counters.batch_deferred == 0
+        assert set(steps) == {2} and counters.degraded == 0
+    assert counters.steps == len(steps) >= 24
+    misses = [(m.args[1], m.args[4]) for c in (A, B) for m in h.messages(c, protocol.MISS)]
+    # Step 0 is ready at the first packet, 70 ms before it plays: on a CPU one session's
+    # step 0 cannot make it (50 + 25 ms). Every later step is on time.
+    assert misses == ([(0, "late")] if batch_slope else [])
 
 
 def test_different_sampling_steps_go_in_separate_calls() -> None:

@@ -77,6 +77,22 @@ def test_cost_model_fits_fixed_plus_per_step() -> None:
     assert choose_num_steps(8, 0.5, cost) == 7
     assert choose_num_steps(8, 0.01, cost) == 1
     assert choose_num_steps(8, float("inf"), cost) == 8
+    # Several stems in one call: until a call of several items is seen, each item costs as
+    # much as one call alone (a CPU); then the fit's batch slope is what one more item adds.
+    assert cost.batch_slope() == CostModel.PRIOR_SLOPE == 1.0
+    assert cost.predict(2, items=3) == pytest.approx(3 * 0.2)
+    assert choose_num_steps(8, 0.51, cost, items=2) == 3  # 2 x (0.1 + 0.05 x 3) = 0.5
+    cost.observe(2, 0.2 * 1.25, items=2)
+    cost.observe(2, 0.2 * 1.75, items=4)
+    assert cost.batch_slope() == pytest.approx(0.25)
+    assert cost.coefficients() == pytest.approx((0.1, 0.05))  # one-item calls only
+    assert cost.predict(4, items=5) == pytest.approx(0.3 * 2.0)
+    # Only calls of several items: their time scaled back to one item by the prior slope.
+    batched = CostModel()
+    for steps in (1, 2, 4):
+        batched.observe(steps, 2 * (0.1 + 0.05 * steps), items=2)
+    assert batched.coefficients() == pytest.approx((0.1, 0.05))
+    assert batched.predict(1, items=2) == pytest.approx(0.3)
 
 
 def test_allowlist_and_loopback() -> None:
@@ -133,5 +149,47 @@ def test_warmup_calibrates_the_cost_model() -> None:
     server = Server(SimulatedLatency(TinyClickTrack(), clock, per_call=0.01, per_step=0.03),
                     ServerConfig(log_interval=0), clock=clock)
     timings = server.engine.warmup()
-    assert timings == pytest.approx({2: 0.07, 1: 0.04})
+    # A one-item call costs the same whatever the stems: batch_slope 0, like an idle GPU.
+    assert timings == pytest.approx({"2 steps": 0.07, "1 step": 0.04, "1 step, 2 stems": 0.04})
     assert server.engine.cost.coefficients() == pytest.approx((0.01, 0.03))
+    assert server.engine.cost.batch_slope() == pytest.approx(0.0)
+    cpu_clock = ManualClock()
+    cpu = Server(SimulatedLatency(TinyClickTrack(), cpu_clock, per_call=0.01, per_step=0.03,
+                                  batch_slope=1.0), ServerConfig(log_interval=0), clock=cpu_clock)
+    assert cpu.engine.warmup()["1 step, 2 stems"] == pytest.approx(0.08)
+    assert cpu.engine.cost.batch_slope() == pytest.approx(1.0)
+    assert cpu.engine.cost.predict(2, items=3) == pytest.approx(3 * 0.07)
+
+
+def test_metrics_and_log_line_report_per_session_stages() -> None:
+    from sideman.server.telemetry import (
+        ServerCounters,
+        SessionTelemetry,
+        StepTiming,
+        log_line,
+        prometheus_text,
+    )
+
+    def timing(step: int, sample: float, slack: float | None) -> StepTiming:
+        return StepTiming(step=step, num_steps=2, batch=1, wait=0.001, encode=0.002,
+                          sample=sample, decode=0.003, send=0.0005,
+                          total=0.0065 + sample, slack=slack)
+
+    counters = ServerCounters(steps=3, misses=1, datagrams_in=40, datagrams_out=30)
+    fast, slow = SessionTelemetry(), SessionTelemetry()
+    for t in (timing(0, 0.1, 0.5), timing(1, 0.3, -0.02)):
+        slow.record(t)
+        counters.timings.append(t)
+    fast.record(timing(0, 0.01, None))
+    counters.timings.append(timing(0, 0.01, None))
+    text = prometheus_text(counters, {3: slow, 7: fast}, queue=2)
+    assert 'sideman_session_stage_seconds{session="3",stage="sample",quantile="0.50"} 0.2' \
+        in text
+    assert 'sideman_session_stage_seconds{session="7",stage="sample",quantile="0.95"} 0.01' \
+        in text
+    assert 'sideman_session_stage_seconds{session="7",stage="total",quantile="0.50"} 0.0165' \
+        in text
+    assert "sideman_batch_deferred_total 0" in text and "sideman_queue 2" in text
+    line = log_line(counters, sessions=2, queue=2)
+    assert line.startswith("sessions=2 queue=2 steps=3 misses=1 ")
+    assert "rx=40 tx=30" in line and "step_p50=106.5ms" in line and "slack_p50=240.0ms" in line
