@@ -217,14 +217,21 @@ class StreamingPipeline(Generator):
     def new_stream(self) -> PipelineStream:
         return PipelineStream(self)
 
+    def _now(self) -> float:
+        """Wall time for the stage timings; on a GPU after the queued kernels have run, so a
+        stage is not billed for the one before it (CUDA calls return before they finish)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
     @torch.no_grad()
     def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
         if not requests:
             return []
         self._check(requests)
-        started = time.perf_counter()
+        started = self._now()
         mixture = self._encode(requests)
-        encoded = time.perf_counter()
+        encoded = self._now()
 
         items = [_Item(i, r, stem, r.geometry.frame_index(r.geometry.window(r.step)[0]))
                  for i, r in enumerate(requests) for stem in r.stems]
@@ -242,10 +249,10 @@ class StreamingPipeline(Generator):
             stream = item.request.stream
             assert isinstance(stream, PipelineStream)
             stream.track(item.stem).write(start, region)
-        sampled = time.perf_counter()
+        sampled = self._now()
 
         audio = self._decode(items)
-        decoded = time.perf_counter()
+        decoded = self._now()
         timings = {"encode": encoded - started, "sample": sampled - encoded,
                    "decode": decoded - sampled}
         results = []
@@ -412,6 +419,26 @@ RUNTIME_OPTIONS = ("device", "sampler", "codec", "codec_options", "codec_weights
                    "channels_last")
 
 
+def _available_device(spec: str | torch.device) -> torch.device:
+    """``spec`` as a device this torch build can use, or a clear error saying why not."""
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError) as exc:
+        raise GeneratorError(f"unknown device {str(spec)!r}: use cpu, cuda, cuda:N or mps "
+                             f"({exc})") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GeneratorError(f"device {str(spec)!r}: this torch ({torch.__version__}) "
+                                 f"sees no CUDA GPU; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise GeneratorError(f"device {str(spec)!r}: there are "
+                                 f"{torch.cuda.device_count()} CUDA devices")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GeneratorError(f"device {str(spec)!r}: MPS is not available here; use "
+                             f"--device cpu")
+    return device
+
+
 def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
     """``"default"`` (the embedded model) or a checkpoint directory → a pipeline.
 
@@ -424,6 +451,7 @@ def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
     if unknown:
         raise GeneratorError(f"unknown model options {unknown}; allowed: "
                              f"{', '.join(RUNTIME_OPTIONS)}")
+    device = _available_device(options.get("device", "cpu"))
     if spec == "default":
         directory = DEFAULT_WEIGHTS
         if not (directory / "config.json").is_file():
@@ -438,7 +466,7 @@ def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
     if options.get("codec_weights") is not None:
         codec_options["weights"] = options["codec_weights"]
     return StreamingPipeline.from_pretrained(
-        directory, codec=options.get("codec"), device=options.get("device", "cpu"),
+        directory, codec=options.get("codec"), device=device,
         sampler=options.get("sampler"), channels_last=options.get("channels_last"),
         codec_options=codec_options,
     )

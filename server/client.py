@@ -363,6 +363,16 @@ class StreamClient:
         """A setting's value in effect: confirmed for our own request, else the last ack."""
         return self.confirmed.get(key, self.acks.get(key, default))
 
+    def settings_in_effect(self) -> dict[str, object]:
+        """Every setting the server acknowledged, as it applies it (``r`` rounded to whole
+        latent frames, say): one value, or a list for ``stems``."""
+        keys = [k for k in {**self.acks, **self.confirmed} if k not in ("bye", "reset")]
+        out: dict[str, object] = {}
+        for key in sorted(keys):
+            value = self.setting(key) or ()
+            out[key] = value[0] if len(value) == 1 and key != "stems" else list(value)
+        return out
+
     def confirm(self, key: str) -> None:
         self.confirmed[key] = self.acks[key]
 
@@ -802,7 +812,8 @@ def write_outputs(core: StreamClient, rate: int, paths: dict[str, Path],
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(str(path), core.writers[stem].buffer, rate, subtype="FLOAT")
     if stats_path is not None:
-        stats = {**core.stats(), "settings": asdict(core.settings), "sample_rate": rate,
+        stats = {**core.stats(), "settings": asdict(core.settings),
+                 "settings_in_effect": core.settings_in_effect(), "sample_rate": rate,
                  "samples": core.length, "outputs": {s: str(p) for s, p in paths.items()},
                  **(extra or {})}
         stats_path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from .protocol import DEFAULT_MAX_DATAGRAM, DEFAULT_PORT
 
 log = logging.getLogger(__name__)
 
-DEMO_INPUT = Path("max_patches/media/demo_input.wav")
+#: The demo song, found from the source tree (an editable install, as `make` does) wherever
+#: the command runs; an installed wheel has no max_patches/ and the demo synthesises a groove.
+DEMO_INPUT = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "demo_input.wav"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +35,10 @@ def _model_options(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--model", default=default,
                         help="'default' (embedded model), 'clicktrack' (diagnostic impulses) or "
                              f"a checkpoint directory (default: {default})")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of the model, e.g. cuda or cuda:1 (default cpu)")
+    parser.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
+                        help="music2latent codec weights (default: the package's own location)")
     parser.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
                         help="clicktrack: impulse every N samples of the client clock "
                              "(default 4410)")
@@ -72,6 +79,10 @@ def _load_generator(args: argparse.Namespace):
             options["period"] = args.click_period
         options["delay"] = args.click_delay
         options["delay_per_step"] = args.click_delay_per_step
+    else:
+        options["device"] = args.device
+        if args.codec_weights is not None:
+            options["codec_weights"] = args.codec_weights
     return load_generator(args.model, **options)
 
 
@@ -197,6 +208,13 @@ def _register_client(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_client)
 
 
+def _print_warnings(who: str, warnings: list[str]) -> None:
+    """The server's ``/sideman/warning`` texts (``r`` rounded, a setting outside the model's
+    training grid): things the user asked for and did not get exactly."""
+    for text in dict.fromkeys(warnings):  # each once, in order
+        print(f"{who}: server warning: {text}", file=sys.stderr)
+
+
 def _client(args: argparse.Namespace) -> int:
     from .client import (
         ClientError,
@@ -220,6 +238,7 @@ def _client(args: argparse.Namespace) -> int:
     except ClientError as exc:
         print(f"sideman client: {exc}")
         return 1
+    _print_warnings("sideman client", core.warnings)
     stats_path = args.stats or default_stats_path(args.out)
     paths = write_outputs(core, rate, stem_paths(args.out, settings.stems), stats_path,
                           {"input": str(args.input)})
@@ -239,8 +258,8 @@ def _register_demo(subparsers: argparse._SubParsersAction) -> None:
                     "out/demo/ (input, generated stems, a mix, stats.json).")
     _model_options(p, "default")
     p.add_argument("--input", type=Path, default=None,
-                   help=f"input file (default {DEMO_INPUT} if present, else a synthetic "
-                        "groove)")
+                   help="input file (default max_patches/media/demo_input.wav of the "
+                        "source tree if present, else a synthetic groove)")
     p.add_argument("--out-dir", type=Path, default=Path("out/demo"))
     p.add_argument("--seconds", type=float, default=None,
                    help="use only the first S seconds of the input (default: all of it; "
@@ -314,6 +333,7 @@ def _demo(args: argparse.Namespace) -> int:
         except ClientError as exc:
             print(f"sideman demo: {exc}")
             return 1
+    _print_warnings("sideman demo", core.warnings)
     paths = write_outputs(core, rate, {stem: out_dir / f"{stem}.wav" for stem in settings.stems},
                           out_dir / "stats.json",
                           {"input": str(source) if source else "synthetic groove",

@@ -160,3 +160,32 @@ def test_pipeline_runs_on_music2latent(tiny_checkpoint: Path) -> None:
     (result,) = pipe.generate([request])
     assert result.start == g.region(3)[0] - 1000
     assert result.audio["drums"].shape == (1000 + 2 * HOP_LENGTH,)
+
+
+def test_commands_take_the_codec_weights(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from sideman.server.cli import build_parser
+    from sideman.server.commands import _load_generator
+
+    codec = Music2LatentCodec(weights=tiny_checkpoint, hparams=TINY, decode_context_frames=1)
+    config = ModelConfig.for_codec(codec, name="m2l-tiny", window_frames=8,
+                                   trained_hop_frames=(2,), trained_lookaheads=(1,),
+                                   unet=tiny_unet(), kind="consistency",
+                                   sampler="consistency", default_steps=1, max_steps=2)
+    StreamingPipeline.random(config, codec).save_pretrained(tmp_path / "m2l-model")
+    parser = build_parser()
+    for command in ("serve", "demo"):
+        args = parser.parse_args([command, "--model", str(tmp_path / "m2l-model"),
+                                  "--codec-weights", str(tiny_checkpoint)])
+        pipe = _load_generator(args)
+        assert isinstance(pipe, StreamingPipeline) and pipe.codec.weights == tiny_checkpoint
+        assert pipe.device == torch.device("cpu")
+    missing = tmp_path / "elsewhere.pt"
+    args = parser.parse_args(["serve", "--model", str(tmp_path / "m2l-model"),
+                              "--codec-weights", str(missing)])
+    with pytest.raises(CodecError, match=f"not found at {missing}.*--codec-weights"):
+        _load_generator(args)
+    # The embedded default's mel codec has no weights: a clear refusal, not a TypeError.
+    args = parser.parse_args(["serve", "--codec-weights", str(tiny_checkpoint)])
+    assert args.model == "default" and args.device == "cpu"
+    with pytest.raises(CodecError, match="mel codec has no weights"):
+        _load_generator(args)

@@ -460,3 +460,16 @@ def test_overshooting_denoiser_cannot_leave_the_codec_bounds(monkeypatch, sample
         assert all(np.isfinite(a).all() for a in res.audio.values())
     for _, out in spy.calls:
         assert low <= out.min().item() and out.max().item() <= high
+
+
+def test_unusable_devices_are_refused_clearly(pipe, tmp_path: Path) -> None:
+    pipe.save_pretrained(tmp_path)
+    with pytest.raises(GeneratorError, match="unknown device 'gpu': use cpu, cuda"):
+        load_pipeline(str(tmp_path), device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(GeneratorError, match="sees no CUDA GPU; use --device cpu"):
+            load_pipeline(str(tmp_path), device="cuda")
+    else:
+        with pytest.raises(GeneratorError, match="CUDA devices"):
+            load_pipeline(str(tmp_path), device=f"cuda:{torch.cuda.device_count()}")
+    assert load_pipeline(str(tmp_path), device="cpu").device == torch.device("cpu")

@@ -75,3 +75,20 @@ def test_demo_with_the_click_track(tmp_path: Path, capsys) -> None:
     stats = json.loads((out / "stats.json").read_text())
     assert STATS_KEYS <= set(stats) and stats["model"] == "clicktrack"
     assert "wrote" in capsys.readouterr().out
+
+
+def test_demo_says_when_the_server_rounds_a_setting(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    code = main(["demo", "--model", "clicktrack", "--fast", "--seconds", "3",
+                 "--out-dir", str(out), "--stem", "drums", "--stem", "bass", "--r", "0.2"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert re.search(r"sideman demo: server warning: r=0\.2 rounded to 0\.\d+ \(\d+ latent "
+                     r"frames of \d+\)", err), err
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["settings"]["r"] == 0.2  # what was asked for
+    effect = stats["settings_in_effect"]
+    frames = int(re.search(r"\((\d+) latent frames of (\d+)\)", err).group(1))
+    window = int(re.search(r"latent frames of (\d+)\)", err).group(1))
+    assert effect["r"] == np.float32(frames / window) != np.float32(0.2)
+    assert effect["w"] == 1 and effect["stems"] == ["drums", "bass"]

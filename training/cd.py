@@ -147,7 +147,8 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     teacher, teacher_config = load_denoiser(options.teacher)
     teacher.requires_grad_(False)
     config = student_config(teacher_config, options)
-    codec = build_codec(teacher_config.codec, teacher_config.codec_params)
+    codec = build_codec(teacher_config.codec, teacher_config.codec_params,
+                        **data.codec_runtime())
     cache = load_latents(dataclasses.replace(data, codec=teacher_config.codec), codec)
     student = consistency_student(teacher).requires_grad_(True)
     target = consistency_student(teacher).requires_grad_(False)

@@ -54,6 +54,7 @@ class CheckOptions:
     wavs: int = 2
     seed: int = 0
     progress: bool = True
+    codec_weights: Path | None = None
 
     def __post_init__(self) -> None:
         if self.split == "test":
@@ -131,7 +132,7 @@ def run_check(options: CheckOptions) -> dict[str, Any]:
     from sideman.eval.metrics import evaluate_stem
     from sideman.models.pipeline import load_pipeline
 
-    pipe = load_pipeline(str(options.model))
+    pipe = load_pipeline(str(options.model), codec_weights=options.codec_weights)
     sr = pipe.config.sample_rate
     steps = options.num_steps or pipe.config.default_steps
     songs = open_dataset(options.data, split=options.split)[: options.songs]

@@ -33,6 +33,8 @@ class DataOptions:
     data: Path
     cache: Path | None = None
     codec: str = "mel"
+    #: music2latent weights (None: the package's own location); the mel codec has none
+    codec_weights: Path | None = None
     #: probability of each stem (bass, drums, guitar, piano)
     stem_weights: tuple[float, ...] = (0.2, 0.4, 0.2, 0.2)
     keep_silent: float = 0.15
@@ -41,6 +43,10 @@ class DataOptions:
     focus_prob: float = 0.25
     valid_windows: int = 64
     progress: bool = True
+
+    def codec_runtime(self) -> dict[str, Any]:
+        """Runtime options of the codec (:func:`~sideman.models.codecs.build_codec`)."""
+        return {} if self.codec_weights is None else {"weights": self.codec_weights}
 
     @property
     def cache_root(self) -> Path:

@@ -33,6 +33,8 @@ def register_cache(data_group: argparse._SubParsersAction) -> None:
                     "already there are kept.")
     cache.add_argument("--data", type=Path, required=True, help="data set directory")
     cache.add_argument("--codec", default="mel", help="codec name (default mel)")
+    cache.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
+                       help="music2latent codec weights (default: the package's own location)")
     cache.add_argument("--out", type=Path, default=None,
                        help="cache root (default DATA/latents)")
     cache.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -50,7 +52,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        codec = build_codec(args.codec)
+        runtime = {} if args.codec_weights is None else {"weights": args.codec_weights}
+        codec = build_codec(args.codec, **runtime)
         root = args.out if args.out is not None else args.data / "latents"
         path = build_cache(args.data, root, codec, progress=not args.no_progress)
     except (CodecError, CacheError, DatasetError, ValueError) as exc:
@@ -71,6 +74,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     d.add_argument("--data", type=Path, required=True, help="data set directory")
     d.add_argument("--cache", type=Path, default=None,
                    help="latent cache root (default DATA/latents; built if missing)")
+    d.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
+                   help="music2latent codec weights (default: the package's own location)")
     d.add_argument("--stem-weights", default="bass=0.2,drums=0.4,guitar=0.2,piano=0.2",
                    help="how often each stem is drawn (default drums 0.4, others 0.2)")
     d.add_argument("--keep-silent", type=float, default=0.15,
@@ -186,6 +191,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                        help="only the first seconds of each song")
     check.add_argument("--out", type=Path, required=True, help="output directory")
     check.add_argument("--wavs", type=int, default=2, help="songs whose audio is saved")
+    check.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
+                       help="music2latent codec weights (default: the package's own location)")
     check.add_argument("--threads", type=int, default=1)
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--no-progress", action="store_true")
@@ -220,6 +227,7 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
 
     return DataOptions(
         data=args.data, cache=args.cache, codec=getattr(args, "codec", None) or "mel",
+        codec_weights=args.codec_weights,
         stem_weights=parse_stem_weights(args.stem_weights), keep_silent=args.keep_silent,
         p_drop_beat=args.beat_dropout,
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
@@ -288,7 +296,7 @@ def _cmd_check_model(args: argparse.Namespace) -> int:
             ratios=tuple(float(r) for r in args.r.split(",")), lookahead=args.w,
             beat_grid=tuple(x.strip() == "on" for x in args.beat_grid.split(",")),
             num_steps=args.num_steps, seconds=args.seconds, out=args.out, wavs=args.wavs,
-            seed=args.seed, progress=not args.no_progress)
+            seed=args.seed, progress=not args.no_progress, codec_weights=args.codec_weights)
         report = run_check(options)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}")

@@ -28,6 +28,8 @@ def build_codec(name: str, params: Mapping[str, Any] | None = None, **runtime: A
         raise CodecError("allow_pickle can only be given at run time, not recorded in a "
                          "checkpoint's codec parameters")
     kwargs = {**dict(params or {}), **runtime}
+    if name == "mel" and "weights" in kwargs and kwargs.pop("weights") is not None:
+        raise CodecError("the mel codec has no weights (codec weights are for music2latent)")
     if name == "mel":
         from .mel import MelCodec
 

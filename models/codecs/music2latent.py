@@ -158,7 +158,7 @@ class Music2LatentCodec(Codec):
                 f"online: `python -c \"from music2latent.utils import download_model; "
                 f"download_model()\"` stores it at {default_weights_path()} (or download it "
                 f"from https://huggingface.co/SonyCSLParis/music2latent) and pass its path "
-                f"as the codec's weights option."
+                f"with --codec-weights PATH (Python: codec_weights=PATH)."
             )
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
