@@ -154,6 +154,8 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                           "OUT/cells.jsonl (by default a sweep run again with the same "
                           "settings continues where it stopped)")
     run.add_argument("--device", default="cpu", help="torch device of the model")
+    run.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
+                     help="music2latent codec weights (default: the package's own location)")
     run.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
                      help="clicktrack: impulse every N client samples (default 4410)")
     p.set_defaults(func=_sweep)
@@ -183,7 +185,8 @@ def config_from_args(args: argparse.Namespace):
         tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,
         span_start=args.span_start, skip_seconds=args.skip_seconds,
         include_silent=args.include_silent, save_audio=args.save_audio,
-        plots=not args.no_plots, device=args.device, click_period=args.click_period,
+        plots=not args.no_plots, device=args.device, codec_weights=args.codec_weights,
+        click_period=args.click_period,
         seconds=args.seconds, jobs=args.jobs, threads=args.threads, resume=not args.fresh)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -315,16 +316,23 @@ def make_tracker(name: str = "dsp", checkpoint: str | Path | None = None,
     raise MetricError(f"unknown beat tracker {name!r}; use one of {', '.join(TRACKERS)}, auto")
 
 
+#: Where ``auto`` and ``beat_this`` look for a Beat This checkpoint when none is given.
+BEAT_THIS_ENV = "SIDEMAN_BEAT_THIS_CHECKPOINT"
+
+
 def resolve_tracker(name: str = "auto", checkpoint: str | Path | None = None,
                     device: str = "cpu") -> tuple[BeatTracker, str | None]:
     """A runnable tracker for ``name`` and a note when it fell back to the DSP tracker.
 
     ``"auto"`` and ``"beat_this"`` use Beat This when it can run (package + local
-    checkpoint), otherwise the DSP tracker, with a note saying what was missing. ``"dsp"``
-    is always the DSP tracker.
+    checkpoint: ``checkpoint``, else the file named by ``$SIDEMAN_BEAT_THIS_CHECKPOINT``),
+    otherwise the DSP tracker, with a note saying what was missing. ``"dsp"`` is always the
+    DSP tracker.
     """
     if name not in (*TRACKERS, "auto"):
         raise MetricError(f"unknown beat tracker {name!r}; use one of {', '.join(TRACKERS)}, auto")
+    if checkpoint is None and name != "dsp":
+        checkpoint = os.environ.get(BEAT_THIS_ENV) or None
     if name == "dsp" or (name == "auto" and checkpoint is None):
         return DspBeatTracker(), None
     try:

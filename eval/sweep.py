@@ -128,6 +128,7 @@ class SweepConfig:
     plots: bool = True
     # model loading and compute
     device: str = "cpu"
+    codec_weights: Path | None = None
     click_period: int | None = None
     jobs: int = 1  #: worker processes, one (song, stem) at a time each
     threads: int = 1  #: torch threads per worker process (0: torch's default)
@@ -347,8 +348,11 @@ def _load_model(config: SweepConfig) -> Generator:
     if config.model == "clicktrack":
         if config.click_period is not None:
             options["period"] = config.click_period
-    elif config.device != "cpu":
-        options["device"] = config.device
+    else:
+        if config.device != "cpu":
+            options["device"] = config.device
+        if config.codec_weights is not None:
+            options["codec_weights"] = config.codec_weights
     return load_generator(config.model, **options)
 
 
@@ -501,17 +505,42 @@ class _GroupRun:
     audio: list[str]
 
 
-def _fingerprint(config: SweepConfig, model_name: str) -> dict[str, Any]:
+def model_digest(generator: Generator) -> str:
+    """A short sha256 of what decides a model's output: its class, info and scalar options,
+    and for a pipeline its weights and config. A model retrained under the same name (or
+    the same directory) gets another digest, so a sweep never resumes with its old cells."""
+    import torch
+
+    h = hashlib.sha256()
+    h.update(type(generator).__qualname__.encode())
+    h.update(repr(generator.info).encode())
+    for key, value in sorted(vars(generator).items()):
+        if isinstance(value, (bool, int, float, str)):
+            h.update(f"{key}={value!r};".encode())
+    denoiser = getattr(generator, "denoiser", None)
+    if isinstance(denoiser, torch.nn.Module):
+        h.update(repr(getattr(generator, "config", None)).encode())
+        for name, tensor in sorted(denoiser.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+                     .numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _fingerprint(config: SweepConfig, model_name: str, digest: str | None = None
+                 ) -> dict[str, Any]:
     settings = {k: v for k, v in _jsonable(asdict(config)).items() if k not in RESUMABLE_KEYS}
-    return {"model": model_name, **settings}
+    return {"model": model_name, "model_digest": digest, **settings}
 
 
-def load_checkpoint(config: SweepConfig, model_name: str) -> dict[str, Cell]:
+def load_checkpoint(config: SweepConfig, model_name: str, digest: str | None = None
+                    ) -> dict[str, Cell]:
     """The finished cells of ``config.out/cells.jsonl`` by label (empty without one, or
     with ``resume`` off, which starts the file again). Refuses a checkpoint made with
-    settings that change the results (see :data:`RESUMABLE_KEYS`)."""
+    settings that change the results (see :data:`RESUMABLE_KEYS`) or with another model
+    (``digest``: :func:`model_digest`)."""
     path = config.out / CHECKPOINT
-    fingerprint = _fingerprint(config, model_name)
+    fingerprint = _fingerprint(config, model_name, digest)
     if not config.resume or not path.is_file():
         config.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"sweep_checkpoint": 1, "settings": fingerprint}) + "\n")
@@ -659,7 +688,8 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
                          f"({span_rule:.2f} s: one model window unless --span-start)")
     tracker, tracker_note = resolve_tracker(config.tracker, config.beat_this_checkpoint)
     jobs, skipped = _jobs(config, songs, span_rule)
-    finished = load_checkpoint(config, info.name)
+    digest = model_digest(generator)
+    finished = load_checkpoint(config, info.name, digest)
 
     # A model without the beat-grid input gives the same output with and without it.
     alias = "beat_grid" in config.conditions and not info.uses_beat_grid \
@@ -745,7 +775,7 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     run_info = {
         "command": command,
         "config": _jsonable(asdict(config)),
-        "model": {"name": info.name, "sample_rate": info.sample_rate,
+        "model": {"name": info.name, "digest": digest, "sample_rate": info.sample_rate,
                   "window_frames": info.window_frames, "hop_length": info.hop_length,
                   "uses_beat_grid": info.uses_beat_grid, "default_steps": info.default_steps},
         "songs": {stem: sorted({j.song.id for j in jobs if j.stem == stem})

@@ -316,7 +316,12 @@ def test_beat_this_unavailable_is_a_clear_error_and_falls_back(tmp_path, monkeyp
         M.make_tracker("beat_this", checkpoint)
     tracker, note = M.resolve_tracker("auto", checkpoint)
     assert tracker.name == "dsp" and "Beat This unavailable" in note
+    monkeypatch.delenv(M.BEAT_THIS_ENV, raising=False)
     assert M.resolve_tracker("auto")[1] is None  # no checkpoint: DSP, nothing to note
+    # A checkpoint named by the environment is tried like one given directly.
+    monkeypatch.setenv(M.BEAT_THIS_ENV, str(tmp_path / "elsewhere.ckpt"))
+    tracker, note = M.resolve_tracker("auto")
+    assert tracker.name == "dsp" and "elsewhere.ckpt" in note
     assert M.resolve_tracker("dsp", checkpoint)[0].name == "dsp"
 
 
@@ -339,6 +344,9 @@ def test_beat_this_wrapper_uses_the_local_checkpoint(tmp_path, monkeypatch) -> N
     monkeypatch.setitem(sys.modules, "beat_this.inference", inference)
     checkpoint = tmp_path / "final0.ckpt"
     checkpoint.write_bytes(b"weights")
+    monkeypatch.setenv(M.BEAT_THIS_ENV, str(checkpoint))
+    tracker, note = M.resolve_tracker("auto")  # found through the environment
+    assert note is None and tracker.name == "beat_this"
     tracker, note = M.resolve_tracker("beat_this", checkpoint)
     assert note is None and tracker.name == "beat_this"
     assert calls == {"checkpoint_path": str(checkpoint), "device": "cpu", "dbn": False}

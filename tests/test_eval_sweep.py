@@ -26,6 +26,7 @@ from sideman.eval.sweep import (
     SweepError,
     _jobs,
     _worker_group,
+    model_digest,
     other_songs,
     run_sweep,
     select_songs,
@@ -340,6 +341,28 @@ def test_an_interrupted_sweep_continues_from_its_checkpoint(tmp_path: Path) -> N
                       generator=TinyClickTrack(period=SR // 2), progress=False)
     assert third.info["song_settings_resumed"] == 0
     assert third.info["song_settings_simulated"] == 6
+
+
+def test_resume_refuses_cells_of_another_model(tmp_path: Path) -> None:
+    data = click_data(tmp_path / "clicks", 1, 4.0)
+    config = SweepConfig(data=data, out=tmp_path / "out", model="clicktrack", rs=(0.25,),
+                         ws=(1,), beat_grid="off", plots=False)
+    first = run_sweep(config, generator=TinyClickTrack(period=SR // 2), progress=False)
+    digest = json.loads((tmp_path / "out" / "run.json").read_text())["model"]["digest"]
+    assert digest == model_digest(TinyClickTrack(period=SR // 2)) == first.info["model"]["digest"]
+    # The same name, another output (here: another click period; for a pipeline: new weights).
+    with pytest.raises(SweepError, match=r"other settings \(model_digest: "):
+        run_sweep(config, generator=TinyClickTrack(period=SR // 4), progress=False)
+    again = run_sweep(config, generator=TinyClickTrack(period=SR // 2), progress=False)
+    assert again.info["song_settings_resumed"] == 1
+
+
+def test_model_digest_follows_the_weights() -> None:
+    a, b, c = tiny_pipeline(seed=0), tiny_pipeline(seed=0), tiny_pipeline(seed=1)
+    assert model_digest(a) == model_digest(b) != model_digest(c)
+    with torch.no_grad():
+        next(iter(b.denoiser.parameters())).view(-1)[0] += 1e-3
+    assert model_digest(b) != model_digest(a)
 
 
 def test_resume_reruns_a_song_whose_reference_changed(tmp_path: Path) -> None:
