@@ -60,6 +60,7 @@ var RETRIES = 20;
 var SILENCE_MS = 5000;     // no reply for this long while streaming: say hello again
 var STATUS_MS = 1000;      // ask the server for its status this often (keeps the session alive)
 var TRANSPORT_MS = 2000;   // resend the transport at least this often while it runs
+var LATE_SPANS = 256;      // cut (late) output spans remembered for diagnosis
 var MAX_DELAY_S = 10;
 
 var cfg = {
@@ -214,7 +215,7 @@ function connect() {
           clientRate: Math.round(clock.sr), pending: {}, acks: {}, allowed: {},
           heard: now(), counts: {received: 0, duplicate: 0, stale: 0, quickIgnored: 0,
                                  lateSamples: 0, misses: 0, lost: 0},
-          steps: {}, firstStep: 0};
+          lateSpans: [], steps: {}, firstStep: 0};
     sendHello();
     startTimer();
     say("connecting to " + cfg.host + ":" + cfg.port);
@@ -713,17 +714,24 @@ function onChunk(a) {
         return;
     }
     sm.counts.received += 1;
-    writeChunk(wr, start, xfade, position, samples);
+    writeChunk(wr, start, xfade, position, samples, stem);
     noteChunk(stem, step, start + xfade, index, count, fin);
 }
 
 // PROTOCOL.md "Writing chunks": x[j] plays at p = position + j; p < start + xfade is a
 // crossfade sample with g = (p - start + 1) / (xfade + 1).
-function writeChunk(wr, start, xfade, position, x) {
+function writeChunk(wr, start, xfade, position, x, stem) {
     var a = Math.max(position, sm.lo), b = Math.min(position + x.length, sm.lo + RING);
-    var h = start + xfade, split, gains, p;
+    var h = start + xfade, split, gains, p, cut;
     if (a > position) {
-        sm.counts.lateSamples += Math.min(a, position + x.length) - position;
+        // Samples whose play time has passed are cut; the last LATE_SPANS cuts are kept
+        // (stem, first, end) so a listener or a test can tell where the output went silent.
+        cut = Math.min(a, position + x.length);
+        sm.counts.lateSamples += cut - position;
+        sm.lateSpans.push([stem, position, cut]);
+        if (sm.lateSpans.length > LATE_SPANS) {
+            sm.lateSpans.shift();
+        }
     }
     if (a >= b) {
         return;

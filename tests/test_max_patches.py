@@ -227,15 +227,21 @@ def test_script_parses_and_declares_its_outlets() -> None:
     assert js_declared(SCRIPT) == (1, 4)
 
 
-def run_writer(tmp_path: Path, events: list[ChunkEvent], length: int, clock: int) -> np.ndarray:
+def run_writer(tmp_path: Path, events: list[ChunkEvent], length: int, clock: int,
+               cut_before: int = 0, summary: dict | None = None) -> np.ndarray:
+    """What the script plays for ``events``; with ``cut_before`` the clock has played up to
+    that position before any chunk arrives. ``summary`` receives the script's counters."""
     cfg = {"clock": clock, "stems": ["drums"], "window_frames": 256, "length": length,
-           "output": str(tmp_path / "out"), "chunks": [e.args() for e in events]}
+           "output": str(tmp_path / "out"), "chunks": [e.args() for e in events],
+           "cut_before": cut_before}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     result = subprocess.run([NODE, str(HARNESS), "writer", str(tmp_path / "cfg.json")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["errors"] == []
+    got = json.loads(result.stdout)
+    assert got["errors"] == []
+    if summary is not None:
+        summary.update(got)
     return np.fromfile(tmp_path / "out.drums.f32", np.float32)
 
 
@@ -262,6 +268,31 @@ def test_script_writes_chunks_like_the_reference_client(tmp_path: Path, xfade: i
     assert played.shape == reference.buffer.shape
     np.testing.assert_allclose(played, reference.buffer, atol=2e-7, rtol=0)
     assert np.abs(played).max() > 0.1
+
+
+@needs_node
+def test_script_cuts_late_chunks_and_says_where(tmp_path: Path) -> None:
+    """Chunks that arrive after their play time are cut where the playhead has passed (never
+    shifted), counted in lateSamples and listed in lateSpans; the rest plays as usual."""
+    rng = np.random.default_rng(9)
+    hop, steps, cut = 4096, 6, 4096 + 1500
+    length = hop * (steps + 2)
+    events = chunk_scenario(rng, hop=hop, xfade=256, steps=steps, datagram=2048, lose=0.0,
+                            quick_every=0)
+    reference = StemWriter(length)
+    for e in events:
+        reference.add(e.step, e.start, e.xfade, e.position, e.index, bool(e.final), e.samples)
+    summary: dict = {}
+    played = run_writer(tmp_path, events, length, 777, cut_before=cut, summary=summary)
+    assert not played[:cut].any()
+    np.testing.assert_allclose(played[cut:], reference.buffer[cut:], atol=2e-7, rtol=0)
+    spans = summary["lateSpans"]
+    assert spans and all(stem == "drums" and first < end <= cut for stem, first, end in spans)
+    covered = np.zeros(length, bool)
+    for _, first, end in spans:
+        covered[first:end] = True
+    assert covered[:cut][reference.buffer[:cut] != 0].all()  # every cut sample is listed
+    assert summary["counts"]["lateSamples"] == sum(end - first for _, first, end in spans)
 
 
 @needs_node
@@ -372,12 +403,22 @@ def test_script_streams_a_file_and_lands_the_clicks_on_the_right_samples(tmp_pat
         grid = np.arange(-(-hop // period) * period, len(heard), period)
         assert grid.size >= 25
         assert np.isin(heard[grid], (0.0, 1.0)).all()
-        missing = int(np.count_nonzero(heard[grid] == 0.0))
-        assert missing <= late_samples and missing <= grid.size // 4, (stem, missing,
-                                                                       late_samples)
+        missing = grid[heard[grid] == 0.0]
+        assert missing.size <= late_samples and missing.size <= grid.size // 4, (
+            stem, missing, late_samples)
+        assert_cut_as_late(missing, stem, result["lateSpans"])
     status = result["status"]
     assert status["misses"] == 0 and status["lost"] == 0
     assert result["sent"]["/sideman/mark"] >= n_steps
+
+
+def assert_cut_as_late(missing: np.ndarray, stem: str, spans: list) -> None:
+    """Each missing click lies in a span of ``stem`` the script cut because its play time
+    had passed (``lateSpans``: [stem, first, end) on the client clock)."""
+    cuts = [(first, end) for name, first, end in spans if name == stem]
+    for position in missing.tolist():
+        assert any(first <= position < end for first, end in cuts), (
+            f"{stem}: click at {position} missing outside every late cut {cuts[:8]}")
 
 
 @pytest.fixture
@@ -426,6 +467,7 @@ def test_script_against_sideman_serve(tmp_path: Path, cli_server) -> None:
     assert grid.size >= 20
     # a click may be missing only where a chunk came after its play time (see above)
     assert np.isin(heard[grid], (0.0, 1.0)).all()
-    missing = int(np.count_nonzero(heard[grid] == 0.0))
-    assert missing <= result["counts"]["lateSamples"] and missing <= grid.size // 4
+    missing = grid[heard[grid] == 0.0]
+    assert missing.size <= result["counts"]["lateSamples"] and missing.size <= grid.size // 4
+    assert_cut_as_late(missing, "guitar", result["lateSpans"])
     assert result["status"]["misses"] == 0 and result["status"]["lost"] == 0

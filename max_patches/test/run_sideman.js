@@ -112,6 +112,7 @@ function live(cfg) {
       clearInterval(loop);
       // the script's own counters, read before "disconnect" forgets the session
       const counts = js.ctx.sm ? Object.assign({}, js.ctx.sm.counts) : null;
+      const lateSpans = js.ctx.sm ? js.ctx.sm.lateSpans.slice() : null;
       js.message("disconnect");
       setTimeout(() => {
         js.close();
@@ -119,7 +120,7 @@ function live(cfg) {
           fs.writeFileSync(`${cfg.output}.${stem}.f32`, Buffer.from(rec[stem].buffer));
         }
         resolve({reason, origin, counter: c, delay_samples: Math.round(cfg.delay_ms * sr / 1000),
-                 status: statusSummary(js), counts, errors: js.errors, log: js.log,
+                 status: statusSummary(js), counts, lateSpans, errors: js.errors, log: js.log,
                  sent: countSent(js), wall: (Date.now() - started) / 1000});
       }, 100);
     }
@@ -191,6 +192,8 @@ function writer(cfg) {
   const {js, session} = handshake(cfg);
   const ring = js.ctx.RING;
   const origin = statusSummary(js).origin;
+  // Play on to position cut_before first: every chunk sample before it arrives too late.
+  if (cfg.cut_before) js.message("tick", origin + cfg.cut_before);
   for (const chunk of cfg.chunks) js.message("/sideman/chunk", session, ...chunk);
   const out = {};
   for (const stem of cfg.stems) {
@@ -200,7 +203,8 @@ function writer(cfg) {
     fs.writeFileSync(`${cfg.output}.${stem}.f32`, Buffer.from(values.buffer));
     out[stem] = `${cfg.output}.${stem}.f32`;
   }
-  return {origin, outputs: out, counts: js.ctx.sm.counts, errors: js.errors};
+  return {origin, outputs: out, counts: js.ctx.sm.counts, lateSpans: js.ctx.sm.lateSpans,
+          errors: js.errors};
 }
 
 // Max's [transport] reports (outlets right to left, bars last) while streaming.
