@@ -30,18 +30,21 @@ pytestmark = pytest.mark.flaky(reruns=2, reruns_delay=2)
 PERIOD = 441
 #: (clients, loss, datagram bytes): 1500-byte datagrams in some cases, so a step's output is
 #: two dozen datagrams and loss hits most steps a little.
-CASES = [(1, 0.0, None), (1, 0.20, 1500), (4, 0.01, None), (4, 0.05, 1500), (8, 0.0, None),
-         (8, 0.20, None)]
+CASES = [(1, 0.0, None), (1, 0.20, 1500), (4, 0.0, None), (4, 0.01, None), (4, 0.05, 1500),
+         (8, 0.0, None), (8, 0.20, None)]
 
 
-def check_run(report: dict, loss: float) -> None:
+def check_run(report: dict, loss: float, *, clicks: bool = True) -> None:
     t = report["totals"]
     n = report["settings"]["clients"]
     assert len(report["clients"]) == n
     assert t["steps"] >= 15 * n, t
     # Sample-aligned.
     assert t["alignment_errors"] == 0, [c["alignment_examples"] for c in report["clients"]]
-    assert t["click_errors"] == 0
+    if clicks:  # clicks exactly on the grid (a click-track model)
+        assert t["click_errors"] == 0
+    else:
+        assert "click_errors" not in t
     # Nothing lost that the network did not lose; duplicates received as delivered.
     assert t["chunk_copy_mismatches"] == 0
     # Eight real-time clients, the proxy and the server share this test process: on a busy
@@ -104,3 +107,18 @@ def test_bursty_loss_with_duplicates_everywhere() -> None:
     check_run(report, 0.05)
     assert report["proxy"]["up"]["burst_dropped"] == report["proxy"]["up"]["dropped"]
     assert report["totals"]["network_duplicated_chunks"] > 0
+
+
+def test_the_default_model_misses_no_deadline_without_loss() -> None:
+    # The embedded model at the live setting (w = 1), r = 0.125 (a hop of 0.74 s, the
+    # tighter of its two trained ratios), through a link that reorders, duplicates and
+    # jitters but loses nothing: every step is on time, aligned and fed the right input.
+    from sideman.models.registry import load_generator
+
+    generator = load_generator("default")
+    run = ImpairmentRun(clients=1, loss=0.0, reorder=0.05, duplicate=0.01, jitter=0.003,
+                        stream=Stream(seconds=12.5, r=0.125), tail=1.0)
+    report = run_impairment(generator, run, seed=12)
+    check_run(report, 0.0, clicks=False)
+    assert report["model"] == "sideman-default"
+    assert report["totals"]["misses"] == 0 and report["totals"]["steps"] >= 15
