@@ -189,7 +189,13 @@ class SweepConfig:
 @dataclass(frozen=True)
 class Job:
     """One song-setting: the stem of ``song`` generated with hop ratio ``r``, look-ahead ``w``
-    and beat-grid ``condition``; ``other`` gives the other-song reference."""
+    and beat-grid ``condition``; ``other`` gives the other-song reference.
+
+    ``other_scored``: the other song is itself scored for this stem (every song with the
+    stem is). Its stem is still a fair per-song reference (an unrelated part over this
+    context), but not for the pooled Fréchet distance: the other-song windows would be the
+    ground-truth windows again, shuffled, and their distance about 0.
+    """
 
     song: Song
     stem: str
@@ -198,6 +204,7 @@ class Job:
     condition: str
     span: tuple[float, float]
     other: Song | None
+    other_scored: bool = False
 
     @property
     def label(self) -> str:
@@ -392,13 +399,16 @@ def _jobs(config: SweepConfig, songs: Sequence[Song], span_rule: float
                 transport_updates(song, song.sample_rate)  # refuses songs without beats
         others = other_songs(songs, chosen, stem, span_rule, config.include_silent,
                              config.seconds)
+        scored = {s.id for s in chosen}
         for song, other in zip(chosen, others, strict=True):
+            other_scored = other is not None and other.id in scored
             span = (span_rule, song.duration if config.seconds is None
                     else min(song.duration, config.seconds))
             for condition in config.conditions:
                 for r in config.rs:
                     for w in config.ws:
-                        jobs.append(Job(song, stem, r, w, condition, span, other))
+                        jobs.append(Job(song, stem, r, w, condition, span, other,
+                                        other_scored))
     return jobs, skipped
 
 
@@ -418,7 +428,8 @@ def _reference(job: Job, tracker: BeatTracker, beat_grid: bool) -> _Reference:
     if job.other is not None:
         other = fit_length(load_audio(job.other, stem, sr=rate, end=stop), len(truth))
         other_a = analyze(other, rate, tracker)
-        embeddings["other_song"] = embed(crop(other, rate, start, end), rate)
+        if not job.other_scored:
+            embeddings["other_song"] = embed(crop(other, rate, start, end), rate)
     return _Reference(rate=rate, truth=truth, context=context, truth_analysis=truth_a,
                       context_analysis=context_a, other_analysis=other_a,
                       embeddings=embeddings,

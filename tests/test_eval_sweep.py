@@ -117,6 +117,9 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
         assert c["n_songs"] == 2 and c["counts"]["steps"] > 40
         assert set(c["ratio_to_ground_truth"]) == set(METRICS)
         assert c["frechet"]["generated"] is not None
+        # Both songs are scored, each the other's reference: no pooled other-song FD (it
+        # would compare the ground-truth windows with themselves, shuffled).
+        assert c["frechet"]["other_song"] is None and "other_song" not in c["frechet_windows"]
     with (out / "aggregate.csv").open() as f:
         assert tuple(next(csv.reader(f))) == AGGREGATE_CSV_COLUMNS
     with (out / "songs.csv").open() as f:
@@ -420,3 +423,21 @@ def test_a_worker_loads_its_own_model_and_gives_the_same_results(tmp_path: Path)
     assert group.stats["model_calls"] > 0
     with pytest.raises(SweepError, match="use jobs=1"):
         run_sweep(replace(config, jobs=2), generator=TinyClickTrack(), progress=False)
+
+
+def test_the_other_song_fd_uses_only_songs_not_scored(tmp_path: Path) -> None:
+    data = click_data(tmp_path / "clicks", 3, 4.0)
+    songs = open_dataset(data)
+    for count, scored_refs in ((2, False), (None, True)):
+        config = SweepConfig(data=data, out=tmp_path / f"out{count}", model="clicktrack",
+                             rs=(0.25,), ws=(1,), songs=count, plots=False)
+        jobs, _ = _jobs(config, songs, 0.5)
+        assert {j.other_scored for j in jobs} == {scored_refs}
+        run = run_sweep(config, generator=TinyClickTrack(period=SR // 2), progress=False)
+        (c,) = run.results.aggregate()["conditions"]
+        if scored_refs:
+            assert c["frechet"]["other_song"] is None
+        else:  # Track00002 is the reference of both, and is not scored
+            assert {j.other.id for j in jobs} == {"Track00002"}
+            assert c["frechet"]["other_song"] is not None
+            assert c["frechet_windows"]["other_song"] == c["frechet_windows"]["ground_truth"]
