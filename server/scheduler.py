@@ -211,9 +211,13 @@ class CostModel:
 
     def __init__(self, history: int = 64) -> None:
         self._obs: deque[tuple[int, int, float]] = deque(maxlen=history)
+        # (fixed, per_step, batch_slope) of the current observations: predict() runs many
+        # times per batch under the server's lock, the fits only after a new observation.
+        self._fitted: tuple[float, float, float] | None = None
 
     def observe(self, num_steps: int, seconds: float, items: int = 1) -> None:
         self._obs.append((num_steps, max(1, items), max(0.0, seconds)))
+        self._fitted = None
 
     @property
     def known(self) -> bool:
@@ -236,7 +240,22 @@ class CostModel:
         single = [(s, t) for s, n, t in self._obs if n == 1]
         return self._fit(single) if single else None
 
+    def _fit_all(self) -> tuple[float, float, float]:
+        if self._fitted is None:
+            fixed, per_step = self._coefficients()
+            self._fitted = (fixed, per_step, self._batch_slope())
+        return self._fitted
+
     def batch_slope(self) -> float:
+        """What each further item adds to a call, as a share of one item's cost."""
+        return self._fit_all()[2]
+
+    def coefficients(self) -> tuple[float, float]:
+        """``(fixed, per_step)`` of a one-item call."""
+        fixed, per_step, _ = self._fit_all()
+        return fixed, per_step
+
+    def _batch_slope(self) -> float:
         base = self._single_fit()
         if base is None:
             return self.PRIOR_SLOPE
@@ -250,8 +269,7 @@ class CostModel:
             return self.PRIOR_SLOPE
         return float(np.clip(np.median(slopes), 0.0, 2.0))
 
-    def coefficients(self) -> tuple[float, float]:
-        """``(fixed, per_step)`` of a one-item call."""
+    def _coefficients(self) -> tuple[float, float]:
         base = self._single_fit()
         if base is not None:
             return base
@@ -259,8 +277,8 @@ class CostModel:
         return self._fit([(s, t / (1.0 + slope * (n - 1))) for s, n, t in self._obs])
 
     def predict(self, num_steps: int, items: int = 1) -> float:
-        fixed, per_step = self.coefficients()
-        factor = 1.0 if items <= 1 else 1.0 + self.batch_slope() * (items - 1)
+        fixed, per_step, slope = self._fit_all()
+        factor = 1.0 if items <= 1 else 1.0 + slope * (items - 1)
         return (fixed + per_step * num_steps) * factor
 
 
