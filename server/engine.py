@@ -147,26 +147,22 @@ class Engine:
         geometry = info.geometry(hop_frames=frames, lookahead=min(1, info.window_frames //
                                                                   frames - 2),
                                  client_rate=info.sample_rate or client_rate)
+        calls = [(n, 1) for n in sorted({info.default_steps, 1}, reverse=True)]
+        if len(info.stems) >= 2:
+            calls.append((1, 2))
         seconds: dict[str, float] = {}
-        for num_steps in sorted({info.default_steps, 1}, reverse=True):
+        for num_steps, stems in calls:
             request = StepRequest(
                 stream=self.generator.new_stream(), step=0, geometry=geometry,
-                mixture=np.zeros(geometry.window_samples, np.float32), stems=info.stems[:1],
-                num_steps=num_steps)
+                mixture=np.zeros(geometry.window_samples, np.float32),
+                stems=info.stems[:stems], num_steps=num_steps)
             started = self.clock.now()
             self.generator.generate([request])
             label = f"{num_steps} step{'s' if num_steps > 1 else ''}"
+            if stems > 1:
+                label += f", {stems} stems"
             seconds[label] = self.clock.now() - started
-            self.cost.observe(num_steps, seconds[label])
-        if len(info.stems) >= 2:
-            request = StepRequest(
-                stream=self.generator.new_stream(), step=0, geometry=geometry,
-                mixture=np.zeros(geometry.window_samples, np.float32), stems=info.stems[:2],
-                num_steps=1)
-            started = self.clock.now()
-            self.generator.generate([request])
-            seconds["1 step, 2 stems"] = self.clock.now() - started
-            self.cost.observe(1, seconds["1 step, 2 stems"], items=2)
+            self.cost.observe(num_steps, seconds[label], items=stems)
         return seconds
 
     def process_ready(self) -> int:

@@ -148,7 +148,7 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     teacher.requires_grad_(False)
     config = student_config(teacher_config, options)
     codec = build_codec(teacher_config.codec, teacher_config.codec_params,
-                        **data.codec_runtime())
+                        weights=data.codec_weights)
     cache = load_latents(dataclasses.replace(data, codec=teacher_config.codec), codec)
     student = consistency_student(teacher).requires_grad_(True)
     target = consistency_student(teacher).requires_grad_(False)

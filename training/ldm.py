@@ -115,7 +115,7 @@ def model_config(options: LdmOptions, codec: Any, sigma_data: float) -> ModelCon
 def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
               resume: bool | Path = False) -> Path:
     """Train (or resume) a teacher; returns the directory of the final exported model."""
-    codec = build_codec(data.codec, **data.codec_runtime())
+    codec = build_codec(data.codec, weights=data.codec_weights)
     cache = load_latents(data, codec)
     config = model_config(options, codec, cache.sigma_data)
     torch.manual_seed(loop.seed)

@@ -44,10 +44,6 @@ class DataOptions:
     valid_windows: int = 64
     progress: bool = True
 
-    def codec_runtime(self) -> dict[str, Any]:
-        """Runtime options of the codec (:func:`~sideman.models.codecs.build_codec`)."""
-        return {} if self.codec_weights is None else {"weights": self.codec_weights}
-
     @property
     def cache_root(self) -> Path:
         return self.cache if self.cache is not None else Path(self.data) / "latents"

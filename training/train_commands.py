@@ -52,8 +52,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        runtime = {} if args.codec_weights is None else {"weights": args.codec_weights}
-        codec = build_codec(args.codec, **runtime)
+        codec = build_codec(args.codec, weights=args.codec_weights)
         root = args.out if args.out is not None else args.data / "latents"
         path = build_cache(args.data, root, codec, progress=not args.no_progress)
     except (CodecError, CacheError, DatasetError, ValueError) as exc:

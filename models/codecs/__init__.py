@@ -20,7 +20,7 @@ def build_codec(name: str, params: Mapping[str, Any] | None = None, **runtime: A
 
     Runtime options do not change the latent space: ``device`` for both; ``gl_iters``,
     ``gl_momentum``, ``decode_context_frames`` for ``mel``; ``weights``, ``decode_steps``,
-    ``allow_pickle`` for ``music2latent``.
+    ``allow_pickle`` for ``music2latent``. ``weights=None`` means not given, for any codec.
     """
     if params and "allow_pickle" in params:
         # Recorded parameters come from a checkpoint's config.json: a file must never be
@@ -28,7 +28,9 @@ def build_codec(name: str, params: Mapping[str, Any] | None = None, **runtime: A
         raise CodecError("allow_pickle can only be given at run time, not recorded in a "
                          "checkpoint's codec parameters")
     kwargs = {**dict(params or {}), **runtime}
-    if name == "mel" and "weights" in kwargs and kwargs.pop("weights") is not None:
+    if kwargs.get("weights") is None:
+        kwargs.pop("weights", None)
+    elif name == "mel":
         raise CodecError("the mel codec has no weights (codec weights are for music2latent)")
     if name == "mel":
         from .mel import MelCodec
