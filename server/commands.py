@@ -56,7 +56,8 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="sampling steps (default: the model's)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variation", type=float, default=None, help="noise temperature 0..2")
+    parser.add_argument("--variation", type=float, default=None,
+                        help="noise temperature 0..2 (useful from 0.05)")
     parser.add_argument("--xfade", type=int, default=None,
                         help="crossfade samples at the head of each region (default 256)")
     parser.add_argument("--datagram", type=int, default=None,

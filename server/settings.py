@@ -25,6 +25,9 @@ DEFAULT_XFADE = 256
 MAX_XFADE = 8192
 MAX_DELAY_SECONDS = 10
 MAX_VARIATION = 2.0
+#: Below this noise temperature a diffusion model's start is no longer mostly noise and its
+#: output fades to one quiet hiss whatever the music and seed (StreamingPipeline.sample).
+MIN_USEFUL_VARIATION = 0.05
 
 
 class SettingError(ValueError):
@@ -193,6 +196,11 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
         if not 0.0 <= variation <= MAX_VARIATION:
             raise SettingError(f"variation={variation:g} is out of range; allowed 0 ... "
                                f"{MAX_VARIATION:g}")
+        if variation < MIN_USEFUL_VARIATION:
+            warnings.append(f"variation={variation:g} is below the useful range "
+                            f"{MIN_USEFUL_VARIATION:g} ... {MAX_VARIATION:g}: the model starts "
+                            f"from almost no noise and returns a quiet hiss that ignores the "
+                            f"music (0 is not a deterministic mode)")
         new = replace(settings, variation=variation)
     elif key == "xfade":
         hi = max_xfade(settings.geometry(ctx), ctx)

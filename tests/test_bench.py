@@ -73,7 +73,7 @@ def test_stage_figures_are_complete_and_positive(tiny_run: tuple[Path, dict]) ->
     stages = result["stages"]
     assert set(stages["models"]) == {"teacher", "consistency"}
     teacher, distilled = stages["models"]["teacher"], stages["models"]["consistency"]
-    assert (teacher["sampler"], teacher["model_calls"]) == ("heun", 2 * teacher["num_steps"] - 1)
+    assert (teacher["sampler"], teacher["model_calls"]) == ("heun", 2 * teacher["num_steps"] - 2)
     assert (distilled["sampler"], distilled["model_calls"]) == ("consistency", 2)
     runs = stages["runs"]
     # both samplers at both hop ratios, one thread count

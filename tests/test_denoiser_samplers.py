@@ -28,9 +28,11 @@ from sideman.models.samplers import (
     consistency_sigmas,
     karras_sigmas,
     model_calls,
+    ode_sigma_floor,
     sample_consistency,
     sample_euler,
     sample_heun,
+    tempered_sigmas,
 )
 from sideman.models.testing import tiny_config
 
@@ -95,7 +97,30 @@ def test_consistency_sigmas() -> None:
     assert consistency_sigmas(1, 0.002, 80.0).tolist() == pytest.approx([80.0])
     two = consistency_sigmas(2, 0.002, 80.0)
     assert two.tolist() == pytest.approx([80.0, 2.5152], rel=1e-3)
-    assert model_calls("consistency", 2) == 2 and model_calls("heun", 4) == 7
+    assert model_calls("consistency", 2) == 2 and model_calls("heun", 4) == 6
+    assert model_calls("heun", 1) == 1 and model_calls("heun", 2) == 2
+
+
+def test_tempered_sigmas_scale_per_item_and_clamp_to_the_trained_range() -> None:
+    base = karras_sigmas(4, 0.05, 80.0)
+    v = torch.tensor([0.0, 0.01, 0.5, 1.0, 2.0])
+    got = tempered_sigmas(base, v, 0.05, 80.0)
+    assert got.shape == (5, 5)
+    for k, sigma in enumerate(base.tolist()):
+        for i, vi in enumerate(v.tolist()):
+            want = 0.0 if sigma == 0 else min(max(vi * sigma, 0.05), 80.0)
+            assert float(got[k, i]) == pytest.approx(want, rel=1e-6), (k, i)
+    assert torch.equal(got[:, 3], base)  # v = 1: the schedule itself, bit for bit
+    assert torch.all(got[:, 0][:-1] == torch.tensor(0.05))  # v = 0: every level at the floor
+
+
+def test_ode_floor_is_a_trained_noise_level() -> None:
+    # σ / σ_data is log-normal in training with mean -1.2 - ln 0.5 and std 1.2 (training/ldm.py)
+    for sigma_data in (0.5, 1.2481):
+        floor = ode_sigma_floor(0.002, sigma_data)
+        z = (np.log(floor / sigma_data) - (-1.2 - np.log(0.5))) / 1.2
+        assert -2.1 < z < -1.8
+    assert ode_sigma_floor(0.5, 0.5) == 0.5  # never below the config's own σ_min
 
 
 # -- samplers -----------------------------------------------------------------------------
@@ -140,6 +165,82 @@ def test_inpainting_feeds_the_known_frames_noised_to_sigma() -> None:
     for x, sigma in seen:
         expected = cond.target[:, None] + sigma * replay()
         torch.testing.assert_close(x[..., :20], expected[..., :20])
+
+
+def _expected_calls(sampler: str, rows: list[list[float]]) -> list[list[float]]:
+    """The σ rows a sampler must call the network with, for the schedule ``rows`` (S, B)."""
+    if sampler == "consistency":
+        return rows
+    if sampler == "euler":
+        return rows[:-1]
+    n = len(rows) - 1  # heun: Heun steps (σ_k, σ_k+1), then Euler onto the floor and to 0
+    calls = [r for k in range(n - 2) for r in (rows[k], rows[k + 1])]
+    return calls + rows[max(0, n - 2):n]
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun", "consistency"])
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_samplers_tell_the_network_the_tempered_sigma_per_item(sampler: str, steps: int
+                                                               ) -> None:
+    """Each item of a batch with different variations is called at v·σ_k, clamped."""
+    lo, hi = (0.002, 80.0) if sampler == "consistency" else (0.05, 80.0)
+    base = (consistency_sigmas(steps, lo, hi) if sampler == "consistency"
+            else karras_sigmas(steps, lo, hi))
+    v = [0.0, 0.03, 0.5, 1.0, 2.0]
+    sigmas = tempered_sigmas(base, torch.tensor(v), lo, hi)
+    seen: list[list[float]] = []
+
+    def spy(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        assert sigma.shape == (len(v),)
+        seen.append(sigma.tolist())
+        return fake_denoiser(x, sigma)
+
+    noise = ItemNoise(range(len(v)), (1, C, F))
+    x = noise() * sigmas[0].reshape(-1, 1, 1, 1)
+    cond = make_cond(len(v))
+    inpaint = Inpaint(cond.target[:, None], cond.target_known)
+    if sampler == "consistency":
+        out = sample_consistency(spy, x, sigmas, noise=noise, sigma_min=lo, inpaint=inpaint)
+    else:
+        solver = sample_heun if sampler == "heun" else sample_euler
+        out = solver(spy, x, sigmas, noise=noise, inpaint=inpaint)
+    rows = [[0.0 if s == 0 else min(max(vi * s, lo), hi) for vi in v] for s in base.tolist()]
+    want = _expected_calls(sampler, rows)
+    assert len(seen) == len(want) == model_calls(sampler, steps)
+    for got, expected in zip(seen, want, strict=True):
+        assert got == pytest.approx(expected, rel=1e-6)
+    assert min(min(row) for row in seen) >= lo * (1 - 1e-6)  # never below the floor
+    assert torch.isfinite(out).all()
+
+
+def test_euler_with_per_item_sigmas_matches_item_by_item() -> None:
+    v = torch.tensor([0.3, 1.0, 1.7])
+    sigmas = tempered_sigmas(karras_sigmas(3, 0.05, 80.0), v, 0.05, 80.0)
+    x = torch.randn(3, 1, C, F, generator=torch.Generator().manual_seed(4))
+    batch = sample_euler(fake_denoiser, x, sigmas, noise=ItemNoise([0, 1, 2], (1, C, F)))
+    for i in range(3):
+        alone = sample_euler(fake_denoiser, x[i:i + 1], sigmas[:, i],
+                             noise=ItemNoise([i], (1, C, F)))
+        torch.testing.assert_close(batch[i:i + 1], alone)
+
+
+def test_consistency_renoises_to_the_tempered_sigma() -> None:
+    """Between calls the estimate gets fresh noise of std sqrt((v·σ_k)² - σ_min²) per item."""
+    v = torch.tensor([0.25, 1.0, 2.0])
+    sigmas = tempered_sigmas(consistency_sigmas(2, 0.002, 80.0), v, 0.002, 80.0)
+    inputs: list[torch.Tensor] = []
+
+    def spy(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        inputs.append(x.clone())
+        return torch.zeros_like(x)  # the estimate is 0: the next input is the noise alone
+
+    noise = ItemNoise([7, 8, 9], (1, C, F))
+    sample_consistency(spy, noise() * sigmas[0].reshape(-1, 1, 1, 1), sigmas, noise=noise,
+                       sigma_min=0.002)
+    replay = ItemNoise([7, 8, 9], (1, C, F))
+    torch.testing.assert_close(inputs[0], replay() * sigmas[0].reshape(-1, 1, 1, 1))
+    std = (sigmas[1] ** 2 - 0.002**2).sqrt().reshape(-1, 1, 1, 1)
+    torch.testing.assert_close(inputs[1], replay() * std)
 
 
 def test_item_noise_is_batch_independent() -> None:

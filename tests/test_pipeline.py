@@ -10,12 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from sideman.models.base import GeneratorError, StepRequest, Transport
+from sideman.models.base import GeneratorError, StepRequest, Transport, step_seed
 from sideman.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError
 from sideman.models.config import ConfigError
 from sideman.models.geometry import Geometry
 from sideman.models.pipeline import DEFAULT_WEIGHTS, StreamingPipeline, load_pipeline
 from sideman.models.registry import load_generator
+from sideman.models.samplers import (
+    Inpaint,
+    ItemNoise,
+    consistency_sigmas,
+    karras_sigmas,
+    model_calls,
+    ode_sigma_floor,
+)
 from sideman.models.testing import tiny_config, tiny_mel_codec, tiny_pipeline
 
 
@@ -473,3 +481,162 @@ def test_unusable_devices_are_refused_clearly(pipe, tmp_path: Path) -> None:
         with pytest.raises(GeneratorError, match="CUDA devices"):
             load_pipeline(str(tmp_path), device=f"cuda:{torch.cuda.device_count()}")
     assert load_pipeline(str(tmp_path), device="cpu").device == torch.device("cpu")
+
+
+# -- noise temperature and the teacher's schedule ------------------------------------------------
+class SigmaSpy:
+    """Stands in for a pipeline's denoiser: records every call's input and σ."""
+
+    def __init__(self, pipe: StreamingPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.real = pipe.denoiser
+        self.calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        monkeypatch.setattr(pipe, "denoiser", self)
+
+    def planes(self, cond):
+        return self.real.planes(cond)
+
+    def __call__(self, x, sigma, planes, stem):
+        out = self.real(x, sigma, planes, stem)
+        self.calls.append((x.clone(), sigma.clone(), out.clone()))
+        return out
+
+
+@pytest.mark.parametrize("sampler", ["consistency", "heun", "euler"])
+def test_sampling_starts_and_stays_at_the_tempered_sigma(monkeypatch, sampler) -> None:
+    """Item i starts from noise·(v_i·σ_0), the network is told v_i·σ_k (clamped to the trained
+    range) at every call, and a consistency model re-noises to v_i·σ_k."""
+    kind = "consistency" if sampler == "consistency" else "teacher"
+    pipe = tiny_pipeline(kind=kind, sampler=sampler)
+    c = pipe.config
+    spy = SigmaSpy(pipe, monkeypatch)
+    g = pipe.info.geometry(hop_frames=4, lookahead=1)
+    v = [0.0, 0.02, 0.5, 1.0, 2.0]
+    reqs = [request(pipe, pipe.new_stream(), 3, g, stems=("bass",), num_steps=3, seed=i,
+                    variation=vi) for i, vi in enumerate(v)]
+    cond_spy = Spy(pipe, monkeypatch)
+    pipe.generate(reqs)
+    ((cond, _),) = cond_spy.calls
+    if sampler == "consistency":
+        lo, base = c.sigma_min, consistency_sigmas(3, c.sigma_min, c.sigma_max, c.rho)
+    else:
+        lo = ode_sigma_floor(c.sigma_min, c.sigma_data)
+        base = karras_sigmas(3, lo, c.sigma_max, c.rho)
+    want = [[min(max(vi * s, lo), c.sigma_max) for vi in v] for s in base.tolist() if s > 0]
+    told = [sigma.tolist() for _, sigma, _ in spy.calls]
+    assert len(told) == model_calls(sampler, 3)
+    assert told[0] == pytest.approx(want[0], rel=1e-6)
+    assert {tuple(round(x, 4) for x in t) for t in told} == {
+        tuple(round(x, 4) for x in w) for w in want}  # every level visited, no other
+    # The start latent on the frames to generate is exactly the first draw times v·σ_0.
+    unknown = ~cond.target_known
+    x0 = spy.calls[0][0]
+    for i, r in enumerate(reqs):
+        first = ItemNoise([step_seed(r.seed, 3, "bass")], x0.shape[1:])()[0]
+        torch.testing.assert_close(x0[i][:, :, unknown[i]],
+                                   first[:, :, unknown[i]] * want[0][i])
+    if sampler == "consistency":  # re-noised to v·σ_1 around the clamped first estimate
+        low, high = pipe.codec.latent_bounds()
+        estimate = spy.calls[0][2].clamp(low, high)
+        spread = (spy.calls[1][0] - estimate)[:, :, :, unknown[0]].std(dim=(1, 2, 3))
+        target = torch.tensor([(max(w**2 - c.sigma_min**2, 0.0)) ** 0.5 for w in want[1]])
+        torch.testing.assert_close(spread, target, rtol=0.15, atol=1e-6)
+
+
+def _band(seconds: float, sr: int = 22050, seed: int = 0) -> np.ndarray:
+    """A drumless band at 120 bpm: a plucked bass on every beat and a chord per bar."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    beat = np.mod(t, 0.5)
+    roots = np.array([55.0, 55.0, 73.4, 65.4])[(t // 2).astype(int) % 4]
+    bass = 0.3 * np.sin(2 * np.pi * roots * t) * np.exp(-6 * beat)
+    chord = sum(np.sin(2 * np.pi * roots * m * t) for m in (4, 5, 6)) * 0.05 * np.exp(
+        -1.5 * np.mod(t, 2.0))
+    return (bass + chord + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _stream_level(pipe: StreamingPipeline, audio: np.ndarray, *, steps: int, variation: float,
+                  hops: int) -> float:
+    """RMS level (dBFS) of the drums the pipeline streams over ``audio`` at r = 1/8, w = 1."""
+    g = pipe.info.geometry(hop_frames=32, lookahead=1)
+    stream = pipe.new_stream()
+    track = [pipe.generate([request(pipe, stream, k, g, audio=audio, stems=("drums",),
+                                    num_steps=steps, variation=variation)])[0].audio["drums"]
+             for k in range(hops)]
+    return float(20 * np.log10(np.sqrt(np.mean(np.concatenate(track).astype(np.float64) ** 2))))
+
+
+@pytest.fixture(scope="module")
+def default_pipe() -> StreamingPipeline:
+    return load_pipeline("default")
+
+
+def test_variation_keeps_the_level_of_the_embedded_default(default_pipe) -> None:
+    """Below 1 the stream used to collapse (v = 0.5: -77 dBFS where v = 1 gave -30) because the
+    noise was scaled but the network told the unscaled σ."""
+    audio = _band(7.0)
+    at_one = _stream_level(default_pipe, audio, steps=2, variation=1.0, hops=7)
+    for v in (0.5, 2.0):
+        assert abs(_stream_level(default_pipe, audio, steps=2, variation=v, hops=7)
+                   - at_one) < 6.0, v
+
+
+def test_variation_one_is_the_trained_consistency_sampler_bit_for_bit(default_pipe) -> None:
+    """v = 1 (and no variation) is exactly Song et al.'s multistep sampler, as it always was."""
+    pipe, c = default_pipe, default_pipe.config
+    g = pipe.info.geometry(hop_frames=64, lookahead=1)
+    cond_spy: list = []
+    original = pipe.sample
+    pipe.sample = lambda cond, **kw: cond_spy.append(cond) or original(cond, **kw)
+    try:
+        pipe.generate([request(pipe, pipe.new_stream(), 2, g, audio=_band(6.0),
+                               stems=("drums", "bass"))])
+    finally:
+        del pipe.sample
+    (cond,) = cond_spy
+    seeds = [11, 12]
+    bounds = pipe.codec.latent_bounds()
+    planes = pipe.denoiser.planes(cond)
+    noise = ItemNoise(seeds, (1, *cond.mixture.shape[1:]))
+    inpaint = Inpaint(cond.target[:, None], cond.target_known)
+
+    def model(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        sigma = sigma.expand(2)
+        return pipe.denoiser(inpaint.noised(x, sigma, noise()), sigma, planes,
+                             cond.stem).clamp(*bounds)
+
+    with torch.no_grad():
+        sigmas = consistency_sigmas(2, c.sigma_min, c.sigma_max, c.rho)
+        x0 = model(noise() * c.sigma_max, sigmas[0])
+        for sigma in sigmas[1:]:
+            x0 = model(x0 + (sigma**2 - c.sigma_min**2).clamp(min=0).sqrt() * noise(), sigma)
+        reference = inpaint.finish(x0).clamp(*bounds)
+        for variation in (None, torch.ones(2)):
+            got = pipe.sample(cond, seeds=seeds, steps=2, variation=variation)
+            assert torch.equal(got, reference)
+
+
+@pytest.fixture(scope="module")
+def teacher_pipe() -> StreamingPipeline:
+    return load_pipeline(str(DEFAULT_WEIGHTS.parent / "default-teacher"))
+
+
+@pytest.mark.parametrize("steps", [2, 3, 4, 6, 8])
+def test_the_teacher_stays_sane_at_few_heun_steps(teacher_pipe, monkeypatch, steps) -> None:
+    """The embedded teacher at 2-8 Heun steps: a correction evaluated at σ_min = 0.002 (never
+    trained) used to send 55-75 % of the latent to the codec's floor and up to 28 % to its
+    clamp, at +11 dBFS. Now it is evaluated at trained σ only, and lands on the floor σ with
+    an Euler step."""
+    pipe = teacher_pipe
+    c = pipe.config
+    low, high = pipe.codec.latent_bounds()
+    spy = Spy(pipe, monkeypatch)
+    sigma_spy = SigmaSpy(pipe, monkeypatch)
+    level = _stream_level(pipe, _band(4.0), steps=steps, variation=1.0, hops=3)
+    region = torch.cat([out[..., ~cond.target_known[0]].flatten() for cond, out in spy.calls])
+    at_floor = float((region <= low + 1e-3).float().mean())
+    at_clamp = float((region >= high - 1e-3).float().mean())
+    assert at_floor < 0.25 and at_clamp < 0.01, (at_floor, at_clamp)
+    assert -90.0 < level < -12.0
+    told = torch.cat([sigma for _, sigma, _ in sigma_spy.calls])
+    assert float(told.min()) >= ode_sigma_floor(c.sigma_min, c.sigma_data) * (1 - 1e-6)
+    assert len(sigma_spy.calls) == 3 * model_calls("heun", steps)

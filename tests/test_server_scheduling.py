@@ -341,6 +341,19 @@ def test_r_is_rounded_to_whole_frames_visibly() -> None:
     assert allowed_w.args[2:] == (-1, 0, 1, 2, 3)
 
 
+def test_variation_below_the_useful_range_is_accepted_with_a_warning() -> None:
+    h = Harness(TinyClickTrack())
+    h.open(A)
+    h.call(A, protocol.SET, "variation", 0.5)
+    assert h.messages(A, protocol.WARNING) == []
+    h.call(A, protocol.SET, "variation", 0.0)
+    (warning,) = h.messages(A, protocol.WARNING)
+    assert "variation=0 is below the useful range 0.05 ... 2" in warning.args[1]
+    assert "not a deterministic mode" in warning.args[1]
+    ack = [m for m in h.messages(A, protocol.ACK) if m.args[1] == "variation"][-1]
+    assert ack.args[2] == 0.0
+
+
 def test_pd_style_float_settings_and_positions_work() -> None:
     h = Harness(TinyClickTrack())
     h.open(A)
