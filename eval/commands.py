@@ -81,7 +81,9 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
     client = p.add_argument_group("client settings (as `sideman client`)")
     client.add_argument("--steps", type=int, default=None,
                         help="sampling steps (default: the model's)")
-    client.add_argument("--seed", type=int, default=0, help="noise seed of every session")
+    client.add_argument("--seed", type=int, default=0,
+                        help="the sweep's seed; each song's own seed is derived from it and "
+                             "the song id (recorded in songs.json)")
     client.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (default: the server's, 1)")
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
@@ -136,6 +138,10 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                             "window, when every (r, w) has generated with full context)")
     score.add_argument("--skip-seconds", type=float, default=0.0, metavar="S",
                        help="ignore the first S seconds of the span in every metric")
+    score.add_argument("--no-sensitivity", action="store_true",
+                       help="skip the conditioning sensitivity (a third run of each "
+                            "song-setting with another seed); the listening control (the "
+                            "other song's input, same seed) always runs")
     score.add_argument("--include-silent", action="store_true",
                        help="also score songs whose target stem is silent over the span")
     score.add_argument("--save-audio", action="store_true",
@@ -184,6 +190,7 @@ def config_from_args(args: argparse.Namespace):
         down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
         tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,
         span_start=args.span_start, skip_seconds=args.skip_seconds,
+        sensitivity=not args.no_sensitivity,
         include_silent=args.include_silent, save_audio=args.save_audio,
         plots=not args.no_plots, device=args.device, codec_weights=args.codec_weights,
         click_period=args.click_period,

@@ -16,8 +16,11 @@ Layers (each usable on its own, like beat_this' inference path):
 
 :func:`analyze` bundles the events and features of one signal in an :class:`Analysis` (on the
 signal's full timeline, so references can be analysed once per song and reused for every
-(r, w) condition); :func:`evaluate_stem` scores a generated stem and its references
-(ground truth, silence, the same stem from another song) over the generated span.
+(r, w) condition); :func:`evaluate_stem` scores a generated stem, its listening control
+(the stem generated for another song's input, scored against this song) and its references
+(ground truth, silence, the same stem from another song) over the generated span;
+:func:`conditioning_sensitivity` says how much the output changes with the input against
+how much it changes with the seed.
 
 Undefined scores are ``nan`` here (``None`` in JSON): a score is undefined when its
 *reference* has nothing in the span (no beats, no onsets, no active frames). The reference
@@ -69,9 +72,22 @@ EMBED_CHROMA = 12
 EMBED_DIM = EMBED_MELS + EMBED_MFCC + EMBED_CONTRAST + EMBED_ONSET + EMBED_CHROMA
 #: Log-mel floor (dB re 1.0): silence embeds at this level instead of -inf.
 MEL_FLOOR_DB = -100.0
+#: Dynamic range of the conditioning-sensitivity distance: both log-mel spectrograms are
+#: floored this far below the louder one's peak, so differences in what is inaudible next to
+#: it (a noise floor at -70 dBFS under drums) do not dominate the mean.
+CHANGE_RANGE_DB = 60.0
+#: Mel bands of the conditioning-sensitivity distance.
+CHANGE_MELS = 64
 
-#: Entries of :func:`evaluate_stem`, in report order: the generated stem and its references.
-ENTRIES: tuple[str, ...] = ("generated", "ground_truth", "silence", "other_song")
+#: Entries of :func:`evaluate_stem`, in report order: the generated stem, the listening
+#: control (the stem the model generated for another song's input, same seed and settings,
+#: scored against this song) and the references.
+ENTRIES: tuple[str, ...] = ("generated", "other_generated", "ground_truth", "silence",
+                            "other_song")
+#: The listening pairs: ``entry / control`` per metric. A model that ignores its input scores
+#: 1 (its output for another song is as good a fit); the ground truth over another song's
+#: real stem is the ceiling.
+LISTENING_PAIRS: dict[str, str] = {"generated": "other_generated", "ground_truth": "other_song"}
 #: Metric keys of every entry (see docs/EVAL.md for their meaning).
 METRICS: tuple[str, ...] = (
     "beat_f1_context",
@@ -637,10 +653,11 @@ def evaluate_stem(
     span: tuple[float, float] | None = None,
     gt_beats: np.ndarray | None = None,
     other_song_stem: np.ndarray | Analysis | None = None,
+    other_generated: np.ndarray | Analysis | None = None,
     tracker: str | BeatTracker = "dsp",
     skip_seconds: float = 0.0,
 ) -> dict:
-    """Score a generated stem and its references over the generated span.
+    """Score a generated stem, its listening control and its references over the span.
 
     Args:
         generated: the generated stem, mono, on the song's timeline (sample 0 = song start).
@@ -653,6 +670,9 @@ def evaluate_stem(
         gt_beats: annotated beat times (s, song timeline) when the data has them.
         other_song_stem: the same stem from a different song, aligned at 0 s; cut or
             zero-padded to this song's length. ``None``: the ``other_song`` entry is omitted.
+        other_generated: the listening control: what the model generated, with the same
+            seed and settings, for another song's input, on this song's timeline (cut or
+            zero-padded). Scored against this song like ``generated``; ``None``: omitted.
         tracker: beat tracker name or object (see :func:`resolve_tracker`).
         skip_seconds: ignore the first seconds of the span for every metric and entry.
 
@@ -682,8 +702,11 @@ def evaluate_stem(
     if other_song_stem is not None:
         analyses["other_song"] = _analysis_of(other_song_stem, sr, beat_tracker, "other_song",
                                               gen.size, fit=True)
+    if other_generated is not None:
+        analyses["other_generated"] = _analysis_of(other_generated, sr, beat_tracker,
+                                                   "other_generated", gen.size, fit=True)
     context_full = _analysis_of(context, sr, beat_tracker, "context", gen.size)
-    windowed = {k: a.restrict(lo, end_s) for k, a in analyses.items()}
+    windowed = {k: analyses[k].restrict(lo, end_s) for k in ENTRIES if k in analyses}
     ctx = context_full.restrict(lo, end_s)
     annotated = None
     if gt_beats is not None:
@@ -712,12 +735,14 @@ def embed_entries(
     *,
     span: tuple[float, float] | None = None,
     other_song_stem: np.ndarray | None = None,
+    other_generated: np.ndarray | None = None,
     window_seconds: float = EMBED_WINDOW,
 ) -> dict[str, np.ndarray]:
     """:func:`embed` of each entry over the span, to pool per condition for the Fréchet distance.
 
     Returns ``{entry: (windows, EMBED_DIM)}`` for generated, ground_truth, silence and (when
-    given) other_song. Pool them over songs (see ``sideman.eval.report``), never per song.
+    given) other_song and other_generated. Pool them over songs (see
+    ``sideman.eval.report``), never per song.
     """
     gen = _check_audio(generated, sr, "generated")
     start_s, end_s = (0.0, gen.size / sr) if span is None else span
@@ -729,8 +754,61 @@ def embed_entries(
     if other_song_stem is not None:
         signals = {**signals, "other_song": fit_length(
             _check_audio(other_song_stem, sr, "other_song"), gen.size)}
+    if other_generated is not None:
+        signals = {**signals, "other_generated": fit_length(
+            _check_audio(other_generated, sr, "other_generated"), gen.size)}
     return {k: embed(crop(x, sr, start_s, end_s), sr, window_seconds)
             for k, x in signals.items()}
+
+
+# -- conditioning sensitivity -------------------------------------------------------------
+
+def change_log_mel(audio: np.ndarray, sr: int) -> np.ndarray:
+    """``(CHANGE_MELS, frames)`` log-mel power in dB re 1.0 (floored at
+    :data:`MEL_FLOOR_DB`): the representation :func:`mel_change_db` compares."""
+    y = to_analysis_rate(audio, sr)
+    mel = librosa.feature.melspectrogram(y=y, sr=ANALYSIS_SR, n_fft=FRAME, hop_length=HOP,
+                                         n_mels=CHANGE_MELS)
+    return np.maximum(librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None),
+                      MEL_FLOOR_DB)
+
+
+def mel_change_db(a: np.ndarray, b: np.ndarray, sr: int,
+                  span: tuple[float, float] | None = None) -> float:
+    """Mean absolute log-mel difference (dB) of two signals on one timeline over ``span``
+    (frames whose centre lies in it; default the whole signal), both floored
+    :data:`CHANGE_RANGE_DB` below the louder one's peak in the span. 0 for identical
+    signals."""
+    x = _check_audio(a, sr, "a")
+    y = fit_length(_check_audio(b, sr, "b"), x.size)
+    start_s, end_s = (0.0, x.size / sr) if span is None else (float(span[0]), float(span[1]))
+    _span_samples(x.size, sr, (start_s, end_s))
+    ma, mb = change_log_mel(x, sr), change_log_mel(y, sr)
+    times = frame_times(ma.shape[1])
+    keep = (times >= start_s) & (times < end_s)
+    if not keep.any():
+        raise MetricError(f"span [{start_s:.3f}, {end_s:.3f}) s holds no analysis frame")
+    ma, mb = ma[:, keep], mb[:, keep]
+    floor = max(ma.max(), mb.max()) - CHANGE_RANGE_DB
+    return float(np.mean(np.abs(np.maximum(ma, floor) - np.maximum(mb, floor))))
+
+
+def conditioning_sensitivity(generated: np.ndarray, swapped: np.ndarray,
+                             reseeded: np.ndarray | None, sr: int,
+                             span: tuple[float, float] | None = None) -> dict[str, float | None]:
+    """How much the output follows its input, against how much it follows its seed.
+
+    ``swapped``: the same seed and settings with another song's input; ``reseeded``: this
+    song's input with another seed. Returns ``context_change_db`` (:func:`mel_change_db` of
+    generated and swapped), ``seed_change_db`` (of generated and reseeded; ``None`` without
+    it) and ``sensitivity`` = their ratio (``None`` when the seed changes nothing). A model
+    that ignores its input scores 0; one whose output changes as much with the music as with
+    the seed scores 1.
+    """
+    context = mel_change_db(generated, swapped, sr, span)
+    seed = None if reseeded is None else mel_change_db(generated, reseeded, sr, span)
+    ratio = None if seed is None or seed <= 0 else context / seed
+    return {"context_change_db": context, "seed_change_db": seed, "sensitivity": ratio}
 
 
 # -- files (a small demo; the sweep calls the functions above) -----------------------------

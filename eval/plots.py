@@ -4,7 +4,11 @@ x = ``w · hop_seconds``: negative is retrospective (the region was already play
 immediate, positive is look-ahead (the live regime is one hop ahead). One panel per stem;
 one line per (r, condition) of the generated stem's mean (± std over songs); horizontal
 lines for the references (ground-truth stem, silence, the same stem from another song),
-averaged over that stem's conditions. One PNG per metric plus ``all_metrics.png``.
+averaged over that stem's conditions; thin dotted lines with crosses for the listening
+control (the stem generated for another song's input, scored against this song). One PNG
+per metric plus ``all_metrics.png``, and ``listening.png``: generated / generated for another
+song per metric against look-ahead, with 1 (a model that ignores its input) and the ceiling
+(the real stem over another song's real stem) drawn in.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .metrics import METRICS
 PLOT_METRICS: tuple[str, ...] = (*METRICS, "frechet")
 #: The metrics of the combined figure (those with data): the headline ones.
 COMBINED_METRICS: tuple[str, ...] = (
-    "beat_f1_context", "beat_f1_annotated", "onset_f1_stem", "chroma_stem", "chroma_context",
+    "beat_f1_annotated", "beat_f1_context", "onset_f1_stem", "chroma_stem", "chroma_context",
     "frechet")
 #: Axis titles.
 LABELS: dict[str, str] = {
@@ -38,6 +42,8 @@ LABELS: dict[str, str] = {
     "chroma_profile_context": "key profile cosine vs context",
     "frechet": "Fréchet distance to ground-truth stems",
 }
+#: Metrics of ``listening.png``.
+LISTENING_METRICS: tuple[str, ...] = ("beat_f1_annotated", "onset_f1_stem", "chroma_stem")
 #: Reference lines: entry -> (label, colour, line style).
 REFERENCE_STYLE: dict[str, tuple[str, str, str]] = {
     "ground_truth": ("ground-truth stem", "black", "--"),
@@ -118,6 +124,17 @@ def _draw_panel(ax: Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
         pts = np.array(sorted(points))
         ax.errorbar(pts[:, 0], pts[:, 1], yerr=pts[:, 2], marker="o", ms=4, capsize=3,
                     lw=1.5, **styles(r, cond))
+    first = True
+    for (r, cond), _points in sorted(lines.items()):
+        control = sorted((c["lookahead_seconds"], v) for c in conditions
+                         if (c["r"], c["condition"]) == (r, cond)
+                         and (v := _value(c, "other_generated", metric)[0]) is not None)
+        if control:
+            style = styles(r, cond)
+            ax.plot(*zip(*control, strict=True), marker="x", ms=5, lw=0.9, ls=":",
+                    color=style["color"], alpha=0.8,
+                    label="generated for another song's input" if first else None)
+            first = False
     for entry, (label, colour, style) in REFERENCE_STYLE.items():
         values = [v for c in conditions if (v := _value(c, entry, metric)[0]) is not None]
         if values:
@@ -192,8 +209,63 @@ def plot_combined(agg: Mapping[str, Any], path: str | Path,
     return path
 
 
+def has_listening(agg: Mapping[str, Any]) -> bool:
+    """Whether any condition has a listening ratio (the sweep ran its control)."""
+    return any(v is not None for c in agg["conditions"]
+               for v in c.get("listening", {}).values())
+
+
+def plot_listening(agg: Mapping[str, Any], path: str | Path) -> Path:
+    """``listening.png``: generated / generated-for-another-song per metric (rows) and stem
+    (columns) against look-ahead; 1 is a model that ignores its input, the dashed line the
+    ceiling (the real stem over another song's real stem)."""
+    if not has_listening(agg):
+        raise ValueError("the aggregate has no listening control to plot")
+    stems = _stems(agg)
+    fig = Figure(figsize=(4.2 * len(stems) + 2.0, 3.0 * len(LISTENING_METRICS)))
+    axes = fig.subplots(len(LISTENING_METRICS), len(stems), squeeze=False)
+    styles = _LineStyles(agg)
+    for i, metric in enumerate(LISTENING_METRICS):
+        for j, stem in enumerate(stems):
+            ax = axes[i][j]
+            conds = [c for c in agg["conditions"] if c["stem"] == stem]
+            lines: dict[tuple[float, str], list[tuple[float, float]]] = defaultdict(list)
+            for c in conds:
+                value = c.get("listening", {}).get(metric)
+                if value is not None:
+                    lines[(c["r"], c["condition"])].append((c["lookahead_seconds"], value))
+            for (r, cond), points in sorted(lines.items()):
+                ax.plot(*zip(*sorted(points), strict=True), marker="o", ms=4, lw=1.5,
+                        **styles(r, cond))
+            ceiling = [v for c in conds
+                       if (v := c.get("listening_ceiling", {}).get(metric)) is not None]
+            if ceiling:
+                ax.axhline(float(np.mean(ceiling)), color="black", ls="--", lw=1.2,
+                           label="ceiling: real stem / another song's")
+            ax.axhline(1.0, color="tab:red", ls=":", lw=1.2, label="1: ignores its input")
+            _shade_zones(ax, [c["lookahead_seconds"] for c in conds] or [1.0])
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(stem)
+            if j == 0:
+                ax.set_ylabel(f"listening: {LABELS.get(metric, metric)}", fontsize=8)
+            if i == len(LISTENING_METRICS) - 1:
+                ax.set_xlabel("look-ahead w·H (s)")
+    handles: dict[str, Any] = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    return path
+
+
 def plot_all(agg: Mapping[str, Any], out_dir: str | Path, *, paper: bool = True) -> list[Path]:
-    """``<metric>.png`` for every metric with data, plus ``all_metrics.png``."""
+    """``<metric>.png`` for every metric with data, ``all_metrics.png`` and, when the sweep
+    ran its listening control, ``listening.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not agg["conditions"]:
@@ -202,4 +274,6 @@ def plot_all(agg: Mapping[str, Any], out_dir: str | Path, *, paper: bool = True)
              for m in PLOT_METRICS if has_data(agg, m)]
     if paths:
         paths.append(plot_combined(agg, out / "all_metrics.png", paper=paper))
+    if has_listening(agg):
+        paths.append(plot_listening(agg, out / "listening.png"))
     return paths

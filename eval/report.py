@@ -28,21 +28,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .metrics import ENTRIES, METRICS, MetricError, frechet_distance
+from .metrics import ENTRIES, LISTENING_PAIRS, METRICS, MetricError, frechet_distance
 
 #: Version of every file written here; bump it when a key changes meaning or disappears.
-SCHEMA_VERSION = 1
+#: 2: the listening control (``other_generated``, ``listening``), per-song seeds and the
+#: conditioning sensitivity.
+SCHEMA_VERSION = 2
 #: Entries whose Fréchet distance to the ground-truth pool is reported.
-FRECHET_ENTRIES: tuple[str, ...] = ("generated", "silence", "other_song")
+FRECHET_ENTRIES: tuple[str, ...] = ("generated", "other_generated", "silence", "other_song")
+#: The conditioning-sensitivity numbers of a record (``metrics.conditioning_sensitivity``).
+SENSITIVITY_KEYS: tuple[str, ...] = ("context_change_db", "seed_change_db", "sensitivity")
 #: Columns of aggregate.csv, in order.
 AGGREGATE_CSV_COLUMNS: tuple[str, ...] = (
     "schema", "stem", "condition", "r", "w", "hop_seconds", "lookahead_seconds", "n_songs",
-    "entry", "metric", "mean", "std", "n", "ratio_to_ground_truth",
+    "entry", "metric", "mean", "std", "n", "ratio_to_ground_truth", "listening",
 )
 #: Fixed leading columns of songs.csv (counts, metrics and events follow).
 SONG_CSV_LEADING: tuple[str, ...] = (
     "schema", "song", "stem", "condition", "r", "w", "hop_seconds", "lookahead_seconds",
-    "span_start", "span_end", "tracker", "skip_seconds",
+    "span_start", "span_end", "tracker", "skip_seconds", "seed",
 )
 #: The numeric counts a sweep is expected to report per record (others are allowed).
 EXPECTED_COUNTS: tuple[str, ...] = ("steps", "misses", "lost_samples")
@@ -70,6 +74,8 @@ class SongRecord:
         evaluation: the dict returned by ``metrics.evaluate_stem``.
         condition: label of other settings (e.g. ``"beat_grid"`` / ``"no_grid"``).
         counts: numbers from the run: ``steps``, ``misses``, ``lost_samples``, others.
+        seed: the seed the song was generated with (``None``: not recorded).
+        sensitivity: ``metrics.conditioning_sensitivity``'s result (``None``: not run).
     """
 
     song: str
@@ -80,6 +86,8 @@ class SongRecord:
     evaluation: dict[str, Any]
     condition: str = "default"
     counts: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    sensitivity: dict[str, float | None] | None = None
 
     def __post_init__(self) -> None:
         if not self.song or not self.stem or not self.condition:
@@ -97,9 +105,23 @@ class SongRecord:
             if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(
                     value, bool):
                 raise MetricError(f"count {name!r} must be a number, got {value!r}")
+        if self.sensitivity is not None and set(self.sensitivity) != set(SENSITIVITY_KEYS):
+            raise MetricError(f"sensitivity must have the keys {SENSITIVITY_KEYS}, got "
+                              f"{sorted(self.sensitivity)}")
         self.r = float(self.r)
         self.w = int(self.w)
         self.hop_seconds = float(self.hop_seconds)
+        self.seed = None if self.seed is None else int(self.seed)
+
+    def listening(self) -> dict[str, float | None]:
+        """Per metric, generated / other_generated for this song (``None`` where either is
+        undefined or the control scores 0)."""
+        scores = self.evaluation["metrics"]
+        gen, cross = scores.get("generated", {}), scores.get("other_generated")
+        if cross is None:
+            return {m: None for m in METRICS}
+        return {m: _ratio(_maybe_float(gen.get(m)), _maybe_float(cross.get(m)))
+                for m in METRICS}
 
     @property
     def lookahead_seconds(self) -> float:
@@ -124,10 +146,13 @@ class SongRecord:
             "span": [float(v) for v in ev["span"]],
             "tracker": ev["tracker"],
             "skip_seconds": float(ev.get("skip_seconds", 0.0)),
+            "seed": self.seed,
             "counts": {k: _number(v) for k, v in sorted(self.counts.items())},
             "metrics": {entry: {m: _maybe_float(values.get(m)) for m in METRICS}
                         for entry, values in ev["metrics"].items()},
             "events": ev["events"],
+            "sensitivity": (None if self.sensitivity is None else
+                            {k: _maybe_float(self.sensitivity[k]) for k in SENSITIVITY_KEYS}),
         }
 
     @classmethod
@@ -136,7 +161,7 @@ class SongRecord:
         return cls(
             song=data["song"], stem=data["stem"], r=data["r"], w=data["w"],
             hop_seconds=data["hop_seconds"], condition=data["condition"],
-            counts=dict(data["counts"]),
+            counts=dict(data["counts"]), seed=data["seed"], sensitivity=data["sensitivity"],
             evaluation={"span": data["span"], "tracker": data["tracker"],
                         "skip_seconds": data["skip_seconds"], "metrics": data["metrics"],
                         "events": data["events"]},
@@ -160,6 +185,11 @@ def _maybe_float(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _ratio(num: float | None, den: float | None) -> float | None:
+    """``num / den``, ``None`` when either is undefined or ``den`` is 0."""
+    return num / den if num is not None and den else None
+
+
 def _summary(values: Iterable[float | None]) -> dict[str, float | int | None]:
     """mean, sample std (ddof=1; None below 2 values) and n over the defined values."""
     defined = np.array([v for v in values if v is not None], dtype=np.float64)
@@ -169,6 +199,16 @@ def _summary(values: Iterable[float | None]) -> dict[str, float | int | None]:
         "std": float(defined.std(ddof=1)) if n >= 2 else None,
         "n": n,
     }
+
+
+def _mean_ratios(metrics: Mapping[str, Mapping[str, Mapping[str, Any]]], entry: str,
+                 control: str) -> dict[str, float | None]:
+    """Per metric, the mean of ``entry`` over the mean of ``control`` (``None`` if either is
+    missing or undefined, or the control's mean is 0)."""
+    def mean(e: str, m: str) -> float | None:
+        return metrics.get(e, {}).get(m, {}).get("mean")
+
+    return {m: _ratio(mean(entry, m), mean(control, m)) for m in METRICS}
 
 
 def _standardised_frechet(pools: Mapping[str, list[np.ndarray]]) -> tuple[dict, dict]:
@@ -221,11 +261,13 @@ def aggregate_records(
             if present:
                 metrics[entry] = {metric: _summary(_maybe_float(p.get(metric)) for p in present)
                                   for metric in METRICS}
-        ratios: dict[str, float | None] = {}
-        for metric in METRICS:
-            gen = metrics.get("generated", {}).get(metric, {}).get("mean")
-            truth = metrics.get("ground_truth", {}).get(metric, {}).get("mean")
-            ratios[metric] = gen / truth if gen is not None and truth else None
+        ratios = _mean_ratios(metrics, "generated", "ground_truth")
+        listening = {entry: _mean_ratios(metrics, entry, control)
+                     for entry, control in LISTENING_PAIRS.items()}
+        sensitivity = {k: _summary(_maybe_float(m.sensitivity[k]) for m in members
+                                   if m.sensitivity is not None) for k in SENSITIVITY_KEYS}
+        sensitivity["ratio_of_means"] = _ratio(  # type: ignore[assignment]
+            sensitivity["context_change_db"]["mean"], sensitivity["seed_change_db"]["mean"])
         counts: dict[str, int | float] = {}
         for name in sorted({c for m in members for c in m.counts}):
             counts[name] = _number(sum(m.counts.get(name, 0) for m in members))
@@ -242,6 +284,9 @@ def aggregate_records(
             "counts": counts,
             "metrics": metrics,
             "ratio_to_ground_truth": ratios,
+            "listening": listening["generated"],
+            "listening_ceiling": listening["ground_truth"],
+            "sensitivity": sensitivity,
             "frechet": frechet,
             "frechet_windows": windows,
         })
@@ -330,13 +375,16 @@ def read_aggregate_json(path: str | Path) -> dict[str, Any]:
 
 def song_csv_columns(records: Sequence[SongRecord]) -> list[str]:
     """songs.csv columns: leading keys, ``counts.*`` (union, sorted), ``<entry>.<metric>`` for
-    every entry and metric, ``events.<kind>.<source>`` (union, sorted)."""
+    every entry and metric, ``listening.<metric>`` (this song's generated / other_generated),
+    ``sensitivity.*``, ``events.<kind>.<source>`` (union, sorted)."""
     count_names = sorted({c for r in records for c in r.counts})
     event_names = sorted({f"events.{kind}.{source}" for r in records
                           for kind, sources in r.evaluation["events"].items()
                           for source in sources})
     return [*SONG_CSV_LEADING, *(f"counts.{c}" for c in count_names),
-            *(f"{e}.{m}" for e in ENTRIES for m in METRICS), *event_names]
+            *(f"{e}.{m}" for e in ENTRIES for m in METRICS),
+            *(f"listening.{m}" for m in METRICS), *(f"sensitivity.{k}" for k in SENSITIVITY_KEYS),
+            *event_names]
 
 
 def _cell(value: Any) -> Any:
@@ -357,6 +405,9 @@ def write_song_csv(records: Sequence[SongRecord], path: str | Path) -> Path:
             row.update({f"counts.{k}": v for k, v in d["counts"].items()})
             for entry, values in d["metrics"].items():
                 row.update({f"{entry}.{m}": _cell(v) for m, v in values.items()})
+            row.update({f"listening.{m}": _cell(v) for m, v in record.listening().items()})
+            row.update({f"sensitivity.{k}": _cell(v)
+                        for k, v in (d["sensitivity"] or {}).items()})
             for kind, sources in d["events"].items():
                 row.update({f"events.{kind}.{s}": _cell(v) for s, v in sources.items()})
             writer.writerow({c: row.get(c, "") for c in columns})
@@ -365,21 +416,30 @@ def write_song_csv(records: Sequence[SongRecord], path: str | Path) -> Path:
 
 def aggregate_rows(agg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """aggregate.csv rows: one per (condition, entry, metric), plus ``metric="frechet"`` rows
-    (``mean`` = the distance, ``n`` = pooled windows of that entry, ``std`` empty)."""
+    (``mean`` = the distance, ``n`` = pooled windows of that entry, ``std`` empty) and the
+    generated entry's ``sensitivity.*`` rows. ``listening``: on generated rows generated /
+    other_generated, on ground_truth rows ground_truth / other_song (the ceiling)."""
     rows = []
+    listening = {"generated": "listening", "ground_truth": "listening_ceiling"}
     for c in agg["conditions"]:
         base = {"schema": SCHEMA_VERSION, **{k: c[k] for k in (
             "stem", "condition", "r", "w", "hop_seconds", "lookahead_seconds", "n_songs")}}
         for entry, metrics in c["metrics"].items():
             for metric, s in metrics.items():
                 ratio = c["ratio_to_ground_truth"].get(metric) if entry == "generated" else None
+                listen = c[listening[entry]].get(metric) if entry in listening else None
                 rows.append({**base, "entry": entry, "metric": metric, "mean": _cell(s["mean"]),
                              "std": _cell(s["std"]), "n": s["n"],
-                             "ratio_to_ground_truth": _cell(ratio)})
+                             "ratio_to_ground_truth": _cell(ratio), "listening": _cell(listen)})
         for entry, value in c["frechet"].items():
             rows.append({**base, "entry": entry, "metric": "frechet", "mean": _cell(value),
                          "std": "", "n": c["frechet_windows"].get(entry, 0),
-                         "ratio_to_ground_truth": ""})
+                         "ratio_to_ground_truth": "", "listening": ""})
+        for key in SENSITIVITY_KEYS:
+            s = c["sensitivity"][key]
+            rows.append({**base, "entry": "generated", "metric": f"sensitivity.{key}",
+                         "mean": _cell(s["mean"]), "std": _cell(s["std"]), "n": s["n"],
+                         "ratio_to_ground_truth": "", "listening": ""})
     return rows
 
 
@@ -407,7 +467,17 @@ def _mean_std(c: Mapping[str, Any], entry: str, metric: str) -> str:
     return _fmt(s["mean"]) + ("" if s["std"] is None else f" ± {s['std']:.3f}")
 
 
-#: Columns of the markdown summary: (header, function of one aggregate condition).
+def _listening(c: Mapping[str, Any], metric: str, key: str = "listening") -> str:
+    return _fmt(c.get(key, {}).get(metric), 2)
+
+
+def _sensitivity(c: Mapping[str, Any]) -> str:
+    return _fmt(c.get("sensitivity", {}).get("ratio_of_means"), 2)
+
+
+#: Columns of the markdown summary: (header, function of one aggregate condition). Beat F1
+#: against the true beats leads; beat F1 against beats tracked in the context (the reference
+#: paper's protocol) follows, labelled as such.
 MARKDOWN_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("stem", lambda c: c["stem"]),
     ("condition", lambda c: c["condition"]),
@@ -415,14 +485,21 @@ MARKDOWN_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("w", lambda c: str(c["w"])),
     ("look-ahead (s)", lambda c: f"{c['lookahead_seconds']:+.3f}"),
     ("songs", lambda c: str(c["n_songs"])),
-    ("beat F1 ctx: generated", lambda c: _mean_std(c, "generated", "beat_f1_context")),
-    ("ground truth", lambda c: _fmt(_mean(c, "ground_truth", "beat_f1_context"))),
-    ("gen/GT", lambda c: _fmt(c["ratio_to_ground_truth"].get("beat_f1_context"), 2)),
-    ("other song", lambda c: _fmt(_mean(c, "other_song", "beat_f1_context"))),
-    ("beat F1 annotated", lambda c: _fmt(_mean(c, "generated", "beat_f1_annotated"))),
+    ("beat F1 true: generated", lambda c: _mean_std(c, "generated", "beat_f1_annotated")),
+    ("generated for other song", lambda c: _fmt(_mean(c, "other_generated",
+                                                      "beat_f1_annotated"))),
+    ("**listening**", lambda c: "**" + _listening(c, "beat_f1_annotated") + "**"),
+    ("ground truth", lambda c: _fmt(_mean(c, "ground_truth", "beat_f1_annotated"))),
+    ("gen/GT", lambda c: _fmt(c["ratio_to_ground_truth"].get("beat_f1_annotated"), 2)),
+    ("GT listening", lambda c: _listening(c, "beat_f1_annotated", "listening_ceiling")),
+    ("sensitivity", _sensitivity),
+    ("beat F1 ctx (paper): generated", lambda c: _fmt(_mean(c, "generated",
+                                                            "beat_f1_context"))),
+    ("ground truth ctx", lambda c: _fmt(_mean(c, "ground_truth", "beat_f1_context"))),
     ("onset F1 stem", lambda c: _fmt(_mean(c, "generated", "onset_f1_stem"))),
+    ("onset listening", lambda c: _listening(c, "onset_f1_stem")),
     ("chroma stem", lambda c: _fmt(_mean(c, "generated", "chroma_stem"))),
-    ("chroma ctx", lambda c: _fmt(_mean(c, "generated", "chroma_context"))),
+    ("chroma listening", lambda c: _listening(c, "chroma_stem")),
     ("FD gen", lambda c: _fmt(c["frechet"].get("generated"), 1)),
     ("FD other song", lambda c: _fmt(c["frechet"].get("other_song"), 1)),
     ("steps", lambda c: str(c["counts"].get("steps", "–"))),
@@ -447,10 +524,17 @@ def write_markdown(agg: Mapping[str, Any], path: str | Path) -> Path:
         head += [", ".join(f"{k}: {v}" for k, v in meta.items()), ""]
     notes = [
         "",
-        "Means over songs (± sample std). beat F1 ctx: beats tracked in the stem against beats "
-        "tracked in the context (the mixture without the stem), mir_eval ±70 ms. gen/GT: "
-        "generated mean / ground-truth-stem mean (target in the live regime w = 1: ≥ 0.85). "
-        "FD: Fréchet distance to the pooled ground-truth stems (standardised features, "
+        "Means over songs (± sample std). beat F1 true: beats tracked in the stem against the "
+        "song's true beats (annotations), mir_eval ±70 ms. generated for other song: the "
+        "stem the model made for another song's input (same seed and settings) scored "
+        "against this song. listening: generated / generated for other song (1: the model "
+        "ignores what it hears; GT listening, the ground-truth stem over another song's "
+        "real stem, is the ceiling). sensitivity: log-mel change when the input is swapped "
+        "for another song's, over the change when only the seed changes (0: deaf). gen/GT: "
+        "generated / ground-truth stem (target at w = 1: ≥ 0.85). beat F1 ctx (paper): "
+        "against beats tracked in the context (the mixture without the stem), the reference "
+        "paper's protocol; a tracker on a mix without drums can lock onto off-beats. FD: "
+        "Fréchet distance to the pooled ground-truth stems (standardised features, "
         "docs/EVAL.md). Silence scores 0 on every F1 and chroma metric by construction. "
         "–: undefined or not measured.",
         "",

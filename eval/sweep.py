@@ -25,6 +25,15 @@ and scores what they received.
 * **References**: ground truth, silence and the same stem of another song
   (:func:`other_songs`: preferably one that is not scored itself, so the pooled Fréchet
   distance of that reference is a real floor rather than the ground-truth pool reshuffled).
+* **Listening control**: beside each job a second client streams the other song's context
+  (and, with the beat grid, its grid) with the same seed and settings; what the model makes
+  of it, scored against *this* song, is the ``other_generated`` entry, and ``listening`` =
+  generated / other_generated per metric. A model that ignores its input makes the same
+  stem for both and scores exactly 1. A third client streams this song again with another
+  seed, so :func:`~sideman.eval.metrics.conditioning_sensitivity` can set the change the
+  input makes against the change the seed makes (``sensitivity=False`` skips it).
+* **Seeds per song**: each song is generated with :func:`song_seed` of ``seed`` and its id,
+  so songs do not share noise; the seed is recorded with each record.
 
 Songs whose target stem is silent over the span are skipped (listed in ``run.json``) unless
 ``include_silent``.
@@ -48,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from sideman.bench.impair import Impairment
-from sideman.models.base import Generator
+from sideman.models.base import Generator, song_seed
 from sideman.models.geometry import Geometry, GeometryError, hop_frames_for_ratio
 from sideman.server.app import ServerConfig
 from sideman.server.client import ClientSettings, StreamClient
@@ -61,6 +70,7 @@ from .metrics import (
     Analysis,
     BeatTracker,
     analyze,
+    conditioning_sensitivity,
     crop,
     embed,
     evaluate_stem,
@@ -105,7 +115,7 @@ class SweepConfig:
     beat_grid: str = "off"
     # client settings
     steps: int | None = None
-    seed: int = 0
+    seed: int = 0  #: the sweep's seed; each song's own comes from :func:`song_seed`
     variation: float | None = None
     xfade: int | None = None
     delay: int = 0
@@ -123,6 +133,7 @@ class SweepConfig:
     beat_this_checkpoint: Path | None = None
     span_start: float | None = None
     skip_seconds: float = 0.0
+    sensitivity: bool = True  #: also run each song with another seed (the sensitivity)
     include_silent: bool = False
     save_audio: bool = False
     plots: bool = True
@@ -180,8 +191,8 @@ class SweepConfig:
             return self.batch
         return DEFAULT_BATCH_REALTIME if self.realtime else DEFAULT_BATCH_FAST
 
-    def client_settings(self, stem: str, r: float, w: int) -> ClientSettings:
-        return ClientSettings(stems=(stem,), r=r, w=w, steps=self.steps, seed=self.seed,
+    def client_settings(self, stem: str, r: float, w: int, seed: int) -> ClientSettings:
+        return ClientSettings(stems=(stem,), r=r, w=w, steps=self.steps, seed=seed,
                               variation=self.variation, xfade=self.xfade, delay=self.delay,
                               realtime=self.realtime, refine=self.refine)
 
@@ -210,6 +221,14 @@ class Job:
     def label(self) -> str:
         return f"{self.song.id}/{self.stem}/{self.condition}/r{self.r:g}/w{self.w}"
 
+    def seed(self, seed: int) -> int:
+        """The seed this song is generated with (the listening control uses it too)."""
+        return song_seed(seed, self.song.id)
+
+    def reseed(self, seed: int) -> int:
+        """Another seed for the same song: the seed-to-seed change of the sensitivity."""
+        return song_seed(seed, f"{self.song.id}/reseed")
+
     def link_seed(self, seed: int) -> int:
         """Per-job link seed: a job's losses do not depend on what else runs beside it."""
         digest = hashlib.blake2b(f"{seed}:{self.label}".encode(), digest_size=4).digest()
@@ -218,7 +237,11 @@ class Job:
 
 @dataclass
 class _Reference:
-    """Per (song, stem): the audio and analyses every job of it reuses."""
+    """Per (song, stem): the audio and analyses every job of it reuses.
+
+    ``other_context`` / ``other_transport``: the other song's input, cut or padded to this
+    song's length, for the listening control (``None``/empty without another song).
+    """
 
     rate: int
     truth: np.ndarray
@@ -228,6 +251,8 @@ class _Reference:
     other_analysis: Analysis | None
     embeddings: dict[str, np.ndarray]
     transport: tuple[TransportUpdate, ...]
+    other_context: np.ndarray | None = None
+    other_transport: tuple[TransportUpdate, ...] = ()
 
 
 @dataclass
@@ -394,11 +419,11 @@ def _jobs(config: SweepConfig, songs: Sequence[Song], span_rule: float
         if not chosen:
             raise SweepError(f"no song to score for {stem}: {len(songs)} songs, all skipped "
                              f"({'; '.join(f'{k}: {v}' for k, v in skipped[stem].items())})")
-        if "beat_grid" in config.conditions:
-            for song in chosen:
-                transport_updates(song, song.sample_rate)  # refuses songs without beats
         others = other_songs(songs, chosen, stem, span_rule, config.include_silent,
                              config.seconds)
+        if "beat_grid" in config.conditions:  # refuses songs without beats
+            for song in {s.id: s for s in [*chosen, *others] if s is not None}.values():
+                transport_updates(song, song.sample_rate)
         scored = {s.id for s in chosen}
         for song, other in zip(chosen, others, strict=True):
             other_scored = other is not None and other.id in scored
@@ -425,16 +450,24 @@ def _reference(job: Job, tracker: BeatTracker, beat_grid: bool) -> _Reference:
     embeddings = {"ground_truth": embed(crop(truth, rate, start, end), rate),
                   "silence": embed(np.zeros(round((end - start) * rate), np.float32), rate)}
     other_a = None
+    other_context = None
+    other_transport: tuple[TransportUpdate, ...] = ()
     if job.other is not None:
         other = fit_length(load_audio(job.other, stem, sr=rate, end=stop), len(truth))
         other_a = analyze(other, rate, tracker)
         if not job.other_scored:
             embeddings["other_song"] = embed(crop(other, rate, start, end), rate)
+        other_context = fit_length(mix_without(job.other, stem, sr=rate, end=stop),
+                                   len(context))
+        if beat_grid:
+            other_transport = tuple(u for u in transport_updates(job.other, rate)
+                                    if u.at < len(context))
     return _Reference(rate=rate, truth=truth, context=context, truth_analysis=truth_a,
                       context_analysis=context_a, other_analysis=other_a,
                       embeddings=embeddings,
                       transport=tuple(u for u in transport_updates(song, rate)
-                                      if u.at < len(context)) if beat_grid else ())
+                                      if u.at < len(context)) if beat_grid else (),
+                      other_context=other_context, other_transport=other_transport)
 
 
 def lost_samples(core: StreamClient, stem: str) -> int:
@@ -463,10 +496,11 @@ def job_counts(core: StreamClient, stem: str) -> dict[str, float]:
     return counts
 
 
-def _save_audio(out: Path, job: Job, audio: np.ndarray, rate: int) -> Path:
+def _save_audio(out: Path, job: Job, audio: np.ndarray, rate: int, suffix: str = "") -> Path:
     import soundfile as sf
 
-    path = out / "audio" / job.song.id / f"{job.stem}_{job.condition}_r{job.r:g}_w{job.w}.wav"
+    path = (out / "audio" / job.song.id
+            / f"{job.stem}_{job.condition}_r{job.r:g}_w{job.w}{suffix}.wav")
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, rate, subtype="FLOAT")
     return path
@@ -603,20 +637,19 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
         latency=config.latency, timing=Timing(block=config.block), seed=config.seed)
     cells: list[Cell] = []
     audio: list[str] = []
-    for first in range(0, len(jobs), config.batch_size):
-        batch = jobs[first:first + config.batch_size]
+    roles = _roles(config, ref)
+    per_batch = max(1, config.batch_size // len(roles))
+    for first in range(0, len(jobs), per_batch):
+        batch = jobs[first:first + per_batch]
         t = time.perf_counter()
-        clients = [SimClient(
-            audio=ref.context, rate=ref.rate, name=job.label,
-            settings=config.client_settings(job.stem, job.r, job.w),
-            transport=ref.transport if job.condition == "beat_grid" else (),
-            up=config.up, down=config.down, link_seed=job.link_seed(config.link_seed))
-            for job in batch]
+        clients = [_client(config, job, ref, role) for job in batch for role in roles]
         cores = sim.run(clients)
         seconds["simulate_seconds"] += time.perf_counter() - t
         t = time.perf_counter()
-        for job, core in zip(batch, cores, strict=True):
-            record, embeddings = _score(job, core, ref, tracker, config)
+        for i, job in enumerate(batch):
+            runs = dict(zip(roles, cores[i * len(roles):(i + 1) * len(roles)], strict=True))
+            record, embeddings = _score(job, runs, ref, tracker, config)
+            core = runs["own"]
             other = job.other.id if job.other else None
             done = [Cell(job.label, record, embeddings, other)]
             if alias:  # the same output, scored once, recorded under both labels
@@ -626,6 +659,9 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
             if config.save_audio:
                 audio.append(str(_save_audio(config.out, job, core.writers[job.stem].buffer,
                                              ref.rate)))
+                if "swap" in runs:  # what it made of the other song's input, same seed
+                    audio.append(str(_save_audio(config.out, job, runs["swap"].writers[
+                        job.stem].buffer, ref.rate, "_other-input")))
             cells += done
             if on_cell is not None:
                 on_cell(len(done))
@@ -637,6 +673,28 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
              "batched_steps": counters.batched_steps,
              "simulated_seconds": sim.stats.simulated_seconds}
     return _GroupRun(cells, stats, audio)
+
+
+def _roles(config: SweepConfig, ref: _Reference) -> tuple[str, ...]:
+    """The clients each job runs: its own stream, the listening control (the other song's
+    input, same seed) and, for the sensitivity, its own input with another seed."""
+    if ref.other_context is None:
+        return ("own",)
+    return ("own", "swap", "reseed") if config.sensitivity else ("own", "swap")
+
+
+def _client(config: SweepConfig, job: Job, ref: _Reference, role: str) -> SimClient:
+    grid = job.condition == "beat_grid"
+    if role == "swap":
+        audio, transport = ref.other_context, ref.other_transport
+    else:
+        audio, transport = ref.context, ref.transport
+    assert audio is not None
+    seed = job.reseed(config.seed) if role == "reseed" else job.seed(config.seed)
+    return SimClient(audio=audio, rate=ref.rate, name=f"{job.label}/{role}",
+                     settings=config.client_settings(job.stem, job.r, job.w, seed),
+                     transport=transport if grid else (), up=config.up, down=config.down,
+                     link_seed=job.link_seed(config.link_seed))
 
 
 def _worker_group(config: SweepConfig, jobs: Sequence[Job], alias: bool) -> _GroupRun:
@@ -828,19 +886,29 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     return SweepRun(results=results, paths=paths, info=run_info)
 
 
-def _score(job: Job, core: StreamClient, ref: _Reference, tracker: BeatTracker,
+def _score(job: Job, runs: dict[str, StreamClient], ref: _Reference, tracker: BeatTracker,
            config: SweepConfig) -> tuple[SongRecord, dict[str, np.ndarray]]:
+    core = runs["own"]
     generated = core.writers[job.stem].buffer
+    swapped = runs["swap"].writers[job.stem].buffer if "swap" in runs else None
+    reseeded = runs["reseed"].writers[job.stem].buffer if "reseed" in runs else None
     rate = ref.rate
     evaluation = evaluate_stem(
         generated, ref.truth_analysis, ref.context_analysis, rate, span=job.span,
-        gt_beats=job.song.beats, other_song_stem=ref.other_analysis, tracker=tracker,
-        skip_seconds=config.skip_seconds)
+        gt_beats=job.song.beats, other_song_stem=ref.other_analysis,
+        other_generated=swapped, tracker=tracker, skip_seconds=config.skip_seconds)
     embeddings = {"generated": embed(crop(generated, rate, *job.span), rate), **ref.embeddings}
+    sensitivity = None
+    if swapped is not None:
+        embeddings["other_generated"] = embed(crop(swapped, rate, *job.span), rate)
+        lo = job.span[0] + config.skip_seconds
+        sensitivity = conditioning_sensitivity(generated, swapped, reseeded, rate,
+                                               (lo, job.span[1]))
     geometry, _ = core.geometry()
     record = SongRecord(song=job.song.id, stem=job.stem, r=float(core.setting("r")[0]),  # type: ignore[index]
                         w=job.w, hop_seconds=geometry.hop_seconds, evaluation=evaluation,
-                        condition=job.condition, counts=job_counts(core, job.stem))
+                        condition=job.condition, counts=job_counts(core, job.stem),
+                        seed=job.seed(config.seed), sensitivity=sensitivity)
     return record, embeddings
 
 
@@ -881,7 +949,13 @@ def _mean(c: dict[str, Any], entry: str, metric: str) -> float | None:
     return c["metrics"].get(entry, {}).get(metric, {}).get("mean")
 
 
+def _listen(c: dict[str, Any], metric: str, key: str = "listening") -> str:
+    return _fmt(c.get(key, {}).get(metric), 2)
+
+
 #: The compact table for a model card or README: (header, cell of one aggregate condition).
+#: Beat F1 against the true beats leads, with its listening control; the reference paper's
+#: context-tracked figure follows, labelled as such.
 TABLE_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("stem", lambda c: c["stem"]),
     ("beat grid", lambda c: {"beat_grid": "on", "no_grid": "off"}.get(c["condition"],
@@ -890,14 +964,22 @@ TABLE_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("w", lambda c: str(c["w"])),
     ("look-ahead (s)", lambda c: f"{c['lookahead_seconds']:+.2f}"),
     ("songs", lambda c: str(c["n_songs"])),
-    ("beat F1 generated", lambda c: _fmt(_mean(c, "generated", "beat_f1_context"))),
-    ("beat F1 ground truth", lambda c: _fmt(_mean(c, "ground_truth", "beat_f1_context"))),
-    ("**gen / GT**", lambda c: "**" + _fmt(c["ratio_to_ground_truth"].get("beat_f1_context"),
-                                           2) + "**"),
-    ("beat F1 other song", lambda c: _fmt(_mean(c, "other_song", "beat_f1_context"))),
-    ("beat F1 vs annotated", lambda c: _fmt(_mean(c, "generated", "beat_f1_annotated"))),
-    ("onset F1 vs GT stem", lambda c: _fmt(_mean(c, "generated", "onset_f1_stem"))),
-    ("chroma vs GT stem", lambda c: _fmt(_mean(c, "generated", "chroma_stem"))),
+    ("beat F1 true: generated", lambda c: _fmt(_mean(c, "generated", "beat_f1_annotated"))),
+    ("generated for other song", lambda c: _fmt(_mean(c, "other_generated",
+                                                      "beat_f1_annotated"))),
+    ("**listening**", lambda c: "**" + _listen(c, "beat_f1_annotated") + "**"),
+    ("ground truth (GT listening)", lambda c: _fmt(_mean(c, "ground_truth",
+                                                         "beat_f1_annotated"))
+     + f" ({_listen(c, 'beat_f1_annotated', 'listening_ceiling')})"),
+    ("**gen / GT**", lambda c: "**" + _fmt(c["ratio_to_ground_truth"].get(
+        "beat_f1_annotated"), 2) + "**"),
+    ("sensitivity", lambda c: _fmt(c.get("sensitivity", {}).get("ratio_of_means"), 2)),
+    ("beat F1 ctx (paper): gen / GT", lambda c: _fmt(_mean(c, "generated", "beat_f1_context"))
+     + " / " + _fmt(_mean(c, "ground_truth", "beat_f1_context"))),
+    ("onset F1 vs GT stem (listening)", lambda c: _fmt(_mean(c, "generated", "onset_f1_stem"))
+     + f" ({_listen(c, 'onset_f1_stem')})"),
+    ("chroma vs GT stem (listening)", lambda c: _fmt(_mean(c, "generated", "chroma_stem"))
+     + f" ({_listen(c, 'chroma_stem')})"),
     ("FD (other song)", lambda c: _fmt(c["frechet"].get("generated"), 1)
      + f" ({_fmt(c['frechet'].get('other_song'), 1)})"),
     ("misses / steps", lambda c: f"{c['counts'].get('misses', '–')} / "
@@ -906,8 +988,8 @@ TABLE_COLUMNS: tuple[tuple[str, Any], ...] = (
 
 
 def headline_table(agg: dict[str, Any]) -> str:
-    """One row per (stem, condition, r, w): beat F1 against the context's beats (the paper's
-    protocol) for the generated stem and its references, and the other headline metrics."""
+    """One row per (stem, condition, r, w): beat F1 against the true beats for the generated
+    stem, its listening control and references, then the other headline metrics."""
     lines = ["| " + " | ".join(h for h, _ in TABLE_COLUMNS) + " |",
              "|" + "---|" * len(TABLE_COLUMNS)]
     for c in agg["conditions"]:
@@ -924,12 +1006,19 @@ def write_table(agg: dict[str, Any], path: Path, command: str | None = None) -> 
              f"Model `{meta.get('model', '?')}`, {meta.get('mode', '?')} mode, "
              f"{meta.get('data', '?')} ({meta.get('split', '?')} split), scored from "
              f"{meta.get('span_start_seconds', '?')} s to {end}; beat tracker "
-             f"`{meta.get('tracker', '?')}`, mir_eval ±70 ms. Beat F1: beats tracked in the "
-             f"stem vs beats tracked in the context (the mix without the stem), means over "
-             f"songs. gen / GT: generated / ground-truth stem under the same tracker (target "
-             f"at w = 1: ≥ 0.85; the reference paper reached about 0.35). FD: Fréchet "
-             f"distance to the ground-truth stems (docs/EVAL.md), the other song's stem in "
-             f"brackets."]
+             f"`{meta.get('tracker', '?')}`, mir_eval ±70 ms, means over songs, each song "
+             f"with its own seed. Beat F1 true: beats tracked in the stem vs the song's true "
+             f"beats (annotations). Generated for other song: what the model made of another "
+             f"song's input (same seed and settings), scored against this song. listening = "
+             f"generated / generated for other song: 1 means the part ignores what it hears "
+             f"(GT listening: the real stem over another song's real stem, the ceiling). "
+             f"gen / GT: generated / ground-truth stem (target at w = 1: ≥ 0.85). "
+             f"sensitivity: log-mel change when the input is swapped for another song's, over "
+             f"the change when only the seed changes (0: deaf). beat F1 ctx (paper): against "
+             f"beats tracked in the context, the reference paper's protocol (which reached "
+             f"about 0.35 of its ground truth at w = 1); a tracker run on a mix without drums "
+             f"can lock onto off-beats. FD: Fréchet distance to the ground-truth stems "
+             f"(docs/EVAL.md), the other song's stem in brackets."]
     if meta.get("beat_grid_note"):
         lines.append(f"Note: {meta['beat_grid_note']}.")
     if command:

@@ -202,6 +202,13 @@ class Generator(abc.ABC):
         """
 
 
+def song_seed(seed: int, song_id: str) -> int:
+    """A song's own stream seed (int32 range) in an evaluation, from the run's ``seed`` and the
+    song id, so songs do not share noise."""
+    digest = hashlib.blake2b(f"{seed}:{song_id}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
 def step_seed(seed: int, step: int, stem: str) -> int:
     """The 63-bit noise seed of (stream seed, step, stem); independent of batching."""
     digest = hashlib.blake2b(f"{seed}:{step}:{stem}".encode(), digest_size=8).digest()

@@ -205,11 +205,15 @@ def _song(duration: float = 12.0, bpm: float = 120.0):
 def test_evaluate_stem_references_behave() -> None:
     beats, stem, context = _song()
     other = click_train(grid(97, 9.0, offset=0.4), 9.0, seed=2)  # shorter: zero-padded
-    result = M.evaluate_stem(stem, stem, context, SR, gt_beats=beats, other_song_stem=other)
+    result = M.evaluate_stem(stem, stem, context, SR, gt_beats=beats, other_song_stem=other,
+                             other_generated=other)
     assert set(result) == {"span", "tracker", "skip_seconds", "metrics", "events"}
     assert list(result["metrics"]) == list(M.ENTRIES)
     for entry in M.ENTRIES:
         assert list(result["metrics"][entry]) == list(M.METRICS)
+    # the listening control is scored against this song like the generated stem
+    assert result["metrics"]["other_generated"] == result["metrics"]["other_song"]
+    assert "other_generated" not in M.evaluate_stem(stem, stem, context, SR)["metrics"]
     truth, silence = result["metrics"]["ground_truth"], result["metrics"]["silence"]
     assert truth["beat_f1_context"] == 1.0 and truth["beat_f1_annotated"] == 1.0
     assert truth["onset_f1_stem"] == 1.0
@@ -402,3 +406,24 @@ def test_dsp_tracker_on_rendered_instrument_stems() -> None:
         assert M.beat_f1(tracked, beats_true) >= 0.95, stem
     context = sum(x[:length] for x in stems.values()) - stems["bass"][:length]
     assert M.beat_f1(M.track_beats(context, sr), beats_true) >= 0.95
+
+
+def test_conditioning_sensitivity_sets_input_change_against_seed_change() -> None:
+    beats, stem, _context = _song()
+    rng = np.random.default_rng(0)
+    noise = 0.05 * rng.standard_normal(stem.size).astype(np.float32)
+    assert M.mel_change_db(stem, stem, SR) == 0.0
+    shifted = click_train(beats + 0.25, 12.0, seed=1)
+    assert M.mel_change_db(stem, shifted, SR) > 1.0
+    # a deaf model: the same output for another input, something else for another seed
+    deaf = M.conditioning_sensitivity(stem, stem, stem + noise, SR)
+    assert deaf["context_change_db"] == 0.0 and deaf["sensitivity"] == 0.0
+    assert deaf["seed_change_db"] > 0
+    # a listener: the input moves the output more than the seed does
+    ear = M.conditioning_sensitivity(stem, shifted, stem + 0.01 * noise, SR, span=(2.0, 12.0))
+    assert ear["sensitivity"] > 1.0
+    # no reseeded run, or a seed that changes nothing: no ratio
+    assert M.conditioning_sensitivity(stem, shifted, None, SR)["sensitivity"] is None
+    assert M.conditioning_sensitivity(stem, shifted, stem, SR)["sensitivity"] is None
+    with pytest.raises(M.MetricError, match="past the audio"):
+        M.mel_change_db(stem, stem, SR, span=(0.0, 100.0))

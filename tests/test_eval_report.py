@@ -15,26 +15,34 @@ from sideman.eval import report as R
 
 
 def evaluation(generated: dict[str, float | None], truth: float = 0.8, other: float = 0.2,
-               span: tuple[float, float] = (6.0, 30.0)) -> dict:
-    """An evaluate_stem-shaped dict with chosen values (every unlisted metric: 0.5)."""
+               span: tuple[float, float] = (6.0, 30.0),
+               cross: dict[str, float | None] | None = None) -> dict:
+    """An evaluate_stem-shaped dict with chosen values (every unlisted metric: 0.5);
+    ``cross``: the listening control's values (``None``: no control entry)."""
     def entry(values: dict[str, float | None], default: float | None) -> dict:
         return {m: values.get(m, default) for m in M.METRICS}
 
+    metrics = {"generated": entry(generated, 0.5), "ground_truth": entry({}, truth),
+               "silence": entry({}, 0.0), "other_song": entry({}, other)}
+    if cross is not None:
+        metrics["other_generated"] = entry(cross, 0.5)
     return {
-        "span": list(span), "tracker": "dsp", "skip_seconds": 0.0,
-        "metrics": {"generated": entry(generated, 0.5), "ground_truth": entry({}, truth),
-                    "silence": entry({}, 0.0), "other_song": entry({}, other)},
+        "span": list(span), "tracker": "dsp", "skip_seconds": 0.0, "metrics": metrics,
         "events": {"beats": {"generated": 40, "ground_truth": 41, "silence": 0,
                              "other_song": 30, "context": 41, "annotated": None}},
     }
 
 
 def record(song: str, w: int, beat: float | None, *, r: float = 0.25, stem: str = "drums",
-           condition: str = "default", hop: float = 1.486, misses: int = 0) -> R.SongRecord:
+           condition: str = "default", hop: float = 1.486, misses: int = 0,
+           cross: dict[str, float | None] | None = None,
+           sensitivity: dict[str, float | None] | None = None,
+           seed: int | None = None) -> R.SongRecord:
     return R.SongRecord(song=song, stem=stem, r=r, w=w, hop_seconds=hop,
-                        evaluation=evaluation({"beat_f1_context": beat}),
+                        evaluation=evaluation({"beat_f1_context": beat}, cross=cross),
                         condition=condition,
-                        counts={"steps": 20, "misses": misses, "lost_samples": 0})
+                        counts={"steps": 20, "misses": misses, "lost_samples": 0},
+                        seed=seed, sensitivity=sensitivity)
 
 
 def sample_records() -> list[R.SongRecord]:
@@ -47,16 +55,24 @@ def sample_records() -> list[R.SongRecord]:
 
 
 def test_song_record_round_trips_and_checks_its_fields() -> None:
-    rec = record("song 1", 1, 0.6)
+    rec = record("song 1", 1, 0.6, cross={"beat_f1_context": 0.3}, seed=12345,
+                 sensitivity={"context_change_db": 2.0, "seed_change_db": 4.0,
+                              "sensitivity": 0.5})
     data = rec.to_dict()
-    assert data["schema"] == R.SCHEMA_VERSION == 1
+    assert data["schema"] == R.SCHEMA_VERSION == 2
     assert data["lookahead_seconds"] == pytest.approx(1.486)
     assert set(data) == {"schema", "song", "stem", "condition", "r", "w", "hop_seconds",
-                         "lookahead_seconds", "span", "tracker", "skip_seconds", "counts",
-                         "metrics", "events"}
+                         "lookahead_seconds", "span", "tracker", "skip_seconds", "seed",
+                         "counts", "metrics", "events", "sensitivity"}
+    assert data["seed"] == 12345 and data["sensitivity"]["sensitivity"] == 0.5
     assert R.SongRecord.from_dict(json.loads(json.dumps(data))).to_dict() == data
+    assert rec.listening()["beat_f1_context"] == pytest.approx(2.0)
+    assert rec.listening()["onset_f1_stem"] == pytest.approx(1.0)  # 0.5 / 0.5
+    assert record("s", 1, 0.6).listening()["beat_f1_context"] is None  # no control run
     with pytest.raises(R.MetricError, match="schema"):
-        R.SongRecord.from_dict({**data, "schema": 2})
+        R.SongRecord.from_dict({**data, "schema": 1})
+    with pytest.raises(R.MetricError, match="sensitivity must have"):
+        record("s", 1, 0.5, sensitivity={"sensitivity": 1.0})
     with pytest.raises(R.MetricError, match="w must be"):
         record("s", -2, 0.5)
     with pytest.raises(R.MetricError, match="r must be"):
@@ -70,7 +86,7 @@ def test_song_record_round_trips_and_checks_its_fields() -> None:
 
 def test_aggregate_means_ratios_counts_and_undefined_values() -> None:
     agg = R.aggregate_records(sample_records(), meta={"tracker": "dsp"})
-    assert agg["schema"] == 1 and agg["meta"] == {"tracker": "dsp"}
+    assert agg["schema"] == 2 and agg["meta"] == {"tracker": "dsp"}
     keys = [(c["stem"], c["condition"], c["r"], c["w"]) for c in agg["conditions"]]
     assert keys == [("bass", "beat_grid", 0.25, 0), ("drums", "default", 0.125, 1),
                     ("drums", "default", 0.25, -1), ("drums", "default", 0.25, 1)]
@@ -87,7 +103,36 @@ def test_aggregate_means_ratios_counts_and_undefined_values() -> None:
     assert live["counts"] == {"lost_samples": 0, "misses": 2, "steps": 60}
     single = agg["conditions"][1]
     assert single["metrics"]["generated"]["beat_f1_context"]["std"] is None  # one song
-    assert single["frechet"] == {"generated": None, "silence": None, "other_song": None}
+    assert single["frechet"] == {"generated": None, "other_generated": None, "silence": None,
+                                 "other_song": None}
+    # No listening control in these records: no ratio, and no sensitivity either.
+    assert set(live["listening"].values()) == {None}
+    assert live["listening_ceiling"]["beat_f1_context"] == pytest.approx(0.8 / 0.2)
+    assert live["sensitivity"]["sensitivity"]["n"] == 0
+    assert live["sensitivity"]["ratio_of_means"] is None
+
+
+def test_listening_is_own_over_cross_mean_and_the_sensitivity_is_pooled() -> None:
+    """listening = mean(generated) / mean(generated for the other song), per metric (a ratio
+    of means: one song whose control scores 0 does not make it infinite)."""
+    def sens(context: float, seed: float) -> dict[str, float | None]:
+        return {"context_change_db": context, "seed_change_db": seed,
+                "sensitivity": context / seed}
+
+    records = [record("a", 1, 0.9, cross={"beat_f1_context": 0.3}, sensitivity=sens(6, 3)),
+               record("b", 1, 0.7, cross={"beat_f1_context": 0.0}, sensitivity=sens(2, 4)),
+               record("c", 1, 0.5, cross={"beat_f1_context": 0.3}, sensitivity=sens(1, 2))]
+    c = R.aggregate_records(records)["conditions"][0]
+    assert c["metrics"]["other_generated"]["beat_f1_context"]["mean"] == pytest.approx(0.2)
+    assert c["listening"]["beat_f1_context"] == pytest.approx(0.7 / 0.2)
+    assert c["listening"]["chroma_stem"] == pytest.approx(1.0)  # 0.5 everywhere
+    assert c["listening_ceiling"]["beat_f1_context"] == pytest.approx(4.0)
+    assert c["sensitivity"]["context_change_db"]["mean"] == pytest.approx(3.0)
+    assert c["sensitivity"]["ratio_of_means"] == pytest.approx(1.0)
+    assert c["sensitivity"]["sensitivity"]["mean"] == pytest.approx((2 + 0.5 + 0.5) / 3)
+    # a deaf model: its control scores what it scores itself
+    deaf = [record(s, 1, v, cross={"beat_f1_context": v}) for s, v in (("a", .4), ("b", .6))]
+    assert R.aggregate_records(deaf)["conditions"][0]["listening"]["beat_f1_context"] == 1.0
 
 
 def test_aggregate_refuses_inconsistent_groups() -> None:
@@ -155,12 +200,17 @@ def test_writers_round_trip(tmp_path) -> None:
         agg_rows = list(csv.DictReader(f))
     assert list(agg_rows[0]) == list(R.AGGREGATE_CSV_COLUMNS)
     n_conditions = 4
-    assert len(agg_rows) == n_conditions * (len(M.ENTRIES) * len(M.METRICS)
-                                            + len(R.FRECHET_ENTRIES))
+    entries = len(M.ENTRIES) - 1  # no listening control in these records
+    assert len(agg_rows) == n_conditions * (entries * len(M.METRICS) + len(R.FRECHET_ENTRIES)
+                                            + len(R.SENSITIVITY_KEYS))
     live = [r for r in agg_rows if r["stem"] == "drums" and r["r"] == "0.25" and r["w"] == "1"]
     gen = next(r for r in live if r["entry"] == "generated" and r["metric"] == "beat_f1_context")
     assert float(gen["mean"]) == pytest.approx(0.65) and gen["n"] == "2"
     assert float(gen["ratio_to_ground_truth"]) == pytest.approx(0.8125)
+    assert gen["listening"] == ""  # no control
+    truth = next(r for r in live if r["entry"] == "ground_truth"
+                 and r["metric"] == "beat_f1_context")
+    assert float(truth["listening"]) == pytest.approx(4.0)  # the ceiling: 0.8 / 0.2
 
     table = (tmp_path / "summary.md").read_text().splitlines()
     rows_md = [line for line in table if line.startswith("| ") and "---" not in line]
@@ -169,8 +219,10 @@ def test_writers_round_trip(tmp_path) -> None:
     assert header == [h for h, _ in R.MARKDOWN_COLUMNS]
     live_md = next(r for r in rows_md if "| drums | default | 0.25 | 1 |" in r)
     cells = [c.strip() for c in live_md.strip("|").split("|")]
-    assert cells[header.index("beat F1 ctx: generated")] == "0.650 ± 0.071"
-    assert cells[header.index("gen/GT")] == "0.81"
+    assert cells[header.index("beat F1 ctx (paper): generated")] == "0.650"
+    assert cells[header.index("beat F1 true: generated")] == "0.500 ± 0.000"
+    assert cells[header.index("**listening**")] == "**–**"
+    assert cells[header.index("gen/GT")] == f"{0.5 / 0.8:.2f}"  # against the true beats
     assert cells[header.index("misses")] == "2"
 
 

@@ -1,14 +1,16 @@
 """``sideman eval sweep``: songs × stems × r × w × beat grid through the simulated live path.
 
 End to end on tiny synthesized songs (every output file, the documented keys), the same audio
-as a live client, a known answer with the click track on constructed songs, and the rules
-for choosing songs, references and the beat grid.
+as a live client, a known answer with the click track on constructed songs, the rules for
+choosing songs, references and the beat grid, and the listening control on constructed
+models (one deaf, one that plays the truth).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import soundfile as sf
 import torch
 
 from sideman.eval import commands as eval_commands
-from sideman.eval.metrics import ENTRIES, METRICS
+from sideman.eval.metrics import ENTRIES, METRICS, fit_length
 from sideman.eval.report import AGGREGATE_CSV_COLUMNS, SONG_CSV_LEADING, read_song_json
 from sideman.eval.sweep import (
     COUNT_KEYS,
@@ -30,14 +32,17 @@ from sideman.eval.sweep import (
     other_songs,
     run_sweep,
     select_songs,
+    song_seed,
     transport_updates,
 )
+from sideman.models.base import StepRequest, StepResult
+from sideman.models.clicktrack import render_clicks
 from sideman.models.testing import tiny_pipeline
 from sideman.server.cli import build_parser, main
 from sideman.server.client import ClientSettings, RunOptions, run_client
 from sideman.server.offline import Latency
 from sideman.server.testing import TinyClickTrack, live_server
-from sideman.training.datasets import Song, mix_without, open_dataset
+from sideman.training.datasets import Song, load_audio, mix_without, open_dataset
 from sideman.training.synth.dataset import SynthOptions, synthesize
 
 SR = 22050
@@ -77,6 +82,7 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
     assert names <= {p.name for p in out.iterdir()}
     assert (out / "plots" / "beat_f1_context.png").stat().st_size > 1000
     assert (out / "plots" / "all_metrics.png").is_file()
+    assert (out / "plots" / "listening.png").stat().st_size > 1000
 
     records, meta = read_song_json(out / "songs.json")
     assert len(records) == 2 * 2 * 2 * 2  # songs × r × w × beat-grid condition
@@ -86,10 +92,14 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
     assert meta["span_start_seconds"] == pytest.approx(32 * 128 / 8000)
     raw = json.loads((out / "songs.json").read_text())["records"][0]
     assert set(raw) == {"schema", "song", "stem", "condition", "r", "w", "hop_seconds",
-                        "lookahead_seconds", "span", "tracker", "skip_seconds", "counts",
-                        "metrics", "events"}
+                        "lookahead_seconds", "span", "tracker", "skip_seconds", "seed",
+                        "counts", "metrics", "events", "sensitivity"}
     assert set(raw["counts"]) == set(COUNT_KEYS)
     assert set(raw["metrics"]) == set(ENTRIES)
+    # Each song has its own seed, derived from --seed and its id, and recorded.
+    assert {r.song: r.seed for r in records} == {
+        s: song_seed(0, s) for s in ("Track00000", "Track00001")}
+    assert song_seed(0, "Track00000") != song_seed(0, "Track00001") != song_seed(1, "Track00001")
     for record in records:
         assert record.hop_seconds == pytest.approx(record.r * 32 * 128 / 8000)
         assert record.evaluation["span"] == [pytest.approx(0.512), pytest.approx(4.0)]
@@ -99,6 +109,8 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
         values = record.evaluation["metrics"]["generated"]
         assert set(values) == set(METRICS)
         assert values["beat_f1_context"] is not None
+        sens = record.sensitivity
+        assert sens is not None and sens["context_change_db"] > 0 and sens["seed_change_db"] > 0
     # A model with the beat-grid input really gets it: the two conditions differ.
     by_key = {(r.song, r.condition, r.r, r.w): r for r in records}
     audio = out / "audio"
@@ -116,6 +128,10 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
     for c in agg["conditions"]:
         assert c["n_songs"] == 2 and c["counts"]["steps"] > 40
         assert set(c["ratio_to_ground_truth"]) == set(METRICS)
+        assert set(c["listening"]) == set(c["listening_ceiling"]) == set(METRICS)
+        assert c["listening"]["chroma_stem"] is not None
+        assert c["sensitivity"]["ratio_of_means"] > 0
+        assert c["frechet"]["other_generated"] is not None
         assert c["frechet"]["generated"] is not None
         # Both songs are scored, each the other's reference: no pooled other-song FD (it
         # would compare the ground-truth windows with themselves, shuffled).
@@ -136,20 +152,28 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
     assert timing["model_steps"] > 0 and timing["steps_per_model_call"] > 1
     assert len(timing["load_average_before"]) == 3
     table = (out / "table.md").read_text()
-    assert table.startswith("| stem | beat grid | r | w | look-ahead (s) |")
+    assert table.startswith("| stem | beat grid | r | w | look-ahead (s) | songs | beat F1 true")
     assert table.count("\n| drums |") == 8
     assert "Made with: `sideman eval sweep --data" in table and "--beat-grid both" in table
 
-    # The audio the sweep scored is what a live client gets for the same song and settings.
-    song = open_dataset(synth_dir)[1]
+    # The audio the sweep scored is what a live client gets for the same song and settings,
+    # and its listening control what the client gets for the other song's input.
+    song, other = open_dataset(synth_dir)[1], open_dataset(synth_dir)[0]
     context = mix_without(song, "drums")
-    settings = ClientSettings(stems=("drums",), r=0.125, w=-1, realtime=False)
+    settings = ClientSettings(stems=("drums",), r=0.125, w=-1, realtime=False,
+                              seed=song_seed(0, song.id))
     with live_server(tiny_pipeline(uses_beat_grid=True)) as (_, address):
         live = run_client(context, SR, settings, address, options=RunOptions(fast=True,
                                                                               pings=0))
+        swapped = run_client(fit_length(mix_without(other, "drums"), len(context)), SR,
+                             settings, address, options=RunOptions(fast=True, pings=0))
     swept, rate = sf.read(audio / song.id / "drums_no_grid_r0.125_w-1.wav", dtype="float32")
     assert rate == SR and len(swept) == len(context)
     np.testing.assert_allclose(swept, live.writers["drums"].buffer, rtol=0, atol=2e-4)
+    control, _ = sf.read(audio / song.id / "drums_no_grid_r0.125_w-1_other-input.wav",
+                         dtype="float32")
+    np.testing.assert_allclose(control, swapped.writers["drums"].buffer, rtol=0, atol=2e-4)
+    assert not np.allclose(control, swept, atol=1e-3)  # the tiny model hears its input
 
 
 def write_click_song(root: Path, index: int, seconds: float, period: int) -> None:
@@ -200,9 +224,14 @@ def test_clicktrack_sweep_scores_its_known_answer(tmp_path: Path) -> None:
         assert m["generated"]["beat_f1_context"] == m["ground_truth"]["beat_f1_context"]
         assert m["silence"]["beat_f1_annotated"] == 0.0
         assert record.counts["lost_samples"] == 0 and record.counts["misses"] == 0
+        # The click track ignores its input and its seed: the control is the same stem.
+        assert m["other_generated"] == m["generated"]
+        assert record.sensitivity == {"context_change_db": 0.0, "seed_change_db": 0.0,
+                                      "sensitivity": None}
     for c in run.results.aggregate()["conditions"]:
         assert c["ratio_to_ground_truth"]["beat_f1_context"] == pytest.approx(1.0)
         assert c["ratio_to_ground_truth"]["beat_f1_annotated"] == pytest.approx(1.0)
+        assert c["listening"]["beat_f1_annotated"] == 1.0
 
 
 def test_lossy_realtime_sweep_counts_what_was_lost(tmp_path: Path) -> None:
@@ -441,3 +470,118 @@ def test_the_other_song_fd_uses_only_songs_not_scored(tmp_path: Path) -> None:
             assert {j.other.id for j in jobs} == {"Track00002"}
             assert c["frechet"]["other_song"] is not None
             assert c["frechet_windows"]["other_song"] == c["frechet_windows"]["ground_truth"]
+
+
+# -- the listening control tells a model that listens from one that does not --------------
+# Two constructed models on constructed songs of different tempi: one that ignores its input
+# (a seeded pattern: its output depends on the seed only) must score listening 1 and
+# sensitivity 0; one that plays the ground truth of whatever song it hears must score
+# listening far above 1 and a sensitivity above 1.
+
+#: Beat periods of the constructed songs (samples at SR): 120, 150 and 100 bpm.
+PERIODS = (SR // 2, SR * 2 // 5, SR * 3 // 5)
+
+
+class SeededPattern(TinyClickTrack):
+    """Deaf: clicks every ``period`` samples at a phase chosen by the seed; never looks at the
+    mixture."""
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        results = []
+        for request in requests:
+            request.validate(self.info)
+            phase = request.seed % self.period
+            length = request.xfade + request.geometry.hop_samples
+            clicks = render_clicks(request.output_start - phase, length, self.period)
+            results.append(StepResult(start=request.output_start,
+                                      audio={s: clicks.copy() for s in request.stems},
+                                      num_steps=request.num_steps))
+        return results
+
+
+class Oracle(TinyClickTrack):
+    """A perfect listener: recognises the song from the known part of its input and plays
+    that song's ground-truth stem (scaled a little by the seed, so the seed changes
+    something)."""
+
+    def __init__(self, songs: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]) -> None:
+        super().__init__()
+        self.songs = songs  # id -> (context, {stem: truth})
+
+    def _recognise(self, request: StepRequest) -> str:
+        start = request.geometry.window(request.step)[0]
+        known = request.geometry.step_position(request.step) - start
+
+        def distance(context: np.ndarray) -> float:
+            lo = max(0, -start)
+            ref = np.zeros(known, np.float32)
+            seg = context[max(0, start):start + known]
+            ref[lo:lo + seg.size] = seg[: known - lo]
+            return float(np.abs(request.mixture[:known] - ref).sum())
+
+        return min(self.songs, key=lambda song: distance(self.songs[song][0]))
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        results = []
+        for request in requests:
+            request.validate(self.info)
+            _, truths = self.songs[self._recognise(request)]
+            length = request.xfade + request.geometry.hop_samples
+            gain = 0.8 + 0.2 * (request.seed % 1000) / 1000
+            audio = {}
+            for stem in request.stems:
+                out = np.zeros(length, np.float32)
+                lo, hi = max(0, request.output_start), request.output_start + length
+                seg = truths[stem][lo:hi]
+                out[lo - request.output_start:lo - request.output_start + seg.size] = seg
+                audio[stem] = gain * out
+            results.append(StepResult(start=request.output_start, audio=audio,
+                                      num_steps=request.num_steps))
+        return results
+
+
+@pytest.fixture(scope="module")
+def songs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tempi")
+    for i, period in enumerate(PERIODS):
+        write_click_song(root, i, 6.0, period)
+    (root / "index.json").write_text(json.dumps({
+        "format": "sideman-synth", "songs": [{"id": f"Track{i:05d}"}
+                                             for i in range(len(PERIODS))]}))
+    return root
+
+
+def _sweep(data: Path, out: Path, generator) -> dict:
+    config = SweepConfig(data=data, out=out, model="constructed", rs=(0.25,), ws=(1,),
+                         stems=("drums",), beat_grid="off", plots=False)
+    return run_sweep(config, generator=generator, progress=False).results.aggregate()
+
+
+def test_a_model_that_ignores_its_input_scores_listening_one(songs_dir: Path,
+                                                             tmp_path: Path) -> None:
+    (c,) = _sweep(songs_dir, tmp_path / "deaf", SeededPattern(period=SR // 2))["conditions"]
+    assert c["n_songs"] == 3
+    for metric, value in c["listening"].items():
+        assert value in (None, pytest.approx(1.0)), metric
+    assert c["listening"]["beat_f1_annotated"] == pytest.approx(1.0)
+    sens = c["sensitivity"]
+    assert sens["context_change_db"]["mean"] == 0.0
+    assert sens["seed_change_db"]["mean"] > 1.0  # songs' seeds put the clicks elsewhere
+    assert sens["ratio_of_means"] == 0.0
+    # ... while the real stems tell the songs apart: the ceiling is far above 1
+    assert c["listening_ceiling"]["beat_f1_annotated"] > 1.5
+
+
+def test_a_model_that_plays_the_truth_scores_listening_far_above_one(songs_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    songs = {s.id: (mix_without(s, "drums"), {"drums": load_audio(s, "drums")})
+             for s in open_dataset(songs_dir)}
+    (c,) = _sweep(songs_dir, tmp_path / "oracle", Oracle(songs))["conditions"]
+    gen = c["metrics"]["generated"]
+    assert gen["beat_f1_annotated"]["mean"] == 1.0
+    assert c["ratio_to_ground_truth"]["beat_f1_annotated"] == pytest.approx(1.0)
+    assert c["listening"]["beat_f1_annotated"] > 1.5
+    assert c["listening"]["beat_f1_annotated"] == pytest.approx(
+        c["listening_ceiling"]["beat_f1_annotated"], rel=0.35)
+    assert c["listening"]["onset_f1_stem"] > 1.5
+    assert c["sensitivity"]["ratio_of_means"] > 2.0

@@ -9,8 +9,15 @@ and last beat at ``n_k`` (:func:`~.beats.transport_at`). The regions are laid en
 a stem track on the song's timeline and scored with
 :func:`~sideman.eval.metrics.evaluate_stem` next to the references it brings (the
 ground-truth stem, silence, the same stem of another song): beat F1 against the annotated
-beats, beat F1 against beats tracked in the context, onset F1 and chroma agreement against
-the ground-truth stem.
+(true) beats first, beat F1 against beats tracked in the context (the reference paper's
+protocol), onset F1 and chroma agreement against the ground-truth stem.
+
+Each song is generated with its own seed (:func:`~sideman.models.base.song_seed`), and twice
+more: with the same seed over the next song's input (and grid), scored against this song
+(the listening control ``other_generated``: ``listening`` = generated / other_generated, 1 for
+a model that ignores what it hears), and over its own input with another seed, so
+:func:`~sideman.eval.metrics.conditioning_sensitivity` can set the change the input makes
+against the change the seed makes.
 
 This is a quick in-process check to choose checkpoints; the evaluation's sweep
 (``sideman eval sweep``) drives the live session code over the test split.
@@ -18,6 +25,7 @@ This is a quick in-process check to choose checkpoints; the evaluation's sweep
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: The numbers the summary table shows, per entry.
 TABLE_METRICS = ("beat_f1_annotated", "beat_f1_context", "onset_f1_stem", "chroma_stem")
+#: The entries of the summary table, in order.
+TABLE_ENTRIES = ("generated", "other_generated", "ground_truth", "other_song", "silence")
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,8 @@ def run_check(options: CheckOptions) -> dict[str, Any]:
     import soundfile as sf
     from tqdm import tqdm
 
-    from sideman.eval.metrics import evaluate_stem
+    from sideman.eval.metrics import conditioning_sensitivity, evaluate_stem, fit_length
+    from sideman.models.base import song_seed
     from sideman.models.pipeline import load_pipeline
 
     pipe = load_pipeline(str(options.model), codec_weights=options.codec_weights)
@@ -147,24 +158,40 @@ def run_check(options: CheckOptions) -> dict[str, Any]:
     for si, song in enumerate(songs):
         end = song.duration if options.seconds is None else min(song.duration, options.seconds)
         other = songs[(si + 1) % len(songs)]
+        seed = song_seed(options.seed, song.id)
         for stem in options.stems:
             truth = load_audio(song, stem, sr=sr, end=end)
             context = mix_without(song, stem, sr=sr, end=end)
-            other_stem = load_audio(other, stem, sr=sr, end=end) if other is not song else None
+            other_stem = other_context = None
+            if other is not song:
+                other_stem = load_audio(other, stem, sr=sr, end=end)
+                other_context = fit_length(mix_without(other, stem, sr=sr, end=end),
+                                           len(context))
             for r, grid in conditions:
-                track, timings = stream_stem(pipe, context, stem, r=r, w=options.lookahead,
-                                             song=song if grid else None, num_steps=steps,
-                                             seed=options.seed)
+                run = functools.partial(stream_stem, pipe, stem=stem, r=r,
+                                        w=options.lookahead, num_steps=steps)
+                track, timings = run(context, song=song if grid else None, seed=seed)
                 g = pipe.geometry_for(r, options.lookahead)
-                first = max(0, g.region(0)[0]) / sr
-                scores = evaluate_stem(track, truth, context, sr, span=(first, len(track) / sr),
-                                       gt_beats=song.beats, other_song_stem=other_stem)
+                span = (max(0, g.region(0)[0]) / sr, len(track) / sr)
+                swapped = sensitivity = None
+                if other_context is not None:
+                    swapped, _ = run(other_context, song=other if grid else None, seed=seed)
+                    reseeded, _ = run(context, song=song if grid else None,
+                                      seed=song_seed(options.seed, f"{song.id}/reseed"))
+                    sensitivity = conditioning_sensitivity(track, swapped, reseeded, sr, span)
+                scores = evaluate_stem(track, truth, context, sr, span=span,
+                                       gt_beats=song.beats, other_song_stem=other_stem,
+                                       other_generated=swapped)
                 results.append({"song": song.id, "stem": stem, "r": r, "w": options.lookahead,
-                                "beat_grid": grid, "timings": timings, **scores})
+                                "beat_grid": grid, "seed": seed, "timings": timings,
+                                "sensitivity": sensitivity, **scores})
                 if si < options.wavs:
                     tag = f"{song.id}-{stem}-r{r:g}-w{options.lookahead}-" \
                           f"{'grid' if grid else 'nogrid'}"
                     sf.write(options.out / f"{tag}-generated.wav", track, sr)
+                    if swapped is not None:
+                        sf.write(options.out / f"{tag}-generated-for-{other.id}-input.wav",
+                                 swapped, sr)
                     sf.write(options.out / f"{tag}-with-context.wav",
                              np.clip(track + context, -1, 1), sr)
                     if r == conditions[0][0] and grid == conditions[0][1]:
@@ -184,7 +211,10 @@ def run_check(options: CheckOptions) -> dict[str, Any]:
 
 
 def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (stem, r, w, beat grid): mean of each metric per entry, and generated / truth."""
+    """Per (stem, r, w, beat grid): mean of each metric per entry, generated / truth and the
+    listening figures (annotated beat F1 of generated / other_generated, and of the ground
+    truth / another song's real stem: the ceiling), and the mean conditioning sensitivity
+    (mean input change / mean seed change)."""
     keys = sorted({(x["stem"], x["r"], x["w"], x["beat_grid"]) for x in results},
                   key=lambda k: (k[0], k[1], k[2], not k[3]))
     out = []
@@ -194,11 +224,22 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         entries = sorted({e for x in runs for e in x["metrics"]})
         means = {e: {m: _mean([x["metrics"][e].get(m) for x in runs if e in x["metrics"]])
                      for m in TABLE_METRICS} for e in entries}
-        gen, gt = means["generated"]["beat_f1_annotated"], means["ground_truth"][
-            "beat_f1_annotated"]
+        def ratio(a: str, b: str, means: dict = means) -> float | None:
+            x = means.get(a, {}).get("beat_f1_annotated")
+            y = means.get(b, {}).get("beat_f1_annotated")
+            return None if x is None or not y else x / y
+
+        changes = {k: _mean([(x["sensitivity"] or {}).get(k) for x in runs])
+                   for k in ("context_change_db", "seed_change_db")}
         out.append({"stem": stem, "r": r, "w": w, "beat_grid": grid, "songs": len(runs),
                     "means": means,
-                    "beat_f1_ratio": None if not gen or not gt else gen / gt,
+                    "beat_f1_ratio": ratio("generated", "ground_truth"),
+                    "listening": ratio("generated", "other_generated"),
+                    "listening_ceiling": ratio("ground_truth", "other_song"),
+                    "sensitivity": (None if changes["context_change_db"] is None
+                                    or not changes["seed_change_db"] else
+                                    changes["context_change_db"] / changes["seed_change_db"]),
+                    **changes,
                     "step_ms": {k: 1000 * float(np.mean([x["timings"].get(k, 0.0)
                                                          for x in runs]))
                                 for k in ("encode", "sample", "decode")}})
@@ -209,18 +250,28 @@ def markdown_table(summary: Sequence[dict[str, Any]], model: str, steps: int) ->
     def f(v: float | None) -> str:
         return "–" if v is None else f"{v:.3f}"
 
-    lines = [f"Listening proxies of `{model}` ({steps} sampler steps); means over songs.", "",
-             "| stem | r | w | beat grid | entry | beat F1 (annotated) | beat F1 (context) "
+    lines = [f"Listening proxies of `{model}` ({steps} sampler steps); means over songs, each "
+             f"with its own seed. Beat F1 (true): against the annotated beats; beat F1 "
+             f"(context): against beats tracked in the mix without the stem (the reference "
+             f"paper's protocol). other_generated: the stem made for the next song's input "
+             f"(same seed), scored against this song.", "",
+             "| stem | r | w | beat grid | entry | beat F1 (true) | beat F1 (context) "
              "| onset F1 (vs GT stem) | chroma (vs GT stem) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in summary:
-        for entry in ("generated", "ground_truth", "other_song", "silence"):
+        for entry in TABLE_ENTRIES:
             if entry not in row["means"]:
                 continue
             m = row["means"][entry]
             lines.append(f"| {row['stem']} | {row['r']:g} | {row['w']} | "
                          f"{'on' if row['beat_grid'] else 'off'} | {entry} | "
                          + " | ".join(f(m[k]) for k in TABLE_METRICS) + " |")
-        lines.append(f"| | | | | **generated / GT beat F1** | **{f(row['beat_f1_ratio'])}** "
+        lines.append(f"| | | | | **generated / GT beat F1 (true)** | "
+                     f"**{f(row['beat_f1_ratio'])}** | | | |")
+        lines.append(f"| | | | | **listening** (generated / other_generated; ceiling GT / "
+                     f"other song {f(row['listening_ceiling'])}) | **{f(row['listening'])}** "
                      f"| | | |")
+        lines.append(f"| | | | | sensitivity (input change / seed change, "
+                     f"{f(row['context_change_db'])} / {f(row['seed_change_db'])} dB) | "
+                     f"{f(row['sensitivity'])} | | | |")
     return "\n".join(lines)
