@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from sideman.models.base import StepRequest
 from sideman.models.codecs import build_codec
-from sideman.models.conditioning import TrainingGrid, beat_planes
+from sideman.models.conditioning import Conditioning, TrainingGrid, beat_planes
 from sideman.models.pipeline import load_pipeline
 from sideman.server.cli import main
 from sideman.training.beats import transport_at
@@ -232,6 +232,69 @@ def test_train_ldm_smoke(teacher: Path) -> None:
     assert audio.shape == (64 + 16 * 512,) and np.isfinite(audio).all()
 
 
+def test_training_logs_the_conditioning_probe(teacher: Path) -> None:
+    log = [json.loads(x) for x in (teacher / "log.jsonl").read_text().splitlines()]
+    probes = [r for r in log if "probe_mix_lo" in r]
+    assert probes and all(r["probe_mix_lo"] >= 0 and r["probe_mix_hi"] >= 0 for r in probes)
+
+
+class _Windows:
+    def __init__(self, target, cond) -> None:
+        self.target, self.cond = target, cond
+
+
+def _probe_batches(config, b: int = 4) -> list:
+    gen = torch.Generator().manual_seed(5)
+    c, f = config.latent_channels, config.window_frames
+    known = torch.zeros(b, f, dtype=torch.bool)
+    known[:, : f // 2] = True
+    cond = Conditioning(mixture=torch.randn(b, c, f, generator=gen) * 2,
+                        mixture_known=torch.ones(b, f, dtype=torch.bool),
+                        target=torch.randn(b, c, f, generator=gen), target_known=known,
+                        stem=torch.arange(b) % 4, beat=torch.randn(b, 2, f, generator=gen))
+    return [_Windows(cond.target.clone(), cond)]
+
+
+def test_the_probe_tells_a_deaf_denoiser_from_one_that_hears() -> None:
+    from sideman.models.testing import tiny_pipeline
+    from sideman.training.probe import VARIANTS, conditioning_probe, probe_table
+
+    pipe = tiny_pipeline(uses_beat_grid=True)
+    hears = conditioning_probe(pipe.denoiser, _probe_batches(pipe.config), (0.5, 10.0))
+    assert set(hears) == {*VARIANTS, "targets_swapped"}
+    assert all(v > 1e-4 for v in hears["mixture_swapped"].values())
+    assert all(v > 1e-4 for v in hears["noise"].values())
+    assert hears["targets_swapped"]["0.5"] == pytest.approx(2 ** 0.5 / pipe.config.sigma_data,
+                                                           rel=0.2)
+
+    class Deaf(type(pipe.denoiser)):
+        def planes(self, cond):  # the mixture never reaches the network
+            planes = super().planes(cond).clone()
+            planes[:, :2] = 0.0
+            return planes
+
+    deaf = Deaf(pipe.denoiser.net, sigma_data=pipe.config.sigma_data,
+                sigma_min=pipe.config.sigma_min, uses_beat_grid=True)
+    report = conditioning_probe(deaf, _probe_batches(pipe.config), (0.5, 10.0))
+    assert report["mixture_swapped"] == {"0.5": 0.0, "10": 0.0}
+    assert report["mixture_removed"] == {"0.5": 0.0, "10": 0.0}
+    assert all(v > 1e-4 for v in report["noise"].values())
+    assert all(v > 1e-4 for v in report["beat_removed"].values())
+    assert "| mixture_swapped | 0.000 | 0.000 |" in probe_table(report)
+
+
+def test_probe_command(teacher: Path, data: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "probe.json"
+    assert main(["train", "probe", "--model", str(teacher / "model"), "--data", str(data),
+                 "--windows", "4", "--sigmas", "0.5,10", "--json", str(out),
+                 "--no-progress"]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["mixture_swapped"]) == {"0.5", "10"}
+    assert "| mixture_swapped |" in capsys.readouterr().out
+    assert main(["train", "probe", "--model", str(teacher / "model"), "--data", str(data),
+                 "--windows", "1"]) == 2
+
+
 def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
     common = ["train", "ldm", "--data", str(data), "--smoke", "--no-progress",
               "--lr-schedule", "constant", "--checkpoint-every", "2"]
@@ -267,13 +330,22 @@ def test_train_cd_smoke_and_check(teacher: Path, data: Path, tmp_path: Path) -> 
 
     check = tmp_path / "check"
     assert main(["train", "check", "--model", str(out / "model"), "--data", str(data),
-                 "--out", str(check), "--songs", "1", "--r", "0.25", "--beat-grid", "on",
-                 "--no-progress", "--wavs", "1"]) == 0
+                 "--out", str(check), "--songs", "2", "--split", "train", "--r", "0.25",
+                 "--beat-grid", "on", "--no-progress", "--wavs", "1"]) == 0
     report = json.loads((check / "check.json").read_text())
-    (run,) = report["runs"]
-    assert set(run["metrics"]) >= {"generated", "ground_truth", "silence"}
-    assert run["metrics"]["ground_truth"]["onset_f1_stem"] == pytest.approx(1.0)
+    runs = report["runs"]
+    assert len(runs) == 2 and runs[0]["seed"] != runs[1]["seed"]  # a seed per song
+    for run in runs:
+        assert set(run["metrics"]) == {"generated", "other_generated", "ground_truth",
+                                       "silence", "other_song"}
+        assert run["metrics"]["ground_truth"]["onset_f1_stem"] == pytest.approx(1.0)
+        assert run["sensitivity"]["context_change_db"] > 0
+        assert run["sensitivity"]["seed_change_db"] > 0
+    (row,) = report["summary"]
+    assert row["sensitivity"] > 0 and "listening" in row and "listening_ceiling" in row
+    assert "**listening**" in (check / "check.md").read_text()
     assert len(list(check.glob("*-generated.wav"))) == 1
+    assert len(list(check.glob("*-generated-for-*-input.wav"))) == 1
     with pytest.raises(ValueError, match="test split"):
         from sideman.training.check import CheckOptions
 

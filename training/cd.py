@@ -42,6 +42,7 @@ from sideman.models.samplers import (
 )
 
 from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .probe import PROBE_LOG_SIGMAS, conditioning_probe, summary_numbers
 from .stage import Batch, DataOptions, jsonable, load_latents, stage_data, write_run
 from .windows import WindowOptions
 
@@ -211,7 +212,8 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
             err += float(((sample[:, 0] - b.target) ** 2 * region[:, None, :]).sum()
                          / (region.sum() * b.target.shape[1]))
             err_n += 1
-        return {"valid": total / max(count, 1), "valid_w1_sample_mse": err / max(err_n, 1)}
+        return {"valid": total / max(count, 1), "valid_w1_sample_mse": err / max(err_n, 1),
+                **summary_numbers(conditioning_probe(model, sd.valid_w1, PROBE_LOG_SIGMAS))}
 
     def export(directory: Path, model: nn.Module) -> None:
         assert isinstance(model, Denoiser)

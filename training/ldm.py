@@ -28,6 +28,7 @@ from sideman.models.geometry import Geometry
 
 from .datasets import STEMS
 from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .probe import PROBE_LOG_SIGMAS, conditioning_probe, summary_numbers
 from .stage import (
     Batch,
     DataOptions,
@@ -160,7 +161,8 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
             return fn
 
         return {"valid": mean_over(sd.valid, one(valid_noise), trainer.device),
-                "valid_w1": mean_over(sd.valid_w1, one(valid_noise_w1), trainer.device)}
+                "valid_w1": mean_over(sd.valid_w1, one(valid_noise_w1), trainer.device),
+                **summary_numbers(conditioning_probe(model, sd.valid_w1, PROBE_LOG_SIGMAS))}
 
     def export(directory: Path, model: nn.Module) -> None:
         assert isinstance(model, Denoiser)
