@@ -86,6 +86,8 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                              "the song id (recorded in songs.json)")
     client.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (default: the server's, 1)")
+    client.add_argument("--guidance", type=float, default=None,
+                        help="mixture guidance 0..5 (default: the server's, 1 = off)")
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade at the head of each region (default: the server's)")
     client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",
@@ -185,7 +187,7 @@ def config_from_args(args: argparse.Namespace):
         split=None if args.split == "all" else args.split, songs=args.songs,
         song_ids=tuple(args.song_ids or ()), stems=tuple(args.stems), rs=tuple(args.rs),
         ws=tuple(args.ws), beat_grid=args.beat_grid, steps=args.steps, seed=args.seed,
-        variation=args.variation, xfade=args.xfade, delay=args.delay,
+        variation=args.variation, guidance=args.guidance, xfade=args.xfade, delay=args.delay,
         refine=not args.no_refine, realtime=args.realtime, latency=latency, up=link,
         down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
         tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,

@@ -117,6 +117,7 @@ class SweepConfig:
     steps: int | None = None
     seed: int = 0  #: the sweep's seed; each song's own comes from :func:`song_seed`
     variation: float | None = None
+    guidance: float | None = None
     xfade: int | None = None
     delay: int = 0
     refine: bool = True
@@ -193,7 +194,8 @@ class SweepConfig:
 
     def client_settings(self, stem: str, r: float, w: int, seed: int) -> ClientSettings:
         return ClientSettings(stems=(stem,), r=r, w=w, steps=self.steps, seed=seed,
-                              variation=self.variation, xfade=self.xfade, delay=self.delay,
+                              variation=self.variation, guidance=self.guidance,
+                              xfade=self.xfade, delay=self.delay,
                               realtime=self.realtime, refine=self.refine)
 
 

@@ -33,6 +33,8 @@ from .geometry import Geometry, GeometryError
 
 #: The stems a model can generate, in label order (the reference paper's grouping).
 STEMS: tuple[str, ...] = ("bass", "drums", "guitar", "piano")
+#: The largest mixture-guidance scale a request may ask for.
+MAX_GUIDANCE = 5.0
 
 
 class GeneratorError(RuntimeError):
@@ -133,6 +135,9 @@ class StepRequest:
     num_steps: int
     seed: int = 0
     variation: float = 1.0
+    #: mixture guidance (classifier-free guidance on the heard mix): 1 = off; ``g`` makes
+    #: the estimate ``D_mix + (g - 1)·(D_mix - D_no_mix)``, at twice the network's work
+    guidance: float = 1.0
     xfade: int = 0
     transport: Transport | None = None
 
@@ -164,6 +169,9 @@ class StepRequest:
         unknown = [s for s in self.stems if s not in info.stems]
         if unknown:
             raise GeneratorError(f"unknown stems {unknown}; this model generates {info.stems}")
+        if not (math.isfinite(self.guidance) and 0.0 <= self.guidance <= MAX_GUIDANCE):
+            raise GeneratorError(f"guidance must be in [0, {MAX_GUIDANCE:g}], got "
+                                 f"{self.guidance!r}")
         if not (1 <= self.num_steps <= info.max_steps):
             raise GeneratorError(f"num_steps must be in [1, {info.max_steps}], "
                                  f"got {self.num_steps}")

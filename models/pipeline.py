@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +331,8 @@ class StreamingPipeline(Generator):
     def _sample(self, group: list[_Item], mixture: torch.Tensor, steps: int) -> torch.Tensor:
         """Sample one batch of items that share a step count → ``(b, 1, C, T)``."""
         c = self.config
-        mix, mix_known, tgt, tgt_known, beat, labels, seeds, variation = ([] for _ in range(8))
+        mix, mix_known, tgt, tgt_known, beat, labels, seeds, variation, guidance = (
+            [] for _ in range(9))
         for item in group:
             r, g = item.request, item.request.geometry
             mix_mask, tgt_mask = window_masks(g, self.codec.context_frames)
@@ -348,6 +349,7 @@ class StreamingPipeline(Generator):
             labels.append(c.stems.index(item.stem))
             seeds.append(step_seed(r.seed, r.step, item.stem))
             variation.append(float(r.variation))
+            guidance.append(float(r.guidance))
         dev = self.device
         cond = Conditioning(
             mixture=torch.stack(mix).to(dev), mixture_known=torch.stack(mix_known).to(dev),
@@ -356,10 +358,12 @@ class StreamingPipeline(Generator):
             beat=torch.stack(beat).to(dev) if beat else None,
         )
         return self.sample(cond, seeds=seeds, steps=steps,
-                           variation=torch.tensor(variation, device=dev))
+                           variation=torch.tensor(variation, device=dev),
+                           guidance=torch.tensor(guidance, device=dev))
 
     def sample(self, cond: Conditioning, *, seeds: Sequence[int], steps: int,
-               variation: torch.Tensor | None = None) -> torch.Tensor:
+               variation: torch.Tensor | None = None, guidance: torch.Tensor | None = None
+               ) -> torch.Tensor:
         """Sample target latents ``(B, 1, C, F)`` for ``cond`` with this model's sampler.
 
         Item ``i`` draws all its noise from ``seeds[i]``. ``variation (B,)`` is a noise
@@ -377,6 +381,12 @@ class StreamingPipeline(Generator):
         already there, keeps the empty latent: at v = 0 every level clamps to the floor and
         the output is the same quiet hiss (-46 dBFS) whatever the music and the seed, not a
         deterministic mode.
+
+        ``guidance (B,)``: classifier-free guidance on the mixture (Ho & Salimans 2022), per
+        item; 1 (the default) is the plain conditional model. Otherwise every network call
+        also runs with the mixture removed (every frame unknown, as a model trained with
+        mixture dropout sees it) and the estimate becomes ``D_mix + (g - 1)·(D_mix -
+        D_no_mix)``: what the mix changes is pushed further. One doubled batch per call.
         """
         c = self.config
         b, channels, frames = cond.mixture.shape
@@ -384,11 +394,23 @@ class StreamingPipeline(Generator):
         noise = ItemNoise(seeds, (1, channels, frames), device=dev)
         var = torch.ones(b, device=dev) if variation is None else variation.to(dev)
         planes = self.denoiser.planes(cond)
+        scale = None if guidance is None else guidance.to(dev).reshape(-1, 1, 1, 1)
+        if scale is not None and bool((scale != 1).any()):
+            deaf = replace(cond, mixture_known=torch.zeros_like(cond.mixture_known))
+            planes = torch.cat([planes, self.denoiser.planes(deaf)])
+            stems = torch.cat([cond.stem, cond.stem])
+        else:
+            scale, stems = None, cond.stem
 
         bounds = self.codec.latent_bounds()
 
         def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            estimate = self.denoiser(x, sigma, planes, cond.stem)
+            if scale is None:
+                estimate = self.denoiser(x, sigma, planes, stems)
+            else:  # one call for both halves: with the mix, and without it
+                heard, unheard = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]),
+                                               planes, stems).chunk(2)
+                estimate = heard + (scale - 1) * (heard - unheard)
             return estimate if bounds is None else estimate.clamp(*bounds)
 
         inpaint = Inpaint(cond.target[:, None], cond.target_known)

@@ -152,6 +152,7 @@ class ClientSettings:
     steps: int | None = None
     seed: int = 0
     variation: float | None = None
+    guidance: float | None = None
     xfade: int | None = None
     datagram: int | None = None
     delay: int = 0
@@ -165,7 +166,7 @@ class ClientSettings:
         r_first = (current_w + 2) * self.r <= 1.0
         rw: list[tuple[str, list]] = [("r", [float(self.r)]), ("w", [self.w])]
         out = (rw if r_first else rw[::-1]) + [("stems", list(self.stems))]
-        for key in ("steps", "seed", "variation", "xfade", "datagram", "delay"):
+        for key in ("steps", "seed", "variation", "guidance", "xfade", "datagram", "delay"):
             value = getattr(self, key)
             if value is not None:
                 out.append((key, [value]))
@@ -757,7 +758,7 @@ def _expected_ack(key: str, values: list, core: StreamClient) -> tuple | None:
     if key == "r":  # rounded to whole latent frames by the server, the same way
         frames = hop_frames_for_ratio(float(values[0]), int(core.welcome["window_frames"]))  # type: ignore[arg-type]
         return (float(np.float32(frames / int(core.welcome["window_frames"]))),)  # type: ignore[arg-type]
-    if key == "variation":
+    if key in ("variation", "guidance"):
         return (float(np.float32(values[0])),)
     return tuple(values)
 

@@ -58,6 +58,9 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (useful from 0.05)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="mixture guidance 0..5 (1 = off, the default; above 1 the part "
+                             "follows what it hears more, at twice the model's work)")
     parser.add_argument("--xfade", type=int, default=None,
                         help="crossfade samples at the head of each region (default 256)")
     parser.add_argument("--datagram", type=int, default=None,
@@ -92,7 +95,8 @@ def _client_settings(args: argparse.Namespace):
 
     return ClientSettings(
         stems=tuple(args.stems or ["drums"]), r=args.r, w=args.w, steps=args.steps,
-        seed=args.seed, variation=args.variation, xfade=args.xfade, datagram=args.datagram,
+        seed=args.seed, variation=args.variation, guidance=args.guidance, xfade=args.xfade,
+        datagram=args.datagram,
         delay=args.delay, realtime=not args.fast, refine=not args.no_refine)
 
 

@@ -193,7 +193,8 @@ class Engine:
             return len(prepared)
         generated = self.clock.now()
         self.cost.observe(prepared[0].num_steps, generated - started,
-                          items=sum(len(p.request.stems) for p in prepared if p.request))
+                          items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
+                                    for p in prepared if p.request))
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
@@ -277,7 +278,10 @@ class Engine:
 
     @staticmethod
     def _items(job: StepJob) -> int:
-        return max(1, len(job.session.settings.stems))
+        """What a job adds to a call's work: its stems, twice with mixture guidance (every
+        network call then also runs without the mix)."""
+        settings = job.session.settings
+        return max(1, len(settings.stems)) * (1 if settings.guidance == 1 else 2)
 
     def _finish(self, num_steps: int, items: int, jobs: int) -> float:
         """Predicted seconds from now until the last of ``jobs`` jobs of a call is sent."""
@@ -308,7 +312,8 @@ class Engine:
         prepared.request = StepRequest(
             stream=s.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
             stems=settings.stems, num_steps=num_steps, seed=settings.seed,
-            variation=settings.variation, xfade=region_start_model - out_start,
+            variation=settings.variation, guidance=settings.guidance,
+            xfade=region_start_model - out_start,
             transport=s.transport)
         return prepared
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from sideman.models.base import ModelInfo
+from sideman.models.base import MAX_GUIDANCE, ModelInfo
 from sideman.models.geometry import ClockMap, Geometry, GeometryError, hop_frames_for_ratio
 
 from .protocol import DEFAULT_DATAGRAM, MIN_DATAGRAM, as_float, as_int, as_str
 from .resample import Resampler
 
-SETTING_KEYS: tuple[str, ...] = ("r", "w", "stems", "steps", "seed", "variation", "xfade",
-                                 "datagram", "delay", "realtime", "refine")
+SETTING_KEYS: tuple[str, ...] = ("r", "w", "stems", "steps", "seed", "variation", "guidance",
+                                 "xfade", "datagram", "delay", "realtime", "refine")
 DEFAULT_R = 0.25
 DEFAULT_W = 1
 DEFAULT_XFADE = 256
@@ -61,6 +61,7 @@ class Settings:
     steps: int
     seed: int = 0
     variation: float = 1.0
+    guidance: float = 1.0
     xfade: int = DEFAULT_XFADE
     datagram: int = DEFAULT_DATAGRAM
     delay: int = 0
@@ -112,8 +113,8 @@ def ack_values(settings: Settings, key: str, ctx: SettingContext) -> list:
         return [settings.r(ctx)]
     if key == "stems":
         return list(settings.stems)
-    if key == "variation":
-        return [float(settings.variation)]
+    if key in ("variation", "guidance"):
+        return [float(getattr(settings, key))]
     if key in ("realtime", "refine"):
         return [int(getattr(settings, key))]
     return [int(getattr(settings, key))]
@@ -202,6 +203,16 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
                             f"from almost no noise and returns a quiet hiss that ignores the "
                             f"music (0 is not a deterministic mode)")
         new = replace(settings, variation=variation)
+    elif key == "guidance":
+        value, tag = _one(values, tags, key)
+        try:
+            guidance = as_float(value, tag, key)
+        except ValueError as exc:
+            raise SettingError(f"{exc}; allowed 0 ... {MAX_GUIDANCE:g}") from None
+        if not 0.0 <= guidance <= MAX_GUIDANCE:
+            raise SettingError(f"guidance={guidance:g} is out of range; allowed 0 ... "
+                               f"{MAX_GUIDANCE:g} (1 = off)")
+        new = replace(settings, guidance=guidance)
     elif key == "xfade":
         hi = max_xfade(settings.geometry(ctx), ctx)
         new = replace(settings, xfade=_int_in(values, tags, key, 0, hi))

@@ -17,6 +17,7 @@ from sideman.server import osc, protocol
 from sideman.server.app import Server, ServerConfig
 from sideman.server.client import ClientSettings
 from sideman.server.clock import ManualClock
+from sideman.server.engine import Engine
 from sideman.server.offline import run_offline
 from sideman.server.protocol import ErrorCode
 from sideman.server.scheduler import SAFETY, CostModel
@@ -315,6 +316,8 @@ def test_settings_are_validated_with_the_allowed_range() -> None:
         ("xfade", [5000], "allowed 0 ... 4096"),
         ("datagram", [100], "allowed 512 ... 9216"),
         ("variation", [3.0], "allowed 0 ... 2"),
+        ("guidance", [7.0], "allowed 0 ... 5 (1 = off)"),
+        ("guidance", ["loud"], "allowed 0 ... 5"),
         ("delay", [-1], "allowed 0 ... 441000"),
         ("realtime", [2], "allowed 0 ... 1"),
         ("tempo", [120], "settings: r, w, stems, steps"),
@@ -352,6 +355,31 @@ def test_variation_below_the_useful_range_is_accepted_with_a_warning() -> None:
     assert "not a deterministic mode" in warning.args[1]
     ack = [m for m in h.messages(A, protocol.ACK) if m.args[1] == "variation"][-1]
     assert ack.args[2] == 0.0
+
+
+def test_guidance_is_a_live_setting_that_reaches_the_model_and_doubles_its_work() -> None:
+    seen: list[float] = []
+
+    class GuidanceSpy(TinyClickTrack):
+        def generate(self, requests):
+            seen.extend(r.guidance for r in requests)
+            return super().generate(requests)
+
+    settings = ClientSettings(stems=("drums",), r=0.25, w=1, guidance=2.5, realtime=False)
+    core = run_offline(GuidanceSpy(period=300), np.zeros(RATE, np.float32), RATE, settings)
+    assert core.setting("guidance") == (2.5,)
+    assert seen and set(seen) == {2.5}
+    h = Harness(TinyClickTrack())
+    h.open(A)
+    session = h.server.sessions[h.ids[A][0]]
+    assert session.settings.guidance == 1.0 and Engine._items(_Job(session)) == 1
+    h.call(A, protocol.SET, "guidance", 2.5)
+    assert Engine._items(_Job(session)) == 2  # every call runs with and without the mix
+
+
+class _Job:
+    def __init__(self, session) -> None:
+        self.session = session
 
 
 def test_pd_style_float_settings_and_positions_work() -> None:
