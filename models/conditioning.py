@@ -179,6 +179,42 @@ class TrainingMasks:
     p_no_history: float = 0.05
     #: one earlier hop-sized block of history missing (a skipped step)
     p_history_gap: float = 0.1
+    #: no mixture at all (every frame unknown): the "no mix" branch of mixture guidance
+    p_drop_mixture: float = 0.0
+    #: the known history corrupted (against exposure bias: at inference the history is the
+    #: model's own output, not the real stem): Gaussian noise of a random level up to
+    #: ``history_noise`` (latent units), a blur over a few frames, or dropped frames
+    p_corrupt_history: float = 0.0
+    history_noise: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("p_drop_beat", "p_no_history", "p_history_gap", "p_drop_mixture",
+                     "p_corrupt_history"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if not self.history_noise >= 0:
+            raise ValueError(f"history_noise must be >= 0, got {self.history_noise}")
+
+
+def corrupt_history(history: torch.Tensor, known: torch.Tensor, *, noise: float,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One item's known history ``(C, F)`` made imperfect, as the model's own output is:
+    one of Gaussian noise (std uniform in [0, ``noise``]), a moving average over 3–7 frames,
+    or 10–40 % of the known frames dropped. Returns ``(history, known)``."""
+    kind = int(torch.randint(3, (1,), generator=generator))
+    if kind == 0:
+        level = float(torch.rand(1, generator=generator)) * noise
+        return history + level * torch.randn(history.shape, generator=generator), known
+    if kind == 1:
+        width = 3 + 2 * int(torch.randint(3, (1,), generator=generator))
+        blurred = torch.nn.functional.avg_pool1d(history[None], width, stride=1,
+                                                 padding=width // 2,
+                                                 count_include_pad=False)[0]
+        return blurred, known
+    share = 0.1 + 0.3 * float(torch.rand(1, generator=generator))
+    dropped = torch.rand(known.shape, generator=generator) < share
+    return history, known & ~dropped
 
 
 def draw_training_conditioning(
@@ -209,6 +245,10 @@ def draw_training_conditioning(
     pairs = grid.pairs()
     choice = torch.randint(len(pairs), (b,), generator=generator)
     coins = torch.rand(b, 3, generator=generator)
+    # drawn only when used, so runs without them draw exactly the windows they drew before
+    extra = (torch.rand(b, 2, generator=generator)
+             if masks.p_drop_mixture or masks.p_corrupt_history else torch.ones(b, 2))
+    history = target
     mixture_known = torch.zeros(b, f, dtype=torch.bool)
     target_known = torch.zeros(b, f, dtype=torch.bool)
     hops = torch.zeros(b, dtype=torch.long)
@@ -223,12 +263,20 @@ def draw_training_conditioning(
                 j = int(torch.randint(blocks, (1,), generator=generator))
                 end = f - hop - j * hop
                 tgt_mask[end - hop:end] = False
+        if extra[i, 0] < masks.p_drop_mixture:
+            mix_mask[:] = False
+        if extra[i, 1] < masks.p_corrupt_history and tgt_mask.any():
+            if history is target:
+                history = target.clone()
+            history[i], tgt_mask = corrupt_history(history[i], tgt_mask,
+                                                   noise=masks.history_noise,
+                                                   generator=generator)
         mixture_known[i], target_known[i], hops[i] = mix_mask, tgt_mask, hop
     beat_out = None
     if uses_beat_grid:
         beat_out = beat.clone() if beat is not None else target.new_zeros(b, BEAT_PLANES, f)
         beat_out[coins[:, 2] < masks.p_drop_beat] = 0.0
-    cond = Conditioning(mixture=mixture, mixture_known=mixture_known, target=target,
+    cond = Conditioning(mixture=mixture, mixture_known=mixture_known, target=history,
                         target_known=target_known, stem=stem.long(), beat=beat_out)
     return cond, hops
 

@@ -155,17 +155,20 @@ def edm_loss(denoiser: Denoiser, target: torch.Tensor, cond: Conditioning, *,
 
     ``loss_frames (B, F)`` bool chooses the frames that count (default: those not in
     ``cond.target_known``: what the model must generate). The noisy input covers the whole
-    window, including the known frames, exactly as the inpainting samplers feed it.
+    window, including the known frames, exactly as the inpainting samplers feed it: their
+    known frames are the history the conditioning holds (``cond.target``, which training may
+    have corrupted), the rest the clean target.
     """
     x0 = target[:, None]
+    seen = torch.where(cond.target_known[:, None, None, :], cond.target[:, None], x0)
     b = x0.shape[0]
     if sigma is None:
         sigma = sample_training_sigmas(b, generator=generator, p_mean=p_mean,
                                        p_std=p_std).to(x0.device)
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
-    denoised = denoiser(x0 + sigma.reshape(-1, 1, 1, 1) * noise, sigma, denoiser.planes(cond),
-                        cond.stem)
+    denoised = denoiser(seen + sigma.reshape(-1, 1, 1, 1) * noise, sigma,
+                        denoiser.planes(cond), cond.stem)
     frames = ~cond.target_known if loss_frames is None else loss_frames
     weight = frames.to(x0.dtype)[:, None, None, :]
     per_item = ((denoised - x0) ** 2 * weight).sum(dim=(1, 2, 3)) / (

@@ -199,6 +199,69 @@ def test_masks_cover_the_whole_grid_and_never_show_the_future() -> None:
     assert dropped / total == pytest.approx(0.5, abs=0.06)
 
 
+def test_mixture_dropout_and_history_corruption_touch_only_the_conditioning() -> None:
+    frames, context, b = 256, (2, 2), 256
+    gen = torch.Generator().manual_seed(1)
+    target, mixture = torch.randn(b, 4, frames, generator=gen), torch.randn(b, 4, frames)
+    stem = torch.zeros(b, dtype=torch.long)
+
+    def draw(**masks):
+        options = GridOptions.full(frames, (32, 64), **masks)
+        return draw_conditioning(target, mixture, stem, None, options=options,
+                                 context_frames=context, uses_beat_grid=False,
+                                 generator=torch.Generator().manual_seed(7))
+
+    plain, hops = draw()
+    assert torch.equal(plain.target, target)  # nothing corrupted
+    dropped, _ = draw(p_drop_mixture=0.3)
+    no_mix = ~dropped.mixture_known.any(dim=1)
+    assert no_mix.float().mean() == pytest.approx(0.3, abs=0.08)
+    assert (~plain.mixture_known.any(dim=1)).sum() == 0  # without it, always some known mix
+    before = target.clone()
+    corrupt, hops2 = draw(p_corrupt_history=1.0, history_noise=0.5)
+    torch.testing.assert_close(target, before, rtol=0, atol=0)  # the loss target is clean
+    assert torch.equal(hops, hops2)
+    changed = (corrupt.target != target).any(dim=(1, 2)) | (
+        corrupt.target_known != plain.target_known).any(dim=1)
+    has_history = plain.target_known.any(dim=1)
+    assert changed[has_history].float().mean() > 0.8  # noise of level ~0 may change little
+    # corruption never reveals the region to generate
+    for i, h in enumerate(hops2.tolist()):
+        assert not corrupt.target_known[i, frames - h:].any()
+    with pytest.raises(ValueError, match="p_drop_mixture must be in"):
+        GridOptions.full(frames, (32,), p_drop_mixture=1.5)
+
+
+def test_the_loss_feeds_the_conditioned_history_as_the_known_frames() -> None:
+    """What the network sees on the known frames is the (possibly corrupted) history, as the
+    inpainting sampler feeds it at inference; the loss still compares with the clean target
+    on the frames to generate."""
+    from sideman.models.denoiser import edm_loss
+    from sideman.models.testing import tiny_pipeline
+
+    pipe = tiny_pipeline()
+    cond = _probe_batches(pipe.config)[0].cond
+    target = cond.target.clone()
+    seen = []
+
+    class Spy(type(pipe.denoiser)):
+        def forward(self, x, sigma, planes, stem):
+            seen.append(x.detach().clone())
+            return super().forward(x, sigma, planes, stem)
+
+    spy = Spy(pipe.denoiser.net, sigma_data=pipe.config.sigma_data,
+              sigma_min=pipe.config.sigma_min, uses_beat_grid=pipe.denoiser.uses_beat_grid)
+    sigma, noise = torch.full((4,), 1e-3), torch.zeros(4, 1, *target.shape[1:])
+    clean = edm_loss(spy, target, cond, sigma=sigma, noise=noise)
+    corrupted = Conditioning(**{**vars(cond), "target": target + 5.0})
+    worse = edm_loss(spy, target, corrupted, sigma=sigma, noise=noise)
+    known = cond.target_known[:, None, None, :]
+    torch.testing.assert_close(seen[1], torch.where(known, target[:, None] + 5.0,
+                                                    target[:, None]))
+    torch.testing.assert_close(seen[0], target[:, None])
+    assert float(worse.detach()) != float(clean.detach())
+
+
 def test_grid_options_refuse_focus_outside_grid() -> None:
     with pytest.raises(ValueError, match="not in the training grid"):
         GridOptions(grid=TrainingGrid(256, (32,), (0, 1)),
@@ -293,6 +356,24 @@ def test_probe_command(teacher: Path, data: Path, tmp_path: Path, capsys) -> Non
     assert "| mixture_swapped |" in capsys.readouterr().out
     assert main(["train", "probe", "--model", str(teacher / "model"), "--data", str(data),
                  "--windows", "1"]) == 2
+
+
+def test_warm_start_continues_from_a_teacher(teacher: Path, data: Path, tmp_path: Path
+                                             ) -> None:
+    out = tmp_path / "warm"
+    assert main(["train", "ldm", "--init", str(teacher / "model"), "--data", str(data),
+                 "--out", str(out), "--smoke", "--no-progress", "--name", "warm",
+                 "--mixture-dropout", "0.5", "--history-corruption", "0.5"]) == 0
+    before = json.loads((teacher / "model" / "config.json").read_text())
+    after = json.loads((out / "model" / "config.json").read_text())
+    assert after["name"] == "warm"
+    assert {k: v for k, v in after.items() if k != "name"} == \
+        {k: v for k, v in before.items() if k != "name"}
+    start = load_file(str(teacher / "model" / "model.safetensors"))
+    end = load_file(str(out / "model" / "model.safetensors"))
+    assert start.keys() == end.keys()
+    assert main(["train", "ldm", "--init", str(tmp_path / "nowhere"), "--data", str(data),
+                 "--out", str(tmp_path / "bad"), "--smoke", "--no-progress"]) == 2
 
 
 def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from sideman.models.checkpoint import build_denoiser, save_pretrained
+from sideman.models.base import GeneratorError
+from sideman.models.checkpoint import build_denoiser, load_denoiser, save_pretrained
 from sideman.models.codecs import build_codec
 from sideman.models.conditioning import Conditioning
-from sideman.models.config import ModelConfig, default_unet, tiny_unet
+from sideman.models.config import ConfigError, ModelConfig, default_unet, tiny_unet
 from sideman.models.denoiser import Denoiser, edm_loss
 from sideman.models.geometry import Geometry
 
@@ -77,6 +78,9 @@ class LdmOptions:
     p_std: float = 1.2
     default_steps: int = 8
     max_steps: int = 32
+    #: warm start: a teacher directory whose weights and config (architecture, σ_data,
+    #: trained grid) the run starts from; ``None``: random weights
+    init: Path | None = None
 
 
 class LossModel:
@@ -113,14 +117,36 @@ def model_config(options: LdmOptions, codec: Any, sigma_data: float) -> ModelCon
         default_steps=options.default_steps, max_steps=options.max_steps)
 
 
+def warm_start(directory: Path, codec: Any) -> tuple[Denoiser, ModelConfig]:
+    """A teacher's denoiser and config to continue training from (its architecture, σ_data
+    and trained grid are kept); refuses a distilled model or another codec."""
+    try:
+        denoiser, config = load_denoiser(directory)
+    except GeneratorError as exc:  # a missing or unreadable checkpoint, a bad config
+        raise ValueError(f"--init {directory}: {exc}") from None
+    if config.kind != "teacher":
+        raise ValueError(f"--init {directory}: a {config.kind} model; warm starts take a "
+                         f"teacher (EDM) model")
+    try:
+        config.check_codec(codec)
+    except ConfigError as exc:
+        raise ValueError(f"--init {directory}: {exc}") from None
+    denoiser.train()
+    return denoiser, config
+
+
 def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
               resume: bool | Path = False) -> Path:
     """Train (or resume) a teacher; returns the directory of the final exported model."""
     codec = build_codec(data.codec, weights=data.codec_weights)
     cache = load_latents(data, codec)
-    config = model_config(options, codec, cache.sigma_data)
     torch.manual_seed(loop.seed)
-    denoiser = build_denoiser(config)
+    if options.init is not None:
+        denoiser, config = warm_start(options.init, codec)
+        config = replace(config, name=options.name)
+    else:
+        config = model_config(options, codec, cache.sigma_data)
+        denoiser = build_denoiser(config)
     trainer_state: dict[str, Any] = {}
     window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
                            keep_silent=data.keep_silent,

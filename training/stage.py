@@ -39,6 +39,11 @@ class DataOptions:
     stem_weights: tuple[float, ...] = (0.2, 0.4, 0.2, 0.2)
     keep_silent: float = 0.15
     p_drop_beat: float = 0.5
+    #: mixture dropped (every frame unknown), so mixture guidance has a trained "no mix"
+    p_drop_mixture: float = 0.0
+    #: known history corrupted (noise up to ``history_noise``, blur or dropped frames)
+    p_corrupt_history: float = 0.0
+    history_noise: float = 1.0
     focus_lookaheads: tuple[int, ...] = (1,)
     focus_prob: float = 0.25
     valid_windows: int = 64
@@ -61,7 +66,10 @@ def load_latents(options: DataOptions, codec: Any) -> LatentCache:
 def grid_options(config: ModelConfig, options: DataOptions) -> GridOptions:
     return GridOptions.full(config.window_frames, config.trained_hop_frames,
                             focus_lookaheads=options.focus_lookaheads,
-                            focus_prob=options.focus_prob, p_drop_beat=options.p_drop_beat)
+                            focus_prob=options.focus_prob, p_drop_beat=options.p_drop_beat,
+                            p_drop_mixture=options.p_drop_mixture,
+                            p_corrupt_history=options.p_corrupt_history,
+                            history_noise=options.history_noise)
 
 
 @dataclass

@@ -82,6 +82,17 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "(default 0.15)")
     d.add_argument("--beat-dropout", type=float, default=0.5,
                    help="probability that an item's beat-grid planes are dropped (default 0.5)")
+    d.add_argument("--mixture-dropout", type=float, default=0.0, metavar="P",
+                   help="drop the mixture of a window with probability P (every frame "
+                        "unknown), so mixture guidance (--guidance at inference) has a trained "
+                        "'no mix' branch (default 0)")
+    d.add_argument("--history-corruption", type=float, default=0.0, metavar="P",
+                   help="with probability P corrupt a window's known history (the target's "
+                        "earlier frames) with noise, blur or dropped frames, as the model's own "
+                        "output is at inference: against exposure bias (default 0)")
+    d.add_argument("--history-noise", type=float, default=1.0, metavar="STD",
+                   help="largest noise level of the history corruption, latent units "
+                        "(default 1.0, about sigma_data)")
     d.add_argument("--focus-w", default="1",
                    help="look-aheads drawn extra often, comma-separated (default 1)")
     d.add_argument("--focus-prob", type=float, default=0.25,
@@ -141,6 +152,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--unet", default=None,
                    help="default, wide, tiny or a JSON file of UNet2DModel arguments")
     m.add_argument("--no-beat-grid", action="store_true", help="model without beat planes")
+    m.add_argument("--init", type=Path, default=None, metavar="MODEL",
+                   help="warm start from this teacher's weights and config (architecture, "
+                        "sigma_data, trained grid; --window-frames, --hops, --unet and "
+                        "--no-beat-grid are then ignored); e.g. "
+                        "models/weights/default-teacher")
     m.add_argument("--p-mean", type=float, default=None,
                    help="EDM log-sigma mean (default -1.2 + ln(sigma_data / 0.5))")
     m.add_argument("--p-std", type=float, default=1.2, help="EDM log-sigma spread")
@@ -256,7 +272,8 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
         data=args.data, cache=args.cache, codec=getattr(args, "codec", None) or "mel",
         codec_weights=args.codec_weights,
         stem_weights=parse_stem_weights(args.stem_weights), keep_silent=args.keep_silent,
-        p_drop_beat=args.beat_dropout,
+        p_drop_beat=args.beat_dropout, p_drop_mixture=args.mixture_dropout,
+        p_corrupt_history=args.history_corruption, history_noise=args.history_noise,
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
         focus_prob=args.focus_prob,
         valid_windows=4 if args.smoke and args.valid_windows == 64 else args.valid_windows,
@@ -277,7 +294,8 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
                                                     SMOKE_LDM["window_frames"], 256)),
             hop_frames=tuple(int(h) for h in hops.split(",")),
             unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
-            uses_beat_grid=not args.no_beat_grid, p_mean=args.p_mean, p_std=args.p_std)
+            uses_beat_grid=not args.no_beat_grid, p_mean=args.p_mean, p_std=args.p_std,
+            init=args.init)
         loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
                                     "checkpoint_every": 500, "valid_every": 500,
                                     "log_every": 10, "lr": 3e-4, "ema": 0.999})
