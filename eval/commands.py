@@ -149,6 +149,10 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
     score.add_argument("--save-audio", action="store_true",
                        help="write each generated stem to OUT/audio/SONG/ (32-bit float WAV)")
     score.add_argument("--no-plots", action="store_true", help="skip plots/")
+    score.add_argument("--spectrograms", type=int, default=2, metavar="N",
+                       help="draw the spectrograms (heard mix, real stem, generated, generated "
+                            "for another song's input, true beats) of the first N songs of "
+                            "each stem, every setting, in plots/spectrograms/ (default 2)")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
     run = p.add_argument_group("compute")
     run.add_argument("--threads", type=int, default=1,
@@ -194,7 +198,8 @@ def config_from_args(args: argparse.Namespace):
         span_start=args.span_start, skip_seconds=args.skip_seconds,
         sensitivity=not args.no_sensitivity,
         include_silent=args.include_silent, save_audio=args.save_audio,
-        plots=not args.no_plots, device=args.device, codec_weights=args.codec_weights,
+        plots=not args.no_plots, spectrograms=args.spectrograms, device=args.device,
+        codec_weights=args.codec_weights,
         click_period=args.click_period,
         seconds=args.seconds, jobs=args.jobs, threads=args.threads, resume=not args.fresh)
 

@@ -277,3 +277,51 @@ def plot_all(agg: Mapping[str, Any], out_dir: str | Path, *, paper: bool = True)
     if has_listening(agg):
         paths.append(plot_listening(agg, out / "listening.png"))
     return paths
+
+
+#: Longest stretch a spectrogram figure shows (seconds): detail a person can read.
+SPECTROGRAM_SECONDS = 10.0
+
+
+def plot_spectrograms(panels: Sequence[tuple[str, np.ndarray]], sr: int, path: str | Path, *,
+                      span: tuple[float, float] | None = None, title: str | None = None,
+                      beats: np.ndarray | None = None) -> Path:
+    """Log-mel spectrograms of signals on one song timeline, one row each, same colour scale
+    (dB re full scale, 80 dB range below the loudest), over ``span`` (at most
+    :data:`SPECTROGRAM_SECONDS` from its start); ``beats`` (seconds) drawn as ticks on top.
+
+    For a person to see what the numbers mean: the generated stem under the real one, and
+    under it what the model made of another song's input.
+    """
+    from .metrics import change_log_mel, frame_times
+
+    if not panels:
+        raise ValueError("no signals to draw")
+    start, end = span if span is not None else (0.0, len(panels[0][1]) / sr)
+    end = min(end, start + SPECTROGRAM_SECONDS)
+    mels = [change_log_mel(audio, sr) for _, audio in panels]
+    times = frame_times(mels[0].shape[1])
+    keep = (times >= start) & (times < end)
+    top = max(float(m[:, keep].max()) for m in mels)
+    fig = Figure(figsize=(10, 1.7 * len(panels) + 0.6))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    image = None
+    for ax, (label, _), mel in zip(axes, panels, mels, strict=True):
+        image = ax.imshow(mel[:, keep], origin="lower", aspect="auto", cmap="magma",
+                          vmin=top - 80, vmax=top,
+                          extent=(start, end, 0, mel.shape[0]))
+        ax.set_ylabel(label, fontsize=8)
+        ax.set_yticks([])
+        if beats is not None:
+            inside = beats[(beats >= start) & (beats < end)]
+            ax.plot(inside, np.full(inside.shape, mel.shape[0] - 1.5), "v", color="cyan",
+                    ms=4, alpha=0.9)
+    axes[-1].set_xlabel("song time (s)" + ("; ▼ true beats" if beats is not None else ""))
+    if title:
+        axes[0].set_title(title, fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="dB", shrink=0.8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path

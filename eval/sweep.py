@@ -138,6 +138,7 @@ class SweepConfig:
     include_silent: bool = False
     save_audio: bool = False
     plots: bool = True
+    spectrograms: int = 2  #: songs per stem drawn as spectrograms (with ``plots``)
     # model loading and compute
     device: str = "cpu"
     codec_weights: Path | None = None
@@ -218,6 +219,7 @@ class Job:
     span: tuple[float, float]
     other: Song | None
     other_scored: bool = False
+    picture: bool = False  #: draw its spectrograms (one of the first songs of its stem)
 
     @property
     def label(self) -> str:
@@ -427,15 +429,16 @@ def _jobs(config: SweepConfig, songs: Sequence[Song], span_rule: float
             for song in {s.id: s for s in [*chosen, *others] if s is not None}.values():
                 transport_updates(song, song.sample_rate)
         scored = {s.id for s in chosen}
-        for song, other in zip(chosen, others, strict=True):
+        for n, (song, other) in enumerate(zip(chosen, others, strict=True)):
             other_scored = other is not None and other.id in scored
+            picture = config.plots and n < config.spectrograms
             span = (span_rule, song.duration if config.seconds is None
                     else min(song.duration, config.seconds))
             for condition in config.conditions:
                 for r in config.rs:
                     for w in config.ws:
                         jobs.append(Job(song, stem, r, w, condition, span, other,
-                                        other_scored))
+                                        other_scored, picture))
     return jobs, skipped
 
 
@@ -514,7 +517,7 @@ CHECKPOINT = "cells.jsonl"
 #: (cells are keyed by song, stem, condition, r and w) and how to compute or write them.
 RESUMABLE_KEYS = frozenset({"out", "songs", "song_ids", "stems", "rs", "ws", "beat_grid",
                             "batch", "jobs", "threads", "resume", "plots", "save_audio",
-                            "device"})
+                            "spectrograms", "device"})
 
 
 @dataclass
@@ -550,6 +553,7 @@ class _GroupRun:
     cells: list[Cell]
     stats: dict[str, float]
     audio: list[str]
+    pictures: list[str] = field(default_factory=list)
 
 
 def model_digest(generator: Generator) -> str:
@@ -639,6 +643,7 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
         latency=config.latency, timing=Timing(block=config.block), seed=config.seed)
     cells: list[Cell] = []
     audio: list[str] = []
+    pictures: list[str] = []
     roles = _roles(config, ref)
     per_batch = max(1, config.batch_size // len(roles))
     for first in range(0, len(jobs), per_batch):
@@ -664,6 +669,8 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
                 if "swap" in runs:  # what it made of the other song's input, same seed
                     audio.append(str(_save_audio(config.out, job, runs["swap"].writers[
                         job.stem].buffer, ref.rate, "_other-input")))
+            if job.picture:
+                pictures.append(str(_draw(config.out, job, runs, ref)))
             cells += done
             if on_cell is not None:
                 on_cell(len(done))
@@ -674,7 +681,24 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
              "model_steps": counters.steps + counters.refined, "batches": counters.batches,
              "batched_steps": counters.batched_steps,
              "simulated_seconds": sim.stats.simulated_seconds}
-    return _GroupRun(cells, stats, audio)
+    return _GroupRun(cells, stats, audio, pictures)
+
+
+def _draw(out: Path, job: Job, runs: dict[str, StreamClient], ref: _Reference) -> Path:
+    """Spectrograms of what the model heard, the real stem, the generated one and the
+    listening control, with the true beats: ``plots/spectrograms/``."""
+    from .plots import plot_spectrograms
+
+    panels = [("heard: the mix without the stem", ref.context), ("real stem", ref.truth),
+              ("generated", runs["own"].writers[job.stem].buffer)]
+    if "swap" in runs:
+        panels.append(("generated for another\nsong's input (same seed)",
+                       runs["swap"].writers[job.stem].buffer))
+    name = f"{job.song.id}_{job.stem}_{job.condition}_r{job.r:g}_w{job.w}.png"
+    beats = None if job.song.beats is None else np.asarray(job.song.beats, np.float64)
+    return plot_spectrograms(
+        panels, ref.rate, out / "plots" / "spectrograms" / name, span=job.span, beats=beats,
+        title=f"{job.song.id} {job.stem}, {job.condition}, r = {job.r:g}, w = {job.w}")
 
 
 def _roles(config: SweepConfig, ref: _Reference) -> tuple[str, ...]:
@@ -799,6 +823,7 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     resumed = sum(1 for j in jobs if done(j))
     totals: dict[str, float] = defaultdict(float)
     saved: list[str] = []
+    pictures: list[str] = []
     checkpoint = config.out / CHECKPOINT
     groups = _groups(runs)
     bar = tqdm(total=len(jobs), initial=resumed, desc="sweep", unit="song-setting",
@@ -810,6 +835,7 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
         for key, value in group.stats.items():
             totals[key] += value
         saved.extend(group.audio)
+        pictures.extend(group.pictures)
 
     try:
         if config.jobs == 1 or len(groups) <= 1:
@@ -882,6 +908,8 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     }
     if saved:
         run_info["audio"] = saved
+    if pictures:
+        run_info["spectrograms"] = sorted(pictures)
     paths["run_json"] = write_json(run_info, config.out / "run.json")
     paths["table_md"] = write_table(results.aggregate(), config.out / "table.md", command)
     paths["checkpoint"] = checkpoint

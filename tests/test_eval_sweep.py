@@ -83,6 +83,9 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
     assert (out / "plots" / "beat_f1_context.png").stat().st_size > 1000
     assert (out / "plots" / "all_metrics.png").is_file()
     assert (out / "plots" / "listening.png").stat().st_size > 1000
+    pictures = sorted((out / "plots" / "spectrograms").glob("*.png"))
+    assert len(pictures) == 2 * 2 * 2 * 2  # both songs (the default 2), every setting
+    assert min(p.stat().st_size for p in pictures) > 10_000
 
     records, meta = read_song_json(out / "songs.json")
     assert len(records) == 2 * 2 * 2 * 2  # songs × r × w × beat-grid condition
@@ -145,6 +148,7 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
 
     run = json.loads((out / "run.json").read_text())
     assert run["song_settings"] == run["song_settings_simulated"] == 16
+    assert run["spectrograms"] == [str(p) for p in pictures]
     assert run["songs"] == {"drums": ["Track00000", "Track00001"]}
     assert run["references"]["drums"] == {"Track00000": "Track00001",
                                           "Track00001": "Track00000"}
