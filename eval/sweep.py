@@ -645,16 +645,23 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
     audio: list[str] = []
     pictures: list[str] = []
     roles = _roles(config, ref)
-    per_batch = max(1, config.batch_size // len(roles))
+    # Fast mode: every role of a batch in one simulated server (their steps share model
+    # calls; nothing is timed). Real time: the controls must not take the model's time from
+    # the measured clients, so each role runs on its own, as many clients as the batch.
+    per_batch = config.batch_size if config.realtime else max(1, config.batch_size // len(roles))
     for first in range(0, len(jobs), per_batch):
         batch = jobs[first:first + per_batch]
         t = time.perf_counter()
-        clients = [_client(config, job, ref, role) for job in batch for role in roles]
-        cores = sim.run(clients)
+        if config.realtime:
+            by_role = {role: sim.run([_client(config, job, ref, role) for job in batch])
+                       for role in roles}
+        else:
+            cores = sim.run([_client(config, job, ref, role) for job in batch for role in roles])
+            by_role = {role: cores[k::len(roles)] for k, role in enumerate(roles)}
         seconds["simulate_seconds"] += time.perf_counter() - t
         t = time.perf_counter()
         for i, job in enumerate(batch):
-            runs = dict(zip(roles, cores[i * len(roles):(i + 1) * len(roles)], strict=True))
+            runs = {role: by_role[role][i] for role in roles}
             record, embeddings = _score(job, runs, ref, tracker, config)
             core = runs["own"]
             other = job.other.id if job.other else None

@@ -2,7 +2,7 @@
 
 A session's own traffic (valid messages from the address the session is bound to) is free.
 Everything else costs its source a token per datagram, or one per datagram sent in answer if
-that is more (a ``hello`` is answered with 16): datagrams from an address no session is bound
+that is more (a ``hello`` is answered with 17): datagrams from an address no session is bound
 to (``hello``, ``ping``, ``resume``, garbage, messages for sessions that do not exist) and
 datagrams a bound address sends that are refused (undecodable, unknown address, bad token,
 another session's messages). Each source (IP and port) has a token bucket of ``burst`` tokens

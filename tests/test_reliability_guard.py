@@ -95,7 +95,7 @@ def test_refused_messages_from_a_bound_address_spend_its_budget() -> None:
     # The hello cost a token per datagram it was answered with. Wrong tokens from the
     # session's own address: refused, and they cost too.
     welcome = len(h.to(GOOD))
-    assert welcome == 16
+    assert welcome == 17  # welcome, allowed values, one ack per setting
     for _ in range(40):
         h.server.handle_datagram(protocol.encode_session_message(
             protocol.STATUS, ids[0], "f" * 16), GOOD)
@@ -110,14 +110,14 @@ def test_refused_messages_from_a_bound_address_spend_its_budget() -> None:
 def test_hellos_cost_what_they_bring_back() -> None:
     h = Harness(ServerConfig(log_interval=0, source_rate=100.0, source_burst=200.0,
                              max_sessions=1000))
-    # A spoofed source asking for sessions: each hello brings 16 datagrams back, so its
-    # budget of 200 pays for 13 of them (the last one on credit); the rest are dropped
+    # A spoofed source asking for sessions: each hello brings 17 datagrams back, so its
+    # budget of 200 pays for 12 of them (the last one on credit); the rest are dropped
     # unread. A source with sessions pays for its hellos all the same.
     for nonce in range(100):
         h.server.handle_datagram(protocol.encode_hello(44100, nonce, "x"), STRANGER)
-    assert h.server.counters.sessions_opened == 13
-    assert len(h.to(STRANGER)) == 13 * 16 <= 200 + 16
-    assert h.server.counters.rate_limited == 87
+    assert h.server.counters.sessions_opened == 12
+    assert len(h.to(STRANGER)) == 12 * 17 <= 200 + 17
+    assert h.server.counters.rate_limited == 88
 
 
 def test_guard_off_reads_everything() -> None:
