@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from sideman.training.synth.compose import PPQ, compose_song, plan_song
-from sideman.training.synth.dataset import SynthOptions, split_of, synthesize
+from sideman.training.synth.dataset import SynthOptions, soundfont_of, split_of, synthesize
 from sideman.training.synth.render import (
     RENDER_RATE,
     mix_down,
@@ -125,7 +125,8 @@ def test_layout_and_metadata_schema(dataset: Path) -> None:
     index = json.loads((dataset / "index.json").read_text())
     assert index["format"] == "sideman-synth" and index["stems"] == list(STEMS)
     assert index["params"] == {"seed": SEED, "songs": 2, "seconds": SECONDS, "sample_rate": SR,
-                               "split_fractions": [0.8, 0.1, 0.1], "style": None}
+                               "split_fractions": [0.8, 0.1, 0.1], "style": None,
+                               "soundfonts": []}
     assert [e["id"] for e in index["songs"]] == ["Track00000", "Track00001"]
     for entry in index["songs"]:
         track = dataset / entry["id"]
@@ -315,3 +316,31 @@ def test_every_style_composes_in_its_meter(style: str) -> None:
     pm = comp.pretty_midi()
     assert {i.name for i in pm.instruments} <= set(STEMS)
     assert all(i.is_drum == (i.name == "drums") for i in pm.instruments)
+
+
+def test_several_soundfonts_are_picked_per_song_and_recorded(dataset: Path,
+                                                             tmp_path: Path) -> None:
+    """Each song takes one of the given soundfonts by (seed, index); the audio is what that
+    soundfont renders (here copies of TimGM6mb: the default's bytes), and it is recorded."""
+    fonts = []
+    for name in ("alpha.sf2", "beta.sf2"):
+        path = tmp_path / name
+        path.write_bytes(soundfont_path().read_bytes())
+        fonts.append(str(path))
+    options = SynthOptions(seed=SEED, songs=2, seconds=SECONDS, sample_rate=SR,
+                           soundfonts=tuple(fonts))
+    picks = [soundfont_of(options, i).name for i in range(40)]
+    assert set(picks) == {"alpha.sf2", "beta.sf2"}  # both in use
+    assert picks == [soundfont_of(options, i).name for i in range(40)]  # by (seed, index)
+    out = tmp_path / "ds"
+    index = synthesize(out, options, progress=False)
+    assert index["params"]["soundfonts"] == ["alpha.sf2", "beta.sf2"]
+    for entry in index["songs"]:
+        meta = json.loads((out / entry["id"] / "metadata.json").read_text())
+        assert meta["render"]["soundfont"] == entry["soundfont"] == picks[entry["index"]]
+        for name in ["mix.wav", *(f"stems/{s}.wav" for s in STEMS)]:
+            assert (out / entry["id"] / name).read_bytes() == \
+                (dataset / entry["id"] / name).read_bytes()
+    assert soundfont_of(SynthOptions(seed=SEED, songs=1), 0) == soundfont_path()
+    with pytest.raises(ValueError, match=r"soundfont .* is not a file"):
+        SynthOptions(seed=SEED, songs=1, soundfonts=(str(tmp_path / "none.sf2"),))

@@ -48,6 +48,13 @@ def _register_data(subparsers: argparse._SubParsersAction) -> argparse._SubParse
                        help="train,valid,test fractions (default 0.8,0.1,0.1)")
     synth.add_argument("--style", default=None,
                        help="only this style (default: all styles, weighted)")
+    synth.add_argument("--soundfont", action="append", dest="soundfonts", default=None,
+                       metavar="SF2",
+                       help="render with this General MIDI soundfont (repeat for several: "
+                            "each song takes one, chosen by seed and index; default "
+                            "pretty_midi's TimGM6mb). Debian's fluid-soundfont-gm and "
+                            "musescore-general-soundfont install more; keep one out of "
+                            "training to test on timbres the model never heard")
     synth.add_argument("--overwrite", action="store_true",
                        help="replace an existing synthetic data set in --out")
     synth.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -103,7 +110,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         options = SynthOptions(seed=args.seed, songs=args.songs, seconds=args.seconds,
                                sample_rate=args.sample_rate,
                                split_fractions=_parse_fractions(args.split_fractions),
-                               style=args.style)
+                               style=args.style,
+                               soundfonts=tuple(str(p) for p in args.soundfonts or ()))
         started = time.perf_counter()
         index = synthesize(args.out, options, jobs=args.jobs, overwrite=args.overwrite,
                            progress=not args.no_progress)

@@ -47,6 +47,7 @@ FORMAT_VERSION = 1
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 _RNG_MIX = 5
 _RNG_SPLIT = 6
+_RNG_SOUNDFONT = 7
 _GOLDEN = 0.6180339887498949
 
 
@@ -60,6 +61,9 @@ class SynthOptions:
     sample_rate: int = 44100
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     style: str | None = None
+    #: General MIDI soundfont files (.sf2), one chosen per song by (seed, index); empty:
+    #: pretty_midi's TimGM6mb. Songs rendered with the default stay bit-identical.
+    soundfonts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -70,6 +74,11 @@ class SynthOptions:
             raise ValueError(f"seconds must be in [1, 3600], got {self.seconds}")
         if not 8000 <= self.sample_rate <= 192000:
             raise ValueError(f"sample_rate must be in [8000, 192000] Hz, got {self.sample_rate}")
+        for path in self.soundfonts:
+            if not Path(path).is_file():
+                raise ValueError(f"soundfont {path} is not a file; give .sf2 files (Debian's "
+                                 f"fluid-soundfont-gm and musescore-general-soundfont install "
+                                 f"some under /usr/share/sounds/sf2)")
         f = self.split_fractions
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ValueError(f"split fractions must be 3 numbers >= 0 summing to 1 "
@@ -91,6 +100,16 @@ def dump_json(obj: dict[str, Any], nested: Sequence[str] = ()) -> str:
 
 def song_id(index: int) -> str:
     return f"Track{index:05d}"
+
+
+def soundfont_of(options: SynthOptions, index: int) -> Path:
+    """The soundfont song ``index`` is rendered with: pretty_midi's TimGM6mb without
+    ``options.soundfonts``, else one of them chosen by (seed, index) alone."""
+    if not options.soundfonts:
+        return soundfont_path()
+    pick = int(np.random.default_rng([options.seed, index, _RNG_SOUNDFONT]).integers(
+        len(options.soundfonts)))
+    return Path(options.soundfonts[pick])
 
 
 def split_of(seed: int, index: int, fractions: Sequence[float]) -> str:
@@ -119,7 +138,8 @@ def _merge(segments: list[tuple[float, float]]) -> list[list[float]]:
     return [[_r(a), _r(b)] for a, b in out]
 
 
-def song_metadata(comp: Composition, options: SynthOptions, split: str) -> dict[str, Any]:
+def song_metadata(comp: Composition, options: SynthOptions, split: str,
+                  soundfont: str = SOUNDFONT_NAME) -> dict[str, Any]:
     """Ground truth and provenance of one song (everything but the mix levels)."""
     plan = comp.plan
     beats = plan.beat_times()
@@ -160,7 +180,7 @@ def song_metadata(comp: Composition, options: SynthOptions, split: str) -> dict[
         "chords": [[_r(a), _r(b), label] for a, b, label in plan.chord_segments()],
         "midi": {"file": "song.mid", "ticks_per_quarter": PPQ,
                  "tempo_us_per_quarter_by_bar": list(plan.bar_tempi)},
-        "render": {"soundfont": SOUNDFONT_NAME, "renderer": "midirenderer",
+        "render": {"soundfont": soundfont, "renderer": "midirenderer",
                    "render_rate": RENDER_RATE, "latency_compensation_samples": RENDER_LATENCY},
         "files": {"mix": "mix.wav", "midi": "song.mid",
                   "stems": {s: f"stems/{s}.wav" for s in STEMS}},
@@ -169,8 +189,11 @@ def song_metadata(comp: Composition, options: SynthOptions, split: str) -> dict[
 
 def render_song(out_dir: Path, options: SynthOptions, index: int,
                 soundfont: bytes | None = None) -> dict[str, Any]:
-    """Compose, render and write song ``index``; returns its ``index.json`` entry."""
-    sf2 = soundfont if soundfont is not None else soundfont_path().read_bytes()
+    """Compose, render and write song ``index``; returns its ``index.json`` entry.
+
+    ``soundfont``: the bytes of :func:`soundfont_of` when the caller has read them."""
+    sf2_file = soundfont_of(options, index)
+    sf2 = soundfont if soundfont is not None else sf2_file.read_bytes()
     comp = compose_song(options.seed, index, options.seconds, options.style)
     plan = comp.plan
     sr = options.sample_rate
@@ -191,7 +214,7 @@ def render_song(out_dir: Path, options: SynthOptions, index: int,
     mixed = mix_down(stems, sr, np.random.default_rng([options.seed, index, _RNG_MIX]))
 
     split = split_of(options.seed, index, options.split_fractions)
-    meta = song_metadata(comp, options, split)
+    meta = song_metadata(comp, options, split, sf2_file.name)
     meta["gains"] = {s: _r(g, 8) for s, g in mixed.gains.items()}
     meta["levels_dbfs"] = {s: (None if v is None else _r(v, 2))
                            for s, v in mixed.levels_db.items()}
@@ -207,12 +230,12 @@ def render_song(out_dir: Path, options: SynthOptions, index: int,
     return {"id": song_id(index), "index": index, "split": split, "style": plan.style.name,
             "meter": plan.meter.name, "tempo": meta["tempo"], "swing": meta["swing"],
             "key": f"{meta['key']} {plan.mode}", "duration": meta["duration"],
-            "silent_stems": meta["silent_stems"]}
+            "silent_stems": meta["silent_stems"], "soundfont": sf2_file.name}
 
 
-def _render_task(args: tuple[str, SynthOptions, int, str]) -> dict[str, Any]:
-    out_dir, options, index, sf2_path = args
-    return render_song(Path(out_dir), options, index, Path(sf2_path).read_bytes())
+def _render_task(args: tuple[str, SynthOptions, int]) -> dict[str, Any]:
+    out_dir, options, index = args
+    return render_song(Path(out_dir), options, index)
 
 
 def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
@@ -237,8 +260,7 @@ def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
                                   "refusing to delete it")
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sf2_path = str(soundfont_path())
-    tasks = [(str(out_dir), options, i, sf2_path) for i in range(options.songs)]
+    tasks = [(str(out_dir), options, i) for i in range(options.songs)]
     entries: list[dict[str, Any]] = []
     bar = tqdm(total=len(tasks), desc="synth", unit="song", disable=not progress)
     try:
@@ -257,6 +279,7 @@ def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
     entries.sort(key=lambda e: e["index"])
     params = asdict(options)
     params["split_fractions"] = list(options.split_fractions)
+    params["soundfonts"] = [Path(p).name for p in options.soundfonts]
     index = {
         "format": FORMAT, "version": FORMAT_VERSION,
         "params": params,
