@@ -32,12 +32,13 @@ def build_denoiser(config: ModelConfig, *, channels_last: bool = False) -> Denoi
     try:
         net = build_unet(config.unet, latent_channels=config.latent_channels,
                          window_frames=config.window_frames, num_stems=len(config.stems),
-                         uses_beat_grid=config.uses_beat_grid)
+                         uses_beat_grid=config.uses_beat_grid, beat_phase=config.beat_phase)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad unet config {dict(config.unet)}: {exc}") from exc
     return Denoiser(net, sigma_data=config.sigma_data, sigma_min=config.sigma_min,
                     parameterization=config.parameterization,
-                    uses_beat_grid=config.uses_beat_grid, channels_last=channels_last)
+                    uses_beat_grid=config.uses_beat_grid, channels_last=channels_last,
+                    beat_phase=config.beat_phase)
 
 
 def save_pretrained(directory: str | Path, denoiser: Denoiser, config: ModelConfig, *,

@@ -17,6 +17,7 @@ from typing import Any
 
 from .base import STEMS, GeneratorError, ModelInfo
 from .codecs import CODEC_NAMES, Codec
+from .conditioning import BEAT_PHASES
 from .samplers import SAMPLERS
 
 FORMAT = "sideman-ldm"
@@ -87,6 +88,9 @@ class ModelConfig:
     trained_lookaheads: tuple[int, ...]
     stems: tuple[str, ...] = STEMS
     uses_beat_grid: bool = False
+    #: which beat-grid planes the network reads (conditioning.BEAT_PHASES); configs written
+    #: before this field existed read only the cosines
+    beat_phase: str = "cos"
     unet: Mapping[str, Any] = field(default_factory=default_unet)
     sigma_data: float = 0.5
     sigma_min: float = 0.002
@@ -107,6 +111,9 @@ class ModelConfig:
             raise ConfigError(f"unknown codec {self.codec!r}; known: {', '.join(CODEC_NAMES)}")
         if not self.stems or len(set(self.stems)) != len(self.stems):
             raise ConfigError(f"stems must be distinct and non-empty, got {self.stems}")
+        if self.beat_phase not in BEAT_PHASES:
+            raise ConfigError(f"beat_phase must be one of {', '.join(BEAT_PHASES)}, got "
+                              f"{self.beat_phase!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.sampler not in SAMPLERS:

@@ -56,7 +56,7 @@ def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: floa
 
 
 def build_unet(unet_config: Mapping[str, Any], *, latent_channels: int, window_frames: int,
-               num_stems: int, uses_beat_grid: bool) -> UNet2DModel:
+               num_stems: int, uses_beat_grid: bool, beat_phase: str = "cos") -> UNet2DModel:
     """A randomly initialised ``UNet2DModel`` for this latent shape, stems and conditioning.
 
     ``unet_config`` holds the architecture (``block_out_channels``, ``layers_per_block``,
@@ -70,7 +70,7 @@ def build_unet(unet_config: Mapping[str, Any], *, latent_channels: int, window_f
     return UNet2DModel(
         **dict(unet_config),
         sample_size=(latent_channels, window_frames),
-        in_channels=1 + num_condition_planes(uses_beat_grid),
+        in_channels=1 + num_condition_planes(uses_beat_grid, beat_phase),
         out_channels=1,
         num_class_embeds=num_stems,
         time_embedding_type="positional",
@@ -82,12 +82,12 @@ class Denoiser(nn.Module):
 
     def __init__(self, net: UNet2DModel, *, sigma_data: float, sigma_min: float,
                  parameterization: str = "edm", uses_beat_grid: bool = False,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, beat_phase: str = "cos") -> None:
         super().__init__()
         if parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, "
                              f"got {parameterization!r}")
-        expected = 1 + num_condition_planes(uses_beat_grid)
+        expected = 1 + num_condition_planes(uses_beat_grid, beat_phase)
         if net.config.in_channels != expected or net.config.out_channels != 1:
             raise ValueError(
                 f"the U-Net takes {net.config.in_channels} channels in and "
@@ -98,6 +98,7 @@ class Denoiser(nn.Module):
         self.sigma_min = float(sigma_min)
         self.parameterization = parameterization
         self.uses_beat_grid = uses_beat_grid
+        self.beat_phase = beat_phase
         # Channels-last convolutions are markedly faster on CPU (measured, docs/MODELS.md).
         self.channels_last = channels_last
         if channels_last:
@@ -111,7 +112,8 @@ class Denoiser(nn.Module):
 
     def planes(self, cond: Conditioning) -> torch.Tensor:
         """The conditioning image for this model (compute once per sampling run)."""
-        return condition_planes(cond, uses_beat_grid=self.uses_beat_grid)
+        return condition_planes(cond, uses_beat_grid=self.uses_beat_grid,
+                                beat_phase=self.beat_phase)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, planes: torch.Tensor,
                 stem: torch.Tensor) -> torch.Tensor:
@@ -133,7 +135,8 @@ def consistency_student(teacher: Denoiser) -> Denoiser:
     from the teacher's weights); the teacher is left untouched."""
     return Denoiser(copy.deepcopy(teacher.net), sigma_data=teacher.sigma_data,
                     sigma_min=teacher.sigma_min, parameterization="consistency",
-                    uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last)
+                    uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last,
+                    beat_phase=teacher.beat_phase)
 
 
 def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = None,

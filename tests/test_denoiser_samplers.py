@@ -327,12 +327,19 @@ def test_window_masks_follow_geometry_and_codec_context() -> None:
 def test_beat_planes_follow_transport() -> None:
     t = Transport(bpm=120.0, beat_position=1000, beats_per_bar=4, beat_in_bar=1)
     planes = beat_planes(t, first_frame=10, frames=64, hop_length=512, sample_rate=22050)
-    assert planes.shape == (2, 64) and planes.dtype == np.float32
+    assert planes.shape == (4, 64) and planes.dtype == np.float32
     centres = (10 + np.arange(64) + 0.5) * 512
-    np.testing.assert_allclose(planes[0], np.cos(2 * np.pi * (centres - 1000) / 11025),
-                               atol=1e-5)
-    bar = ((centres - 1000) / 11025 + 1) % 4 / 4
+    beat = (centres - 1000) / 11025
+    np.testing.assert_allclose(planes[0], np.cos(2 * np.pi * beat), atol=1e-5)
+    bar = (beat + 1) % 4 / 4
     np.testing.assert_allclose(planes[1], np.cos(2 * np.pi * bar), atol=1e-5)
+    np.testing.assert_allclose(planes[2], np.sin(2 * np.pi * beat), atol=1e-5)
+    np.testing.assert_allclose(planes[3], np.sin(2 * np.pi * bar), atol=1e-4)
+    # the sines tell just before a beat from just after it, which the cosines cannot
+    frac = beat % 1.0
+    before, after = int(np.argmin(np.abs(frac - 0.9))), int(np.argmin(np.abs(frac - 0.1)))
+    assert planes[0, before] == pytest.approx(planes[0, after], abs=0.15)
+    assert planes[2, before] < -0.3 < 0.3 < planes[2, after]
     assert not beat_planes(None, 0, 8, hop_length=512, sample_rate=22050).any()
 
 
@@ -394,3 +401,35 @@ def test_consistency_student_copies_the_teacher() -> None:
         assert torch.equal(a, b), name
     next(student.net.parameters()).data.add_(1.0)
     assert not torch.equal(next(student.net.parameters()), next(teacher.net.parameters()))
+
+
+def test_beat_phase_decides_which_beat_planes_the_network_reads() -> None:
+    """A ``sincos`` model reads all four beat planes, a ``cos`` model (the embedded default's
+    config, written before the field existed) the first two; changing a sine changes only
+    the first's estimate."""
+    import json
+    from dataclasses import replace
+
+    from sideman.models.checkpoint import load_config
+    from sideman.models.config import ConfigError
+    from sideman.models.pipeline import DEFAULT_WEIGHTS
+
+    written = json.loads((DEFAULT_WEIGHTS / "config.json").read_text())
+    assert "beat_phase" not in written  # and it loads as "cos":
+    assert load_config(DEFAULT_WEIGHTS).beat_phase == "cos"
+    cond = make_cond(2, beat=True)
+    other = replace(cond, beat=cond.beat.clone())
+    other.beat[:, 2:] += 1.0  # the sines only
+    x, sigma = torch.randn(2, 1, C, F), torch.tensor([1.0, 1.0])
+    for phase, planes in (("cos", 2), ("sincos", 4)):
+        config = tiny_config(uses_beat_grid=True, kind="teacher", sampler="heun",
+                             beat_phase=phase)
+        torch.manual_seed(0)
+        denoiser = build_denoiser(config).eval()
+        assert denoiser.net.config.in_channels == 1 + 4 + planes
+        with torch.no_grad():
+            a = denoiser(x, sigma, denoiser.planes(cond), cond.stem)
+            b = denoiser(x, sigma, denoiser.planes(other), cond.stem)
+        assert torch.equal(a, b) == (phase == "cos")
+    with pytest.raises(ConfigError, match="beat_phase must be one of cos, sincos"):
+        tiny_config(beat_phase="tan")

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from sideman.models.base import StepRequest
 from sideman.models.codecs import build_codec
-from sideman.models.conditioning import Conditioning, TrainingGrid, beat_planes
+from sideman.models.conditioning import BEAT_PLANES, Conditioning, TrainingGrid, beat_planes
 from sideman.models.pipeline import load_pipeline
 from sideman.server.cli import main
 from sideman.training.beats import transport_at
@@ -123,7 +123,7 @@ def test_transport_from_beats() -> None:
     assert transport_at(beats, downbeats, -1.0, sample_rate=1000).beat_position == 0
     assert transport_at(beats[:1], downbeats, 1.0, sample_rate=1000) is None
     planes = beat_planes(t, 0, 8, hop_length=250, sample_rate=1000)  # frame centres 0.125 s...
-    assert planes.shape == (2, 8)
+    assert planes.shape == (4, 8)
 
 
 def test_windows_pad_with_silence_and_keep_few_silent_windows(cache, codec) -> None:
@@ -181,7 +181,7 @@ def test_masks_cover_the_whole_grid_and_never_show_the_future() -> None:
     for _ in range(25):
         b = 64
         target, mixture = torch.randn(b, 4, frames), torch.randn(b, 4, frames)
-        beat = torch.ones(b, 2, frames)
+        beat = torch.ones(b, BEAT_PLANES, frames)
         cond, hops = draw_conditioning(target, mixture, torch.zeros(b, dtype=torch.long), beat,
                                        options=options, context_frames=context,
                                        generator=gen, uses_beat_grid=True)
@@ -314,7 +314,8 @@ def _probe_batches(config, b: int = 4) -> list:
     cond = Conditioning(mixture=torch.randn(b, c, f, generator=gen) * 2,
                         mixture_known=torch.ones(b, f, dtype=torch.bool),
                         target=torch.randn(b, c, f, generator=gen), target_known=known,
-                        stem=torch.arange(b) % 4, beat=torch.randn(b, 2, f, generator=gen))
+                        stem=torch.arange(b) % 4,
+                        beat=torch.randn(b, BEAT_PLANES, f, generator=gen))
     return [_Windows(cond.target.clone(), cond)]
 
 

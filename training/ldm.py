@@ -72,6 +72,9 @@ class LdmOptions:
     hop_frames: tuple[int, ...] = (32, 64)
     unet: str = "default"
     uses_beat_grid: bool = True
+    #: beat-grid planes the network reads: "sincos" (unambiguous phase) or "cos" (as the
+    #: embedded default was trained)
+    beat_phase: str = "sincos"
     #: mean of ln σ in training; ``None``: EDM's -1.2 for σ_data = 0.5, moved by
     #: ln(σ_data / 0.5) so the noise levels scale with the data
     p_mean: float | None = None
@@ -112,7 +115,8 @@ def model_config(options: LdmOptions, codec: Any, sigma_data: float) -> ModelCon
     return ModelConfig.for_codec(
         codec, name=options.name, window_frames=options.window_frames,
         trained_hop_frames=tuple(options.hop_frames), trained_lookaheads=tuple(range(-1, top + 1)),
-        stems=STEMS, uses_beat_grid=options.uses_beat_grid, unet=unet_config(options.unet),
+        stems=STEMS, uses_beat_grid=options.uses_beat_grid, beat_phase=options.beat_phase,
+        unet=unet_config(options.unet),
         sigma_data=round(float(sigma_data), 4), kind="teacher", sampler="heun",
         default_steps=options.default_steps, max_steps=options.max_steps)
 

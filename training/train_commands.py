@@ -152,6 +152,10 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--unet", default=None,
                    help="default, wide, tiny or a JSON file of UNet2DModel arguments")
     m.add_argument("--no-beat-grid", action="store_true", help="model without beat planes")
+    m.add_argument("--beat-phase", choices=("sincos", "cos"), default="sincos",
+                   help="beat-grid planes the network reads: sin and cos of the beat and bar "
+                        "phases (default; just before and just after a beat differ) or the "
+                        "cosines only (as the embedded default was trained)")
     m.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="warm start from this teacher's weights and config (architecture, "
                         "sigma_data, trained grid; --window-frames, --hops, --unet and "
@@ -294,7 +298,8 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
                                                     SMOKE_LDM["window_frames"], 256)),
             hop_frames=tuple(int(h) for h in hops.split(",")),
             unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
-            uses_beat_grid=not args.no_beat_grid, p_mean=args.p_mean, p_std=args.p_std,
+            uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
+            p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
         loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
                                     "checkpoint_every": 500, "valid_every": 500,
