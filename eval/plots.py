@@ -156,6 +156,17 @@ def _draw_panel(ax: Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
     ax.grid(alpha=0.3)
 
 
+def _legend_right(fig: Figure, axes: np.ndarray) -> None:
+    """One legend for every panel (each label once) at the figure's right edge."""
+    handles: dict[str, Any] = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
+
+
 def _figure(agg: Mapping[str, Any], metrics: Sequence[str], paper: bool) -> Figure:
     stems = _stems(agg)
     # A bare Figure renders with the Agg canvas on savefig: no pyplot, no global backend.
@@ -173,13 +184,7 @@ def _figure(agg: Mapping[str, Any], metrics: Sequence[str], paper: bool) -> Figu
                 ax.set_ylabel(LABELS.get(metric, metric), fontsize=9)
             if i == len(metrics) - 1:
                 ax.set_xlabel("look-ahead w·H (s)")
-    handles: dict[str, Any] = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8,
-               frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
+    _legend_right(fig, axes)
     return fig
 
 
@@ -251,13 +256,7 @@ def plot_listening(agg: Mapping[str, Any], path: str | Path) -> Path:
                 ax.set_ylabel(f"listening: {LABELS.get(metric, metric)}", fontsize=8)
             if i == len(LISTENING_METRICS) - 1:
                 ax.set_xlabel("look-ahead w·H (s)")
-    handles: dict[str, Any] = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8,
-               frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
+    _legend_right(fig, axes)
     path = Path(path)
     fig.savefig(path, dpi=100)
     return path

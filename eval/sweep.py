@@ -231,7 +231,7 @@ class Job:
 
     def reseed(self, seed: int) -> int:
         """Another seed for the same song: the seed-to-seed change of the sensitivity."""
-        return song_seed(seed, f"{self.song.id}/reseed")
+        return song_seed(seed, self.song.id, reseed=True)
 
     def link_seed(self, seed: int) -> int:
         """Per-job link seed: a job's losses do not depend on what else runs beside it."""
@@ -454,6 +454,11 @@ def _reference(job: Job, tracker: BeatTracker, beat_grid: bool) -> _Reference:
     context_a = analyze(context, rate, tracker)
     embeddings = {"ground_truth": embed(crop(truth, rate, start, end), rate),
                   "silence": embed(np.zeros(round((end - start) * rate), np.float32), rate)}
+    def grid(of: Song) -> tuple[TransportUpdate, ...]:
+        """``of``'s beat grid as this client sends it, over this song's length."""
+        return tuple(u for u in transport_updates(of, rate) if u.at < len(context)) \
+            if beat_grid else ()
+
     other_a = None
     other_context = None
     other_transport: tuple[TransportUpdate, ...] = ()
@@ -464,14 +469,11 @@ def _reference(job: Job, tracker: BeatTracker, beat_grid: bool) -> _Reference:
             embeddings["other_song"] = embed(crop(other, rate, start, end), rate)
         other_context = fit_length(mix_without(job.other, stem, sr=rate, end=stop),
                                    len(context))
-        if beat_grid:
-            other_transport = tuple(u for u in transport_updates(job.other, rate)
-                                    if u.at < len(context))
+        other_transport = grid(job.other)
     return _Reference(rate=rate, truth=truth, context=context, truth_analysis=truth_a,
                       context_analysis=context_a, other_analysis=other_a,
                       embeddings=embeddings,
-                      transport=tuple(u for u in transport_updates(song, rate)
-                                      if u.at < len(context)) if beat_grid else (),
+                      transport=grid(song),
                       other_context=other_context, other_transport=other_transport)
 
 

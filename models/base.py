@@ -210,10 +210,12 @@ class Generator(abc.ABC):
         """
 
 
-def song_seed(seed: int, song_id: str) -> int:
+def song_seed(seed: int, song_id: str, *, reseed: bool = False) -> int:
     """A song's own stream seed (int32 range) in an evaluation, from the run's ``seed`` and the
-    song id, so songs do not share noise."""
-    digest = hashlib.blake2b(f"{seed}:{song_id}".encode(), digest_size=4).digest()
+    song id, so songs do not share noise; ``reseed``: another seed for the same song (the
+    seed-to-seed change the conditioning sensitivity compares with)."""
+    key = f"{song_id}/reseed" if reseed else song_id
+    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 

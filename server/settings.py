@@ -137,6 +137,18 @@ def _int_in(values: tuple, tags: str, key: str, lo: int, hi: int) -> int:
     return number
 
 
+def _float_in(values: tuple, tags: str, key: str, hi: float, note: str = "") -> float:
+    """One float in ``[0, hi]``; ``note`` follows the allowed range in the out-of-range error."""
+    value, tag = _one(values, tags, key)
+    try:
+        number = as_float(value, tag, key)
+    except ValueError as exc:
+        raise SettingError(f"{exc}; allowed 0 ... {hi:g}") from None
+    if not 0.0 <= number <= hi:
+        raise SettingError(f"{key}={number:g} is out of range; allowed 0 ... {hi:g}{note}")
+    return number
+
+
 def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: SettingContext
                   ) -> tuple[Settings, list[str], list[str]]:
     """Validate and apply one ``set``. Returns the new settings, the keys to acknowledge (the
@@ -189,14 +201,7 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
     elif key == "seed":
         new = replace(settings, seed=_int_in(values, tags, key, -(2**31), 2**31 - 1))
     elif key == "variation":
-        value, tag = _one(values, tags, key)
-        try:
-            variation = as_float(value, tag, key)
-        except ValueError as exc:
-            raise SettingError(f"{exc}; allowed 0 ... {MAX_VARIATION:g}") from None
-        if not 0.0 <= variation <= MAX_VARIATION:
-            raise SettingError(f"variation={variation:g} is out of range; allowed 0 ... "
-                               f"{MAX_VARIATION:g}")
+        variation = _float_in(values, tags, key, MAX_VARIATION)
         if variation < MIN_USEFUL_VARIATION:
             warnings.append(f"variation={variation:g} is below the useful range "
                             f"{MIN_USEFUL_VARIATION:g} ... {MAX_VARIATION:g}: the model starts "
@@ -204,15 +209,8 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
                             f"music (0 is not a deterministic mode)")
         new = replace(settings, variation=variation)
     elif key == "guidance":
-        value, tag = _one(values, tags, key)
-        try:
-            guidance = as_float(value, tag, key)
-        except ValueError as exc:
-            raise SettingError(f"{exc}; allowed 0 ... {MAX_GUIDANCE:g}") from None
-        if not 0.0 <= guidance <= MAX_GUIDANCE:
-            raise SettingError(f"guidance={guidance:g} is out of range; allowed 0 ... "
-                               f"{MAX_GUIDANCE:g} (1 = off)")
-        new = replace(settings, guidance=guidance)
+        new = replace(settings, guidance=_float_in(values, tags, key, MAX_GUIDANCE,
+                                                   " (1 = off)"))
     elif key == "xfade":
         hi = max_xfade(settings.geometry(ctx), ctx)
         new = replace(settings, xfade=_int_in(values, tags, key, 0, hi))

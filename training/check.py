@@ -177,7 +177,7 @@ def run_check(options: CheckOptions) -> dict[str, Any]:
                 if other_context is not None:
                     swapped, _ = run(other_context, song=other if grid else None, seed=seed)
                     reseeded, _ = run(context, song=song if grid else None,
-                                      seed=song_seed(options.seed, f"{song.id}/reseed"))
+                                      seed=song_seed(options.seed, song.id, reseed=True))
                     sensitivity = conditioning_sensitivity(track, swapped, reseeded, sr, span)
                 scores = evaluate_stem(track, truth, context, sr, span=span,
                                        gt_beats=song.beats, other_song_stem=other_stem,
