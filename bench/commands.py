@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sideman.server.cli import CommandError
+
 from . import soak
 
 
@@ -91,8 +93,7 @@ def _bench(args: argparse.Namespace) -> int:
                                       random_weights=args.random_weights, **given)
         result = run_bench(options)
     except BenchError as exc:
-        print(f"sideman bench: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     paths = write_report(result, args.out)
     print(f"sideman bench: wrote {', '.join(str(p) for p in paths.values())} "
           f"in {result['duration_s']:.0f} s")

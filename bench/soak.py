@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sideman.models.base import Generator, GeneratorError
+from sideman.server.cli import CommandError
 
 from . import scenarios as sc
 
@@ -266,17 +267,14 @@ def _soak(args: argparse.Namespace) -> int:
                                 ("--reorder", args.reorder, 0.0, 1.0),
                                 ("--duplicate", args.duplicate, 0.0, 1.0)):
         if not lo <= value <= hi:
-            print(f"sideman soak: {name} {value} is out of range; allowed {lo} ... {hi}")
-            return 2
+            raise CommandError(f"{name} {value} is out of range; allowed {lo} ... {hi}") from None
     if args.minutes <= 0 or args.clients < 1:
-        print("sideman soak: --minutes must be > 0 and --clients >= 1")
-        return 2
+        raise CommandError("--minutes must be > 0 and --clients >= 1") from None
     try:
         generator, model = load_model(args)
     except (GeneratorError, ValueError, RuntimeError) as exc:
-        print(f"sideman soak: {exc}\n(a model of the default architecture with random weights "
-              f"has the same compute cost: --random-default DIR)")
-        return 2
+        raise CommandError(f"{exc} (a model of the default architecture with random weights "
+                           f"has the same compute cost: --random-default DIR)") from None
     names = sc.SCENARIOS if args.scenario == "all" else (args.scenario,)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "sideman " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \

@@ -10,6 +10,8 @@ import logging
 import shlex
 from pathlib import Path
 
+from sideman.server.cli import CommandError
+
 log = logging.getLogger(__name__)
 
 
@@ -242,13 +244,11 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except ValueError as exc:
-        print(f"sideman eval sweep: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     try:
         run = run_sweep(config, progress=not args.no_progress, command=command_line(args))
     except (SweepError, DatasetError, GeneratorError, FileNotFoundError) as exc:
-        print(f"sideman eval sweep: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     timing = run.info["timing"]
     print(f"wrote {config.out}/: {', '.join(sorted(p.name for p in run.paths.values()))}; "
           f"{run.info['song_settings']} song-settings in {timing['wall_seconds']:.1f} s "

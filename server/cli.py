@@ -3,6 +3,13 @@
 Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``, which adds its
 subcommands and sets ``func`` (called with the parsed namespace, returns an exit code).
 Heavy imports (torch) happen inside the handlers so ``sideman --help`` stays quick.
+
+Errors have one style, whoever finds them (argparse, a handler's check, a library error a
+handler turns into :class:`CommandError`): one line on stderr,
+``sideman COMMAND: error: what was wrong; what is allowed``, and exit status 2 (1 for a
+failure at run time, such as a server that never answers). Ctrl-C ends a command with
+``sideman COMMAND: interrupted`` and status 130; commands that hold partial results (client,
+demo, eval sweep) write them first.
 """
 
 from __future__ import annotations
@@ -11,7 +18,8 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from sideman import __version__
 
@@ -22,15 +30,97 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sideman.bench.commands",  # bench, soak
 )
 
+T = TypeVar("T")
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A command cannot go on: ``message`` names what was wrong and what is allowed."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def error_line(prog: str, message: str) -> str:
+    """The one error format of every ``sideman`` command."""
+    return f"{prog}: error: {message}"
+
+
+def port(text: str) -> int:
+    """argparse type: a UDP port to send to, 1 ... 65535."""
+    return _port(text, 1)
+
+
+def listen_port(text: str) -> int:
+    """argparse type: a UDP port to listen on, 0 ... 65535 (0: any free port)."""
+    return _port(text, 0)
+
+
+def _port(text: str, lo: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not lo <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port; allowed {lo} ... 65535"
+                                         + (" (0: any free port)" if lo == 0 else ""))
+    return value
+
+
+def list_of(convert: Callable[[str], T], what: str) -> Callable[[str], list[T]]:
+    """argparse type for ``nargs="+"`` with :class:`Flatten`: values separated by spaces or
+    commas or both (``--r 0.125 0.25`` = ``--r 0.125,0.25``)."""
+
+    def parse(text: str) -> list[T]:
+        try:
+            return [convert(item) for item in text.split(",") if item.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a list of {what}s (separate them by spaces or commas)"
+            ) from None
+
+    return parse
+
+
+class Flatten(argparse.Action):
+    """Joins the lists :func:`list_of` makes of each word into one list."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        setattr(namespace, self.dest, [item for group in values for item in group])
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block) and which records the
+    deepest (sub)command it parsed, for the error prefix of the handler's own errors."""
+
+    def error(self, message: str) -> NoReturn:
+        print(error_line(self.prog, f"{message} (see {self.prog} --help)"), file=sys.stderr)
+        raise SystemExit(2)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "sideman_prog"):  # a subcommand's parser returns first
+            namespace.sideman_prog = self.prog
+        return namespace, extras
+
+
+def verbose_option(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``-v`` before or after the subcommand (``sideman -v serve`` = ``sideman serve -v``)."""
+    parser.add_argument("-v", "--verbose", action="count",
+                        default=0 if top else argparse.SUPPRESS,
+                        help="more logging (-v info, -vv debug)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
         prog="sideman",
         description="Real-time accompaniment partner for MAX/MSP and Pure Data.",
     )
     parser.add_argument("--version", action="version", version=f"sideman {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more logging (-v info, -vv debug)")
+    verbose_option(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -40,7 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    _add_verbose_everywhere(parser)
     return parser
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                if "-v" not in sub._option_string_actions:
+                    verbose_option(sub)
+                _add_verbose_everywhere(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    prog = getattr(args, "sideman_prog", "sideman")
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as exc:
+        print(error_line(prog, str(exc)), file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -187,7 +187,8 @@ def test_missing_packaged_model_is_a_clear_error(tmp_path: Path, capsys) -> None
     code = main(["bench", "--out", str(tmp_path), "--model", str(tmp_path / "none"),
                  "--no-progress"])
     assert code == 2
-    message = capsys.readouterr().out
+    message = capsys.readouterr().err
+    assert message.startswith("sideman bench: error: ")
     assert str(tmp_path / "none") in message and "--random-weights" in message
     assert not (tmp_path / "bench.json").exists()
 
@@ -310,7 +311,9 @@ def test_music2latent_section_with_a_tiny_checkpoint(tmp_path: Path) -> None:
 def test_serve_threads_option(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "sideman", "serve", "--model", "clicktrack",
                            "--threads", "0"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "--threads must be >= 1" in done.stdout
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("sideman serve: error: --threads 0 is out of range; "
+                                   "allowed >= 1")
 
 
 def test_missed_steps_counts_each_step_once() -> None:

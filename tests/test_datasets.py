@@ -218,10 +218,10 @@ def test_data_commands_end_to_end(tmp_path: Path, synth_dir: Path,
                  "--seconds", "3", "--no-progress"]) == 0
     assert (out / "Track00000" / "stems" / "drums.wav").is_file()
     assert main(["data", "synth", "--out", str(out), "--songs", "1", "--no-progress"]) == 2
-    assert "not empty" in capsys.readouterr().out
+    assert "not empty" in capsys.readouterr().err
     assert main(["data", "synth", "--out", str(out), "--songs", "1",
                  "--split-fractions", "0.5,0.5", "--overwrite", "--no-progress"]) == 2
-    assert "three numbers" in capsys.readouterr().out
+    assert "three numbers" in capsys.readouterr().err
     png = tmp_path / "song.png"
     summary = tmp_path / "summary.json"
     assert main(["data", "info", str(synth_dir), "--plot", str(png), "--song", "Track00001",

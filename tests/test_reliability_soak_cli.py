@@ -47,7 +47,8 @@ def test_soak_all_scenarios_briefly(tmp_path: Path, capsys) -> None:
 
 def test_soak_refuses_bad_arguments(tmp_path: Path, capsys) -> None:
     assert main(["soak", "--loss", "1.5", "--out", str(tmp_path)]) == 2
-    assert "--loss 1.5 is out of range" in capsys.readouterr().out
+    assert "--loss 1.5 is out of range" in capsys.readouterr().err
     assert main(["soak", "--model", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
-    text = capsys.readouterr().out
+    text = capsys.readouterr().err
+    assert text.startswith("sideman soak: error: ") and len(text.splitlines()) == 1
     assert "unknown model" in text and "--random-default" in text

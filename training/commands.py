@@ -13,6 +13,8 @@ import logging
 import time
 from pathlib import Path
 
+from sideman.server.cli import CommandError
+
 log = logging.getLogger(__name__)
 
 
@@ -104,8 +106,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from .synth.styles import STYLES
 
     if args.style is not None and args.style not in STYLES:
-        print(f"error: unknown --style {args.style!r}; known: {', '.join(STYLES)}")
-        return 2
+        raise CommandError(f"unknown --style {args.style!r}; known: {', '.join(STYLES)}") from None
     try:
         options = SynthOptions(seed=args.seed, songs=args.songs, seconds=args.seconds,
                                sample_rate=args.sample_rate,
@@ -116,8 +117,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         index = synthesize(args.out, options, jobs=args.jobs, overwrite=args.overwrite,
                            progress=not args.no_progress)
     except (ValueError, FileExistsError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     wall = time.perf_counter() - started
     size = _dir_size(args.out)
     n = len(index["songs"])
@@ -137,8 +137,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     try:
         songs = open_dataset(args.path, split=args.split)
     except (DatasetError, ValueError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     if not songs:
         print(f"no songs in {args.path}" + (f" for split {args.split}" if args.split else ""))
         return 1
@@ -174,8 +173,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         song = songs[0] if args.song is None else next((s for s in songs if s.id == args.song),
                                                        None)
         if song is None:
-            print(f"error: no song {args.song!r} in {args.path}")
-            return 2
+            raise CommandError(f"no song {args.song!r} in {args.path}") from None
         print(f"plot: {plot_song(song, args.plot)}")
     return 0
 
@@ -192,8 +190,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     try:
         songs = open_dataset(args.path, split=args.split)
     except (DatasetError, ValueError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     songs = songs[: args.limit] if args.limit else songs
     results = [check_song(s) for s in tqdm(songs, desc="check", unit="song")]
     table = Table(title=f"beat F1 (±70 ms) of librosa beats vs ground truth: {args.path}")

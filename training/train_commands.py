@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sideman.server.cli import CommandError
+
 if TYPE_CHECKING:
     from .loop import LoopOptions
     from .stage import DataOptions
@@ -56,8 +58,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         root = args.out if args.out is not None else args.data / "latents"
         path = build_cache(args.data, root, codec, progress=not args.no_progress)
     except (CodecError, CacheError, DatasetError, ValueError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     cache = open_cache(path, codec, splits=())
     stats = cache.index.get("stats_train", {})
     print(f"{path}: {len(cache.index['songs'])} songs; train latents RMS "
@@ -306,8 +307,7 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
                                     "log_every": 10, "lr": 3e-4, "ema": 0.999})
         model = train_ldm(options, _data_options(args), loop, resume=args.resume)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
     return 0
 
@@ -327,8 +327,7 @@ def _cmd_cd(args: argparse.Namespace) -> int:
                                     "log_every": 10, "lr": 5e-5, "ema": 0.999})
         model = train_cd(options, _data_options(args), loop, resume=args.resume)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
     return 0
 
@@ -349,8 +348,7 @@ def _cmd_check_model(args: argparse.Namespace) -> int:
             seed=args.seed, progress=not args.no_progress, codec_weights=args.codec_weights)
         report = run_check(options)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     print(report["table"])
     print(f"results: {args.out / 'check.json'}")
     return 0
@@ -373,8 +371,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
                            sigmas=sigmas, codec_weights=args.codec_weights,
                            progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
-        return 2
+        raise CommandError(f"{exc}") from None
     print(probe_table(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
