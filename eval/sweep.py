@@ -61,6 +61,7 @@ from sideman.models.base import Generator, song_seed
 from sideman.models.geometry import Geometry, GeometryError, hop_frames_for_ratio
 from sideman.server.app import ServerConfig
 from sideman.server.client import ClientSettings, StreamClient
+from sideman.server.client import transport_updates as client_transport_updates
 from sideman.server.offline import Latency, SimClient, Simulation, Timing, TransportUpdate
 from sideman.training.datasets import STEMS, Song, load_audio, mix_without, open_dataset
 
@@ -351,29 +352,8 @@ def transport_updates(song: Song, rate: int) -> tuple[TransportUpdate, ...]:
     if song.beats is None or len(song.beats) < 2:
         raise SweepError(f"song {song.id} has no beat annotations: the beat-grid condition "
                          f"needs them (use --beat-grid off)")
-    beats = np.asarray(song.beats, dtype=np.float64)
-    per_bar = beats_per_bar(song)
-    downbeats = np.asarray(song.downbeats if song.downbeats is not None else [], np.float64)
-    periods = np.diff(beats)
-    updates = []
-    for i, beat in enumerate(beats):
-        period = periods[min(i, len(periods) - 1)]
-        bpm = float(np.clip(60.0 / period, 20.0, 400.0))
-        if downbeats.size:
-            before = downbeats[downbeats <= beat + 1e-3]
-            if before.size:
-                first = int(np.searchsorted(beats, before[-1] - 1e-3))
-                in_bar = (i - first) % per_bar
-            else:  # a pickup before the first downbeat
-                first = int(np.searchsorted(beats, downbeats[0] - 1e-3))
-                in_bar = (i - first) % per_bar
-        else:
-            in_bar = 0
-        position = round(beat * rate)
-        updates.append(TransportUpdate(at=0 if i == 0 else max(0, position), bpm=bpm,
-                                       beat_position=position, beats_per_bar=per_bar,
-                                       beat_in_bar=int(in_bar)))
-    return tuple(updates)
+    return client_transport_updates(song.beats, rate, beats_per_bar=beats_per_bar(song),
+                                    downbeats=song.downbeats)
 
 
 # -- the sweep -----------------------------------------------------------------------------

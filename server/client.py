@@ -26,7 +26,7 @@ import math
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -176,6 +176,46 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class TransportUpdate:
+    """A ``/sideman/transport`` the client sends once it has captured up to ``at``."""
+
+    at: int  #: client sample position
+    bpm: float
+    beat_position: int  #: client sample position of a beat
+    beats_per_bar: int = 4
+    beat_in_bar: int = 0
+
+
+def transport_updates(beats: Sequence[float], rate: int, *, beats_per_bar: int = 4,
+                      downbeats: Sequence[float] | None = None) -> tuple[TransportUpdate, ...]:
+    """One ``/sideman/transport`` per beat (times in seconds), sent once the client has
+    captured that beat: the tempo there (from the beat to the next) and the beat's place in
+    the bar, counted from the last downbeat (``None``: unknown, every beat is sent as beat 0
+    of its bar). The first goes out at capture start (it may announce a beat still to
+    come)."""
+    times = np.asarray(beats, dtype=np.float64)
+    if len(times) < 2:
+        raise ValueError(f"a beat grid needs at least two beats, got {len(times)}")
+    marks = np.asarray(downbeats if downbeats is not None else (), np.float64)
+    periods = np.diff(times)
+    updates = []
+    for i, beat in enumerate(times):
+        period = periods[min(i, len(periods) - 1)]
+        bpm = float(np.clip(60.0 / max(period, 1e-6), 20.0, 400.0))
+        if marks.size:
+            before = marks[marks <= beat + 1e-3]
+            first = int(np.searchsorted(times, (before[-1] if before.size else marks[0]) - 1e-3))
+            in_bar = (i - first) % beats_per_bar  # before the first downbeat: a pickup
+        else:
+            in_bar = 0
+        position = round(beat * rate)
+        updates.append(TransportUpdate(at=0 if i == 0 else max(0, position), bpm=bpm,
+                                       beat_position=position, beats_per_bar=beats_per_bar,
+                                       beat_in_bar=int(in_bar)))
+    return tuple(updates)
+
+
+@dataclass(frozen=True)
 class PlannedStep:
     """A step the server will run: its capture position and region on the client clock."""
 
@@ -216,6 +256,8 @@ class StreamClient:
         self.closed_reason: str | None = None
         #: Set once ``bye`` has been sent: the session may be gone from then on.
         self.bye_sent = False
+        #: Set by :func:`run_client` when Ctrl-C stopped the stream: the output is partial.
+        self.interrupted = False
         self.writers = {stem: StemWriter(length) for stem in settings.stems}
         self.steps: dict[int, _StepLog] = {}
         self.counts = {"duplicate": 0, "stale": 0, "superseded": 0, "late": 0, "received": 0,
@@ -586,11 +628,18 @@ class ClientRunner:
     """Drives a :class:`StreamClient` over UDP against ``server``."""
 
     def __init__(self, core: StreamClient, server: Address, *, options: RunOptions | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 transports: Sequence[TransportUpdate] = (),
+                 progress: Callable[[int, int], None] | None = None) -> None:
         self.core = core
         self.server = server
         self.options = options or RunOptions()
         self.clock = clock
+        #: Beat-grid updates, each sent before the capture point at or after its ``at``.
+        self.transports = sorted(transports, key=lambda t: t.at)
+        self._next_transport = 0
+        #: Called with (samples captured, samples to capture) as the stream goes on.
+        self.progress = progress
         family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -604,6 +653,18 @@ class ClientRunner:
 
     def close(self) -> None:
         self.sock.close()
+
+    def _send_transports(self, upto: int) -> None:
+        while (self._next_transport < len(self.transports)
+               and self.transports[self._next_transport].at <= upto):
+            t = self.transports[self._next_transport]
+            self.send(self.core.transport(t.bpm, t.beat_position, t.beats_per_bar,
+                                          t.beat_in_bar))
+            self._next_transport += 1
+
+    def _report(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
 
     def send(self, payload: bytes) -> None:
         self.sock.sendto(payload, self.server)
@@ -698,10 +759,12 @@ class ClientRunner:
                 for payload in core.audio_messages(sent, audio[sent:p.capture], block):
                     self.send(payload)
                 sent = p.capture
+            self._send_transports(p.capture)
             mark = core.mark(p.capture)
             self.send(mark)
             core.captured(p.step, self.clock())
             self._wait_step(p.step, mark)
+            self._report(p.capture, plan[-1].capture)
 
     def _wait_step(self, step: int, mark: bytes) -> None:
         core = self.core
@@ -724,11 +787,12 @@ class ClientRunner:
         core = self.core
         block = min(self.options.realtime_block, core.audio_block())
         rate = core.client_rate
-        _end, sends = core.capture_schedule(len(audio), block)
+        end, sends = core.capture_schedule(len(audio), block)
         t0 = self.clock() + 0.05
         for p in plan:
             core.captured(p.step, t0 + p.capture / rate)
         self.pump(t0)
+        self._send_transports(0)
         self.send(core.mark(0))  # step 0 is due as capture starts
         for start, stop, marks in sends:
             self.pump(t0 + stop / rate)
@@ -739,7 +803,9 @@ class ClientRunner:
             for payload in core.audio_messages(start, chunk, block):
                 self.send(payload)
             for position in marks:
+                self._send_transports(position)
                 self.send(core.mark(position))
+            self._report(stop, end)
         self.wait_for(lambda: all(core.step_complete(p.step) for p in plan), self.options.tail)
 
     def finish(self) -> None:
@@ -749,9 +815,20 @@ class ClientRunner:
         request = core.status_request()
         self.send(request)
         self.wait_for(lambda: bool(core.status), 2.0, lambda: self.send(request))
+        self.goodbye(1.0)
+
+    def goodbye(self, timeout: float) -> None:
+        """Say bye (resent until acknowledged or ``timeout``) so the server frees the session
+        at once; nothing when there is no session (yet) or bye was said."""
+        core = self.core
+        if core.session is None or "bye" in core.acks:
+            return
         bye = core.bye()
-        self.send(bye)
-        self.wait_for(lambda: "bye" in core.acks, 1.0, lambda: self.send(bye))
+        try:
+            self.send(bye)
+            self.wait_for(lambda: "bye" in core.acks, timeout, lambda: self.send(bye))
+        except OSError:  # the socket is gone: the server's idle timeout frees the session
+            pass
 
 
 def _expected_ack(key: str, values: list, core: StreamClient) -> tuple | None:
@@ -769,10 +846,17 @@ def _ack_matches(ack: tuple, expected: tuple | None) -> bool:
 
 # -- one call for the CLI, the demo and tests ----------------------------------------------
 def read_mono(path: Path) -> tuple[np.ndarray, int]:
-    """A sound file as mono float32 (channels averaged) and its rate."""
+    """A sound file as mono float32 (channels averaged) and its rate; a file soundfile
+    cannot read raises :class:`ValueError` naming the file and the formats it can."""
     import soundfile as sf
 
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:  # LibsndfileError: soundfile >= 0.11
+        raise ValueError(f"cannot read {path} as audio ({exc}); use WAV, AIFF, FLAC or "
+                         f"OGG") from None
+    if not len(data):
+        raise ValueError(f"{path} holds no audio (0 samples)")
     return data.mean(axis=1).astype(np.float32), int(rate)
 
 
@@ -788,16 +872,33 @@ def default_stats_path(out: Path) -> Path:
 
 
 def run_client(audio: np.ndarray, rate: int, settings: ClientSettings, server: Address, *,
-               options: RunOptions | None = None, name: str = "sideman-client"
-               ) -> StreamClient:
+               options: RunOptions | None = None, name: str = "sideman-client",
+               transports: Sequence[TransportUpdate] = (),
+               on_ready: Callable[[StreamClient], None] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> StreamClient:
     """Stream ``audio`` through the server at ``server``; returns the finished core (its
-    ``writers`` hold the output, ``stats()`` the figures)."""
+    ``writers`` hold the output, ``stats()`` the figures).
+
+    ``on_ready(core)`` runs once the settings are acknowledged (the plan is known), before
+    any audio is sent; what it raises ends the run. Ctrl-C (``KeyboardInterrupt``) ends the
+    stream early: the session is closed with ``bye`` and the core returned with
+    ``interrupted`` set and what was received so far. On any other error ``bye`` is said too.
+    """
     core = StreamClient(settings, rate, len(audio), name=name)
-    runner = ClientRunner(core, server, options=options)
+    runner = ClientRunner(core, server, options=options, transports=transports,
+                          progress=progress)
     try:
         runner.handshake()
+        if on_ready is not None:
+            on_ready(core)
         runner.stream(audio)
         runner.finish()
+    except KeyboardInterrupt:
+        core.interrupted = True
+        runner.goodbye(0.5)
+    except BaseException:
+        runner.goodbye(0.5)
+        raise
     finally:
         runner.close()
     return core

@@ -1,7 +1,11 @@
 """``sideman serve``, ``sideman client`` and ``sideman demo``: argument parsing in one place.
 
-Handlers turn the parsed arguments into constructor arguments (ServerConfig, ClientSettings,
-RunOptions) and call into the library; heavy imports happen inside them.
+Handlers check every setting they can before the slow work (loading a model, streaming a
+song): a wrong value is one line naming what is allowed (:class:`~.cli.CommandError`), not a
+traceback after the fact. Then they turn the arguments into constructor arguments
+(ServerConfig, ClientSettings, RunOptions) and call into the library; heavy imports happen
+inside them. Ctrl-C in ``client`` and ``demo`` keeps what was received (written as partial
+output, the session closed with ``bye``).
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from .cli import INTERRUPTED, CommandError, listen_port, port
 from .protocol import DEFAULT_MAX_DATAGRAM, DEFAULT_PORT
 
 log = logging.getLogger(__name__)
@@ -22,6 +28,8 @@ log = logging.getLogger(__name__)
 #: The demo song, found from the source tree (an editable install, as `make` does) wherever
 #: the command runs; an installed wheel has no max_patches/ and the demo synthesises a groove.
 DEMO_INPUT = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "demo_input.wav"
+#: The stems every packaged model generates (models/base.py STEMS), checked before loading.
+KNOWN_STEMS = ("bass", "drums", "guitar", "piano")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,38 +51,64 @@ def _model_options(parser: argparse.ArgumentParser, default: str) -> None:
                         help="clicktrack: impulse every N samples of the client clock "
                              "(default 4410)")
     parser.add_argument("--click-delay", type=float, default=0.0, metavar="S",
-                        help="clicktrack: pretend each model call takes S seconds")
+                        help="clicktrack: pretend each model call takes S seconds (default 0)")
     parser.add_argument("--click-delay-per-step", type=float, default=0.0, metavar="S",
-                        help="clicktrack: plus S seconds per sampling step")
+                        help="clicktrack: plus S seconds per sampling step (default 0)")
 
 
 def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stem", action="append", dest="stems", metavar="STEM",
-                        help="stem to generate (repeat for several; default drums)")
-    parser.add_argument("--r", type=float, default=0.25, help="hop ratio H/T (default 0.25)")
-    parser.add_argument("--w", type=int, default=1, help="look-ahead in hops (default 1)")
+                        help=f"stem to generate: {', '.join(KNOWN_STEMS)} (repeat for "
+                             "several; default drums)")
+    parser.add_argument("--r", type=float, default=0.25,
+                        help="hop ratio H/T, 0 < r <= 1 with (w+2)*r <= 1 (default 0.25)")
+    parser.add_argument("--w", type=int, default=1,
+                        help="look-ahead in hops: -1, 0, 1 (live) or more (default 1)")
     parser.add_argument("--steps", type=int, default=None,
                         help="sampling steps (default: the model's)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--variation", type=float, default=None,
-                        help="noise temperature 0..2 (useful from 0.05)")
+                        help="noise temperature 0..2 (default 1; useful from 0.05)")
     parser.add_argument("--guidance", type=float, default=None,
                         help="mixture guidance 0..5 (1 = off, the default; above 1 the part "
                              "follows what it hears more, at twice the model's work)")
-    parser.add_argument("--xfade", type=int, default=None,
+    parser.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade samples at the head of each region (default 256)")
-    parser.add_argument("--datagram", type=int, default=None,
-                        help="largest datagram the server sends us, bytes (default 8192)")
-    parser.add_argument("--delay", type=int, default=0,
-                        help="our output delay in samples (extends every deadline)")
+    parser.add_argument("--datagram", type=int, default=None, metavar="BYTES",
+                        help="largest datagram the server sends us (default 8192)")
+    delay = parser.add_mutually_exclusive_group()
+    delay.add_argument("--delay", type=int, default=None, metavar="SAMPLES",
+                       help="our output delay in samples of the input (extends every "
+                            "deadline; default 0)")
+    delay.add_argument("--delay-ms", type=float, default=None, metavar="MS",
+                       help="the same in milliseconds, as the patches' delay box")
     parser.add_argument("--no-refine", action="store_true",
                         help="never send a quick result to be refined later")
     parser.add_argument("--fast", action="store_true",
                         help="faster than real time (realtime 0): same protocol, full quality, "
                              "waits for each step")
+    grid = parser.add_mutually_exclusive_group()
+    grid.add_argument("--bpm", default=None, metavar="BPM|auto",
+                      help="send the host's tempo (/sideman/transport) like a patch synced to "
+                           "a transport: a number (the first beat at 0 s, 4/4) or 'auto' "
+                           "(beats tracked from the input with librosa); default: none")
+    grid.add_argument("--beats", type=Path, default=None, metavar="FILE",
+                      help="send this beat grid instead: a text file with one beat time in "
+                           "seconds per line, optionally followed by its number in the bar "
+                           "(1 = downbeat)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar while streaming (only shown on a terminal)")
+
+
+def _check_model(args: argparse.Namespace) -> None:
+    """Fail before loading when --model names nothing that exists."""
+    if args.model not in ("default", "clicktrack") and not Path(args.model).is_dir():
+        raise CommandError(f"--model {args.model}: no such model; use default, clicktrack or "
+                           f"a checkpoint directory (config.json + model.safetensors)")
 
 
 def _load_generator(args: argparse.Namespace):
+    from sideman.models.base import GeneratorError
     from sideman.models.registry import load_generator
 
     options: dict[str, object] = {}
@@ -87,17 +121,204 @@ def _load_generator(args: argparse.Namespace):
         options["device"] = args.device
         if args.codec_weights is not None:
             options["codec_weights"] = args.codec_weights
-    return load_generator(args.model, **options)
+    try:
+        return load_generator(args.model, **options)
+    except (GeneratorError, ValueError, RuntimeError) as exc:
+        raise CommandError(str(exc)) from None
 
 
-def _client_settings(args: argparse.Namespace):
+def _client_settings(args: argparse.Namespace, rate: int):
+    """ClientSettings from the arguments, each checked the way the server will check it
+    (the exact limits that depend on the model, such as r rounding, come from the server)."""
     from .client import ClientSettings
 
+    stems = tuple(args.stems or ["drums"])
+    unknown = [s for s in stems if s not in KNOWN_STEMS]
+    if unknown:
+        raise CommandError(f"--stem {', '.join(unknown)}: unknown stem; allowed: "
+                           f"{', '.join(KNOWN_STEMS)}")
+    if len(set(stems)) != len(stems):
+        raise CommandError(f"--stem given twice: {', '.join(stems)}; give each stem once")
+    if not 0 < args.r <= 1:
+        raise CommandError(f"--r {args.r:g} is out of range; allowed 0 < r <= 1")
+    if args.w < -1:
+        raise CommandError(f"--w {args.w} is out of range; allowed -1 (retrospective), 0, 1 "
+                           f"(live) or more")
+    if (args.w + 2) * args.r > 1 + 1e-9:
+        raise CommandError(f"--r {args.r:g} with --w {args.w} breaks (w+2)*r <= 1; allowed r "
+                           f"<= {1 / (args.w + 2):g} for this w")
+    for name, value, lo, hi in (("--variation", args.variation, 0.0, 2.0),
+                                ("--guidance", args.guidance, 0.0, 5.0)):
+        if value is not None and not lo <= value <= hi:
+            raise CommandError(f"{name} {value:g} is out of range; allowed {lo:g} ... {hi:g}")
+    for name, value, lo in (("--steps", args.steps, 1), ("--xfade", args.xfade, 0),
+                            ("--delay", args.delay, 0), ("--delay-ms", args.delay_ms, 0)):
+        if value is not None and value < lo:
+            raise CommandError(f"{name} {value:g} is out of range; allowed >= {lo}")
+    delay = args.delay if args.delay is not None else \
+        round((args.delay_ms or 0.0) * rate / 1000.0)
     return ClientSettings(
-        stems=tuple(args.stems or ["drums"]), r=args.r, w=args.w, steps=args.steps,
+        stems=stems, r=args.r, w=args.w, steps=args.steps,
         seed=args.seed, variation=args.variation, guidance=args.guidance, xfade=args.xfade,
         datagram=args.datagram,
-        delay=args.delay, realtime=not args.fast, refine=not args.no_refine)
+        delay=delay, realtime=not args.fast, refine=not args.no_refine)
+
+
+def _read_input(path: Path) -> tuple[np.ndarray, int]:
+    from .client import read_mono
+
+    if not path.is_file():
+        raise CommandError(f"no such input file: {path}")
+    try:
+        return read_mono(path)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _check_wav(path: Path, raw: str, option: str) -> Path:
+    """An output file name the stream will surely be written to (checked before streaming,
+    so nothing received is lost to a bad name at the end)."""
+    if path.is_dir() or raw.endswith(("/", "\\")):
+        raise CommandError(f"{option} {raw} is a folder; give a file name ending in .wav, "
+                           f"e.g. {option} {path / 'out.wav'}")
+    if path.suffix.lower() != ".wav":
+        raise CommandError(f"{option} {raw}: only WAV files are written (32-bit float); give "
+                           f"a name ending in .wav")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise CommandError(f"{option} {raw}: {parent} is a file, not a folder")
+    return path
+
+
+def _resolve(host: str, port_: int) -> tuple[str, int]:
+    """``host`` as an IP address (IPv4 first), or a clear error for a name that does not
+    resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port_, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise CommandError(f"--host {host}: cannot resolve it ({exc.strerror}); give a host "
+                           f"name or an IP address such as 127.0.0.1") from None
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return str(infos[0][4][0]), port_
+
+
+def _transports(args: argparse.Namespace, audio: np.ndarray, rate: int) -> tuple:
+    """The beat grid to send (--bpm or --beats), as transport updates; () for none."""
+    from .client import transport_updates
+
+    if args.beats is not None:
+        if not args.beats.is_file():
+            raise CommandError(f"--beats {args.beats}: no such file")
+        try:
+            rows = [line.replace(",", " ").split() for line in args.beats.read_text()
+                    .splitlines() if line.strip() and not line.lstrip().startswith("#")]
+            times = [float(row[0]) for row in rows]
+            numbers = [int(float(row[1])) for row in rows if len(row) > 1]
+        except (ValueError, UnicodeDecodeError):
+            raise CommandError(f"--beats {args.beats}: not a beat list; allowed: one beat "
+                               f"time in seconds per line, optionally followed by its number "
+                               f"in the bar (1 = downbeat)") from None
+        if len(times) < 2:
+            raise CommandError(f"--beats {args.beats}: {len(times)} beat(s); a grid needs at "
+                               f"least two")
+        if len(numbers) == len(times):
+            per_bar = max(numbers)
+            downbeats = [t for t, n in zip(times, numbers, strict=True) if n == 1]
+        else:
+            per_bar, downbeats = 4, [times[0]]
+        return transport_updates(times, rate, beats_per_bar=max(1, min(16, per_bar)),
+                                 downbeats=downbeats or None)
+    if args.bpm is None:
+        return ()
+    if args.bpm == "auto":
+        import librosa
+
+        _tempo, beats = librosa.beat.beat_track(y=audio, sr=rate, units="time")
+        if len(beats) < 2:
+            raise CommandError("--bpm auto: no beats found in the input; give --bpm BPM")
+        return transport_updates(list(beats), rate, downbeats=[float(beats[0])])
+    try:
+        bpm = float(args.bpm)
+    except ValueError:
+        bpm = 0.0
+    if not 20 <= bpm <= 400:
+        raise CommandError(f"--bpm {args.bpm}: allowed a tempo 20 ... 400 or 'auto'")
+    period = 60.0 / bpm
+    beats = np.arange(0.0, max(2 * period, len(audio) / rate + period), period)
+    return transport_updates(list(beats), rate, downbeats=[0.0])
+
+
+class _Progress:
+    """A progress bar on stderr while a song streams (tqdm: only on a terminal)."""
+
+    def __init__(self, rate: int, enabled: bool, what: str) -> None:
+        from tqdm import tqdm
+
+        self.rate = rate
+        self.bar = tqdm(total=None, unit="s", desc=what, disable=None if enabled else True,
+                        file=sys.stderr, leave=False,
+                        bar_format="{desc}: {n:.1f}/{total:.1f} s of audio {bar} {elapsed}")
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar.total is None:
+            self.bar.total = total / self.rate
+        self.bar.update((done - self.done) / self.rate)
+        self.done = done
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _check_plan(who: str):
+    """``on_ready`` check of the stream: refuses an input too short for any step, and warns
+    when the accompaniment covers less than half of it (it starts one look-ahead late)."""
+    from .client import ClientError
+
+    def check(core) -> None:
+        rate, length = core.client_rate, core.length
+        r, w = float(core.setting("r")[0]), int(core.setting("w")[0])
+        plan = core.plan()
+        if plan:
+            start = max(0, plan[0].region[0])
+        else:
+            g, cm = core.geometry()
+            start = cm.client_span(*g.region(max(0, -g.lookahead)))[0]
+        if not plan:
+            raise ClientError(f"the input is {length / rate:.2f} s, too short for r={r:g} "
+                              f"w={w}: the first generated region starts at {start / rate:.2f} "
+                              f"s; give a longer input (or a smaller --r or --w)")
+        if start > length / 2:
+            print(f"{who}: warning: only the last {(length - start) / rate:.2f} s of the "
+                  f"{length / rate:.2f}-s input get a part: generation starts at "
+                  f"{start / rate:.2f} s (r={r:g} w={w}); give a longer input or a smaller "
+                  f"--r or --w", file=sys.stderr)
+
+    return check
+
+
+def _run_stream(who: str, audio: np.ndarray, rate: int, settings, server, options, *,
+                transports: tuple, progress: bool, name: str):
+    """run_client with the plan check and a progress bar; a ClientError is exit status 1."""
+    from .client import ClientError, run_client
+
+    bar = _Progress(rate, progress, who)
+    try:
+        return run_client(audio, rate, settings, server, options=options, name=name,
+                          transports=transports, on_ready=_check_plan(who), progress=bar)
+    except ClientError as exc:
+        raise CommandError(str(exc), code=1) from None
+    finally:
+        bar.close()
+
+
+def _summary(core, rate: int) -> str:
+    stats = core.stats()
+    plan = core.plan() if core.ready else []
+    start = f", parts from {max(0, plan[0].region[0]) / rate:.2f} s" if plan else ""
+    return (f"{stats['steps_complete']}/{stats['steps']} steps complete, "
+            f"{stats['misses']} misses, {stats['lost_chunks']} lost chunks, "
+            f"latency p50 {stats['latency_p50_ms']} ms{start}")
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -107,19 +328,24 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     _model_options(p, "default")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--port", type=listen_port, default=DEFAULT_PORT,
+                   help=f"UDP port to listen on (default {DEFAULT_PORT}, the patches'; 0: any "
+                        "free port)")
     p.add_argument("--allow", nargs="+", default=[], metavar="CIDR",
                    help="networks allowed besides loopback, e.g. 192.168.1.0/24 "
                         "(needed with --host 0.0.0.0)")
-    p.add_argument("--max-sessions", type=int, default=16)
+    p.add_argument("--max-sessions", type=int, default=16,
+                   help="concurrent sessions at most (default 16)")
     p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                    help="close sessions silent for this long (default 60 s)")
     p.add_argument("--max-datagram", type=int, default=DEFAULT_MAX_DATAGRAM, metavar="BYTES",
                    help=f"largest datagram accepted or sent (default {DEFAULT_MAX_DATAGRAM}, "
                         "the macOS UDP limit)")
-    p.add_argument("--max-batch", type=int, default=8, help="steps per model call at most")
-    p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics")
+    p.add_argument("--max-batch", type=int, default=8,
+                   help="steps per model call at most (default 8)")
+    p.add_argument("--metrics-port", type=listen_port, default=None, metavar="PORT",
+                   help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics "
+                        "(default: off)")
     p.add_argument("--metrics-host", default="127.0.0.1",
                    help="address the metrics endpoint binds (default 127.0.0.1, whatever "
                         "--host is: the metrics name sessions and source addresses)")
@@ -130,16 +356,35 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-burst", type=float, default=200.0, metavar="N",
                    help="burst allowed above --source-rate (default 200)")
     p.add_argument("--log-interval", type=float, default=10.0, metavar="S",
-                   help="seconds between one-line status logs (0: never)")
+                   help="seconds between one-line status logs (default 10; 0: never)")
     p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
                    help="real time: start a step this long after its capture point even if "
                         "input is missing (default 20)")
     p.add_argument("--no-warmup", action="store_true",
-                   help="skip the two throw-away model calls that calibrate step timing")
+                   help="skip the throw-away model calls that calibrate step timing (two, "
+                        "plus one on two stems for a model with several)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch CPU threads for the model (default: torch's, one per core); "
                         "1 is much faster when other programs share the cores")
     p.set_defaults(func=_serve)
+
+
+def _check_listen(host: str, port_: int) -> None:
+    """Bind the address once before the model loads: a port in use (a second ``sideman
+    serve``) or a host that is not ours is an error in a second, not after the load."""
+    from .transport import open_udp_socket
+
+    try:
+        open_udp_socket(host, port_).close()
+    except socket.gaierror as exc:
+        raise CommandError(f"--host {host}: cannot resolve it ({exc.strerror}); give an "
+                           f"address of this machine such as 127.0.0.1 or 0.0.0.0") from None
+    except OSError as exc:
+        hint = ("another program (a second `sideman serve`?) listens there; stop it or "
+                "choose another --port" if exc.errno == 98 or "in use" in str(exc) else
+                "give an address of this machine such as 127.0.0.1 or 0.0.0.0")
+        raise CommandError(f"cannot listen on udp://{host}:{port_}: {exc.strerror or exc}; "
+                           f"{hint}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -147,33 +392,39 @@ def _serve(args: argparse.Namespace) -> int:
     from .telemetry import MetricsServer
     from .transport import UdpServer, freeze_heap
 
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"sideman serve: --threads must be >= 1, got {args.threads}")
-            return 2
-        import torch
-
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise CommandError(f"--threads {args.threads} is out of range; allowed >= 1")
+    _check_model(args)
     try:
         config = ServerConfig(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
                               max_datagram=args.max_datagram, allow=tuple(args.allow),
                               max_batch=args.max_batch, log_interval=args.log_interval,
                               watchdog_grace=args.watchdog_ms / 1000.0,
                               source_rate=args.source_rate, source_burst=args.source_burst)
-        generator = _load_generator(args)
-    except (ValueError, RuntimeError) as exc:
-        print(f"sideman serve: {exc}")
-        return 2
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    _check_listen(args.host, args.port)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print(f"sideman serve: loading model {args.model}…", flush=True)
+    generator = _load_generator(args)
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.allow:
         log.warning("bound to %s but only loopback clients are allowed; add --allow CIDR "
                     "for the networks you trust", args.host)
     server = Server(generator, config)
     if not args.no_warmup:
+        print("sideman serve: warming up…", flush=True)
         timings = server.engine.warmup()
         log.info("warm-up: %s", ", ".join(f"{call} {seconds * 1e3:.1f} ms"
                                           for call, seconds in timings.items()))
     freeze_heap()
-    udp = UdpServer(server, args.host, args.port).start()
+    try:
+        udp = UdpServer(server, args.host, args.port).start()
+    except OSError as exc:  # taken while the model loaded
+        raise CommandError(f"cannot listen on udp://{args.host}:{args.port}: "
+                           f"{exc.strerror or exc}; choose another --port") from None
     metrics = None
     if args.metrics_port is not None:
         metrics = MetricsServer(args.metrics_host, args.metrics_port, server.metrics_text)
@@ -197,18 +448,21 @@ def _register_client(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "client", help="reference client: stream a file through a running server",
         description="Stream INPUT like a patch would and write what comes back, aligned to "
-                    "INPUT sample for sample, plus a JSON stats file.")
+                    "INPUT sample for sample, plus a JSON stats file. Ctrl-C stops early and "
+                    "writes what was received.")
     p.add_argument("input", type=Path, help="input sound file (mixed down to mono)")
-    p.add_argument("--out", type=Path, required=True,
+    p.add_argument("--out", required=True, metavar="OUT.wav",
                    help="output WAV; with several --stem, OUT-STEM.wav per stem")
     p.add_argument("--stats", type=Path, default=None,
                    help="stats JSON (default: OUT's name with .stats.json)")
     p.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--port", type=port, default=DEFAULT_PORT,
+                   help=f"server UDP port (default {DEFAULT_PORT})")
     p.add_argument("--step-timeout", type=float, default=10.0, metavar="S",
-                   help="--fast: give up on a step's chunks after S seconds")
+                   help="--fast: give up on a step's chunks after S seconds (default 10)")
     p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
-                   help="give up when the server does not answer hello or set within S s")
+                   help="give up when the server does not answer hello or set within S s "
+                        "(default 5)")
     _stream_options(p)
     p.set_defaults(func=_client)
 
@@ -221,38 +475,29 @@ def _print_warnings(who: str, warnings: list[str]) -> None:
 
 
 def _client(args: argparse.Namespace) -> int:
-    from .client import (
-        ClientError,
-        RunOptions,
-        default_stats_path,
-        read_mono,
-        run_client,
-        stem_paths,
-        write_outputs,
-    )
+    from .client import RunOptions, default_stats_path, stem_paths, write_outputs
 
-    if not args.input.is_file():
-        print(f"sideman client: no such input file: {args.input}")
-        return 2
-    audio, rate = read_mono(args.input)
-    settings = _client_settings(args)
-    try:
-        core = run_client(audio, rate, settings, (args.host, args.port),
-                          options=RunOptions(fast=args.fast, step_timeout=args.step_timeout,
-                                             handshake_timeout=args.connect_timeout))
-    except ClientError as exc:
-        print(f"sideman client: {exc}")
-        return 1
+    audio, rate = _read_input(args.input)
+    settings = _client_settings(args, rate)
+    out = _check_wav(Path(args.out), args.out, "--out")
+    paths = stem_paths(out, settings.stems)
+    stats_path = args.stats or default_stats_path(out)
+    server = _resolve(args.host, args.port)
+    transports = _transports(args, audio, rate)
+    core = _run_stream("sideman client", audio, rate, settings, server,
+                       RunOptions(fast=args.fast, step_timeout=args.step_timeout,
+                                  handshake_timeout=args.connect_timeout),
+                       transports=transports, progress=not args.no_progress,
+                       name="sideman-client")
     _print_warnings("sideman client", core.warnings)
-    stats_path = args.stats or default_stats_path(args.out)
-    paths = write_outputs(core, rate, stem_paths(args.out, settings.stems), stats_path,
-                          {"input": str(args.input)})
-    stats = core.stats()
-    print(f"wrote {', '.join(str(p) for p in paths.values())} and {stats_path}: "
-          f"{stats['steps_complete']}/{stats['steps']} steps complete, "
-          f"{stats['misses']} misses, {stats['lost_chunks']} lost chunks, "
-          f"latency p50 {stats['latency_p50_ms']} ms")
-    return 0
+    if core.interrupted and not core.ready:
+        print("sideman client: interrupted before streaming; nothing to write", file=sys.stderr)
+        return INTERRUPTED
+    write_outputs(core, rate, paths, stats_path,
+                  {"input": str(args.input), "interrupted": core.interrupted})
+    print(f"{'interrupted: ' if core.interrupted else ''}wrote "
+          f"{', '.join(str(p) for p in paths.values())} and {stats_path}: {_summary(core, rate)}")
+    return INTERRUPTED if core.interrupted else 0
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -260,12 +505,14 @@ def _register_demo(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo", help="start a server in-process and stream a demo song through it",
         description="Runs the server and the reference client in one process and writes "
-                    "out/demo/ (input, generated stems, a mix, stats.json).")
+                    "out/demo/ (input, generated stems, a mix, stats.json). Ctrl-C stops "
+                    "early and writes what was made.")
     _model_options(p, "default")
     p.add_argument("--input", type=Path, default=None,
                    help="input file (default max_patches/media/demo_input.wav of the "
                         "source tree if present, else a synthetic groove)")
-    p.add_argument("--out-dir", type=Path, default=Path("out/demo"))
+    p.add_argument("--out-dir", type=Path, default=Path("out/demo"),
+                   help="output folder (default out/demo)")
     p.add_argument("--seconds", type=float, default=None,
                    help="use only the first S seconds of the input (default: all of it; "
                         "the synthetic groove is 12 s)")
@@ -298,59 +545,62 @@ def _demo(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from .app import Server, ServerConfig
-    from .client import ClientError, RunOptions, read_mono, run_client, write_outputs
+    from .client import RunOptions, write_outputs
     from .transport import UdpServer, freeze_heap
 
+    # Everything that can be wrong is checked before the model loads (it takes seconds).
     source = args.input or (DEMO_INPUT if DEMO_INPUT.is_file() else None)
+    if args.seconds is not None and args.seconds <= 0:
+        raise CommandError(f"--seconds {args.seconds:g} is out of range; allowed > 0")
     if source is not None:
-        if not source.is_file():
-            print(f"sideman demo: no such input file: {source}")
-            return 2
-        audio, rate = read_mono(source)
+        audio, rate = _read_input(source)
     else:
         rate = 44100
         audio = synth_groove(args.seconds or 12.0, rate)
     if args.seconds is not None:
-        if args.seconds <= 0:
-            print(f"sideman demo: --seconds must be > 0, got {args.seconds}")
-            return 2
         audio = audio[:round(args.seconds * rate)]
-    try:
-        generator = _load_generator(args)
-    except (ValueError, RuntimeError) as exc:
-        print(f"sideman demo: {exc}")
-        return 2
+    settings = _client_settings(args, rate)
     out_dir: Path = args.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sf.write(str(out_dir / "input.wav"), audio, rate, subtype="FLOAT")
-    settings = _client_settings(args)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--out-dir {out_dir} is a file; give a folder")
+    _check_model(args)
+    transports = _transports(args, audio, rate)
+    print(f"sideman demo: loading model {args.model}…", flush=True)
+    generator = _load_generator(args)
     server = Server(generator, ServerConfig(log_interval=0))
     server.engine.warmup()
     freeze_heap()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sf.write(str(out_dir / "input.wav"), audio, rate, subtype="FLOAT")
+    tempo = "tracked beats" if args.bpm == "auto" else f"{args.bpm} bpm"
+    grid = f", beat grid from {args.beats or tempo}" if transports else ""
     print(f"sideman demo: model {generator.info.name}, {len(audio) / rate:.1f} s of "
           f"{'synthetic groove' if source is None else source}, stems "
           f"{', '.join(settings.stems)}, r={settings.r} w={settings.w}"
-          f"{' (fast)' if args.fast else ' (real time)'}", flush=True)
+          f"{' (fast)' if args.fast else ' (real time)'}{grid}", flush=True)
     with UdpServer(server, "127.0.0.1", 0) as udp:
-        try:
-            core = run_client(audio, rate, settings, udp.address,
-                              options=RunOptions(fast=args.fast), name="sideman-demo")
-        except ClientError as exc:
-            print(f"sideman demo: {exc}")
-            return 1
+        core = _run_stream("sideman demo", audio, rate, settings, udp.address,
+                           RunOptions(fast=args.fast), transports=transports,
+                           progress=not args.no_progress, name="sideman-demo")
     _print_warnings("sideman demo", core.warnings)
+    if core.interrupted and not core.ready:
+        print(f"sideman demo: interrupted before streaming; wrote {out_dir}/input.wav",
+              file=sys.stderr)
+        return INTERRUPTED
     paths = write_outputs(core, rate, {stem: out_dir / f"{stem}.wav" for stem in settings.stems},
                           out_dir / "stats.json",
                           {"input": str(source) if source else "synthetic groove",
-                           "model": generator.info.name})
+                           "model": generator.info.name, "interrupted": core.interrupted})
     mix = audio.astype(np.float64)
     for stem in settings.stems:
         mix = mix + core.writers[stem].buffer
     peak = float(np.abs(mix).max()) if mix.size else 0.0
     sf.write(str(out_dir / "mix.wav"), (mix / max(1.0, peak)).astype(np.float32), rate,
              subtype="FLOAT")
-    stats = core.stats()
-    print(f"wrote {out_dir}/: input.wav, {', '.join(p.name for p in paths.values())}, "
-          f"mix.wav, stats.json — {stats['steps_complete']}/{stats['steps']} steps, "
-          f"{stats['misses']} misses, latency p50 {stats['latency_p50_ms']} ms")
-    return 0
+    print(f"{'interrupted: ' if core.interrupted else ''}wrote {out_dir}/: input.wav, "
+          f"{', '.join(p.name for p in paths.values())}, mix.wav, stats.json — "
+          f"{_summary(core, rate)}")
+    if not core.interrupted:
+        print(f"listen to {out_dir}/mix.wav (your input with the generated "
+              f"{' and '.join(settings.stems)}); to play live, see README \"Play live\"")
+    return INTERRUPTED if core.interrupted else 0

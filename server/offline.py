@@ -58,6 +58,7 @@ from .client import (
     ClientSettings,
     PlannedStep,
     StreamClient,
+    TransportUpdate,
     _ack_matches,
     _expected_ack,
 )
@@ -74,17 +75,6 @@ Link = Callable[[str, bytes], "int | Sequence[float]"]
 
 
 # -- what is simulated ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class TransportUpdate:
-    """A ``/sideman/transport`` the client sends once it has captured up to ``at``."""
-
-    at: int  #: client sample position
-    bpm: float
-    beat_position: int  #: client sample position of a beat
-    beats_per_bar: int = 4
-    beat_in_bar: int = 0
-
-
 @dataclass(frozen=True)
 class SimClient:
     """One simulated client: what it captures, what it asks for, what its link does.
