@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import sys
 from pathlib import Path
 
-from sideman.server.cli import CommandError
+from sideman.server.cli import INTERRUPTED, CommandError, Flatten, list_of, split_name
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = group.add_subparsers(dest="eval_command", metavar="ACTION")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     _register_sweep(actions)
+
+
+#: The conditions' names in the results, accepted for --beat-grid too.
+BEAT_GRID_NAMES = {"beat_grid": "on", "no_grid": "off"}
 
 
 def _ms(text: str) -> float:
@@ -41,7 +46,6 @@ def _probability(text: str) -> float:
 def _register_sweep(actions: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
         "sweep", help="sweep look-ahead depth over a data set and score the generated stems",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="For every song of --data, stem, r, w and beat-grid condition: stream the "
                     "mix without the stem through the live server's own code on a simulated "
                     "clock (sessions, scheduler, engine, chunker, the reference client), "
@@ -49,15 +53,18 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                     "and another song's stem. Writes songs.json, aggregate.json, songs.csv, "
                     "aggregate.csv, summary.md, table.md, run.json and plots/ into --out "
                     "(keys: docs/EVAL.md).",
-        epilog="Example: sideman eval sweep --data /work/data/synth-v1 --split test --songs 24 "
+        epilog="Example (a set made by `sideman data synth --out data/synth --songs 20`): "
+               "sideman eval sweep --data data/synth --split test --songs 2 --seconds 20 "
                "--model default --r 0.25 0.125 --w -1 0 1 2 --stems drums --beat-grid both "
-               "--out docs/reports/eval-default")
+               "--out out/sweep")
     what = p.add_argument_group("what to sweep")
     what.add_argument("--data", type=Path, required=True,
                       help="data set: a synthetic set (index.json) or Slakh2100 (root, split "
                            "folder or track)")
-    what.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
-                      help="which split of --data ('all': every song)")
+    what.add_argument("--split", default="test", type=split_name,
+                      choices=("train", "valid", "test", "all"),
+                      help="which split of --data (default test; 'all': every song; "
+                           "'validation' = valid)")
     what.add_argument("--songs", type=int, default=None, metavar="N",
                       help="the first N songs (by id) that have the stem after the span start "
                            "(default: all)")
@@ -68,24 +75,31 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                       help="only this song (repeat for several)")
     what.add_argument("--model", default="default",
                       help="'default' (embedded model), 'clicktrack' (diagnostic impulses) or "
-                           "a checkpoint directory")
-    what.add_argument("--stems", nargs="+", default=["drums"], metavar="STEM",
-                      help="stems to generate, each from the mix of the others")
-    what.add_argument("--r", nargs="+", type=float, default=[0.25], dest="rs", metavar="R",
-                      help="hop ratios H/T (rounded to whole latent frames)")
-    what.add_argument("--w", nargs="+", type=int, default=[1], dest="ws", metavar="W",
+                           "a checkpoint directory (default: default)")
+    what.add_argument("--stems", nargs="+", type=list_of(str, "stem"), action=Flatten,
+                      default=["drums"], metavar="STEM",
+                      help="stems to generate, each from the mix of the others (default drums; "
+                           "spaces or commas between values, as for --r and --w)")
+    what.add_argument("--r", nargs="+", type=list_of(float, "number"), action=Flatten,
+                      default=[0.25], dest="rs", metavar="R",
+                      help="hop ratios H/T, rounded to whole latent frames (default 0.25)")
+    what.add_argument("--w", nargs="+", type=list_of(int, "integer"), action=Flatten,
+                      default=[1], dest="ws", metavar="W",
                       help="look-ahead depths in hops (-1 retrospective, 0 immediate, 1 live, "
-                           ">= 2 deeper); (w+2)*r <= 1")
-    what.add_argument("--beat-grid", default="off", choices=("on", "off", "both"),
+                           ">= 2 deeper); (w+2)*r <= 1 (default 1)")
+    what.add_argument("--beat-grid", default="off",
+                      choices=("on", "off", "both", "beat_grid", "no_grid"),
                       help="send /sideman/transport with the song's annotated tempo and beats "
                            "(on), not (off), or both as two conditions (a model without the "
-                           "beat-grid input gives the same output: run once, noted)")
+                           "beat-grid input gives the same output: run once, noted); "
+                           "beat_grid and no_grid, the conditions' names in the results, "
+                           "mean on and off (default off)")
     client = p.add_argument_group("client settings (as `sideman client`)")
     client.add_argument("--steps", type=int, default=None,
                         help="sampling steps (default: the model's)")
     client.add_argument("--seed", type=int, default=0,
                         help="the sweep's seed; each song's own seed is derived from it and "
-                             "the song id (recorded in songs.json)")
+                             "the song id (recorded in songs.json; default 0)")
     client.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (default: the server's, 1)")
     client.add_argument("--guidance", type=float, default=None,
@@ -93,7 +107,8 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade at the head of each region (default: the server's)")
     client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",
-                        help="client output delay (extends every deadline; real time)")
+                        help="client output delay (extends every deadline; real time; "
+                             "default 0)")
     client.add_argument("--no-refine", action="store_true",
                         help="real time: never send a quick result to be refined later")
     sim = p.add_argument_group(
@@ -102,30 +117,31 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                      help="capture in real time on the simulated clock: deadlines, degrading, "
                           "refining, misses and the watchdog are the scheduler's own")
     sim.add_argument("--latency", type=_ms, default=0.0, metavar="MS",
-                     help="simulated time of each model call (needs --realtime)")
+                     help="simulated time of each model call (needs --realtime; default 0)")
     sim.add_argument("--latency-per-step", type=_ms, default=0.0, metavar="MS",
-                     help="plus this per sampling step (needs --realtime)")
+                     help="plus this per sampling step (needs --realtime; default 0)")
     sim.add_argument("--latency-jitter", type=_ms, default=0.0, metavar="MS",
                      help="draw each call's time from a seeded log-normal with this standard "
-                          "deviation around the mean above")
+                          "deviation around the mean above (default 0)")
     sim.add_argument("--latency-measured", type=float, default=None, metavar="FACTOR",
                      help="instead: each call takes its measured wall time x FACTOR")
     sim.add_argument("--loss", type=_probability, default=0.0, metavar="P",
-                     help="probability a datagram is lost (each direction)")
+                     help="probability a datagram is lost (each direction; default 0)")
     sim.add_argument("--duplicate", type=_probability, default=0.0, metavar="P",
-                     help="probability a datagram arrives twice")
+                     help="probability a datagram arrives twice (default 0)")
     sim.add_argument("--reorder", type=_probability, default=0.0, metavar="P",
-                     help="probability a datagram is held back by --reorder-delay")
+                     help="probability a datagram is held back by --reorder-delay (default 0)")
     sim.add_argument("--reorder-delay", type=_ms, default=0.01, metavar="MS",
-                     help="how long a reordered datagram is held back")
+                     help="how long a reordered datagram is held back (default 10 ms)")
     sim.add_argument("--link-delay", type=_ms, default=0.0, metavar="MS",
-                     help="fixed one-way network delay")
+                     help="fixed one-way network delay (default 0)")
     sim.add_argument("--jitter", type=_ms, default=0.0, metavar="MS",
-                     help="extra one-way delay drawn uniformly from [0, MS]")
+                     help="extra one-way delay drawn uniformly from [0, MS] (default 0)")
     sim.add_argument("--link-seed", type=int, default=0,
-                     help="seed of the link's decisions (per song-setting)")
+                     help="seed of the link's decisions (per song-setting; default 0)")
     sim.add_argument("--block", type=int, default=1024, metavar="SAMPLES",
-                     help="real time: samples per audio datagram, like a patch's block")
+                     help="real time: samples per audio datagram, like a patch's block "
+                          "(default 1024)")
     sim.add_argument("--batch", type=int, default=None, metavar="N",
                      help="song-settings run as concurrent sessions of one simulated server, "
                           "so their steps share model calls (default 16 in fast mode, 1 in "
@@ -133,15 +149,16 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
     score = p.add_argument_group("scoring and output")
     score.add_argument("--out", type=Path, required=True, help="output directory")
     score.add_argument("--tracker", default="auto", choices=("auto", "dsp", "beat_this"),
-                       help="beat tracker (Beat This only with its package and a local "
-                            "checkpoint; else the DSP tracker, noted)")
+                       help="beat tracker (default auto: Beat This only with its package and "
+                            "a local checkpoint; else the DSP tracker, noted)")
     score.add_argument("--beat-this-checkpoint", type=Path, default=None, metavar="PATH",
                        help="local Beat This checkpoint file (never downloaded)")
     score.add_argument("--span-start", type=float, default=None, metavar="S",
                        help="score each song from S seconds to its end (default: one model "
                             "window, when every (r, w) has generated with full context)")
     score.add_argument("--skip-seconds", type=float, default=0.0, metavar="S",
-                       help="ignore the first S seconds of the span in every metric")
+                       help="ignore the first S seconds of the span in every metric "
+                            "(default 0)")
     score.add_argument("--no-sensitivity", action="store_true",
                        help="skip the conditioning sensitivity (a third run of each "
                             "song-setting with another seed); the listening control (the "
@@ -158,16 +175,17 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
     run = p.add_argument_group("compute")
     run.add_argument("--threads", type=int, default=1,
-                     help="torch CPU threads (0: torch's default; more than 1 helps only on "
-                          "idle cores)")
+                     help="torch CPU threads (default 1; 0: torch's default; more than 1 "
+                          "helps only on idle cores)")
     run.add_argument("--jobs", type=int, default=1, metavar="N",
                      help="worker processes, each running one song (and stem) at a time "
-                          "with its own copy of the model and --threads threads")
+                          "with its own copy of the model and --threads threads (default 1)")
     run.add_argument("--fresh", action="store_true",
                      help="start again: ignore the song-settings already finished in "
                           "OUT/cells.jsonl (by default a sweep run again with the same "
                           "settings continues where it stopped)")
-    run.add_argument("--device", default="cpu", help="torch device of the model")
+    run.add_argument("--device", default="cpu",
+                     help="torch device of the model (default cpu)")
     run.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                      help="music2latent codec weights (default: the package's own location)")
     run.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
@@ -192,7 +210,8 @@ def config_from_args(args: argparse.Namespace):
         data=args.data, out=args.out, model=args.model,
         split=None if args.split == "all" else args.split, songs=args.songs,
         song_ids=tuple(args.song_ids or ()), stems=tuple(args.stems), rs=tuple(args.rs),
-        ws=tuple(args.ws), beat_grid=args.beat_grid, steps=args.steps, seed=args.seed,
+        ws=tuple(args.ws), beat_grid=BEAT_GRID_NAMES.get(args.beat_grid, args.beat_grid),
+        steps=args.steps, seed=args.seed,
         variation=args.variation, guidance=args.guidance, xfade=args.xfade, delay=args.delay,
         refine=not args.no_refine, realtime=args.realtime, latency=latency, up=link,
         down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
@@ -247,6 +266,11 @@ def _sweep(args: argparse.Namespace) -> int:
         raise CommandError(f"{exc}") from None
     try:
         run = run_sweep(config, progress=not args.no_progress, command=command_line(args))
+    except KeyboardInterrupt:
+        print(f"sideman eval sweep: interrupted; the song-settings finished so far are kept in "
+              f"{config.out / 'cells.jsonl'}: the same command continues from there",
+              file=sys.stderr)
+        return INTERRUPTED
     except (SweepError, DatasetError, GeneratorError, FileNotFoundError) as exc:
         raise CommandError(f"{exc}") from None
     timing = run.info["timing"]

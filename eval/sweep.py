@@ -403,6 +403,14 @@ def _jobs(config: SweepConfig, songs: Sequence[Song], span_rule: float
         if not chosen:
             raise SweepError(f"no song to score for {stem}: {len(songs)} songs, all skipped "
                              f"({'; '.join(f'{k}: {v}' for k, v in skipped[stem].items())})")
+        if config.songs is not None and len(chosen) < config.songs:
+            why = "; ".join(f"{k}: {v}" for k, v in skipped[stem].items())
+            raise SweepError(
+                f"{config.songs} songs asked for (--songs) but {len(chosen)} of the "
+                f"{len(songs)} songs of split {config.split or 'all'} can be scored for {stem}"
+                + (f" (skipped {why})" if why else "")
+                + f"; ask for --songs {len(chosen)} or fewer, or use another --split"
+                + ("" if config.include_silent else " or --include-silent"))
         others = other_songs(songs, chosen, stem, span_rule, config.include_silent,
                              config.seconds)
         if "beat_grid" in config.conditions:  # refuses songs without beats

@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from sideman import __version__
@@ -85,6 +87,22 @@ def list_of(convert: Callable[[str], T], what: str) -> Callable[[str], list[T]]:
     return parse
 
 
+def data_path(args: argparse.Namespace) -> Path:
+    """The data set of ``data info|check|cache``: ``PATH`` or ``--data PATH``, as every other
+    command takes it."""
+    if args.path is not None and args.data is not None and args.path != args.data:
+        raise CommandError(f"two data sets given: {args.path} and --data {args.data}; give one")
+    path = args.path if args.path is not None else args.data
+    if path is None:
+        raise CommandError("no data set given: add PATH or --data PATH")
+    return path
+
+
+def split_name(text: str) -> str:
+    """argparse type of ``--split``: Slakh2100's folder name ``validation`` is ``valid``."""
+    return {"validation": "valid"}.get(text, text)
+
+
 class Flatten(argparse.Action):
     """Joins the lists :func:`list_of` makes of each word into one list."""
 
@@ -95,6 +113,12 @@ class Flatten(argparse.Action):
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line (no usage block) and which records the
     deepest (sub)command it parsed, for the error prefix of the handler's own errors."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # "-1,1" (a comma list, see list_of) is a value like "-1", not an unknown option
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+|\d*\.\d+)(,-?(\d+|\d*\.\d+))*,?$")
 
     def error(self, message: str) -> NoReturn:
         print(error_line(self.prog, f"{message} (see {self.prog} --help)"), file=sys.stderr)

@@ -149,3 +149,34 @@ def test_version_and_verbose_after_the_command(capsys) -> None:
     assert parser.parse_args(["serve", "-v"]).verbose == 1
     assert parser.parse_args(["-vv", "serve"]).verbose == 2
     assert parser.parse_args(["serve"]).verbose == 0
+
+
+def test_data_commands_take_the_data_set_either_way(tmp_path: Path, capsys) -> None:
+    from sideman.server.cli import build_parser
+
+    parser = build_parser()
+    for action in ("info", "check", "cache"):
+        positional = parser.parse_args(["data", action, "some/set"])
+        option = parser.parse_args(["data", action, "--data", "some/set"])
+        assert (positional.path, option.data) == (Path("some/set"), Path("some/set"))
+    code, err = run(["data", "info"], capsys)
+    assert code == 2
+    assert_one_error(err, "sideman data info", "no data set given", "--data PATH")
+    code, err = run(["data", "info", "--data", str(tmp_path / "none"), "--split", "validation"],
+                    capsys)
+    assert code == 2
+    assert_one_error(err, "sideman data info", "is not a directory")
+
+
+def test_train_check_lists_take_spaces_or_commas() -> None:
+    from sideman.server.cli import build_parser
+
+    parser = build_parser()
+    base = ["train", "check", "--model", "m", "--data", "d", "--out", "o"]
+    spaced = parser.parse_args([*base, "--r", "0.125", "0.25", "--stems", "drums", "bass",
+                                "--beat-grid", "on", "off", "--split", "validation"])
+    commas = parser.parse_args([*base, "--r", "0.125,0.25", "--stems", "drums,bass",
+                                "--beat-grid", "on,off"])
+    for key in ("r", "stems", "beat_grid"):
+        assert getattr(spaced, key) == getattr(commas, key)
+    assert spaced.r == [0.125, 0.25] and spaced.split == "valid"

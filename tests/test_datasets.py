@@ -218,7 +218,9 @@ def test_data_commands_end_to_end(tmp_path: Path, synth_dir: Path,
                  "--seconds", "3", "--no-progress"]) == 0
     assert (out / "Track00000" / "stems" / "drums.wav").is_file()
     assert main(["data", "synth", "--out", str(out), "--songs", "1", "--no-progress"]) == 2
-    assert "not empty" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("sideman data synth: error: ") and "cannot be extended" in err
+    assert "seed 2 there, 0 here" in err and "--overwrite" in err
     assert main(["data", "synth", "--out", str(out), "--songs", "1",
                  "--split-fractions", "0.5,0.5", "--overwrite", "--no-progress"]) == 2
     assert "three numbers" in capsys.readouterr().err

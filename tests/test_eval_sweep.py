@@ -597,3 +597,43 @@ def test_a_model_that_plays_the_truth_scores_listening_far_above_one(songs_dir: 
         c["listening_ceiling"]["beat_f1_annotated"], rel=0.35)
     assert c["listening"]["onset_f1_stem"] > 1.5
     assert c["sensitivity"]["ratio_of_means"] > 2.0
+
+
+def test_more_songs_than_the_split_can_score_is_an_error(tmp_path: Path) -> None:
+    data = click_data(tmp_path / "clicks", 2, 4.0)
+    config = SweepConfig(data=data, out=tmp_path / "out", model="clicktrack", rs=(0.25,),
+                         ws=(1,), songs=3, plots=False)
+    with pytest.raises(SweepError, match=r"3 songs asked for \(--songs\) but 2 of the 2 songs "
+                                         r".*ask for --songs 2 or fewer"):
+        run_sweep(config, generator=TinyClickTrack(period=SR // 2), progress=False)
+
+
+def test_list_options_take_spaces_or_commas() -> None:
+    spaced = build_parser().parse_args(["eval", "sweep", "--data", "d", "--out", "o", "--r",
+                                        "0.25", "0.125", "--w", "-1", "1", "--stems", "drums",
+                                        "bass", "--beat-grid", "no_grid"])
+    commas = build_parser().parse_args(["eval", "sweep", "--data", "d", "--out", "o", "--r",
+                                        "0.25,0.125", "--w", "-1,1", "--stems", "drums,bass",
+                                        "--beat-grid", "off", "--split", "test"])
+    assert eval_commands.config_from_args(spaced) == eval_commands.config_from_args(commas)
+    assert spaced.rs == [0.25, 0.125] and spaced.ws == [-1, 1]
+    slakh = build_parser().parse_args(["eval", "sweep", "--data", "d", "--out", "o",
+                                       "--split", "validation"])
+    assert slakh.split == "valid"
+
+
+def test_ctrl_c_in_a_sweep_says_where_the_finished_part_is(tmp_path: Path, monkeypatch,
+                                                           capsys) -> None:
+    import sideman.eval.sweep as sweep_module
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "run_sweep", interrupted)
+    out = tmp_path / "o"
+    code = main(["eval", "sweep", "--data", str(tmp_path), "--out", str(out), "--model",
+                 "clicktrack"])
+    assert code == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (f"sideman eval sweep: interrupted; the song-settings finished so far are "
+                   f"kept in {out / 'cells.jsonl'}: the same command continues from there")

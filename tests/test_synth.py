@@ -6,6 +6,7 @@ import hashlib
 import io
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import mido
@@ -119,6 +120,25 @@ def test_same_seed_gives_bit_identical_files_whatever_jobs_or_count(dataset: Pat
     assert _hashes(first_only / "Track00000") == _hashes(dataset / "Track00000")
     other = compose_song(SEED + 1, 0, SECONDS)
     assert other.midi_bytes() != (dataset / "Track00000" / "song.mid").read_bytes()
+
+
+def test_a_set_is_extended_with_the_same_options(dataset: Path, tmp_path: Path) -> None:
+    grown = tmp_path / "grown"
+    options = SynthOptions(seed=SEED, songs=1, seconds=SECONDS, sample_rate=SR)
+    synthesize(grown, options, progress=False)
+    (grown / "latents").mkdir()  # what `data cache` puts there is kept
+    (grown / "latents" / "cache.json").write_text("{}")
+    index = synthesize(grown, replace(options, songs=2), jobs=2, progress=False)
+    assert [e["id"] for e in index["songs"]] == ["Track00000", "Track00001"]
+    assert (grown / "latents" / "cache.json").read_text() == "{}"
+    for song in ("Track00000", "Track00001"):
+        assert _hashes(grown / song) == _hashes(dataset / song)
+    assert (grown / "index.json").read_bytes() == (dataset / "index.json").read_bytes()
+    assert synthesize(grown, replace(options, songs=2), progress=False) == index  # nothing new
+    with pytest.raises(FileExistsError, match=r"cannot be extended .*seed"):
+        synthesize(grown, replace(options, seed=SEED + 1, songs=3), progress=False)
+    with pytest.raises(FileExistsError, match="it has 2 songs, more than 1"):
+        synthesize(grown, options, progress=False)
 
 
 def test_layout_and_metadata_schema(dataset: Path) -> None:

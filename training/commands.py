@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from sideman.server.cli import CommandError
+from sideman.server.cli import CommandError, data_path
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,20 @@ def _register_data(subparsers: argparse._SubParsersAction) -> argparse._SubParse
                             "musescore-general-soundfont install more; keep one out of "
                             "training to test on timbres the model never heard")
     synth.add_argument("--overwrite", action="store_true",
-                       help="replace an existing synthetic data set in --out")
+                       help="replace the synthetic data set in --out, with everything in its "
+                            "folder (without it, a set made with the same options and fewer "
+                            "songs is extended: only the new songs are rendered)")
     synth.add_argument("--no-progress", action="store_true", help="no progress bar")
     synth.set_defaults(func=_cmd_synth)
 
     info = group.add_parser("info", help="summarise a data set (synthetic or Slakh2100)",
                             description="Songs, hours, tempo range, meters, silent stems; "
                                         "optionally a plot of one song.")
-    info.add_argument("path", type=Path, help="data set directory")
-    info.add_argument("--split", default=None, help="only this split (train, valid, test)")
+    info.add_argument("path", type=Path, nargs="?", default=None, metavar="PATH",
+                      help="data set directory (or --data PATH)")
+    info.add_argument("--data", type=Path, default=None, help="the same as PATH")
+    info.add_argument("--split", default=None,
+                      help="only this split (train, valid, test; validation = valid)")
     info.add_argument("--plot", type=Path, default=None,
                       help="write a PNG of one song's stems with beat lines")
     info.add_argument("--song", default=None, help="song id for --plot (default: first)")
@@ -79,8 +84,11 @@ def _register_data(subparsers: argparse._SubParsersAction) -> argparse._SubParse
                     "scored against the ground-truth beats with mir_eval (F1 at ±70 ms, "
                     "and AMLt, which forgives double/half-tempo tracking); for "
                     "synthetic songs the drum onset offset against song.mid.")
-    check.add_argument("path", type=Path, help="data set directory")
-    check.add_argument("--split", default=None, help="only this split")
+    check.add_argument("path", type=Path, nargs="?", default=None, metavar="PATH",
+                       help="data set directory (or --data PATH)")
+    check.add_argument("--data", type=Path, default=None, help="the same as PATH")
+    check.add_argument("--split", default=None,
+                       help="only this split (train, valid, test; validation = valid)")
     check.add_argument("--limit", type=int, default=None, help="check at most N songs")
     check.add_argument("--json", type=Path, default=None, help="write per-song results here")
     check.set_defaults(func=_cmd_check)
@@ -95,6 +103,14 @@ def _parse_fractions(text: str) -> tuple[float, float, float]:
     if len(parts) != 3:
         raise ValueError(f"--split-fractions needs three numbers like 0.8,0.1,0.1, got {text!r}")
     return parts  # type: ignore[return-value]
+
+
+def _songs_in(path: Path) -> int:
+    """Songs of the synthetic set at ``path`` (0: none there)."""
+    try:
+        return len(json.loads((path / "index.json").read_text())["songs"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def _dir_size(path: Path) -> int:
@@ -114,6 +130,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                style=args.style,
                                soundfonts=tuple(str(p) for p in args.soundfonts or ()))
         started = time.perf_counter()
+        before = _songs_in(args.out) if not args.overwrite else 0
         index = synthesize(args.out, options, jobs=args.jobs, overwrite=args.overwrite,
                            progress=not args.no_progress)
     except (ValueError, FileExistsError) as exc:
@@ -121,9 +138,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     size = _dir_size(args.out)
     n = len(index["songs"])
+    made = n - before
+    added = f"{made} new, {before} there before; " if before else ""
     print(f"{n} songs ({n * options.seconds / 60:.1f} min of audio) in {args.out}: "
-          f"{wall:.1f} s wall, {wall / n:.2f} s per song with {args.jobs} job(s), "
-          f"{size / n / 1e6:.1f} MB per song; splits {index['splits']}")
+          f"{added}{wall:.1f} s wall, {wall / max(made, 1):.2f} s per song with {args.jobs} "
+          f"job(s), {size / n / 1e6:.1f} MB per song; splits {index['splits']}")
     return 0
 
 
@@ -134,13 +153,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from .datacheck import plot_song
     from .datasets import DatasetError, open_dataset, summarize
 
+    args.path = data_path(args)
     try:
         songs = open_dataset(args.path, split=args.split)
     except (DatasetError, ValueError) as exc:
         raise CommandError(f"{exc}") from None
     if not songs:
-        print(f"no songs in {args.path}" + (f" for split {args.split}" if args.split else ""))
-        return 1
+        raise CommandError(f"no songs in {args.path}"
+                           + (f" for split {args.split}" if args.split else ""), code=1)
     summary = summarize(songs)
     summary["size_mb"] = _dir_size(args.path) / 1e6
     table = Table(title=f"{args.path} ({songs[0].source})", show_header=False)
@@ -187,6 +207,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .datacheck import check_song
     from .datasets import DatasetError, open_dataset
 
+    args.path = data_path(args)
     try:
         songs = open_dataset(args.path, split=args.split)
     except (DatasetError, ValueError) as exc:

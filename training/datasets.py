@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 STEMS: tuple[str, ...] = ("bass", "drums", "guitar", "piano")
 #: Split names used by every loader ("validation" in Slakh becomes "valid").
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+#: Other names of a split: Slakh2100's own folder name for ``valid``.
+SPLIT_ALIASES: dict[str, str] = {"validation": "valid"}
 #: Slakh ``inst_class`` → stem. Any class not listed is left out (see the module docstring).
 SLAKH_CLASSES: dict[str, str] = {"Bass": "bass", "Drums": "drums", "Guitar": "guitar",
                                  "Piano": "piano"}
@@ -178,8 +180,10 @@ def open_dataset(path: str | Path, split: str | None = None, *,
     one track folder; ``annotations=False`` skips parsing the MIDI for beats (faster).
     """
     root = Path(path)
+    split = SPLIT_ALIASES.get(split, split) if split is not None else None
     if split is not None and split not in (*SPLITS, "omitted"):
-        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} "
+                         f"(validation = valid)")
     if not root.is_dir():
         raise DatasetError(f"{root} is not a directory")
     if (root / "index.json").is_file():

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sideman.server.cli import CommandError
+from sideman.server.cli import CommandError, Flatten, data_path, list_of, split_name
 
 if TYPE_CHECKING:
     from .loop import LoopOptions
@@ -33,7 +33,9 @@ def register_cache(data_group: argparse._SubParsersAction) -> None:
                     "it (encoded from the summed audio), which frames are audible, and the "
                     "beats. Stored under OUT/<codec>-<hash of its parameters>/; songs "
                     "already there are kept.")
-    cache.add_argument("--data", type=Path, required=True, help="data set directory")
+    cache.add_argument("path", type=Path, nargs="?", default=None, metavar="PATH",
+                       help="data set directory (or --data PATH)")
+    cache.add_argument("--data", type=Path, default=None, help="the same as PATH")
     cache.add_argument("--codec", default="mel", help="codec name (default mel)")
     cache.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                        help="music2latent codec weights (default: the package's own location)")
@@ -44,6 +46,16 @@ def register_cache(data_group: argparse._SubParsersAction) -> None:
     cache.set_defaults(func=_cmd_cache)
 
 
+def _beat_grid(values: list[str]) -> tuple[bool, ...]:
+    """--beat-grid on/off values (beat_grid/no_grid, the results' names, also accepted)."""
+    names = {"on": True, "beat_grid": True, "off": False, "no_grid": False}
+    unknown = [v for v in values if v.strip() not in names]
+    if unknown:
+        raise CommandError(f"--beat-grid {' '.join(unknown)}: allowed on, off (or beat_grid, "
+                           f"no_grid)")
+    return tuple(names[v.strip()] for v in values)
+
+
 def _cmd_cache(args: argparse.Namespace) -> int:
     import torch
 
@@ -52,6 +64,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     from .cache import CacheError, build_cache, open_cache
     from .datasets import DatasetError
 
+    args.data = data_path(args)
     torch.set_num_threads(args.threads)
     try:
         codec = build_codec(args.codec, weights=args.codec_weights)
@@ -199,14 +212,21 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                     "conditioning sensitivity; writes JSON, a markdown table and a few WAVs.")
     check.add_argument("--model", type=Path, required=True, help="model directory")
     check.add_argument("--data", type=Path, required=True, help="data set directory")
-    check.add_argument("--split", default="valid", choices=("train", "valid"),
-                       help="songs to use (default valid; the test split is for evaluation)")
+    check.add_argument("--split", default="valid", choices=("train", "valid"), type=split_name,
+                       help="songs to use (default valid, alias validation; the test split is "
+                            "for evaluation)")
     check.add_argument("--songs", type=int, default=8, help="number of songs (default 8)")
-    check.add_argument("--stems", default="drums", help="stems, comma-separated")
-    check.add_argument("--r", default="0.125,0.25", help="hop ratios (default 0.125,0.25)")
+    check.add_argument("--stems", nargs="+", type=list_of(str, "stem"), action=Flatten,
+                       default=["drums"], metavar="STEM",
+                       help="stems (default drums; spaces or commas between values, as for "
+                            "--r and --beat-grid)")
+    check.add_argument("--r", nargs="+", type=list_of(float, "number"), action=Flatten,
+                       default=[0.125, 0.25], metavar="R",
+                       help="hop ratios (default 0.125 0.25)")
     check.add_argument("--w", type=int, default=1, help="look-ahead (default 1)")
-    check.add_argument("--beat-grid", default="on,off",
-                       help="with and/or without the transport (default on,off)")
+    check.add_argument("--beat-grid", nargs="+", type=list_of(str, "on/off value"),
+                       action=Flatten, default=["on", "off"], metavar="on|off",
+                       help="with (on) and/or without (off) the transport (default on off)")
     check.add_argument("--num-steps", type=int, default=None,
                        help="sampler steps (default: the model's)")
     check.add_argument("--seconds", type=float, default=None,
@@ -341,9 +361,8 @@ def _cmd_check_model(args: argparse.Namespace) -> int:
     try:
         options = CheckOptions(
             model=args.model, data=args.data, split=args.split, songs=args.songs,
-            stems=tuple(s.strip() for s in args.stems.split(",") if s.strip()),
-            ratios=tuple(float(r) for r in args.r.split(",")), lookahead=args.w,
-            beat_grid=tuple(x.strip() == "on" for x in args.beat_grid.split(",")),
+            stems=tuple(s.strip() for s in args.stems), ratios=tuple(args.r),
+            lookahead=args.w, beat_grid=_beat_grid(args.beat_grid),
             num_steps=args.num_steps, seconds=args.seconds, out=args.out, wavs=args.wavs,
             seed=args.seed, progress=not args.no_progress, codec_weights=args.codec_weights)
         report = run_check(options)

@@ -243,28 +243,44 @@ def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
     """Write ``options.songs`` songs and ``index.json`` into ``out_dir``; returns the index.
 
     ``jobs`` worker processes render songs in parallel; the output does not depend on it.
-    An existing non-empty ``out_dir`` is refused unless ``overwrite`` (then the songs and
-    the index this function writes are replaced and everything else there is removed).
+    A song depends only on the options and its index, so a set made with the same options
+    and fewer songs is extended: only the new songs are rendered, and what else is there
+    (the latent cache ``data cache`` puts in ``latents/``) is kept. Any other non-empty
+    ``out_dir`` is refused unless ``overwrite``: then a synthetic set (with ``index.json``)
+    is removed, with everything in its folder, and made again.
     """
     from tqdm import tqdm
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     out_dir = Path(out_dir)
+    existing: list[dict[str, Any]] = []
     if out_dir.exists() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out_dir} is not empty; choose another directory or "
-                                  "pass overwrite (--overwrite) to replace it")
-        if not (out_dir / "index.json").is_file():
+        index_path = out_dir / "index.json"
+        if not index_path.is_file():
+            if not overwrite:
+                raise FileExistsError(f"{out_dir} is not empty; choose another directory or "
+                                      "pass overwrite (--overwrite) to replace it")
             raise FileExistsError(f"{out_dir} is not a synthetic data set (no index.json); "
                                   "refusing to delete it")
-        shutil.rmtree(out_dir)
+        old = json.loads(index_path.read_text())
+        why = _cannot_extend(old, options)
+        if why is None and not overwrite:
+            existing = [e for e in old["songs"] if (out_dir / e["id"]).is_dir()]
+        elif not overwrite:
+            raise FileExistsError(f"{out_dir} holds a synthetic set that cannot be extended "
+                                  f"to this one ({why}); choose another directory or pass "
+                                  "overwrite (--overwrite) to replace it")
+        else:
+            shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(str(out_dir), options, i) for i in range(options.songs)]
-    entries: list[dict[str, Any]] = []
+    have = {e["index"] for e in existing}
+    tasks = [(str(out_dir), options, i) for i in range(options.songs) if i not in have]
+    entries: list[dict[str, Any]] = list(existing)
+    out_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(tasks), desc="synth", unit="song", disable=not progress)
     try:
-        if jobs == 1:
+        if jobs == 1 or len(tasks) <= 1:
             for task in tasks:
                 entries.append(_render_task(task))
                 bar.update()
@@ -277,9 +293,7 @@ def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
     finally:
         bar.close()
     entries.sort(key=lambda e: e["index"])
-    params = asdict(options)
-    params["split_fractions"] = list(options.split_fractions)
-    params["soundfonts"] = [Path(p).name for p in options.soundfonts]
+    params = _params(options)
     index = {
         "format": FORMAT, "version": FORMAT_VERSION,
         "params": params,
@@ -288,7 +302,26 @@ def synthesize(out_dir: Path, options: SynthOptions, jobs: int = 1, *,
         "songs": entries,
     }
     (out_dir / "index.json").write_text(dump_json(index, nested=("songs",)))
-    log.info("wrote %d songs to %s", len(entries), out_dir)
+    log.info("wrote %d songs to %s (%d there before)", len(tasks), out_dir, len(existing))
     return index
+
+
+def _params(options: SynthOptions) -> dict[str, Any]:
+    params = asdict(options)
+    params["split_fractions"] = list(options.split_fractions)
+    params["soundfonts"] = [Path(p).name for p in options.soundfonts]
+    return params
+
+
+def _cannot_extend(index: dict[str, Any], options: SynthOptions) -> str | None:
+    """Why the set of ``index`` is not the start of the set ``options`` make (None: it is)."""
+    if index.get("format") != FORMAT or index.get("version") != FORMAT_VERSION:
+        return f"format {index.get('format')} version {index.get('version')}"
+    old, new = dict(index.get("params", {})), _params(options)
+    if old.get("songs", 0) > new["songs"]:
+        return f"it has {old['songs']} songs, more than {new['songs']}"
+    differ = [f"{key} {old.get(key)!r} there, {value!r} here" for key, value in new.items()
+              if key != "songs" and old.get(key) != value]
+    return "; ".join(differ) or None
 
 
