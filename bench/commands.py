@@ -79,7 +79,7 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from .speed import BenchError, BenchOptions, run_bench
-    from .speed_report import write_report
+    from .speed_report import TOY_NOTE, is_toy, write_report
 
     names = ("model", "teacher", "threads", "ratios", "lookahead", "steps", "teacher_steps",
              "stems", "sessions", "session_ratio", "session_seconds", "max_batch", "unbatched",
@@ -97,6 +97,9 @@ def _bench(args: argparse.Namespace) -> int:
     paths = write_report(result, args.out)
     print(f"sideman bench: wrote {', '.join(str(p) for p in paths.values())} "
           f"in {result['duration_s']:.0f} s")
+    if is_toy(result):
+        print(f"  {TOY_NOTE}")
+        return 0
     for target in result["targets"]:
         print(f"  {'met   ' if target['met'] else 'MISSED'} {target['what']}: "
               f"{target['value']} (margin {target['margin']})")

@@ -69,6 +69,18 @@ def where_time_goes(row: Mapping[str, Any]) -> str:
                      for stage, value in parts)
 
 
+#: What a ``--tiny`` run says instead of targets and the paper's figures (they are about the
+#: default model; a toy model's speed says nothing about them).
+TOY_NOTE = ("Tiny random models (`--tiny`): this run checks that the benchmark works; the "
+            "targets and the reference paper's figures are about the default model and are "
+            "not compared.")
+
+
+def is_toy(result: Mapping[str, Any]) -> bool:
+    """A ``--tiny`` run: no targets or paper comparisons are reported."""
+    return bool(result.get("options", {}).get("tiny"))
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     m = result["machine"]
     stages = result["stages"]
@@ -102,11 +114,15 @@ def markdown(result: Mapping[str, Any]) -> str:
     lines.append("")
 
     lines += ["## Targets", ""]
-    rows = [[t["what"], _target_value(t), _f(t["margin"], 3 if t["unit"].startswith("fraction")
-                                             else 1), "**met**" if t["met"] else "**missed**"]
-            for t in result["targets"]]
-    lines += _table(["target", "measured", "margin", ""], rows)
-    lines += _missed_notes(result)
+    toy = is_toy(result)
+    if toy:
+        lines += [TOY_NOTE, ""]
+    else:
+        rows = [[t["what"], _target_value(t),
+                 _f(t["margin"], 3 if t["unit"].startswith("fraction") else 1),
+                 "**met**" if t["met"] else "**missed**"] for t in result["targets"]]
+        lines += _table(["target", "measured", "margin", ""], rows)
+        lines += _missed_notes(result)
 
     lines += ["## Where a step's time goes (one session, fast mode)", "",
               "One reference client in fast mode (`realtime 0`: every step at full quality, "
@@ -124,12 +140,15 @@ def markdown(result: Mapping[str, Any]) -> str:
                  f"{_f(s['sampling_p50'], 2)}× / {_f(s['sampling_p95'], 2)}×",
                  f"{_f(s['end_to_end_p50'], 2)}× / {_f(s['end_to_end_p95'], 2)}×"]
                 for s in stages["speedups"]]
-        rows.append(["paper (GPU)", "–",
-                     f"{paper['teacher']['model_calls']} → {paper['distilled']['model_calls']}",
-                     f"{paper['sampling_speedup']}×", f"≈ {paper['end_to_end_speedup']:g}×"])
+        if not toy:
+            rows.append(["paper (GPU)", "–",
+                         f"{paper['teacher']['model_calls']} → "
+                         f"{paper['distilled']['model_calls']}",
+                         f"{paper['sampling_speedup']}×", f"≈ {paper['end_to_end_speedup']:g}×"])
         lines += _table(["r", "threads", "network calls", "sampling speed-up p50 / p95",
                          "whole-step speed-up p50 / p95"], rows)
-    lines += _paper_rows(result)
+    if not toy:
+        lines += _paper_rows(result)
 
     lines += _session_lines(result["sessions"])
     lines += _optional_lines("GPU", result["gpu"])
