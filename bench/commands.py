@@ -26,11 +26,11 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
                     "Writes OUT/bench.json, OUT/bench.md and plots.")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--model", default="default",
-                   help="distilled (consistency) checkpoint: 'default' (packaged) or a "
-                        "directory (default: default)")
+                   help="distilled (consistency) checkpoint: 'default' (packaged, the "
+                        "default) or a directory")
     p.add_argument("--teacher", default="default-teacher",
-                   help="teacher checkpoint: 'default-teacher' (packaged) or a directory "
-                        "(default: default-teacher)")
+                   help="teacher checkpoint: 'default-teacher' (packaged, the default) or "
+                        "a directory")
     p.add_argument("--random-weights", action="store_true",
                    help="time randomly initialised models of the default architecture "
                         "instead (same cost; for builds without the packaged weights)")
@@ -73,7 +73,8 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
                    help="steps measured per Music2Latent configuration (default 3)")
     p.add_argument("--no-gpu", dest="gpu", action="store_false", default=None,
                    help="skip the GPU section even when a GPU is available")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
     p.set_defaults(func=_bench)
 
 

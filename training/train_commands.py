@@ -119,23 +119,30 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     o.add_argument("--batch-size", type=int, default=None, help="windows per step and process")
     o.add_argument("--lr", type=float, default=None, help="peak learning rate")
     o.add_argument("--warmup", type=int, default=None, help="linear warmup steps")
-    o.add_argument("--lr-schedule", choices=("constant", "cosine"), default="cosine")
+    o.add_argument("--lr-schedule", choices=("constant", "cosine"), default="cosine",
+                   help="learning rate after the warmup (default cosine)")
     o.add_argument("--min-lr-ratio", type=float, default=0.1,
                    help="cosine ends at this fraction of --lr (default 0.1)")
-    o.add_argument("--weight-decay", type=float, default=0.01)
-    o.add_argument("--grad-clip", type=float, default=1.0)
+    o.add_argument("--weight-decay", type=float, default=0.01,
+                   help="AdamW weight decay (default 0.01)")
+    o.add_argument("--grad-clip", type=float, default=1.0,
+                   help="clip the gradient norm to this (default 1)")
     o.add_argument("--ema-decay", type=float, default=None,
                    help="EMA decay of the exported weights")
-    o.add_argument("--checkpoint-every", type=int, default=None)
-    o.add_argument("--valid-every", type=int, default=None)
-    o.add_argument("--log-every", type=int, default=None)
+    o.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="save a resumable state every N steps (default: the stage's)")
+    o.add_argument("--valid-every", type=int, default=None, metavar="STEPS",
+                   help="validation loss every N steps (default: the stage's)")
+    o.add_argument("--log-every", type=int, default=None, metavar="STEPS",
+                   help="log the loss every N steps (default: the stage's)")
     o.add_argument("--keep-checkpoints", type=int, default=2,
                    help="resumable states kept (exported models are all kept)")
-    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     o.add_argument("--threads", type=int, default=1,
                    help="torch threads per process (default 1: on a shared CPU more threads "
                         "are slower)")
-    o.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
+    o.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no",
+                   help="accelerate's mixed precision (default no; bf16 or fp16 on a GPU)")
     o.add_argument("--resume", nargs="?", const=True, default=False, type=Path,
                    help="continue from the latest checkpoint in OUT (or from the one given)")
     o.add_argument("--smoke", action="store_true",
@@ -195,7 +202,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="N: Karras noise levels of the discretisation (default 18)")
     c.add_argument("--target-decay", type=float, default=0.95,
                    help="EMA decay μ of the target network (default 0.95)")
-    c.add_argument("--distance", choices=("huber", "l2"), default="huber")
+    c.add_argument("--distance", choices=("huber", "l2"), default="huber",
+                   help="consistency distance between the two estimates (default huber)")
     c.add_argument("--huber-c", type=float, default=None,
                    help="pseudo-Huber c (default 0.00054·sqrt(dimension))")
     c.add_argument("--sample-steps", type=int, default=2,
@@ -235,9 +243,10 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--wavs", type=int, default=2, help="songs whose audio is saved")
     check.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                        help="music2latent codec weights (default: the package's own location)")
-    check.add_argument("--threads", type=int, default=1)
-    check.add_argument("--seed", type=int, default=0)
-    check.add_argument("--no-progress", action="store_true")
+    check.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seed; each song's is derived from it (default 0)")
+    check.add_argument("--no-progress", action="store_true", help="no progress bar")
     check.set_defaults(func=_cmd_check_model)
 
     probe = group.add_parser(
@@ -262,8 +271,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--json", type=Path, default=None, help="also write the report here")
     probe.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                        help="music2latent codec weights (default: the package's own location)")
-    probe.add_argument("--threads", type=int, default=1)
-    probe.add_argument("--no-progress", action="store_true")
+    probe.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(func=_cmd_probe)
 
 
