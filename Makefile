@@ -12,7 +12,9 @@ $(BIN)/sideman: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[dev]"
+	@# setuptools says "Editable installation." (mind folders named like the package) on
+	@# every editable install with a package-dir map like ours; nothing to act on, so hidden.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e ".[dev]"
 	@touch $(BIN)/sideman
 
 install: $(BIN)/sideman

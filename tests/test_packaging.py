@@ -1,0 +1,40 @@
+"""Installing sideman prints no warnings caused by our own pyproject.toml."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pyproject_uses_no_deprecated_or_ambiguous_setuptools_config() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)  # SPDX; a table is deprecated
+    packages = set(project["tool"]["setuptools"]["packages"])
+    # every importable-looking folder that ships files is a listed package (else setuptools
+    # warns "Package ... is absent from the `packages` configuration" for each file)
+    weights = ROOT / "models" / "weights"
+    for folder in [weights, *weights.iterdir()]:
+        if folder.is_dir() and folder.name.isidentifier():
+            name = "sideman.models." + str(folder.relative_to(ROOT / "models")).replace("/", ".")
+            assert name in packages, name
+
+
+@pytest.mark.slow
+def test_building_the_package_prints_no_setuptools_warning(tmp_path: Path) -> None:
+    pytest.importorskip("setuptools")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path), "-v"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout + done.stderr
+    ours = [line for line in text.splitlines() if re.search(r"SetuptoolsWarning|"
+            r"BuildBackendWarning|SetuptoolsDeprecationWarning", line)]
+    assert not ours, "\n".join(ours)
