@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +31,17 @@ def test_pyproject_uses_no_deprecated_or_ambiguous_setuptools_config() -> None:
 @pytest.mark.slow
 def test_building_the_package_prints_no_setuptools_warning(tmp_path: Path) -> None:
     pytest.importorskip("setuptools")
+    source = tmp_path / "src"  # a copy: the build leaves build/ and egg-info behind
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in ("sideman", "server", "models", "training", "eval", "bench"):
+        shutil.copytree(ROOT / folder, source / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path), "-v"], capture_output=True, text=True, timeout=600)
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
+         "--no-build-isolation", "-w", str(tmp_path / "wheel"), "-v"],
+        capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     text = done.stdout + done.stderr
     ours = [line for line in text.splitlines() if re.search(r"SetuptoolsWarning|"
