@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "soak", help="reliability soak: impairment, slow model, fuzzing, flood, churn",
         description="Run reliability scenarios against a live server on loopback and write a "
-                    "JSON report and a PNG per scenario (figures and how to read them: README, "
-                    "'Reliability and security').")
+                    "JSON report and a PNG per scenario (figures and how to read them: "
+                    "docs/RELIABILITY.md).")
     p.add_argument("--scenario", choices=[*sc.SCENARIOS, "all"], default="impairment",
                    help="which scenario to run (default impairment; all: each in turn)")
     p.add_argument("--minutes", type=float, default=10.0,

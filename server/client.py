@@ -15,7 +15,7 @@ Three layers, so tests, the Max-patch tests and the reliability soak can reuse t
   time (paced on the wall clock as if captured live, a ``mark`` after each hop) or fast
   (``realtime 0``: as fast as the server answers, waiting for each step's chunks).
 
-Statistics (keys documented in README, "Live server and client"): see :meth:`StreamClient.stats`.
+Statistics (keys documented in docs/SERVER.md, "Stats keys"): see :meth:`StreamClient.stats`.
 """
 
 from __future__ import annotations
@@ -531,7 +531,7 @@ class StreamClient:
 
     # -- results ---------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:
-        """Counts and latency figures; every key is documented in the README."""
+        """Counts and latency figures; every key is documented in docs/SERVER.md."""
         plan = self.plan() if self.ready else []
         lost = expected_total = late_steps = complete = 0
         latencies: list[float] = []

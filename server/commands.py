@@ -602,5 +602,6 @@ def _demo(args: argparse.Namespace) -> int:
           f"{_summary(core, rate)}")
     if not core.interrupted:
         print(f"listen to {out_dir}/mix.wav (your input with the generated "
-              f"{' and '.join(settings.stems)}); to play live, see README \"Play live\"")
+              f"{' and '.join(settings.stems)}); to play live: `make serve` and a patch "
+              f"(README, \"For performers\")")
     return INTERRUPTED if core.interrupted else 0

@@ -1,4 +1,4 @@
-"""The commands the README shows: serve, client, demo."""
+"""The commands the README and docs/SERVER.md show: serve, client, demo."""
 
 from __future__ import annotations
 
