@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: The demo song, found from the source tree (an editable install, as `make` does) wherever
 #: the command runs; an installed wheel has no max_patches/ and the demo synthesises a groove.
 DEMO_INPUT = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "demo_input.wav"
+#: Its true beat grid (from the song's metadata), sent by default as a host transport would:
+#: the demo shows the mode where the model hears the tempo (``--bpm off`` turns it off).
+DEMO_BEATS = DEMO_INPUT.with_suffix(".beats.txt")
 #: The stems every packaged model generates (models/base.py STEMS), checked before loading.
 KNOWN_STEMS = ("bass", "drums", "guitar", "piano")
 
@@ -90,8 +93,9 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     grid = parser.add_mutually_exclusive_group()
     grid.add_argument("--bpm", default=None, metavar="BPM|auto",
                       help="send the host's tempo (/sideman/transport) like a patch synced to "
-                           "a transport: a number (the first beat at 0 s, 4/4) or 'auto' "
-                           "(beats tracked from the input with librosa); default: none")
+                           "a transport: a number (the first beat at 0 s, 4/4), 'auto' "
+                           "(beats tracked from the input with librosa) or 'off'; default: "
+                           "none (demo: the demo song's true beats)")
     grid.add_argument("--beats", type=Path, default=None, metavar="FILE",
                       help="send this beat grid instead: a text file with one beat time in "
                            "seconds per line, optionally followed by its number in the bar "
@@ -228,7 +232,7 @@ def _transports(args: argparse.Namespace, audio: np.ndarray, rate: int) -> tuple
             per_bar, downbeats = 4, [times[0]]
         return transport_updates(times, rate, beats_per_bar=max(1, min(16, per_bar)),
                                  downbeats=downbeats or None)
-    if args.bpm is None:
+    if args.bpm in (None, "off"):
         return ()
     if args.bpm == "auto":
         import librosa
@@ -242,7 +246,7 @@ def _transports(args: argparse.Namespace, audio: np.ndarray, rate: int) -> tuple
     except ValueError:
         bpm = 0.0
     if not 20 <= bpm <= 400:
-        raise CommandError(f"--bpm {args.bpm}: allowed a tempo 20 ... 400 or 'auto'")
+        raise CommandError(f"--bpm {args.bpm}: allowed a tempo 20 ... 400, 'auto' or 'off'")
     period = 60.0 / bpm
     beats = np.arange(0.0, max(2 * period, len(audio) / rate + period), period)
     return transport_updates(list(beats), rate, downbeats=[0.0])
@@ -564,6 +568,9 @@ def _demo(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"--out-dir {out_dir} is a file; give a folder")
     _check_model(args)
+    if source == DEMO_INPUT and args.bpm is None and args.beats is None \
+            and DEMO_BEATS.is_file():
+        args.beats = DEMO_BEATS
     transports = _transports(args, audio, rate)
     print(f"sideman demo: loading model {args.model}…", flush=True)
     generator = _load_generator(args)
@@ -573,7 +580,7 @@ def _demo(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     sf.write(str(out_dir / "input.wav"), audio, rate, subtype="FLOAT")
     tempo = "tracked beats" if args.bpm == "auto" else f"{args.bpm} bpm"
-    grid = f", beat grid from {args.beats or tempo}" if transports else ""
+    grid = f", beat grid from {args.beats.name if args.beats else tempo}" if transports else ""
     print(f"sideman demo: model {generator.info.name}, {len(audio) / rate:.1f} s of "
           f"{'synthetic groove' if source is None else source}, stems "
           f"{', '.join(settings.stems)}, r={settings.r} w={settings.w}"

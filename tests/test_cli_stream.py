@@ -136,3 +136,21 @@ def test_delay_in_milliseconds_is_the_patch_unit(clicktrack, tmp_path: Path) -> 
                  "--fast", "--delay-ms", "10"]) == 0
     stats = json.loads((tmp_path / "o.stats.json").read_text())
     assert stats["settings_in_effect"]["delay"] == 441
+
+
+def test_the_demo_sends_its_songs_true_beats_unless_told_not_to(tmp_path: Path,
+                                                                capsys) -> None:
+    from sideman.server.commands import DEMO_BEATS, DEMO_INPUT
+
+    if not DEMO_INPUT.is_file():
+        pytest.skip("no demo song (not a source tree)")
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", "clicktrack", "--fast", "--seconds", "4", "--out-dir",
+                 str(out)]) == 0
+    assert f"beat grid from {DEMO_BEATS.name}" in capsys.readouterr().out
+    bpm, _position, per_bar, in_bar = json.loads((out / "stats.json").read_text()
+                                                )["settings_in_effect"]["transport"]
+    assert 120 < bpm < 121.5 and per_bar == 4 and 0 <= in_bar < 4
+    assert main(["demo", "--model", "clicktrack", "--fast", "--seconds", "4", "--out-dir",
+                 str(out), "--bpm", "off"]) == 0
+    assert "transport" not in json.loads((out / "stats.json").read_text())["settings_in_effect"]
