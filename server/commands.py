@@ -391,6 +391,20 @@ def _check_listen(host: str, port_: int) -> None:
                            f"{hint}") from None
 
 
+def _check_metrics(host: str, port_: int) -> None:
+    """The metrics endpoint's TCP port, checked like the UDP one before the model loads."""
+    try:
+        infos = socket.getaddrinfo(host, port_, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            # as http.server binds: a port in TIME_WAIT is free, one listening is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics on http://{host}:{port_}: "
+                           f"{exc.strerror or exc}; choose another --metrics-port or "
+                           f"--metrics-host") from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .app import Server, ServerConfig
     from .telemetry import MetricsServer
@@ -408,6 +422,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     _check_listen(args.host, args.port)
+    if args.metrics_port is not None:
+        _check_metrics(args.metrics_host, args.metrics_port)
     if args.threads is not None:
         import torch
 

@@ -121,6 +121,19 @@ def test_serve_refuses_a_port_in_use_before_loading(capsys) -> None:
     assert time.monotonic() - started < 5  # before the default model's load
 
 
+def test_serve_refuses_a_metrics_port_in_use_before_loading(capsys) -> None:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        code, err = run(["serve", "--port", "0", "--metrics-port",
+                         str(taken.getsockname()[1])], capsys)
+    finally:
+        taken.close()
+    assert code == 2
+    assert_one_error(err, "sideman serve", "cannot serve metrics", "--metrics-port")
+
+
 @pytest.mark.parametrize(("argv", "prog", "needles"), [
     (["serve", "--port", "99999"], "sideman serve", ("99999", "0 ... 65535")),
     (["serve", "--host", "nosuchhost.invalid", "--model", "clicktrack"], "sideman serve",
