@@ -273,6 +273,11 @@ def _sweep(args: argparse.Namespace) -> int:
         return INTERRUPTED
     except (SweepError, DatasetError, GeneratorError, FileNotFoundError) as exc:
         raise CommandError(f"{exc}") from None
+    if run.info["interrupted"]:
+        print(f"sideman eval sweep: interrupted; wrote the results of the "
+              f"{run.results.meta['interrupted']} finished to {config.out}/ (they are kept "
+              f"in cells.jsonl: the same command continues from there)", file=sys.stderr)
+        return INTERRUPTED
     timing = run.info["timing"]
     print(f"wrote {config.out}/: {', '.join(sorted(p.name for p in run.paths.values()))}; "
           f"{run.info['song_settings']} song-settings in {timing['wall_seconds']:.1f} s "

@@ -834,6 +834,7 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
         saved.extend(group.audio)
         pictures.extend(group.pictures)
 
+    interrupted = False
     try:
         if config.jobs == 1 or len(groups) <= 1:
             for group in groups:
@@ -854,9 +855,19 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
                     group_run = future.result()
                     collect(group_run)
                     bar.update(len(group_run.cells))
+    except KeyboardInterrupt:
+        # Ctrl-C: what finished is in cells.jsonl already; write the result files of those
+        # song-settings (marked interrupted) so the run so far can be read, then stop.
+        interrupted = True
+        if not any(done(j) for j in jobs):
+            raise
     finally:
         bar.close()
 
+    wanted = len(jobs)
+    if interrupted:
+        jobs = [j for j in jobs if done(j)]
+        meta["interrupted"] = f"{len(jobs)} of {wanted} song-settings"
     results = SweepResults(meta=meta)
     for job in jobs:
         cell = finished[job.label]
@@ -879,6 +890,7 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
                               if j.stem == stem} for stem in config.stems},
         "beat_grid_note": beat_grid_note,
         "song_settings": len(jobs),
+        "interrupted": interrupted,
         "song_settings_resumed": resumed,
         "song_settings_simulated": simulated,
         "timing": {

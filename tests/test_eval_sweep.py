@@ -637,3 +637,31 @@ def test_ctrl_c_in_a_sweep_says_where_the_finished_part_is(tmp_path: Path, monke
     err = capsys.readouterr().err.strip()
     assert err == (f"sideman eval sweep: interrupted; the song-settings finished so far are "
                    f"kept in {out / 'cells.jsonl'}: the same command continues from there")
+
+
+def test_ctrl_c_mid_sweep_writes_what_finished_and_the_rerun_continues(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    import sideman.eval.sweep as sweep_module
+
+    data = click_data(tmp_path / "clicks", 3, 4.0)
+    config = SweepConfig(data=data, out=tmp_path / "out", model="clicktrack", rs=(0.25,),
+                         ws=(1,), plots=False)
+    real = sweep_module._run_group
+    calls = []
+
+    def stop_on_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_run_group", stop_on_the_second)
+    run = run_sweep(config, generator=TinyClickTrack(period=SR // 2), progress=False)
+    assert run.info["interrupted"] is True and run.info["song_settings"] == 1
+    assert run.results.meta["interrupted"] == "1 of 3 song-settings"
+    saved = json.loads((tmp_path / "out" / "songs.json").read_text())
+    assert [r["song"] for r in saved["records"]] == ["Track00000"]
+    monkeypatch.setattr(sweep_module, "_run_group", real)
+    again = run_sweep(config, generator=TinyClickTrack(period=SR // 2), progress=False)
+    assert again.info["interrupted"] is False
+    assert again.info["song_settings_resumed"] == 1 and again.info["song_settings"] == 3
