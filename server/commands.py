@@ -253,25 +253,28 @@ def _transports(args: argparse.Namespace, audio: np.ndarray, rate: int) -> tuple
 
 
 class _Progress:
-    """A progress bar on stderr while a song streams (tqdm: only on a terminal)."""
+    """A progress bar on stderr while a song streams (tqdm: only on a terminal), made at
+    the first report, when the length of the stream is known."""
 
     def __init__(self, rate: int, enabled: bool, what: str) -> None:
-        from tqdm import tqdm
-
-        self.rate = rate
-        self.bar = tqdm(total=None, unit="s", desc=what, disable=None if enabled else True,
-                        file=sys.stderr, leave=False,
-                        bar_format="{desc}: {n:.1f}/{total:.1f} s of audio {bar} {elapsed}")
+        self.rate, self.enabled, self.what = rate, enabled, what
+        self.bar = None
         self.done = 0
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar.total is None:
-            self.bar.total = total / self.rate
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total / self.rate, unit="s", desc=self.what, leave=False,
+                            disable=None if self.enabled else True, file=sys.stderr,
+                            bar_format="{desc}: {n:.1f}/{total:.1f} s of audio {bar} "
+                                       "{elapsed}")
         self.bar.update((done - self.done) / self.rate)
         self.done = done
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _check_plan(who: str):

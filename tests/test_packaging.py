@@ -14,8 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_pyproject_uses_no_deprecated_or_ambiguous_setuptools_config() -> None:
-    import tomllib
-
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert isinstance(project["project"]["license"], str)  # SPDX; a table is deprecated
     packages = set(project["tool"]["setuptools"]["packages"])
