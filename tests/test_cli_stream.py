@@ -154,3 +154,28 @@ def test_the_demo_sends_its_songs_true_beats_unless_told_not_to(tmp_path: Path,
     assert main(["demo", "--model", "clicktrack", "--fast", "--seconds", "4", "--out-dir",
                  str(out), "--bpm", "off"]) == 0
     assert "transport" not in json.loads((out / "stats.json").read_text())["settings_in_effect"]
+
+
+def test_the_progress_bar_shows_seconds_streamed_on_a_terminal(monkeypatch) -> None:
+    import io
+    import sys
+
+    from sideman.server.commands import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    bar = _Progress(RATE, True, "sideman client")
+    bar(RATE, 10 * RATE)
+    bar.close()
+    assert "sideman client: 1.0/10.0 s of audio" in screen.getvalue() or \
+        "sideman client: 0.0/10.0 s of audio" in screen.getvalue()
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    off = _Progress(RATE, False, "sideman client")
+    off(RATE, 10 * RATE)
+    off.close()
+    assert quiet.getvalue() == ""
