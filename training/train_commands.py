@@ -253,6 +253,9 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--json", type=Path, default=None, help="also write the report here")
     probe.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                        help="music2latent codec weights (default: the package's own location)")
+    probe.add_argument("--no-history", action="store_true",
+                       help="probe without the generated history (for models trained with "
+                            "--history-dropout 1)")
     probe.add_argument("--threads", type=int, default=1)
     probe.add_argument("--no-progress", action="store_true")
     probe.set_defaults(func=_cmd_probe)
@@ -385,7 +388,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
                              f"windows), got {args.windows}")
         report = run_probe(args.model, str(args.data), cache=args.cache, windows=args.windows,
                            sigmas=sigmas, codec_weights=args.codec_weights,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, history=not args.no_history)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}")
         return 2
