@@ -39,7 +39,8 @@ def build_denoiser(config: ModelConfig, *, channels_last: bool = False) -> Denoi
     return Denoiser(net, sigma_data=config.sigma_data, sigma_min=config.sigma_min,
                     parameterization=config.parameterization,
                     uses_beat_grid=config.uses_beat_grid, channels_last=channels_last,
-                    beat_phase=config.beat_phase, noise_scale=config.noise_scale)
+                    beat_phase=config.beat_phase, noise_scale=config.noise_scale,
+                    history_planes=config.history_planes)
 
 
 def save_pretrained(directory: str | Path, denoiser: Denoiser, config: ModelConfig, *,

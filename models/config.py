@@ -97,6 +97,10 @@ class ModelConfig:
     cond_width: int = 0
     #: c_noise = noise_scale·ln σ (EDM's 0.25 in the shipped models and older configs)
     noise_scale: float = 0.25
+    #: whether the network sees the generated history clean in the target planes (the
+    #: shipped models, older configs); False: only through the noisy input, noised to the
+    #: current σ, so at high σ the part must come from the mix and the beat grid
+    history_planes: bool = True
     unet: Mapping[str, Any] = field(default_factory=default_unet)
     sigma_data: float = 0.5
     sigma_min: float = 0.002
@@ -126,6 +130,9 @@ class ModelConfig:
         if not (isinstance(self.noise_scale, int | float) and math.isfinite(self.noise_scale)
                 and self.noise_scale > 0):
             raise ConfigError(f"noise_scale must be a positive number, got {self.noise_scale!r}")
+        if not isinstance(self.history_planes, bool):
+            raise ConfigError(f"history_planes must be true or false, got "
+                              f"{self.history_planes!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.sampler not in SAMPLERS:

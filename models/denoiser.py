@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -178,7 +179,7 @@ class Denoiser(nn.Module):
     def __init__(self, net: UNet2DModel, *, sigma_data: float, sigma_min: float,
                  parameterization: str = "edm", uses_beat_grid: bool = False,
                  channels_last: bool = False, beat_phase: str = "cos",
-                 noise_scale: float = EDM_NOISE_SCALE) -> None:
+                 noise_scale: float = EDM_NOISE_SCALE, history_planes: bool = True) -> None:
         super().__init__()
         if parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, "
@@ -196,6 +197,7 @@ class Denoiser(nn.Module):
         self.uses_beat_grid = uses_beat_grid
         self.beat_phase = beat_phase
         self.noise_scale = float(noise_scale)
+        self.history_planes = history_planes
         # Channels-last convolutions are markedly faster on CPU (measured, docs/MODELS.md).
         self.channels_last = channels_last
         if channels_last:
@@ -209,7 +211,14 @@ class Denoiser(nn.Module):
         return edm_scalings(sigma, self.sigma_data, self.noise_scale)
 
     def planes(self, cond: Conditioning) -> torch.Tensor:
-        """The conditioning image for this model (compute once per sampling run)."""
+        """The conditioning image for this model (compute once per sampling run).
+
+        Without ``history_planes`` the generated history is not shown clean: the target
+        planes are zero, and the history reaches the network only through the noisy input,
+        where the inpainting samplers (and the loss) put it noised to the current σ.
+        """
+        if not self.history_planes:
+            cond = replace(cond, target_known=torch.zeros_like(cond.target_known))
         return condition_planes(cond, uses_beat_grid=self.uses_beat_grid,
                                 beat_phase=self.beat_phase)
 
@@ -234,7 +243,8 @@ def consistency_student(teacher: Denoiser) -> Denoiser:
     return Denoiser(copy.deepcopy(teacher.net), sigma_data=teacher.sigma_data,
                     sigma_min=teacher.sigma_min, parameterization="consistency",
                     uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last,
-                    beat_phase=teacher.beat_phase, noise_scale=teacher.noise_scale)
+                    beat_phase=teacher.beat_phase, noise_scale=teacher.noise_scale,
+                    history_planes=teacher.history_planes)
 
 
 def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = None,

@@ -519,3 +519,25 @@ def test_history_dropout_shows_no_history() -> None:
             context_frames=(0, 0), generator=torch.Generator().manual_seed(0),
             masks=TrainingMasks(p_no_history=p, p_history_gap=0.0))
         assert bool(cond.target_known.any()) == any_known
+
+
+def test_without_history_planes_the_history_reaches_the_network_only_through_the_noise(
+        ) -> None:
+    """``history_planes=False``: a changed clean history changes nothing in the planes, and
+    the conditioning keeps its known frames (the inpainting samplers still pin them)."""
+    from dataclasses import replace
+
+    config = tiny_config(kind="teacher", sampler="heun", history_planes=False)
+    denoiser = build_denoiser(config).eval()
+    assert denoiser.history_planes is False
+    cond = make_cond(2)
+    other = replace(cond, target=cond.target + 1.0)
+    assert torch.equal(denoiser.planes(cond), denoiser.planes(other))
+    assert cond.target_known[:, :20].all()
+    assert torch.equal(denoiser.planes(cond)[:, 2:4], torch.zeros_like(cond.target)[:, None]
+                       .expand(-1, 2, -1, -1))
+    with_planes = build_denoiser(tiny_config(kind="teacher", sampler="heun"))
+    assert not torch.equal(with_planes.planes(cond), with_planes.planes(other))
+    from sideman.models.config import ConfigError
+    with pytest.raises(ConfigError, match="history_planes must be true or false"):
+        tiny_config(history_planes="no")

@@ -168,6 +168,10 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="c_noise = S·ln σ, what the U-Net's noise embedding reads (default "
                         "0.25, EDM's; a larger S spreads the σ range over more of its "
                         "frequencies)")
+    m.add_argument("--no-history-planes", action="store_true",
+                   help="never show the generated history clean: it reaches the network only "
+                        "through the noisy input at the current noise level, so at high noise "
+                        "the part must come from the mix and the beat grid")
     m.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="warm start from this teacher's weights and config (architecture, "
                         "sigma_data, trained grid; --window-frames, --hops, --unet and "
@@ -316,6 +320,7 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
             unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
             uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
             cond_width=args.cond_width, noise_scale=args.noise_scale,
+            history_planes=not args.no_history_planes,
             p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
         loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
