@@ -173,24 +173,78 @@ class Engine:
             if not batch:
                 return 0
             prepared = [self._prepare(job, steps) for job, steps in batch]
-        requests = [self._request(p) for p in prepared]
+        refused: list[tuple[_Prepared, str]] = []
+        good: list[_Prepared] = []
+        for p in prepared:
+            try:
+                why = self._invalid(self._request(p))
+            except Exception as exc:  # one session's input, one refusal
+                why = f"its input could not be prepared: {exc}"
+            if why is None:
+                good.append(p)
+            else:
+                refused.append((p, why))
+        if refused:
+            self._fail(refused)
+        if not good:
+            return len(prepared)
         started = self.clock.now()
         try:
-            results = self.generator.generate(requests)
-            if len(results) != len(requests):
-                raise RuntimeError(f"generator returned {len(results)} results for "
-                                   f"{len(requests)} requests")
-        except Exception as exc:  # the model failed: every session in the batch is told
-            log.exception("model call failed")
-            with self._lock:
-                for p in prepared:
-                    s = p.job.session
-                    s.counters.model_errors += 1
-                    self.counters.model_errors += 1
-                    self._emit(protocol.encode_error(
-                        s.id, protocol.ErrorCode.MODEL,
-                        f"the model failed on step {p.job.step}: {exc}"), s.reply_to)
+            results = self._generate([p.request for p in good])  # type: ignore[misc]
+        except Exception as exc:
+            if len(good) == 1:
+                log.exception("model call failed")
+                self._fail([(good[0], str(exc))])
+                return len(prepared)
+            # One request must not fail the others of its call: run each alone, so only
+            # the one the model cannot do is refused.
+            log.warning("model call of %d steps failed (%s); running them one by one",
+                        len(good), exc)
+            for p in good:
+                started = self.clock.now()
+                try:
+                    result = self._generate([p.request])[0]  # type: ignore[list-item]
+                except Exception as alone:
+                    log.exception("model call failed")
+                    self._fail([(p, str(alone))])
+                    continue
+                self._served([p], [result], started)
             return len(prepared)
+        self._served(good, results, started)
+        return len(prepared)
+
+    def _generate(self, requests: list[StepRequest]) -> list[StepResult]:
+        results = self.generator.generate(requests)
+        if len(results) != len(requests):
+            raise RuntimeError(f"generator returned {len(results)} results for "
+                               f"{len(requests)} requests")
+        return results
+
+    def _invalid(self, request: StepRequest) -> str | None:
+        """Why the model must not be given this request (checked alone, before the batched
+        call, so that it cannot fail the call of other sessions); ``None`` if it may run."""
+        try:
+            request.validate(self.generator.info)
+        except Exception as exc:  # reported, never raised
+            return str(exc)
+        if not np.all(np.isfinite(request.mixture)):
+            return "the input is not finite after resampling"
+        return None
+
+    def _fail(self, failed: list[tuple[_Prepared, str]]) -> None:
+        """Tell each session of ``failed`` its step could not be generated (error 8)."""
+        with self._lock:
+            for p, why in failed:
+                s = p.job.session
+                s.counters.model_errors += 1
+                self.counters.model_errors += 1
+                self._emit(protocol.encode_error(
+                    s.id, protocol.ErrorCode.MODEL,
+                    f"the model failed on step {p.job.step}: {why}"), s.reply_to)
+
+    def _served(self, prepared: list[_Prepared], results: list[StepResult],
+                started: float) -> None:
+        """Record one model call's cost and deliver its results."""
         generated = self.clock.now()
         self.cost.observe(prepared[0].num_steps, generated - started,
                           items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
@@ -199,7 +253,6 @@ class Engine:
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
             self._deliver(p, result, started, len(prepared))
-        return len(prepared)
 
     def _take_batch(self, now: float) -> list[tuple[StepJob, int]]:
         """Pick the jobs of the next model call and their sampling steps (server lock held)."""

@@ -36,6 +36,9 @@ MIN_DATAGRAM = 512
 TOKEN_HEX_CHARS = 16
 #: Longest reason / warning text sent (bytes), so error replies always fit 512 bytes.
 MAX_TEXT_BYTES = 360
+#: Audio samples are clipped to +-MAX_SAMPLE (full scale is 1): any larger value stays finite
+#: through resampling and the model.
+MAX_SAMPLE = 64.0
 
 # Client -> server
 HELLO = f"{PREFIX}/hello"
@@ -281,6 +284,8 @@ def _audio(msg: Message) -> Audio:
         raise ValueError(f"{AUDIO} expects {expects}; got type tags ,{msg.tags}")
     if not np.all(np.isfinite(samples)):
         raise ValueError("audio samples must be finite")
+    # Finite is not enough: float32 near 3e38 overflows to inf in the resampler's filter.
+    np.clip(samples, -MAX_SAMPLE, MAX_SAMPLE, out=samples)
     return Audio(session, token, position, samples)
 
 

@@ -1,0 +1,160 @@
+"""One session must not hurt another (issue 15): isolated model calls, positions past 2**31,
+per-session queues, fair scheduling, budgets that hold.
+
+Socket-free: the server runs on a ManualClock (app.py's offline driving), so nothing here
+depends on how fast or busy the test machine is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sideman.models.base import Generator, GeneratorError, StepRequest, StepResult, StreamState
+from sideman.server import osc, protocol
+from sideman.server.app import Server, ServerConfig
+from sideman.server.clock import ManualClock
+from sideman.server.protocol import ErrorCode
+from sideman.server.testing import (
+    ModelClockClicks,
+    RecordingGenerator,
+    SimulatedLatency,
+    TinyClickTrack,
+)
+
+RATE = 44100
+HOP = 4096  # r = 0.25 of TinyClickTrack's 256 x 64-sample window
+PACKET = 1024
+A, B, C = ("127.0.0.1", 2001), ("127.0.0.1", 2002), ("127.0.0.1", 2003)
+
+
+class Harness:
+    """A socket-free server on a ManualClock, with helpers to speak to it."""
+
+    def __init__(self, generator: Generator, config: ServerConfig | None = None,
+                 clock: ManualClock | None = None) -> None:
+        self.clock = clock or ManualClock()
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+        self.server = Server(generator, config or ServerConfig(log_interval=0),
+                             clock=self.clock, send=lambda p, to: self.sent.append((p, to)))
+        self.ids: dict[tuple[str, int], tuple[int, str]] = {}
+
+    def messages(self, to: tuple[str, int] | None = None, address: str | None = None
+                 ) -> list[osc.Message]:
+        out = []
+        for payload, dest in self.sent:
+            if to is not None and dest != to:
+                continue
+            message = osc.decode(payload, max_size=65536).messages[0]
+            if address is None or message.address == address:
+                out.append(message)
+        return out
+
+    def errors(self, client: tuple[str, int]) -> list[tuple[int, str]]:
+        return [(int(m.args[1]), str(m.args[2])) for m in self.messages(client, protocol.ERROR)]
+
+    def open(self, client: tuple[str, int], rate: int = RATE, **settings: object
+             ) -> tuple[int, str]:
+        self.server.handle_datagram(protocol.encode_hello(rate, 1, "test"), client)
+        welcome = self.messages(client, protocol.WELCOME)[-1]
+        self.ids[client] = (int(welcome.args[0]), str(welcome.args[1]))
+        for key, value in settings.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            errors = len(self.errors(client))
+            self.call(client, protocol.SET, key, *values)
+            assert len(self.errors(client)) == errors, self.errors(client)[-1]
+        return self.ids[client]
+
+    def call(self, client: tuple[str, int], address: str, *args: object) -> None:
+        session, token = self.ids[client]
+        self.server.handle_datagram(
+            protocol.encode_session_message(address, session, token, *args), client)
+
+    def audio(self, client: tuple[str, int], position: int, n: int, value: float = 0.0
+              ) -> None:
+        for offset in range(0, n, PACKET):
+            self.call(client, protocol.AUDIO, position + offset,
+                      np.full(min(PACKET, n - offset), value, np.float32))
+
+    def run(self) -> int:
+        ran = 0
+        self.server.tick()
+        while (n := self.server.engine.process_ready()):
+            ran += n
+        return ran
+
+    def chunks(self, client: tuple[str, int]) -> list[protocol.Chunk]:
+        return [protocol.parse_chunk(m) for m in self.messages(client, protocol.CHUNK)]
+
+
+class StrictGenerator(Generator):
+    """Fails a whole call when any of its requests has a non-finite mixture or a seed of
+    666 (as a real network fails a batch on one bad input)."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self.calls: list[int] = []
+
+    def new_stream(self) -> StreamState:
+        return self.inner.new_stream()
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        self.calls.append(len(requests))
+        for r in requests:
+            if not np.all(np.isfinite(r.mixture)):
+                raise GeneratorError("non-finite input")
+            if r.seed == 666:
+                raise GeneratorError("poisoned request")
+        return self.inner.generate(requests)
+
+
+# -- 1. isolated model calls ---------------------------------------------------------------
+def test_huge_samples_stay_finite_after_resampling() -> None:
+    # 1e38 is finite in float32 but overflows in the resampler's filter: the model would see
+    # inf and fail the call of every session in it.
+    model = StrictGenerator(ModelClockClicks())
+    h = Harness(model)
+    h.open(A, realtime=0)
+    h.open(B, realtime=0)
+    h.audio(A, 0, 2 * HOP, value=1e38)
+    h.audio(B, 0, 2 * HOP)
+    h.run()
+    assert h.errors(A) == [] and h.errors(B) == []
+    assert {c.step for c in h.chunks(B)} >= {0, 1}
+    assert {c.step for c in h.chunks(A)} >= {0, 1}
+
+
+def test_a_geometry_the_clients_rate_cannot_resample_is_refused_at_set() -> None:
+    # At 44.1 kHz on a 22.05 kHz model, r = 1 leaves no room before the region for the
+    # resampler's margin: refused when set, not acknowledged and then failed by every step.
+    h = Harness(StrictGenerator(ModelClockClicks()))
+    h.open(A, w=-1)
+    acks = len(h.messages(A, protocol.ACK))
+    h.call(A, protocol.SET, "r", 1.0)
+    assert [code for code, _ in h.errors(A)] == [ErrorCode.BAD_VALUE]
+    assert "smaller r" in h.errors(A)[0][1]
+    assert len(h.messages(A, protocol.ACK)) == acks
+    # The session still works with what it had.
+    h.call(A, protocol.SET, "realtime", 0)
+    h.audio(A, 0, 2 * HOP)
+    h.run()
+    assert [code for code, _ in h.errors(A)] == [ErrorCode.BAD_VALUE]
+    assert h.chunks(A)
+
+
+def test_one_request_the_model_fails_does_not_fail_the_others_in_its_call() -> None:
+    model = StrictGenerator(TinyClickTrack())
+    h = Harness(model)
+    h.open(A, realtime=0, seed=666)
+    h.open(B, realtime=0)
+    h.open(C, realtime=0)
+    for client in (A, B, C):
+        h.audio(client, 0, HOP)  # steps 0 and 1 of each session
+    h.run()
+    assert max(model.calls) == 3  # they were batched
+    assert h.errors(B) == [] and h.errors(C) == []
+    assert {c.step for c in h.chunks(B)} == {0, 1} == {c.step for c in h.chunks(C)}
+    assert [code for code, _ in h.errors(A)] == [ErrorCode.MODEL] * 2
+    assert h.server.counters.model_errors == 2
