@@ -54,7 +54,7 @@ from . import osc, protocol
 from .clock import Clock, WallClock
 from .engine import Engine
 from .guard import DEFAULT_BURST, DEFAULT_RATE, SourceGuard
-from .protocol import ErrorCode, ProtocolError
+from .protocol import ErrorCode, ProtocolError, unwrap_position
 from .session import Address, InputBuffer, PositionError, Session, reply_address
 from .settings import SETTING_KEYS, SettingError, ack_values, allowed_ratios, apply_setting
 from .telemetry import ServerCounters, log_line, prometheus_text
@@ -72,6 +72,8 @@ UNCONFIRMED_GRACE = 2.0
 MAX_CACHED_HOSTS = 4096
 #: Seconds between two ``position`` errors to one session (late audio can come in bursts).
 POSITION_ERROR_INTERVAL = 0.5
+#: Seconds between two log lines about one session's failing housekeeping.
+FAULT_LOG_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class Server:
         self._last_log = self.clock.now()
         self._last_forget = self._last_log
         self._last_position_error: dict[int, float] = {}
+        self._last_fault_log: dict[int, float] = {}
         self.engine = Engine(generator, clock=self.clock, emit=self._emit, lock=self.lock,
                              counters=self.counters, max_queue=self.config.max_queue,
                              max_batch=self.config.max_batch)
@@ -489,7 +492,8 @@ class Server:
             try:
                 session.transport = Transport(
                     bpm=request.bpm,
-                    beat_position=session.clock_map.to_model(request.beat_position),
+                    beat_position=session.clock_map.to_model(unwrap_position(
+                        request.beat_position, session.position_reference())),
                     beats_per_bar=request.beats_per_bar, beat_in_bar=request.beat_in_bar)
             except ValueError as exc:
                 self._error(session, ErrorCode.BAD_VALUE, f"transport: {exc}", address)
@@ -522,6 +526,7 @@ class Server:
         if self._nonces.get((session.address, session.nonce)) == session.id:
             del self._nonces[(session.address, session.nonce)]
         self._last_position_error.pop(session.id, None)
+        self._last_fault_log.pop(session.id, None)
         self.counters.sessions_closed += 1
         if reason == "expired":
             self.counters.sessions_expired += 1
@@ -536,11 +541,15 @@ class Server:
         now = self.clock.now()
         with self.lock:
             for session in list(self.sessions.values()):
-                if now - session.last_seen > self.config.idle_timeout:
-                    self._emit(protocol.encode_bye(session.id, "expired"), session.reply_to)
-                    self._close(session, "expired", now)
-                elif session.settings.realtime:
-                    self._poll(session, now)
+                try:
+                    if now - session.last_seen > self.config.idle_timeout:
+                        self._emit(protocol.encode_bye(session.id, "expired"),
+                                   session.reply_to)
+                        self._close(session, "expired", now)
+                    elif session.settings.realtime:
+                        self._poll(session, now)
+                except Exception as exc:  # one session's fault must not stop the others'
+                    self._session_fault(session, exc, now)
             self.engine.drop_superseded(now)
             if self.guard is not None and now - self._last_forget >= 1.0:
                 self._last_forget = now
@@ -549,6 +558,16 @@ class Server:
                 self._last_log = now
                 log.info("%s", log_line(self.counters, sessions=len(self.sessions),
                                         queue=self.engine.pending()))
+
+    def _session_fault(self, session: Session, exc: Exception, now: float) -> None:
+        """Count an unexpected error in one session's housekeeping; log one line per session
+        at most every :data:`FAULT_LOG_INTERVAL` seconds (with the traceback the first time)."""
+        self.counters.session_faults += 1
+        last = self._last_fault_log.get(session.id)
+        if last is None or now - last >= FAULT_LOG_INTERVAL:
+            self._last_fault_log[session.id] = now
+            log.error("housekeeping of session %d failed: %s", session.id, exc,
+                      exc_info=last is None)
 
     def shutdown(self) -> None:
         """Tell every client the server is going away and close all sessions."""

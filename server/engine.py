@@ -172,7 +172,16 @@ class Engine:
             batch = self._take_batch(now)
             if not batch:
                 return 0
-            prepared = [self._prepare(job, steps) for job, steps in batch]
+            prepared = []
+            for job, steps in batch:
+                try:
+                    prepared.append(self._prepare(job, steps))
+                except Exception as exc:  # one session's state, one refusal
+                    log.warning("step %d of session %d could not be prepared: %s", job.step,
+                                job.session.id, exc)
+                    job.session.scheduler.built(job)
+            if not prepared:
+                return len(batch)
         refused: list[tuple[_Prepared, str]] = []
         good: list[_Prepared] = []
         for p in prepared:
@@ -252,7 +261,11 @@ class Engine:
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
-            self._deliver(p, result, started, len(prepared))
+            try:
+                self._deliver(p, result, started, len(prepared))
+            except Exception:  # one session's delivery must not stop the others'
+                log.exception("step %d of session %d could not be delivered", p.job.step,
+                              p.job.session.id)
 
     def _take_batch(self, now: float) -> list[tuple[StepJob, int]]:
         """Pick the jobs of the next model call and their sampling steps (server lock held)."""

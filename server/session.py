@@ -24,6 +24,7 @@ import numpy as np
 from sideman.models.base import Generator, ModelInfo, StreamState, Transport
 from sideman.models.geometry import ClockMap, Geometry
 
+from .protocol import unwrap_position
 from .resample import Resampler
 from .scheduler import StepScheduler
 from .settings import SettingContext, Settings, default_settings
@@ -257,7 +258,12 @@ class Session:
         return ipaddress.ip_address(self.address[0])
 
     # -- input ---------------------------------------------------------------------------
+    def position_reference(self) -> int:
+        """Where the session's input is now: int32 positions from the wire unwrap near it."""
+        return max(self.input.high, self.mark, self.input.base)
+
     def receive_audio(self, position: int, samples: np.ndarray, now: float) -> WriteResult:
+        position = unwrap_position(position, self.position_reference())
         result = self.input.write(position, samples)
         c = self.counters
         c.audio_in += result.new
@@ -269,6 +275,7 @@ class Session:
         return result
 
     def receive_mark(self, position: int, now: float) -> None:
+        position = unwrap_position(position, self.position_reference())
         if position < 0:
             raise PositionError(f"mark position {position} is negative")
         limit = self.input.base + self.input.capacity

@@ -18,8 +18,6 @@ from sideman.server.clock import ManualClock
 from sideman.server.protocol import ErrorCode
 from sideman.server.testing import (
     ModelClockClicks,
-    RecordingGenerator,
-    SimulatedLatency,
     TinyClickTrack,
 )
 
@@ -158,3 +156,85 @@ def test_one_request_the_model_fails_does_not_fail_the_others_in_its_call() -> N
     assert {c.step for c in h.chunks(B)} == {0, 1} == {c.step for c in h.chunks(C)}
     assert [code for code, _ in h.errors(A)] == [ErrorCode.MODEL] * 2
     assert h.server.counters.model_errors == 2
+
+
+# -- 5. positions past 2**31 and housekeeping ---------------------------------------------
+def fast_forward(h: Harness, client: tuple[str, int], position: int) -> None:
+    """Put a fresh session's input and step grid at ``position`` (a multiple of HOP), as if
+    it had streamed that long (hours of audio in no time)."""
+    session = h.server.sessions[h.ids[client][0]]
+    inp = session.input
+    inp.base = inp.high = inp.used_upto = position
+    sched = session.scheduler
+    sched.next_grid = position // HOP
+    sched.offset = 0
+    sched.last_step = sched.next_grid - 1
+    sched.scheduled_capture = position
+
+
+def test_wire_positions_wrap_at_int32_and_unwrap_against_the_session() -> None:
+    assert protocol.wire32(2**31) == -(2**31)
+    assert protocol.wire32(2**32 + 5) == 5
+    assert protocol.unwrap_position(-5, 0) == -5  # still refused as negative
+    assert protocol.unwrap_position(protocol.wire32(2**31 + 100), 2**31 - 4096) == 2**31 + 100
+    assert protocol.unwrap_position(protocol.wire32(2**32 + 7), 2**32) == 2**32 + 7
+    assert protocol.unwrap_position(2**40, 0) == 2**40  # an int64 position is taken as is
+    mark = protocol.parse_request(osc.Message(protocol.MARK, "ish", (1, "t" * 16, 2**40)))
+    assert isinstance(mark, protocol.Mark) and mark.position == 2**40
+    miss = osc.decode(protocol.encode_miss(1, 2**31 + 1, 2**33 + 3, 2**40, "late"),
+                      max_size=512).messages[0]
+    assert miss.args[1:4] == (-(2**31) + 1, 3, 2**31 - 1)
+
+
+def test_a_session_streams_across_2_to_the_31() -> None:
+    h = Harness(TinyClickTrack())
+    h.open(A, realtime=0)
+    start = 2**31 - 2 * HOP
+    fast_forward(h, A, start)
+    for hop in range(5):
+        position = start + hop * HOP
+        for offset in range(0, HOP, PACKET):  # int32 on the wire, wrapping past 2**31
+            h.call(A, protocol.AUDIO, protocol.wire32(position + offset),
+                   np.zeros(PACKET, np.float32))
+        h.call(A, protocol.MARK, protocol.wire32(position + HOP))
+        h.run()
+    h.call(A, protocol.STATUS)
+    assert h.errors(A) == []
+    chunks = h.chunks(A)
+    steps = sorted({c.step for c in chunks})
+    assert len(steps) >= 5
+    # Chunk positions are the wrapped absolute positions: a client unwraps them like the
+    # server does.
+    wrapped = [c for c in chunks if c.position < 0]
+    assert wrapped and all(
+        protocol.unwrap_position(c.position, 2**31) >= 2**31 for c in wrapped)
+    status = protocol.status_dict(h.messages(A, protocol.STATUS)[-1])
+    assert status["model_errors"] == 0
+    assert h.server.counters.session_faults == 0
+
+
+def test_one_sessions_housekeeping_error_does_not_stop_the_others(caplog) -> None:
+    h = Harness(TinyClickTrack(), ServerConfig(log_interval=0, idle_timeout=5.0))
+    h.open(A)
+    h.open(B)
+    h.open(C)
+    broken = h.server.sessions[h.ids[A][0]]
+
+    def explode(now: float, grace: float) -> list:
+        raise RuntimeError("boom")
+
+    broken.scheduler.poll = explode  # type: ignore[method-assign]
+    h.clock.advance(1.0)
+    for _ in range(100):
+        h.clock.advance(0.001)
+        h.server.tick()
+    # C stays quiet and is expired, B keeps itself alive: both handled after A failed.
+    for _ in range(60):
+        h.clock.advance(0.1)
+        h.call(B, protocol.STATUS)
+        h.server.tick()
+    assert h.ids[C][0] not in h.server.sessions
+    assert h.ids[B][0] in h.server.sessions
+    assert h.server.counters.session_faults >= 100
+    errors = [r for r in caplog.records if "housekeeping of session" in r.getMessage()]
+    assert 1 <= len(errors) <= 2
