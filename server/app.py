@@ -88,6 +88,8 @@ class ServerConfig:
     #: Seconds past a step's capture point before the watchdog runs it without all input.
     watchdog_grace: float = 0.02
     max_queue: int = 64
+    #: Queued steps one session may hold (its oldest beyond that are superseded).
+    max_queue_per_session: int = 16
     max_batch: int = 8
     #: Seconds between periodic one-line logs (0: never).
     log_interval: float = 10.0
@@ -143,7 +145,8 @@ class Server:
         self._last_fault_log: dict[int, float] = {}
         self.engine = Engine(generator, clock=self.clock, emit=self._emit, lock=self.lock,
                              counters=self.counters, max_queue=self.config.max_queue,
-                             max_batch=self.config.max_batch)
+                             max_batch=self.config.max_batch,
+                             max_per_session=self.config.max_queue_per_session)
 
     # -- plumbing ------------------------------------------------------------------------
     def set_sender(self, send: Send) -> None:

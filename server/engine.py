@@ -59,9 +59,10 @@ class Engine:
 
     def __init__(self, generator: Generator, *, clock: Clock, emit: Emit,
                  lock: threading.RLock, counters: ServerCounters, max_queue: int = 64,
-                 max_batch: int = 8, cost: CostModel | None = None) -> None:
-        if max_queue < 1 or max_batch < 1:
-            raise ValueError("max_queue and max_batch must be >= 1")
+                 max_batch: int = 8, cost: CostModel | None = None,
+                 max_per_session: int = 16) -> None:
+        if max_queue < 1 or max_batch < 1 or max_per_session < 1:
+            raise ValueError("max_queue, max_batch and max_per_session must be >= 1")
         self.generator = generator
         self.clock = clock
         self._emit = emit
@@ -72,6 +73,7 @@ class Engine:
         self.counters = counters
         self.max_queue = max_queue
         self.max_batch = max_batch
+        self.max_per_session = max_per_session
         self.cost = cost or CostModel()
         self._send_time = 0.0
 
@@ -85,16 +87,29 @@ class Engine:
             return sum(1 for j in self._jobs if j.session.id == session_id)
 
     def submit(self, jobs: list[StepJob]) -> None:
-        """Queue ready jobs (caller holds the server's lock). When the queue is full the
-        oldest job is superseded."""
+        """Queue ready jobs (caller holds the server's lock). A session holds at most
+        ``max_per_session`` queued jobs (its oldest is superseded); when the whole queue is
+        full, the oldest job of the session holding the most goes: one session's backlog
+        never pushes out another's steps."""
         if not jobs:
             return
         overflow: list[StepJob] = []
         with self._cv:
+            counts: dict[int, int] = {}
+            for job in self._jobs:
+                counts[job.session.id] = counts.get(job.session.id, 0) + 1
             for job in jobs:
                 self._jobs.append(job)
-            while len(self._jobs) > self.max_queue:
-                overflow.append(self._jobs.popleft())
+                counts[job.session.id] = counts.get(job.session.id, 0) + 1
+            while True:
+                heaviest = max(counts, key=counts.__getitem__)
+                if (counts[heaviest] <= self.max_per_session
+                        and len(self._jobs) <= self.max_queue):
+                    break
+                oldest = next(j for j in self._jobs if j.session.id == heaviest)
+                self._jobs.remove(oldest)
+                counts[heaviest] -= 1
+                overflow.append(oldest)
             self._cv.notify()
         for job in overflow:
             self._supersede(job, "overload")

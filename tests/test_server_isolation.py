@@ -238,3 +238,23 @@ def test_one_sessions_housekeeping_error_does_not_stop_the_others(caplog) -> Non
     assert h.server.counters.session_faults >= 100
     errors = [r for r in caplog.records if "housekeeping of session" in r.getMessage()]
     assert 1 <= len(errors) <= 2
+
+
+# -- 4. per-session queue limits ----------------------------------------------------------
+def test_one_sessions_backlog_never_supersedes_another_sessions_steps() -> None:
+    h = Harness(TinyClickTrack())
+    h.open(B, realtime=0)
+    h.open(A, realtime=0, r=1 / 256)  # one latent frame (64 samples) per step
+    h.audio(B, 0, HOP)  # B: steps 0 and 1 queued
+    assert h.server.engine.pending_for(h.ids[B][0]) == 2
+    # A: one mark at the edge of its input makes hundreds of steps ready at once.
+    limit = h.server.sessions[h.ids[A][0]].input.capacity
+    for _ in range(3):
+        h.call(A, protocol.MARK, limit)
+    assert h.server.engine.pending_for(h.ids[B][0]) == 2
+    assert h.server.engine.pending_for(h.ids[A][0]) == \
+        h.server.config.max_queue_per_session
+    h.run()
+    assert h.messages(B, protocol.MISS) == []
+    assert {c.step for c in h.chunks(B)} == {0, 1}
+    assert {m.args[4] for m in h.messages(A, protocol.MISS)} == {"superseded"}
