@@ -43,6 +43,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import math
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -56,7 +57,14 @@ from .engine import Engine
 from .guard import DEFAULT_BURST, DEFAULT_RATE, SourceGuard
 from .protocol import ErrorCode, ProtocolError, unwrap_position
 from .session import Address, InputBuffer, PositionError, Session, reply_address
-from .settings import SETTING_KEYS, SettingError, ack_values, allowed_ratios, apply_setting
+from .settings import (
+    SETTING_KEYS,
+    SettingError,
+    Settings,
+    ack_values,
+    allowed_ratios,
+    apply_setting,
+)
 from .telemetry import ServerCounters, log_line, prometheus_text
 
 log = logging.getLogger(__name__)
@@ -475,6 +483,13 @@ class Server:
         except SettingError as exc:
             self._error(session, ErrorCode.BAD_VALUE, str(exc), address)
             return
+        # Only a change that makes the session's work per hop larger is checked: a slower
+        # model later never makes an unrelated setting fail.
+        too_small = (self._hop_too_small(session, new)
+                     if request.key in ("r", "stems", "guidance", "realtime") else None)
+        if too_small:
+            self._error(session, ErrorCode.BAD_VALUE, too_small, address)
+            return
         session.settings = new
         if request.key in ("r", "w"):
             session.scheduler.regrid(old_geometry, session.geometry)
@@ -486,6 +501,24 @@ class Server:
         if request.key == "r":
             self._send_allowed_w(session)
         self._poll(session, now)
+
+    def _hop_too_small(self, session: Session, settings: Settings) -> str | None:
+        """Why a live session's hop is shorter than one model call of its stems on this
+        machine (it would ask for more than the whole model, every hop), or ``None``."""
+        cost = self.engine.cost
+        if not settings.realtime or not cost.known:
+            return None
+        items = len(settings.stems) * (1 if settings.guidance == 1 else 2)
+        need = cost.predict(1, items)
+        ctx = session.context
+        hop = settings.geometry(ctx).hop_samples / ctx.model_rate
+        if hop >= need:
+            return None
+        info = session.info
+        frames = min(info.window_frames, math.ceil(need * ctx.model_rate / info.hop_length))
+        return (f"a hop of {hop * 1e3:.1f} ms is shorter than one model call of "
+                f"{len(settings.stems)} stem(s) on this server ({need * 1e3:.1f} ms): live, "
+                f"choose r >= {frames / info.window_frames:g}, fewer stems, or realtime 0")
 
     def _on_transport(self, session: Session, request: protocol.TransportInfo,
                       address: Address, now: float) -> None:

@@ -36,6 +36,9 @@ from .telemetry import ServerCounters, StepTiming
 
 log = logging.getLogger(__name__)
 
+#: Seconds over which the model time a session used counts for its fair share.
+SHARE_WINDOW = 1.0
+
 Emit = Callable[[bytes, Address], None]
 
 
@@ -74,6 +77,8 @@ class Engine:
         self.max_queue = max_queue
         self.max_batch = max_batch
         self.max_per_session = max_per_session
+        #: session id -> (model seconds used, when), decaying: the fair-share ledger.
+        self._usage: dict[int, tuple[float, float]] = {}
         self.cost = cost or CostModel()
         self._send_time = 0.0
 
@@ -270,6 +275,7 @@ class Engine:
                 started: float) -> None:
         """Record one model call's cost and deliver its results."""
         generated = self.clock.now()
+        self._charge(prepared, generated - started, generated)
         self.cost.observe(prepared[0].num_steps, generated - started,
                           items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
                                     for p in prepared if p.request))
@@ -319,9 +325,16 @@ class Engine:
                 job.requested_steps, job.time_left(now), self.cost, self._send_time,
                 items=self._items(job))
             decided.append((job, steps))
-        urgent = min(decided, key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        over = self._over_share(decided, now)
+
+        def order(d: tuple[StepJob, int]) -> tuple[bool, float, float]:
+            # Fair share first, then earliest deadline: a session that has had more than
+            # its share of the model lately yields to one that has not.
+            return d[0].session.id in over, d[0].time_left(now), d[0].ready_at
+
+        urgent = min(decided, key=order)
         same = [d for d in decided if d[1] == urgent[1]]
-        same.sort(key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        same.sort(key=order)
         batch = self._admit(same, now)
         chosen = {id(d[0]) for d in batch}
         with self._cv:
@@ -332,6 +345,35 @@ class Engine:
             else:
                 self._jobs = remaining
         return batch
+
+    def _usage_of(self, session_id: int, now: float) -> float:
+        """Model seconds the session used lately (decaying with :data:`SHARE_WINDOW`)."""
+        used, at = self._usage.get(session_id, (0.0, now))
+        return used * math.exp(-(now - at) / SHARE_WINDOW) if now > at else used
+
+    def _charge(self, prepared: list[_Prepared], seconds: float, now: float) -> None:
+        """Split one call's time between its sessions by their share of its work."""
+        items = {p.job.session.id: self._items(p.job) for p in prepared}
+        total = sum(items.values())
+        for sid, n in items.items():
+            self._usage[sid] = (self._usage_of(sid, now) + seconds * n / total, now)
+        if len(self._usage) > 4 * self.max_queue:  # forget sessions long idle or gone
+            self._usage = {sid: u for sid, u in self._usage.items()
+                           if self._usage_of(sid, now) > 1e-6}
+
+    def _over_share(self, decided: list[tuple[StepJob, int]], now: float) -> set[int]:
+        """Sessions among the candidates that used more model time lately than the least
+        served candidate plus one call of theirs: they go after the others."""
+        usage = {d[0].session.id: self._usage_of(d[0].session.id, now) for d in decided}
+        if len(usage) < 2:
+            return set()
+        floor = min(usage.values())
+        over = set()
+        for job, steps in decided:
+            sid = job.session.id
+            if usage[sid] > floor + self.cost.predict(steps, self._items(job)):
+                over.add(sid)
+        return over
 
     def _admit(self, candidates: list[tuple[StepJob, int]], now: float
                ) -> list[tuple[StepJob, int]]:

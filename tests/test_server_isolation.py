@@ -18,6 +18,7 @@ from sideman.server.clock import ManualClock
 from sideman.server.protocol import ErrorCode
 from sideman.server.testing import (
     ModelClockClicks,
+    SimulatedLatency,
     TinyClickTrack,
 )
 
@@ -258,3 +259,54 @@ def test_one_sessions_backlog_never_supersedes_another_sessions_steps() -> None:
     assert h.messages(B, protocol.MISS) == []
     assert {c.step for c in h.chunks(B)} == {0, 1}
     assert {m.args[4] for m in h.messages(A, protocol.MISS)} == {"superseded"}
+
+
+# -- 3. fair scheduling -------------------------------------------------------------------
+def test_a_hop_shorter_than_one_model_call_is_refused_live() -> None:
+    clock = ManualClock()
+    model = SimulatedLatency(TinyClickTrack(), clock, per_call=0.002, per_step=0.001,
+                             batch_slope=1.0)
+    h = Harness(model, clock=clock)
+    h.server.engine.warmup()
+    h.open(A)
+    h.call(A, protocol.SET, "r", 1 / 256)  # 1.5 ms hops, 3 ms per call
+    assert [code for code, _ in h.errors(A)] == [ErrorCode.BAD_VALUE]
+    assert "choose r >= 0.0117188" in h.errors(A)[0][1]  # 3 frames
+    h.call(A, protocol.SET, "r", 4 / 256)
+    assert len(h.errors(A)) == 1
+    h.call(A, protocol.SET, "stems", "drums", "bass")  # 6 ms per call: too much
+    assert len(h.errors(A)) == 2
+    h.call(A, protocol.SET, "realtime", 0)  # offline there is no deadline: allowed
+    h.call(A, protocol.SET, "r", 1 / 256)
+    assert len(h.errors(A)) == 2
+
+
+def test_tiny_hop_sessions_do_not_starve_an_honest_one() -> None:
+    # Two sessions with 3 ms hops (w = 8: 23 ms ahead), marking every millisecond, ask for
+    # more than the whole model: by earliest deadline alone their steps are always more
+    # urgent than the honest client's (93 ms ahead). Fair share puts the honest step first.
+    clock = ManualClock()
+    model = SimulatedLatency(TinyClickTrack(), clock, per_call=0.001, per_step=0.001,
+                             batch_slope=1.0)
+    h = Harness(model, clock=clock)
+    h.server.engine.warmup()
+    h.open(B, w=1, steps=2, refine=0)
+    for hostile in (A, C):
+        h.open(hostile, r=2 / 256, w=8, steps=8, refine=0, stems=["drums"])
+    sent = 0
+    for ms in range(12 * HOP * 1000 // RATE):  # 1 ms housekeeping ticks, as live
+        h.clock.set(max(h.clock.now(), ms / 1000))
+        while (sent + 1) * PACKET <= h.clock.now() * RATE:  # B's packets when captured
+            h.audio(B, sent * PACKET, PACKET)
+            sent += 1
+            if sent * PACKET % HOP == 0:
+                h.call(B, protocol.MARK, sent * PACKET)
+        for hostile in (A, C):  # a mark every millisecond: every step ready at once
+            h.call(hostile, protocol.MARK, int(h.clock.now() * RATE))
+        h.server.tick()
+        h.server.engine.process_ready()  # one call per tick: the model is always busy
+    steps = {c.step for c in h.chunks(B)}
+    assert h.messages(B, protocol.MISS) == [], [m.args for m in h.messages(B, protocol.MISS)]
+    assert steps >= set(range(10))
+    hostile_steps = sum(len({c.step for c in h.chunks(x)}) for x in (A, C))
+    assert hostile_steps > 100  # they were served too, with what was left
