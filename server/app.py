@@ -54,7 +54,16 @@ from sideman.models.base import Generator, Transport
 from . import osc, protocol
 from .clock import Clock, WallClock
 from .engine import Engine
-from .guard import DEFAULT_BURST, DEFAULT_RATE, SourceGuard
+from .guard import (
+    CONTROL_BURST,
+    CONTROL_RATE,
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    SESSION_BURST,
+    SESSION_RATE,
+    Bucket,
+    SourceGuard,
+)
 from .protocol import ErrorCode, ProtocolError, unwrap_position
 from .session import Address, InputBuffer, PositionError, Session, reply_address
 from .settings import (
@@ -80,6 +89,8 @@ UNCONFIRMED_GRACE = 2.0
 MAX_CACHED_HOSTS = 4096
 #: Seconds between two ``position`` errors to one session (late audio can come in bursts).
 POSITION_ERROR_INTERVAL = 0.5
+#: A session's messages that cost it more (and its control budget too).
+_CONTROL = (protocol.SetRequest, protocol.Reset, protocol.TransportInfo, protocol.StatusRequest)
 #: Seconds between two log lines about one session's failing housekeeping.
 FAULT_LOG_INTERVAL = 10.0
 
@@ -204,7 +215,11 @@ class Server:
                 c.count_drop(host, "not_allowed")
                 return
             guard = self.guard
-            if guard is not None and not guard.admit(address, now):
+            # A source with no budget left is dropped unread, unless a session is bound to
+            # its address: then its session's own messages still pass (a spoofer cannot
+            # silence a performer by spending the performer's address's budget).
+            exhausted = guard is not None and not guard.admit(address, now)
+            if exhausted and address not in self._bound:
                 c.rate_limited += 1
                 c.count_drop(host, "rate_limited")
                 return
@@ -217,21 +232,29 @@ class Server:
                     guard.charge(address, now)
                 return
             c.timetags_ignored += packet.timetags_ignored
-            free = True
+            # Each message that is not a session's own costs its source one token plus one
+            # per reply, charged into debt after the fact; messages beyond what the source
+            # has left are dropped unanswered (a bundle of hellos cannot amplify).
+            left = 0.0 if guard is None else (0.0 if exhausted else guard.tokens(address, now))
+            spent = 0
             self._replying, self._replies = threading.get_ident(), 0
             try:
                 for message in packet.messages:
-                    free &= self._handle_message(message, address, now)
+                    before = self._replies
+                    limited = guard is not None and left - spent < 1
+                    if not self._handle_message(message, address, now, limited):
+                        spent += 1 + self._replies - before
             finally:
                 self._replying = 0
-            if guard is not None and not free:
-                # One token per datagram answered (a hello brings 16 back): whatever a
-                # spoofed source makes us send stays within its budget.
-                guard.charge(address, now, max(1, self._replies))
+            if guard is not None and spent:
+                guard.charge(address, now, spent)
 
-    def _handle_message(self, message: osc.Message, address: Address, now: float) -> bool:
+    def _handle_message(self, message: osc.Message, address: Address, now: float,
+                        limited: bool = False) -> bool:
         """Route one message. True if it was a session's own message (its token, from its
-        address): that traffic is free; anything else costs its source (:mod:`.guard`)."""
+        address): that traffic costs the session; anything else costs its source
+        (:mod:`.guard`). ``limited``: the source's budget is spent, so only a session's own
+        messages are handled; anything else is dropped unanswered."""
         c = self.counters
         try:
             request = protocol.parse_request(message)
@@ -241,6 +264,8 @@ class Server:
             c.count_drop(address[0], "unknown_address")
             return False
         except ProtocolError as exc:
+            if limited:
+                return self._drop_limited(address)
             c.bad_message += 1
             c.count_drop(address[0], "bad_message")
             session = self.sessions.get(exc.session)
@@ -252,15 +277,83 @@ class Server:
                                              exc.reason), to)
             return False
         if isinstance(request, protocol.Ping):
+            own = self._own_session(request.session, request.token, address)
+            if own is not None:
+                return self._session_message(own, request, address, now)
+            if limited:
+                return self._drop_limited(address)
             return self._on_ping(request, address, now)
         if isinstance(request, protocol.Hello):
+            if limited:
+                return self._drop_limited(address)
             self._on_hello(request, address, now)
             return False
+        if limited and (isinstance(request, protocol.Resume) or self._own_session(
+                request.session, request.token, address) is None):
+            return self._drop_limited(address)
         session = self._authorize(request, address, now)
         if session is None:
             return False
+        if isinstance(request, protocol.Resume):
+            self._on_resume(session, request, address, now)
+            return False
+        return self._session_message(session, request, address, now)
+
+    def _own_session(self, session_id: int | None, token: str | None, address: Address
+                     ) -> Session | None:
+        """The session a message names if it carries the session's token and comes from
+        the session's address (its own message), else ``None``."""
+        session = self.sessions.get(session_id) if session_id is not None else None
+        if (session is None or not token or not session.bound_to(address)
+                or not hmac.compare_digest(session.token.encode(), token.encode())):
+            return None
+        return session
+
+    def _drop_limited(self, address: Address) -> bool:
+        """A message from a source whose budget is spent: dropped unanswered, counted."""
+        self.counters.rate_limited += 1
+        self.counters.count_drop(address[0], "rate_limited")
+        return False
+
+    def _session_message(self, session: Session, request: protocol.Request,
+                         address: Address, now: float) -> bool:
+        """A session's own message: charged to the session's budgets (one token plus one per
+        reply; ``set``/``reset``/``transport``/``status`` also to its control budget)."""
+        control = isinstance(request, _CONTROL)
+        if not session.budget.admit(now) or (control and not session.control.admit(now)):
+            self.counters.rate_limited += 1
+            session.counters.rejected += 1
+            if control:
+                self._session_notice(session, ErrorCode.BUSY,
+                                     f"too many {type(request).__name__.lower()} requests: at "
+                                     f"most {CONTROL_RATE:g} per second", now)
+            return True
+        before = self._replies
+        if isinstance(request, protocol.Ping):
+            session.last_seen = now
+            session.confirmed = True
+            self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), session.reply_to)
+        else:
+            session.last_seen = now
+            session.confirmed = True
+            self._dispatch(session, request, address, now)
+        cost = 1 + self._replies - before
+        session.budget.charge(now, cost)
+        if control:
+            session.control.charge(now)
+        return True
+
+    def _session_notice(self, session: Session, code: ErrorCode, text: str, now: float
+                        ) -> None:
+        """An error to the session's own reply address, at most one per half second."""
+        last = self._last_position_error.get(session.id, -1e9)
+        if now - last >= POSITION_ERROR_INTERVAL:
+            self._last_position_error[session.id] = now
+            self._emit(protocol.encode_error(session.id, code, text), session.reply_to)
+
+    def _dispatch(self, session: Session, request: protocol.Request, address: Address,
+                  now: float) -> None:
         handler = {
-            protocol.Resume: self._on_resume,
             protocol.Audio: self._on_audio,
             protocol.Mark: self._on_mark,
             protocol.SetRequest: self._on_set,
@@ -269,8 +362,7 @@ class Server:
             protocol.StatusRequest: self._on_status,
             protocol.Bye: self._on_bye,
         }[type(request)]
-        handler(session, request, address, now)
-        return not isinstance(request, protocol.Resume)
+        handler(session, request, address, now)  # type: ignore[operator]
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:
@@ -357,6 +449,8 @@ class Server:
                           client_rate=request.client_rate, generator=self.generator,
                           max_datagram=self.config.max_datagram, now=now,
                           reply_port=request.reply_port)
+        session.budget = Bucket(SESSION_RATE, SESSION_BURST, now)
+        session.control = Bucket(CONTROL_RATE, CONTROL_BURST, now)
         self.sessions[session_id] = session
         self._nonces[(address, request.nonce)] = session_id
         self._bound[address] = self._bound.get(address, 0) + 1

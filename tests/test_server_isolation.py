@@ -310,3 +310,58 @@ def test_tiny_hop_sessions_do_not_starve_an_honest_one() -> None:
     assert steps >= set(range(10))
     hostile_steps = sum(len({c.step for c in h.chunks(x)}) for x in (A, C))
     assert hostile_steps > 100  # they were served too, with what was left
+
+
+# -- 1/6/7. budgets ------------------------------------------------------------------------
+STRANGER, BYSTANDER = ("127.0.0.1", 2100), ("127.0.0.1", 2101)
+
+
+def test_bundles_pay_for_every_message_and_reply() -> None:
+    h = Harness(TinyClickTrack(), ServerConfig(log_interval=0, source_rate=100.0,
+                                               source_burst=200.0))
+    pings = osc.encode_bundle([protocol.encode_ping(i) for i in range(328)])
+    hellos = osc.encode_bundle([protocol.encode_hello(RATE, 7, "x", reply_port=BYSTANDER[1])
+                                for _ in range(191)])
+    for i in range(150):  # one second at 150 datagrams/s
+        h.clock.set(i / 150)
+        h.server.handle_datagram(pings, STRANGER)
+    pongs = len(h.messages(STRANGER, protocol.PONG))
+    # 2 tokens a ping (itself and its pong): the burst and one second's refill.
+    assert pongs <= (200 + 100) / 2 + 1
+    for i in range(150):
+        h.clock.set(2 + i / 150)
+        h.server.handle_datagram(hellos, ("127.0.0.1", 2102))
+    to_bystander = len(h.messages(BYSTANDER))
+    assert 0 < to_bystander <= (200 + 100) / 18 * 17 + 17  # was 56 400 a second
+
+
+def test_garbage_with_a_performers_address_does_not_silence_the_performer() -> None:
+    h = Harness(TinyClickTrack(), ServerConfig(log_interval=0, source_rate=100.0,
+                                               source_burst=200.0))
+    session, _ = h.open(A, realtime=0)
+    for j in range(40):
+        h.audio(A, j * PACKET, PACKET)
+        for _ in range(25):  # 1000 spoofed datagrams a second beside 40 of audio
+            h.server.handle_datagram(b"\x00garbage", A)
+            h.server.handle_datagram(protocol.encode_session_message(
+                protocol.STATUS, session, "f" * 16), A)
+        h.clock.advance(0.025)
+    assert h.server.status(session)["audio_in"] == 40 * PACKET
+    # Bad tokens are answered only within the address's budget (2 tokens each).
+    assert h.server.sessions[session].counters.rejected <= (200 + 100) / 2
+
+
+def test_expensive_session_messages_are_rate_limited() -> None:
+    h = Harness(TinyClickTrack())
+    h.open(A)
+    for i in range(200):
+        h.clock.set(i / 200)
+        h.call(A, protocol.RESET)
+    resets = [m for m in h.messages(A, protocol.ACK) if m.args[1] == "reset"]
+    assert 40 <= len(resets) <= 40 + 20 + 1
+    busy = [e for e in h.errors(A) if e[0] == ErrorCode.BUSY]
+    assert 1 <= len(busy) <= 3  # told, at most twice a second
+    h.clock.advance(5.0)
+    h.call(A, protocol.RESET)  # the budget comes back
+    assert len([m for m in h.messages(A, protocol.ACK) if m.args[1] == "reset"]) == \
+        len(resets) + 1
