@@ -409,6 +409,11 @@ class Server:
         which it also keeps alive); True in that case."""
         if request.session is not None:
             session = self.sessions.get(request.session)
+            if (session is not None and not session.bound_to(address) and request.token
+                    and hmac.compare_digest(session.token.encode(), request.token.encode())):
+                # Its token, another address: the session was resumed elsewhere.
+                self._emit(protocol.encode_bye(session.id, "resumed"), address)
+                return False
             if (session is not None and session.bound_to(address) and request.token
                     and hmac.compare_digest(session.token.encode(), request.token.encode())):
                 session.last_seen = now
@@ -455,7 +460,9 @@ class Server:
         self._nonces[(address, request.nonce)] = session_id
         self._bound[address] = self._bound.get(address, 0) + 1
         self.counters.sessions_opened += 1
-        log.info("session %d opened for %s:%d (%s, %d Hz)", session_id, address[0], address[1],
+        # %a: the name is the client's text; escaped, it cannot forge log lines or reach
+        # the terminal as control codes.
+        log.info("session %d opened for %s:%d (%a, %d Hz)", session_id, address[0], address[1],
                  request.name, request.client_rate)
         self._send_welcome(session)
 
@@ -487,8 +494,7 @@ class Server:
             client_rate=session.client_rate, hop_length=info.hop_length,
             window_frames=info.window_frames, max_datagram=self.config.max_datagram,
             model=info.name), session.reply_to)
-        self._emit(protocol.encode_allowed(session.id, "r", allowed_ratios(info)),
-                   session.reply_to)
+        self._emit_allowed(session, "r", allowed_ratios(info))
         self._send_allowed_w(session)
         self._emit(protocol.encode_allowed(session.id, "stems", info.stems), session.reply_to)
         self._emit(protocol.encode_allowed(session.id, "steps", [1, info.max_steps]),
@@ -503,7 +509,17 @@ class Server:
         hi = info.window_frames // session.settings.hop_frames - 2
         values = [w for w in range(-1, hi + 1) if w in info.trained_lookaheads] or \
             list(range(-1, hi + 1))
-        self._emit(protocol.encode_allowed(session.id, "w", values), session.reply_to)
+        self._emit_allowed(session, "w", values)
+
+    def _emit_allowed(self, session: Session, what: str, values: list) -> None:
+        """An ``allowed`` list, cut to what fits the session's datagram setting (a model
+        that takes any whole frame allows thousands of look-aheads at a tiny ``r``)."""
+        payload = protocol.encode_allowed(session.id, what, values)
+        if len(payload) > session.settings.datagram:
+            fixed = len(protocol.encode_allowed(session.id, what, []))
+            keep = max(1, (session.settings.datagram - fixed - 4) // 5)
+            payload = protocol.encode_allowed(session.id, what, values[:keep])
+        self._emit(payload, session.reply_to)
 
     def _on_resume(self, session: Session, request: protocol.Resume, address: Address,
                    now: float) -> None:
@@ -515,6 +531,9 @@ class Server:
             return
         if session.address != address:
             log.info("session %d re-bound from %s to %s", session.id, session.address, address)
+            # The client left behind learns it lost the session (it would otherwise see its
+            # pings answered and wonder where its chunks went).
+            self._emit(protocol.encode_bye(session.id, "resumed"), session.reply_to)
             # The old address keeps nothing of the session: a client that reconnects many
             # times must not grow these tables.
             if self._nonces.get((session.address, session.nonce)) == session.id:

@@ -365,3 +365,31 @@ def test_expensive_session_messages_are_rate_limited() -> None:
     h.call(A, protocol.RESET)  # the budget comes back
     assert len([m for m in h.messages(A, protocol.ACK) if m.args[1] == "reset"]) == \
         len(resets) + 1
+
+
+# -- 8. logs, reply sizes, resumed sessions ------------------------------------------------
+def test_the_hello_name_is_escaped_in_the_log(caplog) -> None:
+    caplog.set_level("INFO")
+    h = Harness(TinyClickTrack())
+    h.server.handle_datagram(protocol.encode_hello(RATE, 1, "x\nFAKE line\x1b[31m"), A)
+    lines = [r.getMessage() for r in caplog.records if "opened" in r.getMessage()]
+    assert lines and "\n" not in lines[0] and "\x1b" not in lines[0]
+
+
+def test_allowed_lists_fit_the_datagram_setting() -> None:
+    h = Harness(TinyClickTrack(window_frames=4096))
+    h.open(A, realtime=0)
+    h.call(A, protocol.SET, "r", 1 / 4096)
+    assert h.errors(A) == []
+    assert max(len(p) for p, to in h.sent) <= 8192
+
+
+def test_a_client_whose_session_was_resumed_elsewhere_is_told() -> None:
+    h = Harness(TinyClickTrack())
+    session, token = h.open(A)
+    h.server.handle_datagram(protocol.encode_session_message(
+        protocol.RESUME, session, token, RATE), B)
+    assert [m.args for m in h.messages(A, protocol.BYE)] == [(session, "resumed")]
+    h.server.handle_datagram(protocol.encode_ping(5, session, token), A)
+    assert h.messages(A, protocol.PONG) == []
+    assert len(h.messages(A, protocol.BYE)) == 2
