@@ -219,7 +219,9 @@ class Server:
             # its address: then its session's own messages still pass (a spoofer cannot
             # silence a performer by spending the performer's address's budget).
             exhausted = guard is not None and not guard.admit(address, now)
-            if exhausted and address not in self._bound:
+            # A bundle is never let through that way: decoding hundreds of messages to find
+            # none of them the session's would cost the receive loop what the budget saves.
+            if exhausted and (address not in self._bound or data.startswith(osc.BUNDLE_TAG)):
                 c.rate_limited += 1
                 c.count_drop(host, "rate_limited")
                 return
