@@ -219,15 +219,20 @@ class Server:
             # its address: then its session's own messages still pass (a spoofer cannot
             # silence a performer by spending the performer's address's budget).
             exhausted = guard is not None and not guard.admit(address, now)
-            # A bundle is never let through that way: decoding hundreds of messages to find
-            # none of them the session's would cost the receive loop what the budget saves.
-            if exhausted and (address not in self._bound or data.startswith(osc.BUNDLE_TAG)):
+            # Only for a session that has proved itself (a message with its token), and never
+            # a bundle: decoding hundreds of messages to find none of them the session's would
+            # cost the receive loop what the budget saves.
+            if exhausted and (data.startswith(osc.BUNDLE_TAG)
+                              or not self._confirmed_at(address)):
                 c.rate_limited += 1
                 c.count_drop(host, "rate_limited")
                 return
             try:
                 packet = osc.decode(data, max_size=self.config.max_datagram, float_runs=True)
             except osc.OscDecodeError as exc:
+                if exhausted:
+                    self._drop_limited(address)
+                    return
                 c.count_malformed(exc.reason, host)
                 c.count_drop(host, "malformed")
                 if guard is not None:
@@ -261,6 +266,8 @@ class Server:
         try:
             request = protocol.parse_request(message)
         except protocol.UnknownAddress:
+            if limited:
+                return self._drop_limited(address)
             c.unknown_address += 1
             c.count_source(address[0])
             c.count_drop(address[0], "unknown_address")
@@ -310,6 +317,12 @@ class Server:
                 or not hmac.compare_digest(session.token.encode(), token.encode())):
             return None
         return session
+
+    def _confirmed_at(self, address: Address) -> bool:
+        """Whether a session that has sent a message with its token is bound to
+        ``address`` (at most ``max_sessions`` to look at, and only for a spent budget)."""
+        return address in self._bound and any(
+            s.confirmed and s.address == address for s in self.sessions.values())
 
     def _drop_limited(self, address: Address) -> bool:
         """A message from a source whose budget is spent: dropped unanswered, counted."""

@@ -111,10 +111,11 @@ class Engine:
                 if (counts[heaviest] <= self.max_per_session
                         and len(self._jobs) <= self.max_queue):
                     break
-                oldest = next(j for j in self._jobs if j.session.id == heaviest)
-                self._jobs.remove(oldest)
+                index = next(i for i, j in enumerate(self._jobs)
+                             if j.session.id == heaviest)
+                overflow.append(self._jobs[index])
+                del self._jobs[index]
                 counts[heaviest] -= 1
-                overflow.append(oldest)
             self._cv.notify()
         for job in overflow:
             self._supersede(job, "overload")

@@ -99,13 +99,17 @@ def test_refused_messages_from_a_bound_address_spend_its_budget() -> None:
     # the error), so one is answered and the rest dropped unanswered.
     welcome = len(h.to(GOOD))
     assert welcome == 17  # welcome, allowed values, one ack per setting
+    # A session ping with its token confirms the session (its own traffic: free).
+    h.server.handle_datagram(protocol.encode_ping(1, *ids), GOOD)
+    welcome += 1
     for _ in range(40):
         h.server.handle_datagram(protocol.encode_session_message(
             protocol.STATUS, ids[0], "f" * 16), GOOD)
     assert h.server.counters.bad_token == 1
     assert h.server.counters.rate_limited == 39
     assert len(h.to(GOOD)) == welcome + 1
-    # The session's own valid messages still flow with the address's budget spent.
+    # The confirmed session's own valid messages still flow with the address's budget
+    # spent (an address whose session never used its token gets nothing decoded).
     h.server.handle_datagram(protocol.encode_audio(*ids, 0, np.ones(8, np.float32)), GOOD)
     assert h.server.status(ids[0])["audio_in"] == 8
 
