@@ -252,7 +252,8 @@ def _client(args: argparse.Namespace) -> int:
           f"{stats['steps_complete']}/{stats['steps']} steps complete, "
           f"{stats['misses']} misses, {stats['lost_chunks']} lost chunks, "
           f"latency p50 {stats['latency_p50_ms']} ms")
-    return 0
+    # Steps lost or never complete are a failure a script must see.
+    return 0 if stats["steps"] and stats["steps_complete"] == stats["steps"] else 1
 
 
 # -- demo ----------------------------------------------------------------------------------
