@@ -187,6 +187,43 @@ def test_wire_positions_wrap_at_int32_and_unwrap_against_the_session() -> None:
     assert miss.args[1:4] == (-(2**31) + 1, 3, 2**31 - 1)
 
 
+def test_the_reference_client_streams_across_2_to_the_31() -> None:
+    # The reference client's own messages against a session 13.5 h in: its audio and marks
+    # go out wrapped to int32, and it unwraps the chunks' steps and positions against its
+    # own position, as the server does (before: encoding position 2**31 raised).
+    from sideman.server.client import ClientSettings, StreamClient
+
+    h = Harness(TinyClickTrack())
+    h.open(A, realtime=0)
+    start = 2**31 - 2 * HOP
+    fast_forward(h, A, start)
+    client = StreamClient(ClientSettings(stems=("drums",), r=0.25, w=1), RATE, HOP)
+    for payload, to in h.sent:  # welcome, allowed lists, acks
+        if to == A:
+            client.on_datagram(payload, 0.0)
+    assert client.session == h.ids[A][0]
+    h.sent.clear()
+    for hop in range(5):
+        position = start + hop * HOP
+        for payload in client.audio_messages(position, np.zeros(HOP, np.float32), PACKET):
+            h.server.handle_datagram(payload, A)
+        h.server.handle_datagram(client.mark(position + HOP), A)
+        client.captured((position + HOP) // HOP, 0.0)
+        h.run()
+    for payload, to in h.sent:
+        if to == A:
+            client.on_datagram(payload, 1.0)
+    assert h.errors(A) == [] and client.errors == []
+    assert client.counts["foreign"] == client.counts["undecodable"] == 0
+    spans = {step: span for (_, step, _), span in client.spans.items()}
+    assert len(spans) >= 4 and min(spans) >= start // HOP
+    # Every chunk lands at its step's region on the 64-bit clock, past 2**31 for the later
+    # steps (a client that did not unwrap would place them 2**32 samples too early).
+    for step, (lo, hi) in spans.items():
+        assert lo == (step + 1) * HOP - 256 and hi == (step + 2) * HOP, (step, lo, hi)
+    assert max(hi for _, hi in spans.values()) > 2**31
+
+
 def test_a_session_streams_across_2_to_the_31() -> None:
     h = Harness(TinyClickTrack())
     h.open(A, realtime=0)
