@@ -837,8 +837,12 @@ def churn_live(generator: Generator, run: ChurnRun, *, seed: int = 0) -> dict[st
 
         def churn(now: float) -> None:
             nonlocal churn_sent
-            # One abandoned session per progress tick... and a burst at the start.
-            for _ in range(max(1, run.live_sessions // 5)):
+            # A few abandoned sessions per progress tick and a burst at the start; the rest
+            # at once from half-way (a busy machine may call this only a few times).
+            burst = max(1, run.live_sessions // 5)
+            if now >= run.stream.seconds / 2:
+                burst = run.live_sessions
+            for _ in range(burst):
                 if churn_sent >= run.live_sessions:
                     return
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -851,6 +855,11 @@ def churn_live(generator: Generator, run: ChurnRun, *, seed: int = 0) -> dict[st
         sid = clients[0].core.session
         with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
             run_realtime(clients, tail=1.0, progress=lambda elapsed, total: churn(elapsed))
+            churn(float("inf"))
+            wait_until = time.monotonic() + 10.0  # the server reads the last hellos
+            while (server.counters.sessions_opened < 1 + run.live_sessions
+                   and time.monotonic() < wait_until):
+                time.sleep(0.01)
             with server.lock:
                 # The session is bound to one address, whatever addresses it had before.
                 tables_resumed = {

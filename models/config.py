@@ -91,6 +91,16 @@ class ModelConfig:
     #: which beat-grid planes the network reads (conditioning.BEAT_PHASES); configs written
     #: before this field existed read only the cosines
     beat_phase: str = "cos"
+    #: width of the conditioning pyramid that adds the planes at every U-Net level
+    #: (denoiser.ConditionPyramid); 0 = none (the planes enter at the input only, as in
+    #: the shipped models and every older config.json)
+    cond_width: int = 0
+    #: c_noise = noise_scale·ln σ (EDM's 0.25 in the shipped models and older configs)
+    noise_scale: float = 0.25
+    #: whether the network sees the generated history clean in the target planes (the
+    #: shipped models, older configs); False: only through the noisy input, noised to the
+    #: current σ, so at high σ the part must come from the mix and the beat grid
+    history_planes: bool = True
     unet: Mapping[str, Any] = field(default_factory=default_unet)
     sigma_data: float = 0.5
     sigma_min: float = 0.002
@@ -114,6 +124,15 @@ class ModelConfig:
         if self.beat_phase not in BEAT_PHASES:
             raise ConfigError(f"beat_phase must be one of {', '.join(BEAT_PHASES)}, got "
                               f"{self.beat_phase!r}")
+        if not isinstance(self.cond_width, int) or isinstance(self.cond_width, bool) \
+                or self.cond_width < 0:
+            raise ConfigError(f"cond_width must be an int >= 0, got {self.cond_width!r}")
+        if not (isinstance(self.noise_scale, int | float) and math.isfinite(self.noise_scale)
+                and self.noise_scale > 0):
+            raise ConfigError(f"noise_scale must be a positive number, got {self.noise_scale!r}")
+        if not isinstance(self.history_planes, bool):
+            raise ConfigError(f"history_planes must be true or false, got "
+                              f"{self.history_planes!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.sampler not in SAMPLERS:

@@ -8,7 +8,13 @@ embedding. The denoiser returns the clean-latent estimate
 
     D(x; σ) = c_skip(σ)·x + c_out(σ)·F_θ(c_in(σ)·x, c_noise(σ), cond)
 
-with ``(B, 1, C, F)`` in and out. Two parameterisations (k-diffusion style, network and
+with ``(B, 1, C, F)`` in and out. With ``cond_width > 0`` a :class:`ConditionPyramid` also
+encodes the conditioning planes and adds them at the input of every level of the U-Net (and
+its mid block), so the mixture and the beat grid reach each resolution directly instead of
+only through the first convolution; its output convolutions start at zero, so a fresh
+pyramid leaves the U-Net's function unchanged. ``c_noise = noise_scale·ln σ`` (EDM: 0.25):
+the U-Net's positional embedding has only four frequencies at this width, and a larger scale
+spreads the trained σ range over them. Two parameterisations (k-diffusion style, network and
 preconditioning kept apart):
 
 * ``edm`` (teacher): Karras et al., "Elucidating the Design Space of Diffusion-Based
@@ -22,12 +28,15 @@ preconditioning kept apart):
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 from diffusers import UNet2DModel
 from torch import nn
+from torch.nn import functional
 
 from .conditioning import Conditioning, condition_planes, num_condition_planes
 
@@ -38,43 +47,130 @@ RESERVED_UNET_KEYS = ("in_channels", "out_channels", "num_class_embeds", "sample
                       "class_embed_type", "time_embedding_type")
 
 
-def edm_scalings(sigma: torch.Tensor, sigma_data: float
+#: EDM's ``c_noise = 0.25·ln σ`` (the shipped models and every config without ``noise_scale``).
+EDM_NOISE_SCALE = 0.25
+
+
+def edm_scalings(sigma: torch.Tensor, sigma_data: float, noise_scale: float = EDM_NOISE_SCALE
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``c_skip, c_out, c_in, c_noise`` of EDM (Karras et al. 2022, Table 1)."""
     s2, d2 = sigma**2, sigma_data**2
     return d2 / (s2 + d2), sigma * sigma_data / (s2 + d2).sqrt(), 1 / (s2 + d2).sqrt(), \
-        0.25 * sigma.log()
+        noise_scale * sigma.log()
 
 
-def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: float
+def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: float,
+                         noise_scale: float = EDM_NOISE_SCALE
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``c_skip, c_out, c_in, c_noise`` of a consistency model (Song et al. 2023, App. C)."""
     s2, d2 = sigma**2, sigma_data**2
     c_skip = d2 / ((sigma - sigma_min) ** 2 + d2)
     c_out = (sigma - sigma_min) * sigma_data / (s2 + d2).sqrt()
-    return c_skip, c_out, 1 / (s2 + d2).sqrt(), 0.25 * sigma.log()
+    return c_skip, c_out, 1 / (s2 + d2).sqrt(), noise_scale * sigma.log()
+
+
+def _zero(conv: nn.Conv2d) -> nn.Conv2d:
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+class ConditionPyramid(nn.Module):
+    """The conditioning planes encoded at every resolution of a ``UNet2DModel`` and added to
+    the input of each down block and of the mid block (see the module docstring).
+
+    It lives inside the U-Net (``net.cond_pyramid``), so its weights are saved and loaded with
+    the U-Net's; :meth:`attach` registers the hooks that feed it: the U-Net's input image
+    (channel 0 the noisy latent, the planes after it) is encoded once per forward, and each
+    block adds its level's features to its input. Diffusers' down blocks keep even sizes
+    exact; odd sizes are matched by interpolation.
+    """
+
+    def __init__(self, planes: int, block_out_channels: Sequence[int], width: int) -> None:
+        super().__init__()
+        levels = len(block_out_channels)
+        # down block i reads conv_in's channels (i = 0) or the block before's
+        inputs = [block_out_channels[0], *block_out_channels[:-1]]
+        self.stem = nn.Sequential(nn.Conv2d(planes, width, 3, padding=1), nn.SiLU(),
+                                  nn.Conv2d(width, width, 3, padding=1), nn.SiLU())
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(width, width, 3, stride=2, padding=1), nn.SiLU())
+            for _ in range(levels - 1))
+        self.out = nn.ModuleList(_zero(nn.Conv2d(width, c, 1)) for c in inputs)
+        self.out_mid = _zero(nn.Conv2d(width, block_out_channels[-1], 1))
+        self._features: list[torch.Tensor] = []
+
+    def encode(self, planes: torch.Tensor) -> list[torch.Tensor]:
+        """Per level the features to add (down blocks in order, then the mid block)."""
+        h = self.stem(planes)
+        out = [self.out[0](h)]
+        for down, proj in zip(self.down, self.out[1:], strict=True):
+            h = down(h)
+            out.append(proj(h))
+        return [*out, self.out_mid(h)]
+
+    @staticmethod
+    def attach(net: UNet2DModel, pyramid: ConditionPyramid) -> None:
+        net.cond_pyramid = pyramid
+        net.register_forward_pre_hook(pyramid._encode_hook, with_kwargs=True)
+        net.register_forward_hook(pyramid._clear_hook)
+        for level, block in enumerate(net.down_blocks):
+            block.register_forward_pre_hook(functools.partial(pyramid._add_hook, level),
+                                            with_kwargs=True)
+        if net.mid_block is not None:
+            net.mid_block.register_forward_pre_hook(
+                functools.partial(pyramid._add_hook, len(net.down_blocks)), with_kwargs=True)
+
+    # hooks (bound to this module, so a deep copy of the U-Net feeds its own copy)
+    def _encode_hook(self, _net: nn.Module, args: tuple, kwargs: dict) -> None:
+        image = args[0] if args else kwargs["sample"]
+        self._features = self.encode(image[:, 1:])
+
+    def _clear_hook(self, _net: nn.Module, _args: tuple, _out: Any) -> None:
+        self._features = []
+
+    def _add_hook(self, level: int, _block: nn.Module, args: tuple, kwargs: dict
+                  ) -> tuple[tuple, dict]:
+        feature = self._features[level]
+        if args:
+            hidden, rest = args[0], args[1:]
+        else:
+            hidden, rest = kwargs.pop("hidden_states"), ()
+        if feature.shape[-2:] != hidden.shape[-2:]:
+            feature = functional.interpolate(feature, size=hidden.shape[-2:])
+        hidden = hidden + feature.to(hidden.dtype)
+        if args:
+            return (hidden, *rest), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
 
 
 def build_unet(unet_config: Mapping[str, Any], *, latent_channels: int, window_frames: int,
-               num_stems: int, uses_beat_grid: bool, beat_phase: str = "cos") -> UNet2DModel:
+               num_stems: int, uses_beat_grid: bool, beat_phase: str = "cos",
+               cond_width: int = 0) -> UNet2DModel:
     """A randomly initialised ``UNet2DModel`` for this latent shape, stems and conditioning.
 
     ``unet_config`` holds the architecture (``block_out_channels``, ``layers_per_block``,
     ``down_block_types``, ``up_block_types``, ``norm_num_groups``, ...); the keys in
-    :data:`RESERVED_UNET_KEYS` are derived here and may not be given.
+    :data:`RESERVED_UNET_KEYS` are derived here and may not be given. ``cond_width > 0``
+    adds a :class:`ConditionPyramid` of that width.
     """
     clash = sorted(set(unet_config) & set(RESERVED_UNET_KEYS))
     if clash:
         raise ValueError(f"unet config may not set {clash}: they follow from the codec, the "
                          f"stems and the conditioning")
-    return UNet2DModel(
+    planes = num_condition_planes(uses_beat_grid, beat_phase)
+    net = UNet2DModel(
         **dict(unet_config),
         sample_size=(latent_channels, window_frames),
-        in_channels=1 + num_condition_planes(uses_beat_grid, beat_phase),
+        in_channels=1 + planes,
         out_channels=1,
         num_class_embeds=num_stems,
         time_embedding_type="positional",
     )
+    if cond_width > 0:
+        ConditionPyramid.attach(net, ConditionPyramid(planes, net.config.block_out_channels,
+                                                      cond_width))
+    return net
 
 
 class Denoiser(nn.Module):
@@ -82,7 +178,8 @@ class Denoiser(nn.Module):
 
     def __init__(self, net: UNet2DModel, *, sigma_data: float, sigma_min: float,
                  parameterization: str = "edm", uses_beat_grid: bool = False,
-                 channels_last: bool = False, beat_phase: str = "cos") -> None:
+                 channels_last: bool = False, beat_phase: str = "cos",
+                 noise_scale: float = EDM_NOISE_SCALE, history_planes: bool = True) -> None:
         super().__init__()
         if parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, "
@@ -99,6 +196,8 @@ class Denoiser(nn.Module):
         self.parameterization = parameterization
         self.uses_beat_grid = uses_beat_grid
         self.beat_phase = beat_phase
+        self.noise_scale = float(noise_scale)
+        self.history_planes = history_planes
         # Channels-last convolutions are markedly faster on CPU (measured, docs/MODELS.md).
         self.channels_last = channels_last
         if channels_last:
@@ -107,11 +206,19 @@ class Denoiser(nn.Module):
     def scalings(self, sigma: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.parameterization == "consistency":
-            return consistency_scalings(sigma, self.sigma_data, self.sigma_min)
-        return edm_scalings(sigma, self.sigma_data)
+            return consistency_scalings(sigma, self.sigma_data, self.sigma_min,
+                                        self.noise_scale)
+        return edm_scalings(sigma, self.sigma_data, self.noise_scale)
 
     def planes(self, cond: Conditioning) -> torch.Tensor:
-        """The conditioning image for this model (compute once per sampling run)."""
+        """The conditioning image for this model (compute once per sampling run).
+
+        Without ``history_planes`` the generated history is not shown clean: the target
+        planes are zero, and the history reaches the network only through the noisy input,
+        where the inpainting samplers (and the loss) put it noised to the current σ.
+        """
+        if not self.history_planes:
+            cond = replace(cond, target_known=torch.zeros_like(cond.target_known))
         return condition_planes(cond, uses_beat_grid=self.uses_beat_grid,
                                 beat_phase=self.beat_phase)
 
@@ -136,7 +243,8 @@ def consistency_student(teacher: Denoiser) -> Denoiser:
     return Denoiser(copy.deepcopy(teacher.net), sigma_data=teacher.sigma_data,
                     sigma_min=teacher.sigma_min, parameterization="consistency",
                     uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last,
-                    beat_phase=teacher.beat_phase)
+                    beat_phase=teacher.beat_phase, noise_scale=teacher.noise_scale,
+                    history_planes=teacher.history_planes)
 
 
 def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = None,

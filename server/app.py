@@ -43,6 +43,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import math
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -53,10 +54,26 @@ from sideman.models.base import Generator, Transport
 from . import osc, protocol
 from .clock import Clock, WallClock
 from .engine import Engine
-from .guard import DEFAULT_BURST, DEFAULT_RATE, SourceGuard
-from .protocol import ErrorCode, ProtocolError
+from .guard import (
+    CONTROL_BURST,
+    CONTROL_RATE,
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    SESSION_BURST,
+    SESSION_RATE,
+    Bucket,
+    SourceGuard,
+)
+from .protocol import ErrorCode, ProtocolError, unwrap_position
 from .session import Address, InputBuffer, PositionError, Session, reply_address
-from .settings import SETTING_KEYS, SettingError, ack_values, allowed_ratios, apply_setting
+from .settings import (
+    SETTING_KEYS,
+    SettingError,
+    Settings,
+    ack_values,
+    allowed_ratios,
+    apply_setting,
+)
 from .telemetry import ServerCounters, log_line, prometheus_text
 
 log = logging.getLogger(__name__)
@@ -72,6 +89,10 @@ UNCONFIRMED_GRACE = 2.0
 MAX_CACHED_HOSTS = 4096
 #: Seconds between two ``position`` errors to one session (late audio can come in bursts).
 POSITION_ERROR_INTERVAL = 0.5
+#: A session's messages that cost it more (and its control budget too).
+_CONTROL = (protocol.SetRequest, protocol.Reset, protocol.TransportInfo, protocol.StatusRequest)
+#: Seconds between two log lines about one session's failing housekeeping.
+FAULT_LOG_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,8 @@ class ServerConfig:
     #: Seconds past a step's capture point before the watchdog runs it without all input.
     watchdog_grace: float = 0.02
     max_queue: int = 64
+    #: Queued steps one session may hold (its oldest beyond that are superseded).
+    max_queue_per_session: int = 16
     max_batch: int = 8
     #: Seconds between periodic one-line logs (0: never).
     log_interval: float = 10.0
@@ -138,9 +161,11 @@ class Server:
         self._last_log = self.clock.now()
         self._last_forget = self._last_log
         self._last_position_error: dict[int, float] = {}
+        self._last_fault_log: dict[int, float] = {}
         self.engine = Engine(generator, clock=self.clock, emit=self._emit, lock=self.lock,
                              counters=self.counters, max_queue=self.config.max_queue,
-                             max_batch=self.config.max_batch)
+                             max_batch=self.config.max_batch,
+                             max_per_session=self.config.max_queue_per_session)
 
     # -- plumbing ------------------------------------------------------------------------
     def set_sender(self, send: Send) -> None:
@@ -190,43 +215,66 @@ class Server:
                 c.count_drop(host, "not_allowed")
                 return
             guard = self.guard
-            if guard is not None and not guard.admit(address, now):
+            # A source with no budget left is dropped unread, unless a session is bound to
+            # its address: then its session's own messages still pass (a spoofer cannot
+            # silence a performer by spending the performer's address's budget).
+            exhausted = guard is not None and not guard.admit(address, now)
+            # Only for a session that has proved itself (a message with its token), and never
+            # a bundle: decoding hundreds of messages to find none of them the session's would
+            # cost the receive loop what the budget saves.
+            if exhausted and (data.startswith(osc.BUNDLE_TAG)
+                              or not self._confirmed_at(address)):
                 c.rate_limited += 1
                 c.count_drop(host, "rate_limited")
                 return
             try:
                 packet = osc.decode(data, max_size=self.config.max_datagram, float_runs=True)
             except osc.OscDecodeError as exc:
+                if exhausted:
+                    self._drop_limited(address)
+                    return
                 c.count_malformed(exc.reason, host)
                 c.count_drop(host, "malformed")
                 if guard is not None:
                     guard.charge(address, now)
                 return
             c.timetags_ignored += packet.timetags_ignored
-            free = True
+            # Each message that is not a session's own costs its source one token plus one
+            # per reply, charged into debt after the fact; messages beyond what the source
+            # has left are dropped unanswered (a bundle of hellos cannot amplify).
+            left = 0.0 if guard is None else (0.0 if exhausted else guard.tokens(address, now))
+            spent = 0
             self._replying, self._replies = threading.get_ident(), 0
             try:
                 for message in packet.messages:
-                    free &= self._handle_message(message, address, now)
+                    before = self._replies
+                    limited = guard is not None and left - spent < 1
+                    if not self._handle_message(message, address, now, limited):
+                        spent += 1 + self._replies - before
             finally:
                 self._replying = 0
-            if guard is not None and not free:
-                # One token per datagram answered (a hello brings 16 back): whatever a
-                # spoofed source makes us send stays within its budget.
-                guard.charge(address, now, max(1, self._replies))
+            if guard is not None and spent:
+                guard.charge(address, now, spent)
 
-    def _handle_message(self, message: osc.Message, address: Address, now: float) -> bool:
+    def _handle_message(self, message: osc.Message, address: Address, now: float,
+                        limited: bool = False) -> bool:
         """Route one message. True if it was a session's own message (its token, from its
-        address): that traffic is free; anything else costs its source (:mod:`.guard`)."""
+        address): that traffic costs the session; anything else costs its source
+        (:mod:`.guard`). ``limited``: the source's budget is spent, so only a session's own
+        messages are handled; anything else is dropped unanswered."""
         c = self.counters
         try:
             request = protocol.parse_request(message)
         except protocol.UnknownAddress:
+            if limited:
+                return self._drop_limited(address)
             c.unknown_address += 1
             c.count_source(address[0])
             c.count_drop(address[0], "unknown_address")
             return False
         except ProtocolError as exc:
+            if limited:
+                return self._drop_limited(address)
             c.bad_message += 1
             c.count_drop(address[0], "bad_message")
             session = self.sessions.get(exc.session)
@@ -238,15 +286,89 @@ class Server:
                                              exc.reason), to)
             return False
         if isinstance(request, protocol.Ping):
+            own = self._own_session(request.session, request.token, address)
+            if own is not None:
+                return self._session_message(own, request, address, now)
+            if limited:
+                return self._drop_limited(address)
             return self._on_ping(request, address, now)
         if isinstance(request, protocol.Hello):
+            if limited:
+                return self._drop_limited(address)
             self._on_hello(request, address, now)
             return False
+        if limited and (isinstance(request, protocol.Resume) or self._own_session(
+                request.session, request.token, address) is None):
+            return self._drop_limited(address)
         session = self._authorize(request, address, now)
         if session is None:
             return False
+        if isinstance(request, protocol.Resume):
+            self._on_resume(session, request, address, now)
+            return False
+        return self._session_message(session, request, address, now)
+
+    def _own_session(self, session_id: int | None, token: str | None, address: Address
+                     ) -> Session | None:
+        """The session a message names if it carries the session's token and comes from
+        the session's address (its own message), else ``None``."""
+        session = self.sessions.get(session_id) if session_id is not None else None
+        if (session is None or not token or not session.bound_to(address)
+                or not hmac.compare_digest(session.token.encode(), token.encode())):
+            return None
+        return session
+
+    def _confirmed_at(self, address: Address) -> bool:
+        """Whether a session that has sent a message with its token is bound to
+        ``address`` (at most ``max_sessions`` to look at, and only for a spent budget)."""
+        return address in self._bound and any(
+            s.confirmed and s.address == address for s in self.sessions.values())
+
+    def _drop_limited(self, address: Address) -> bool:
+        """A message from a source whose budget is spent: dropped unanswered, counted."""
+        self.counters.rate_limited += 1
+        self.counters.count_drop(address[0], "rate_limited")
+        return False
+
+    def _session_message(self, session: Session, request: protocol.Request,
+                         address: Address, now: float) -> bool:
+        """A session's own message: charged to the session's budgets (one token plus one per
+        reply; ``set``/``reset``/``transport``/``status`` also to its control budget)."""
+        control = isinstance(request, _CONTROL)
+        if not session.budget.admit(now) or (control and not session.control.admit(now)):
+            self.counters.rate_limited += 1
+            session.counters.rejected += 1
+            if control:
+                self._session_notice(session, ErrorCode.BUSY,
+                                     f"too many {type(request).__name__.lower()} requests: at "
+                                     f"most {CONTROL_RATE:g} per second", now)
+            return True
+        before = self._replies
+        if isinstance(request, protocol.Ping):
+            session.last_seen = now
+            session.confirmed = True
+            self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), session.reply_to)
+        else:
+            session.last_seen = now
+            session.confirmed = True
+            self._dispatch(session, request, address, now)
+        cost = 1 + self._replies - before
+        session.budget.charge(now, cost)
+        if control:
+            session.control.charge(now)
+        return True
+
+    def _session_notice(self, session: Session, code: ErrorCode, text: str, now: float
+                        ) -> None:
+        """An error to the session's own reply address, at most one per half second."""
+        last = self._last_position_error.get(session.id, -1e9)
+        if now - last >= POSITION_ERROR_INTERVAL:
+            self._last_position_error[session.id] = now
+            self._emit(protocol.encode_error(session.id, code, text), session.reply_to)
+
+    def _dispatch(self, session: Session, request: protocol.Request, address: Address,
+                  now: float) -> None:
         handler = {
-            protocol.Resume: self._on_resume,
             protocol.Audio: self._on_audio,
             protocol.Mark: self._on_mark,
             protocol.SetRequest: self._on_set,
@@ -255,8 +377,7 @@ class Server:
             protocol.StatusRequest: self._on_status,
             protocol.Bye: self._on_bye,
         }[type(request)]
-        handler(session, request, address, now)
-        return not isinstance(request, protocol.Resume)
+        handler(session, request, address, now)  # type: ignore[operator]
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:
@@ -303,6 +424,11 @@ class Server:
         which it also keeps alive); True in that case."""
         if request.session is not None:
             session = self.sessions.get(request.session)
+            if (session is not None and not session.bound_to(address) and request.token
+                    and hmac.compare_digest(session.token.encode(), request.token.encode())):
+                # Its token, another address: the session was resumed elsewhere.
+                self._emit(protocol.encode_bye(session.id, "resumed"), address)
+                return False
             if (session is not None and session.bound_to(address) and request.token
                     and hmac.compare_digest(session.token.encode(), request.token.encode())):
                 session.last_seen = now
@@ -343,11 +469,15 @@ class Server:
                           client_rate=request.client_rate, generator=self.generator,
                           max_datagram=self.config.max_datagram, now=now,
                           reply_port=request.reply_port)
+        session.budget = Bucket(SESSION_RATE, SESSION_BURST, now)
+        session.control = Bucket(CONTROL_RATE, CONTROL_BURST, now)
         self.sessions[session_id] = session
         self._nonces[(address, request.nonce)] = session_id
         self._bound[address] = self._bound.get(address, 0) + 1
         self.counters.sessions_opened += 1
-        log.info("session %d opened for %s:%d (%s, %d Hz)", session_id, address[0], address[1],
+        # %a: the name is the client's text; escaped, it cannot forge log lines or reach
+        # the terminal as control codes.
+        log.info("session %d opened for %s:%d (%a, %d Hz)", session_id, address[0], address[1],
                  request.name, request.client_rate)
         self._send_welcome(session)
 
@@ -379,8 +509,7 @@ class Server:
             client_rate=session.client_rate, hop_length=info.hop_length,
             window_frames=info.window_frames, max_datagram=self.config.max_datagram,
             model=info.name), session.reply_to)
-        self._emit(protocol.encode_allowed(session.id, "r", allowed_ratios(info)),
-                   session.reply_to)
+        self._emit_allowed(session, "r", allowed_ratios(info))
         self._send_allowed_w(session)
         self._emit(protocol.encode_allowed(session.id, "stems", info.stems), session.reply_to)
         self._emit(protocol.encode_allowed(session.id, "steps", [1, info.max_steps]),
@@ -395,7 +524,17 @@ class Server:
         hi = info.window_frames // session.settings.hop_frames - 2
         values = [w for w in range(-1, hi + 1) if w in info.trained_lookaheads] or \
             list(range(-1, hi + 1))
-        self._emit(protocol.encode_allowed(session.id, "w", values), session.reply_to)
+        self._emit_allowed(session, "w", values)
+
+    def _emit_allowed(self, session: Session, what: str, values: list) -> None:
+        """An ``allowed`` list, cut to what fits the session's datagram setting (a model
+        that takes any whole frame allows thousands of look-aheads at a tiny ``r``)."""
+        payload = protocol.encode_allowed(session.id, what, values)
+        if len(payload) > session.settings.datagram:
+            fixed = len(protocol.encode_allowed(session.id, what, []))
+            keep = max(1, (session.settings.datagram - fixed - 4) // 5)
+            payload = protocol.encode_allowed(session.id, what, values[:keep])
+        self._emit(payload, session.reply_to)
 
     def _on_resume(self, session: Session, request: protocol.Resume, address: Address,
                    now: float) -> None:
@@ -407,6 +546,9 @@ class Server:
             return
         if session.address != address:
             log.info("session %d re-bound from %s to %s", session.id, session.address, address)
+            # The client left behind learns it lost the session (it would otherwise see its
+            # pings answered and wonder where its chunks went).
+            self._emit(protocol.encode_bye(session.id, "resumed"), session.reply_to)
             # The old address keeps nothing of the session: a client that reconnects many
             # times must not grow these tables.
             if self._nonces.get((session.address, session.nonce)) == session.id:
@@ -469,6 +611,13 @@ class Server:
         except SettingError as exc:
             self._error(session, ErrorCode.BAD_VALUE, str(exc), address)
             return
+        # Only a change that makes the session's work per hop larger is checked: a slower
+        # model later never makes an unrelated setting fail.
+        too_small = (self._hop_too_small(session, new)
+                     if request.key in ("r", "stems", "guidance", "realtime") else None)
+        if too_small:
+            self._error(session, ErrorCode.BAD_VALUE, too_small, address)
+            return
         session.settings = new
         if request.key in ("r", "w"):
             session.scheduler.regrid(old_geometry, session.geometry)
@@ -481,6 +630,24 @@ class Server:
             self._send_allowed_w(session)
         self._poll(session, now)
 
+    def _hop_too_small(self, session: Session, settings: Settings) -> str | None:
+        """Why a live session's hop is shorter than one model call of its stems on this
+        machine (it would ask for more than the whole model, every hop), or ``None``."""
+        cost = self.engine.cost
+        if not settings.realtime or not cost.known:
+            return None
+        items = len(settings.stems) * (1 if settings.guidance == 1 else 2)
+        need = cost.predict(1, items)
+        ctx = session.context
+        hop = settings.geometry(ctx).hop_samples / ctx.model_rate
+        if hop >= need:
+            return None
+        info = session.info
+        frames = min(info.window_frames, math.ceil(need * ctx.model_rate / info.hop_length))
+        return (f"a hop of {hop * 1e3:.1f} ms is shorter than one model call of "
+                f"{len(settings.stems)} stem(s) on this server ({need * 1e3:.1f} ms): live, "
+                f"choose r >= {frames / info.window_frames:g}, fewer stems, or realtime 0")
+
     def _on_transport(self, session: Session, request: protocol.TransportInfo,
                       address: Address, now: float) -> None:
         if request.bpm == 0:
@@ -489,7 +656,8 @@ class Server:
             try:
                 session.transport = Transport(
                     bpm=request.bpm,
-                    beat_position=session.clock_map.to_model(request.beat_position),
+                    beat_position=session.clock_map.to_model(unwrap_position(
+                        request.beat_position, session.position_reference())),
                     beats_per_bar=request.beats_per_bar, beat_in_bar=request.beat_in_bar)
             except ValueError as exc:
                 self._error(session, ErrorCode.BAD_VALUE, f"transport: {exc}", address)
@@ -522,6 +690,7 @@ class Server:
         if self._nonces.get((session.address, session.nonce)) == session.id:
             del self._nonces[(session.address, session.nonce)]
         self._last_position_error.pop(session.id, None)
+        self._last_fault_log.pop(session.id, None)
         self.counters.sessions_closed += 1
         if reason == "expired":
             self.counters.sessions_expired += 1
@@ -536,11 +705,15 @@ class Server:
         now = self.clock.now()
         with self.lock:
             for session in list(self.sessions.values()):
-                if now - session.last_seen > self.config.idle_timeout:
-                    self._emit(protocol.encode_bye(session.id, "expired"), session.reply_to)
-                    self._close(session, "expired", now)
-                elif session.settings.realtime:
-                    self._poll(session, now)
+                try:
+                    if now - session.last_seen > self.config.idle_timeout:
+                        self._emit(protocol.encode_bye(session.id, "expired"),
+                                   session.reply_to)
+                        self._close(session, "expired", now)
+                    elif session.settings.realtime:
+                        self._poll(session, now)
+                except Exception as exc:  # one session's fault must not stop the others'
+                    self._session_fault(session, exc, now)
             self.engine.drop_superseded(now)
             if self.guard is not None and now - self._last_forget >= 1.0:
                 self._last_forget = now
@@ -549,6 +722,16 @@ class Server:
                 self._last_log = now
                 log.info("%s", log_line(self.counters, sessions=len(self.sessions),
                                         queue=self.engine.pending()))
+
+    def _session_fault(self, session: Session, exc: Exception, now: float) -> None:
+        """Count an unexpected error in one session's housekeeping; log one line per session
+        at most every :data:`FAULT_LOG_INTERVAL` seconds (with the traceback the first time)."""
+        self.counters.session_faults += 1
+        last = self._last_fault_log.get(session.id)
+        if last is None or now - last >= FAULT_LOG_INTERVAL:
+            self._last_fault_log[session.id] = now
+            log.error("housekeeping of session %d failed: %s", session.id, exc,
+                      exc_info=last is None)
 
     def shutdown(self) -> None:
         """Tell every client the server is going away and close all sessions."""

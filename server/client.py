@@ -27,7 +27,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -270,6 +270,9 @@ class StreamClient:
         self._pings: dict[int, float] = {}
         #: (stem, step, final) -> (first position, end) of the chunks received.
         self.spans: dict[tuple[str, int, int], tuple[int, int]] = {}
+        #: The highest position sent: int32 positions from the wire unwrap near it, as the
+        #: server unwraps ours near its input (PROTOCOL.md, "Positions").
+        self.reference = 0
 
     # -- outgoing --------------------------------------------------------------------------
     def hello(self) -> bytes:
@@ -285,8 +288,9 @@ class StreamClient:
 
     def audio_messages(self, position: int, samples: np.ndarray, block: int) -> list[bytes]:
         assert self.session is not None
-        return [protocol.encode_audio(self.session, self.token, position + i,
-                                      samples[i:i + block])
+        self.reference = max(self.reference, position + len(samples))
+        return [protocol.encode_audio(self.session, self.token,
+                                      protocol.wire32(position + i), samples[i:i + block])
                 for i in range(0, len(samples), block)]
 
     def resume(self) -> bytes:
@@ -294,7 +298,8 @@ class StreamClient:
         return self._session_message(protocol.RESUME, self.client_rate)
 
     def mark(self, position: int) -> bytes:
-        return self._session_message(protocol.MARK, position)
+        self.reference = max(self.reference, position)
+        return self._session_message(protocol.MARK, protocol.wire32(position))
 
     def status_request(self) -> bytes:
         return self._session_message(protocol.STATUS)
@@ -303,7 +308,8 @@ class StreamClient:
                   beat_in_bar: int = 0) -> bytes:
         """``/sideman/transport``: a beat falls at client position ``beat_position`` (beat
         ``beat_in_bar`` of a ``beats_per_bar`` bar); ``bpm`` 0 clears the tempo."""
-        return self._session_message(protocol.TRANSPORT, float(bpm), int(beat_position),
+        return self._session_message(protocol.TRANSPORT, float(bpm),
+                                     protocol.wire32(beat_position),
                                      int(beats_per_bar), int(beat_in_bar))
 
     def bye(self) -> bytes:
@@ -326,6 +332,15 @@ class StreamClient:
         return protocol.audio_capacity(self.token, self.max_datagram())
 
     # -- incoming --------------------------------------------------------------------------
+    def _position(self, value: int) -> int:
+        """A position from the wire (int32, wrapping past 2**31) near the client's own."""
+        return protocol.unwrap_position(int(value), self.reference)
+
+    def _step(self, value: int) -> int:
+        """A step number from the wire, near the latest step this client knows of."""
+        known = max(self.steps, default=self.first_step)
+        return protocol.unwrap_position(int(value), max(known, self.first_step))
+
     def on_datagram(self, payload: bytes, now: float) -> None:
         try:
             packet = osc.decode(payload, max_size=65536, float_runs=True)
@@ -358,15 +373,18 @@ class StreamClient:
                 self.counts["foreign"] += 1
             return
         if a == protocol.CHUNK:
-            self._on_chunk(protocol.parse_chunk(m), now)
+            chunk = protocol.parse_chunk(m)
+            self._on_chunk(replace(chunk, step=self._step(chunk.step),
+                                   start=self._position(chunk.start),
+                                   position=self._position(chunk.position)), now)
         elif a == protocol.ACK:
             self.acks[str(m.args[1])] = tuple(m.args[2:])
             if m.args[1] == "reset" and len(m.args) > 2:
-                self.first_step = int(m.args[2])
+                self.first_step = self._step(m.args[2])
         elif a == protocol.ALLOWED:
             self.allowed[str(m.args[1])] = tuple(m.args[2:])
         elif a == protocol.MISS:
-            log_ = self.steps.setdefault(int(m.args[1]), _StepLog())
+            log_ = self.steps.setdefault(self._step(m.args[1]), _StepLog())
             if m.args[4] == "superseded":
                 log_.superseded = True
             else:

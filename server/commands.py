@@ -520,7 +520,11 @@ def _client(args: argparse.Namespace) -> int:
                   {"input": str(args.input), "interrupted": core.interrupted})
     print(f"{'interrupted: ' if core.interrupted else ''}wrote "
           f"{', '.join(str(p) for p in paths.values())} and {stats_path}: {_summary(core, rate)}")
-    return INTERRUPTED if core.interrupted else 0
+    if core.interrupted:
+        return INTERRUPTED
+    # Steps lost or never complete are a failure a script must see.
+    stats = core.stats()
+    return 0 if stats["steps"] and stats["steps_complete"] == stats["steps"] else 1
 
 
 # -- demo ----------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ from .telemetry import ServerCounters, StepTiming
 
 log = logging.getLogger(__name__)
 
+#: Seconds over which the model time a session used counts for its fair share.
+SHARE_WINDOW = 1.0
+
 Emit = Callable[[bytes, Address], None]
 
 
@@ -59,9 +62,10 @@ class Engine:
 
     def __init__(self, generator: Generator, *, clock: Clock, emit: Emit,
                  lock: threading.RLock, counters: ServerCounters, max_queue: int = 64,
-                 max_batch: int = 8, cost: CostModel | None = None) -> None:
-        if max_queue < 1 or max_batch < 1:
-            raise ValueError("max_queue and max_batch must be >= 1")
+                 max_batch: int = 8, cost: CostModel | None = None,
+                 max_per_session: int = 16) -> None:
+        if max_queue < 1 or max_batch < 1 or max_per_session < 1:
+            raise ValueError("max_queue, max_batch and max_per_session must be >= 1")
         self.generator = generator
         self.clock = clock
         self._emit = emit
@@ -72,6 +76,9 @@ class Engine:
         self.counters = counters
         self.max_queue = max_queue
         self.max_batch = max_batch
+        self.max_per_session = max_per_session
+        #: session id -> (model seconds used, when), decaying: the fair-share ledger.
+        self._usage: dict[int, tuple[float, float]] = {}
         self.cost = cost or CostModel()
         self._send_time = 0.0
 
@@ -85,16 +92,30 @@ class Engine:
             return sum(1 for j in self._jobs if j.session.id == session_id)
 
     def submit(self, jobs: list[StepJob]) -> None:
-        """Queue ready jobs (caller holds the server's lock). When the queue is full the
-        oldest job is superseded."""
+        """Queue ready jobs (caller holds the server's lock). A session holds at most
+        ``max_per_session`` queued jobs (its oldest is superseded); when the whole queue is
+        full, the oldest job of the session holding the most goes: one session's backlog
+        never pushes out another's steps."""
         if not jobs:
             return
         overflow: list[StepJob] = []
         with self._cv:
+            counts: dict[int, int] = {}
+            for job in self._jobs:
+                counts[job.session.id] = counts.get(job.session.id, 0) + 1
             for job in jobs:
                 self._jobs.append(job)
-            while len(self._jobs) > self.max_queue:
-                overflow.append(self._jobs.popleft())
+                counts[job.session.id] = counts.get(job.session.id, 0) + 1
+            while True:
+                heaviest = max(counts, key=counts.__getitem__)
+                if (counts[heaviest] <= self.max_per_session
+                        and len(self._jobs) <= self.max_queue):
+                    break
+                index = next(i for i, j in enumerate(self._jobs)
+                             if j.session.id == heaviest)
+                overflow.append(self._jobs[index])
+                del self._jobs[index]
+                counts[heaviest] -= 1
             self._cv.notify()
         for job in overflow:
             self._supersede(job, "overload")
@@ -172,34 +193,101 @@ class Engine:
             batch = self._take_batch(now)
             if not batch:
                 return 0
-            prepared = [self._prepare(job, steps) for job, steps in batch]
-        requests = [self._request(p) for p in prepared]
+            prepared = []
+            for job, steps in batch:
+                try:
+                    prepared.append(self._prepare(job, steps))
+                except Exception as exc:  # one session's state, one refusal
+                    log.warning("step %d of session %d could not be prepared: %s", job.step,
+                                job.session.id, exc)
+                    job.session.scheduler.built(job)
+            if not prepared:
+                return len(batch)
+        refused: list[tuple[_Prepared, str]] = []
+        good: list[_Prepared] = []
+        for p in prepared:
+            try:
+                why = self._invalid(self._request(p))
+            except Exception as exc:  # one session's input, one refusal
+                why = f"its input could not be prepared: {exc}"
+            if why is None:
+                good.append(p)
+            else:
+                refused.append((p, why))
+        if refused:
+            self._fail(refused)
+        if not good:
+            return len(prepared)
         started = self.clock.now()
         try:
-            results = self.generator.generate(requests)
-            if len(results) != len(requests):
-                raise RuntimeError(f"generator returned {len(results)} results for "
-                                   f"{len(requests)} requests")
-        except Exception as exc:  # the model failed: every session in the batch is told
-            log.exception("model call failed")
-            with self._lock:
-                for p in prepared:
-                    s = p.job.session
-                    s.counters.model_errors += 1
-                    self.counters.model_errors += 1
-                    self._emit(protocol.encode_error(
-                        s.id, protocol.ErrorCode.MODEL,
-                        f"the model failed on step {p.job.step}: {exc}"), s.reply_to)
+            results = self._generate([p.request for p in good])  # type: ignore[misc]
+        except Exception as exc:
+            if len(good) == 1:
+                log.exception("model call failed")
+                self._fail([(good[0], str(exc))])
+                return len(prepared)
+            # One request must not fail the others of its call: run each alone, so only
+            # the one the model cannot do is refused.
+            log.warning("model call of %d steps failed (%s); running them one by one",
+                        len(good), exc)
+            for p in good:
+                started = self.clock.now()
+                try:
+                    result = self._generate([p.request])[0]  # type: ignore[list-item]
+                except Exception as alone:
+                    log.exception("model call failed")
+                    self._fail([(p, str(alone))])
+                    continue
+                self._served([p], [result], started)
             return len(prepared)
+        self._served(good, results, started)
+        return len(prepared)
+
+    def _generate(self, requests: list[StepRequest]) -> list[StepResult]:
+        results = self.generator.generate(requests)
+        if len(results) != len(requests):
+            raise RuntimeError(f"generator returned {len(results)} results for "
+                               f"{len(requests)} requests")
+        return results
+
+    def _invalid(self, request: StepRequest) -> str | None:
+        """Why the model must not be given this request (checked alone, before the batched
+        call, so that it cannot fail the call of other sessions); ``None`` if it may run."""
+        try:
+            request.validate(self.generator.info)
+        except Exception as exc:  # reported, never raised
+            return str(exc)
+        if not np.all(np.isfinite(request.mixture)):
+            return "the input is not finite after resampling"
+        return None
+
+    def _fail(self, failed: list[tuple[_Prepared, str]]) -> None:
+        """Tell each session of ``failed`` its step could not be generated (error 8)."""
+        with self._lock:
+            for p, why in failed:
+                s = p.job.session
+                s.counters.model_errors += 1
+                self.counters.model_errors += 1
+                self._emit(protocol.encode_error(
+                    s.id, protocol.ErrorCode.MODEL,
+                    f"the model failed on step {p.job.step}: {why}"), s.reply_to)
+
+    def _served(self, prepared: list[_Prepared], results: list[StepResult],
+                started: float) -> None:
+        """Record one model call's cost and deliver its results."""
         generated = self.clock.now()
+        self._charge(prepared, generated - started, generated)
         self.cost.observe(prepared[0].num_steps, generated - started,
                           items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
                                     for p in prepared if p.request))
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
-            self._deliver(p, result, started, len(prepared))
-        return len(prepared)
+            try:
+                self._deliver(p, result, started, len(prepared))
+            except Exception:  # one session's delivery must not stop the others'
+                log.exception("step %d of session %d could not be delivered", p.job.step,
+                              p.job.session.id)
 
     def _take_batch(self, now: float) -> list[tuple[StepJob, int]]:
         """Pick the jobs of the next model call and their sampling steps (server lock held)."""
@@ -238,9 +326,16 @@ class Engine:
                 job.requested_steps, job.time_left(now), self.cost, self._send_time,
                 items=self._items(job))
             decided.append((job, steps))
-        urgent = min(decided, key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        over = self._over_share(decided, now)
+
+        def order(d: tuple[StepJob, int]) -> tuple[bool, float, float]:
+            # Fair share first, then earliest deadline: a session that has had more than
+            # its share of the model lately yields to one that has not.
+            return d[0].session.id in over, d[0].time_left(now), d[0].ready_at
+
+        urgent = min(decided, key=order)
         same = [d for d in decided if d[1] == urgent[1]]
-        same.sort(key=lambda d: (d[0].time_left(now), d[0].ready_at))
+        same.sort(key=order)
         batch = self._admit(same, now)
         chosen = {id(d[0]) for d in batch}
         with self._cv:
@@ -251,6 +346,35 @@ class Engine:
             else:
                 self._jobs = remaining
         return batch
+
+    def _usage_of(self, session_id: int, now: float) -> float:
+        """Model seconds the session used lately (decaying with :data:`SHARE_WINDOW`)."""
+        used, at = self._usage.get(session_id, (0.0, now))
+        return used * math.exp(-(now - at) / SHARE_WINDOW) if now > at else used
+
+    def _charge(self, prepared: list[_Prepared], seconds: float, now: float) -> None:
+        """Split one call's time between its sessions by their share of its work."""
+        items = {p.job.session.id: self._items(p.job) for p in prepared}
+        total = sum(items.values())
+        for sid, n in items.items():
+            self._usage[sid] = (self._usage_of(sid, now) + seconds * n / total, now)
+        if len(self._usage) > 4 * self.max_queue:  # forget sessions long idle or gone
+            self._usage = {sid: u for sid, u in self._usage.items()
+                           if self._usage_of(sid, now) > 1e-6}
+
+    def _over_share(self, decided: list[tuple[StepJob, int]], now: float) -> set[int]:
+        """Sessions among the candidates that used more model time lately than the least
+        served candidate plus one call of theirs: they go after the others."""
+        usage = {d[0].session.id: self._usage_of(d[0].session.id, now) for d in decided}
+        if len(usage) < 2:
+            return set()
+        floor = min(usage.values())
+        over = set()
+        for job, steps in decided:
+            sid = job.session.id
+            if usage[sid] > floor + self.cost.predict(steps, self._items(job)):
+                over.add(sid)
+        return over
 
     def _admit(self, candidates: list[tuple[StepJob, int]], now: float
                ) -> list[tuple[StepJob, int]]:

@@ -36,6 +36,9 @@ MIN_DATAGRAM = 512
 TOKEN_HEX_CHARS = 16
 #: Longest reason / warning text sent (bytes), so error replies always fit 512 bytes.
 MAX_TEXT_BYTES = 360
+#: Audio samples are clipped to +-MAX_SAMPLE (full scale is 1): any larger value stays finite
+#: through resampling and the model.
+MAX_SAMPLE = 64.0
 
 # Client -> server
 HELLO = f"{PREFIX}/hello"
@@ -167,6 +170,23 @@ Request = Hello | Resume | Audio | Mark | SetRequest | TransportInfo | Reset | S
     | Bye | Ping
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def wire32(value: int) -> int:
+    """``value`` as the int32 the wire carries: positions, step numbers and counts wrap
+    modulo 2**32 past 2**31 - 1 (a performance of any length; PROTOCOL.md, "Positions")."""
+    return (int(value) + 2**31) % 2**32 - 2**31
+
+
+def unwrap_position(value: int, reference: int) -> int:
+    """The position ``value`` stands for, given the session's current ``reference``: an int32
+    from the wire is the 64-bit position congruent to it modulo 2**32 nearest to
+    ``reference`` (so a client that wraps at 2**31 keeps working); a value outside int32 (an
+    ``h`` int64) is taken as it is."""
+    if not INT32_MIN <= value <= INT32_MAX:
+        return value
+    return reference + wire32(value - reference)
 
 
 # -- coercion ------------------------------------------------------------------------------
@@ -181,8 +201,9 @@ def _floats(args: Sequence) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def as_int(value: object, tag: str, what: str) -> int:
-    """An int32 from ``i``/``h``, or from ``f``/``d`` when it is a whole number."""
+def as_int(value: object, tag: str, what: str, *, wide: bool = False) -> int:
+    """An int32 (int64 with ``wide``: positions) from ``i``/``h``, or from ``f``/``d`` when it
+    is a whole number."""
     _scalar(value, what)
     if tag in "ih":
         number = int(value)  # type: ignore[arg-type]
@@ -193,8 +214,9 @@ def as_int(value: object, tag: str, what: str) -> int:
         number = int(f)
     else:
         raise ValueError(f"{what} must be a number (i, f, d or h), got type {tag!r}")
-    if not INT32_MIN <= number <= INT32_MAX:
-        raise ValueError(f"{what} must fit int32, got {number}")
+    lo, hi, bits = (INT64_MIN, INT64_MAX, 64) if wide else (INT32_MIN, INT32_MAX, 32)
+    if not lo <= number <= hi:
+        raise ValueError(f"{what} must fit int{bits}, got {number}")
     return number
 
 
@@ -220,9 +242,9 @@ _SCHEMAS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     RESUME: ("i session, s token, i client_rate [, i reply_port]",
              (("session", "i"), ("token", "s"), ("client_rate", "i"))),
     MARK: ("i session, s token, i position",
-           (("session", "i"), ("token", "s"), ("position", "i"))),
+           (("session", "i"), ("token", "s"), ("position", "p"))),
     TRANSPORT: ("i session, s token, f bpm, i beat_position, i beats_per_bar, i beat_in_bar",
-                (("session", "i"), ("token", "s"), ("bpm", "f"), ("beat_position", "i"),
+                (("session", "i"), ("token", "s"), ("bpm", "f"), ("beat_position", "p"),
                  ("beats_per_bar", "i"), ("beat_in_bar", "i"))),
     RESET: ("i session, s token", (("session", "i"), ("token", "s"))),
     STATUS: ("i session, s token", (("session", "i"), ("token", "s"))),
@@ -236,8 +258,8 @@ _OPTIONAL: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def _coerce(kind: str, value: object, tag: str, what: str) -> object:
-    if kind == "i":
-        return as_int(value, tag, what)
+    if kind in "ip":  # p: a position (int32 that wraps, or int64)
+        return as_int(value, tag, what, wide=kind == "p")
     if kind == "f":
         return as_float(value, tag, what)
     return as_str(value, tag, what)
@@ -268,7 +290,7 @@ def _audio(msg: Message) -> Audio:
         raise ValueError(f"{AUDIO} expects {expects}; got type tags ,{msg.tags}")
     session = as_int(msg.args[0], msg.tags[0], "session")
     token = as_str(msg.args[1], msg.tags[1], "token")
-    position = as_int(msg.args[2], msg.tags[2], "position")
+    position = as_int(msg.args[2], msg.tags[2], "position", wide=True)
     rest = msg.tags[3:]
     if rest == "b":
         blob = msg.args[3]
@@ -281,6 +303,8 @@ def _audio(msg: Message) -> Audio:
         raise ValueError(f"{AUDIO} expects {expects}; got type tags ,{msg.tags}")
     if not np.all(np.isfinite(samples)):
         raise ValueError("audio samples must be finite")
+    # Finite is not enough: float32 near 3e38 overflows to inf in the resampler's filter.
+    np.clip(samples, -MAX_SAMPLE, MAX_SAMPLE, out=samples)
     return Audio(session, token, position, samples)
 
 
@@ -351,7 +375,8 @@ def encode_allowed(session: int, what: str, values: Sequence) -> bytes:
 
 
 def encode_ack(session: int, key: str, values: Sequence = ()) -> bytes:
-    return encode_message(ACK, [session, key, *values])
+    return encode_message(ACK, [session, key, *(
+        wire32(v) if isinstance(v, int) else v for v in values)])
 
 
 def encode_warning(session: int, text: str) -> bytes:
@@ -363,7 +388,8 @@ def encode_error(session: int, code: ErrorCode, reason: str) -> bytes:
 
 
 def encode_miss(session: int, step: int, start: int, late: int, reason: str) -> bytes:
-    return encode_message(MISS, [session, step, start, late, reason])
+    return encode_message(MISS, [session, wire32(step), wire32(start),
+                                 min(late, INT32_MAX), reason])
 
 
 def encode_pong(stamp: int, server_ms: int) -> bytes:
@@ -373,6 +399,9 @@ def encode_pong(stamp: int, server_ms: int) -> bytes:
 def encode_status(session: int, pairs: Sequence[tuple[str, int | float]]) -> bytes:
     args: list = [session]
     for key, value in pairs:
+        # A count past int32 (samples of a long session) goes as a float: never an error.
+        if isinstance(value, int) and not INT32_MIN <= value <= INT32_MAX:
+            value = float(value)
         args.extend((key, value))
     return encode_message(STATUS, args)
 
@@ -427,8 +456,9 @@ def chunk_datagrams(session: int, stem: str, step: int, start: int, xfade: int,
     layout = chunk_layout(len(samples), stem, datagram)
     count = len(layout)
     return [
-        encode_message(CHUNK, [session, stem, step, start, xfade, position + offset, i, count,
-                               int(final), samples[offset:offset + length]])
+        encode_message(CHUNK, [session, stem, wire32(step), wire32(start), xfade,
+                               wire32(position + offset), i, count, int(final),
+                               samples[offset:offset + length]])
         for i, (offset, length) in enumerate(layout)
     ]
 

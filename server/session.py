@@ -24,6 +24,8 @@ import numpy as np
 from sideman.models.base import Generator, ModelInfo, StreamState, Transport
 from sideman.models.geometry import ClockMap, Geometry
 
+from .guard import Bucket
+from .protocol import unwrap_position
 from .resample import Resampler
 from .scheduler import StepScheduler
 from .settings import SettingContext, Settings, default_settings
@@ -144,8 +146,11 @@ class InputBuffer:
         self.base = before
 
     def reset(self) -> None:
-        self.data[:] = 0.0
-        self.mask[:] = False
+        # Only the held positions are cleared: a reset costs what was received, not the
+        # ring's size (a 768 kHz ring is tens of MB; resets may come often).
+        for lo, hi, _ in self._spans(self.base, min(self.high, self.base + self.capacity)):
+            self.data[lo:hi] = 0.0
+            self.mask[lo:hi] = False
         self.base = self.high = self.used_upto = 0
 
 
@@ -240,6 +245,9 @@ class Session:
         #: Wire step of the last step whose output was generated (-1: none yet).
         self.last_generated_step = -1
         self.scheduler = StepScheduler(self)
+        #: The session's own budgets (:mod:`.guard`); the server sets its limits.
+        self.budget = Bucket(float("inf"), float("inf"), now)
+        self.control = Bucket(float("inf"), float("inf"), now)
 
     # -- geometry ------------------------------------------------------------------------
     @property
@@ -257,7 +265,12 @@ class Session:
         return ipaddress.ip_address(self.address[0])
 
     # -- input ---------------------------------------------------------------------------
+    def position_reference(self) -> int:
+        """Where the session's input is now: int32 positions from the wire unwrap near it."""
+        return max(self.input.high, self.mark, self.input.base)
+
     def receive_audio(self, position: int, samples: np.ndarray, now: float) -> WriteResult:
+        position = unwrap_position(position, self.position_reference())
         result = self.input.write(position, samples)
         c = self.counters
         c.audio_in += result.new
@@ -269,6 +282,7 @@ class Session:
         return result
 
     def receive_mark(self, position: int, now: float) -> None:
+        position = unwrap_position(position, self.position_reference())
         if position < 0:
             raise PositionError(f"mark position {position} is negative")
         limit = self.input.base + self.input.capacity

@@ -93,6 +93,25 @@ def max_xfade(geometry: Geometry, ctx: SettingContext) -> int:
     return max(0, x)
 
 
+def _check_resampling_room(settings: Settings, ctx: SettingContext) -> None:
+    """Refuse an ``r``/``w`` whose output cannot be resampled for this client: the model's
+    output must start a resampler margin (and up to one common-grid quantum) before the
+    region, within the window. Checked at ``set`` so a geometry is never acknowledged and
+    then failed by every step."""
+    cm = ctx.clock_map
+    if cm.identity:
+        return
+    g = settings.geometry(ctx)
+    resampler = Resampler(cm)
+    need = cm.to_model(resampler.margin) + 1 + resampler.model_quantum
+    room = g.window_samples - g.hop_samples
+    if need > room:
+        raise SettingError(
+            f"r={settings.r(ctx):g} with w={settings.w} leaves {room} model samples before "
+            f"the region; resampling from {ctx.client_rate} Hz needs {need}: choose a "
+            f"smaller r")
+
+
 def lookahead_range(window_frames: int, hop_frames: int) -> tuple[int, int]:
     return -1, Geometry.max_lookahead(window_frames, hop_frames)
 
@@ -225,6 +244,7 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
     else:
         raise SettingError(f"unknown setting {key!r}; settings: {', '.join(SETTING_KEYS)}")
     if key in ("r", "w"):
+        _check_resampling_room(new, ctx)
         hi = max_xfade(new.geometry(ctx), ctx)
         if new.xfade > hi:
             warnings.append(f"xfade {new.xfade} reduced to {hi} samples (at most one hop and "

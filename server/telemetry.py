@@ -138,6 +138,8 @@ class ServerCounters:
     #: Ready steps left out of a model call so as not to make its members late (run next).
     batch_deferred: int = 0
     send_errors: int = 0
+    #: Unexpected errors in one session's housekeeping (the others carried on).
+    session_faults: int = 0
     #: Datagrams dropped unread because their source spent its budget (SourceGuard).
     rate_limited: int = 0
     #: Undecodable datagrams per source address (bounded, oldest forgotten first).
@@ -215,7 +217,8 @@ def prometheus_text(counters: ServerCounters, sessions: dict[int, SessionTelemet
                  "timetags_ignored", "sessions_opened", "sessions_closed", "sessions_expired",
                  "sessions_evicted",
                  "steps", "misses", "superseded", "degraded", "refined", "model_errors",
-                 "batches", "batched_steps", "batch_deferred", "send_errors", "rate_limited"):
+                 "batches", "batched_steps", "batch_deferred", "send_errors", "session_faults",
+                 "rate_limited"):
         metric(f"{name}_total", "counter", name.replace("_", " "), [("", getattr(c, name))])
     metric("malformed_total", "counter", "undecodable datagrams by reason",
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(c.malformed.items())])

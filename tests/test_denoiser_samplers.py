@@ -13,6 +13,7 @@ from sideman.models.conditioning import (
     BEAT_PLANES,
     Conditioning,
     TrainingGrid,
+    TrainingMasks,
     beat_planes,
     condition_planes,
     draw_training_conditioning,
@@ -433,3 +434,110 @@ def test_beat_phase_decides_which_beat_planes_the_network_reads() -> None:
         assert torch.equal(a, b) == (phase == "cos")
     with pytest.raises(ConfigError, match="beat_phase must be one of cos, sincos"):
         tiny_config(beat_phase="tan")
+
+
+def test_condition_pyramid_reaches_every_level_and_survives_save_and_distillation(
+        tmp_path) -> None:
+    """A fresh pyramid leaves the U-Net's function unchanged (zero-initialised outputs);
+    trained, it makes the estimate depend on the planes at every level; its weights are
+    saved and loaded with the U-Net's, and a distilled student feeds its own copy."""
+    from sideman.models.checkpoint import load_denoiser, save_pretrained
+    from sideman.models.denoiser import consistency_student
+
+    cond = make_cond(2, beat=True)
+    x, sigma = torch.randn(2, 1, C, F), torch.tensor([1.0, 30.0])
+    base = dict(uses_beat_grid=True, kind="teacher", sampler="heun", beat_phase="sincos")
+    torch.manual_seed(0)
+    plain = build_denoiser(tiny_config(**base)).eval()
+    torch.manual_seed(0)
+    denoiser = build_denoiser(tiny_config(**base, cond_width=4)).eval()
+    pyramid = denoiser.net.cond_pyramid
+    levels = len(denoiser.net.down_blocks) + 1  # and the mid block
+    assert len(pyramid.encode(denoiser.planes(cond))) == levels
+    with torch.no_grad():
+        fresh = denoiser(x, sigma, denoiser.planes(cond), cond.stem)
+        torch.testing.assert_close(fresh, plain(x, sigma, plain.planes(cond), cond.stem),
+                                   rtol=0, atol=0)
+        for out in [*pyramid.out, pyramid.out_mid]:
+            out.weight.normal_(0.0, 0.2)
+        trained = denoiser(x, sigma, denoiser.planes(cond), cond.stem)
+    assert (trained - fresh).abs().max() > 1e-3
+    # each level alone changes the estimate (the hooks reach every block)
+    for level in range(levels):
+        with torch.no_grad():
+            outs = [*pyramid.out, pyramid.out_mid]
+            saved = [o.weight.clone() for o in outs]
+            for i, o in enumerate(outs):
+                if i != level:
+                    o.weight.zero_()
+            alone = denoiser(x, sigma, denoiser.planes(cond), cond.stem)
+            for o, w in zip(outs, saved, strict=True):
+                o.weight.copy_(w)
+        assert (alone - fresh).abs().max() > 1e-4, level
+    config = tiny_config(**base, cond_width=4)
+    save_pretrained(tmp_path / "m", denoiser, config)
+    loaded, loaded_config = load_denoiser(tmp_path / "m")
+    assert loaded_config.cond_width == 4
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, sigma, loaded.planes(cond), cond.stem), trained)
+    student = consistency_student(denoiser)
+    with torch.no_grad():
+        before = student(x, sigma, student.planes(cond), cond.stem)
+        pyramid.out_mid.weight.zero_()  # the teacher's; the student keeps its copy
+        after = student(x, sigma, student.planes(cond), cond.stem)
+    torch.testing.assert_close(before, after, rtol=0, atol=0)
+    # an old checkpoint without the pyramid does not load into a config that has one
+    save_pretrained(tmp_path / "plain", plain, tiny_config(**base))
+    (tmp_path / "plain" / "config.json").write_text(config.to_json())
+    with pytest.raises(Exception, match="does not fit the architecture"):
+        load_denoiser(tmp_path / "plain")
+
+
+def test_noise_scale_sets_what_the_noise_embedding_reads() -> None:
+    from sideman.models.config import ConfigError
+
+    sigma = torch.tensor([0.01, 1.0, 50.0])
+    assert torch.allclose(edm_scalings(sigma, 0.5)[3], 0.25 * sigma.log())
+    assert torch.allclose(edm_scalings(sigma, 0.5, 2.0)[3], 2.0 * sigma.log())
+    assert torch.allclose(consistency_scalings(sigma, 0.5, 0.002, 2.0)[3], 2.0 * sigma.log())
+    denoiser = build_denoiser(tiny_config(noise_scale=2.0))
+    assert denoiser.noise_scale == 2.0
+    assert torch.allclose(denoiser.scalings(sigma)[3], 2.0 * sigma.log())
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="noise_scale must be a positive number"):
+            tiny_config(noise_scale=bad)
+    with pytest.raises(ConfigError, match="cond_width must be an int >= 0"):
+        tiny_config(cond_width=-1)
+
+
+def test_history_dropout_shows_no_history() -> None:
+    target, mixture = torch.randn(8, C, F), torch.randn(8, C, F)
+    grid = TrainingGrid.full(F, (4, 8))
+    for p, any_known in ((1.0, False), (0.0, True)):
+        cond, _ = draw_training_conditioning(
+            target, mixture, torch.zeros(8, dtype=torch.long), grid=grid,
+            context_frames=(0, 0), generator=torch.Generator().manual_seed(0),
+            masks=TrainingMasks(p_no_history=p, p_history_gap=0.0))
+        assert bool(cond.target_known.any()) == any_known
+
+
+def test_without_history_planes_the_history_reaches_the_network_only_through_the_noise(
+        ) -> None:
+    """``history_planes=False``: a changed clean history changes nothing in the planes, and
+    the conditioning keeps its known frames (the inpainting samplers still pin them)."""
+    from dataclasses import replace
+
+    config = tiny_config(kind="teacher", sampler="heun", history_planes=False)
+    denoiser = build_denoiser(config).eval()
+    assert denoiser.history_planes is False
+    cond = make_cond(2)
+    other = replace(cond, target=cond.target + 1.0)
+    assert torch.equal(denoiser.planes(cond), denoiser.planes(other))
+    assert cond.target_known[:, :20].all()
+    assert torch.equal(denoiser.planes(cond)[:, 2:4], torch.zeros_like(cond.target)[:, None]
+                       .expand(-1, 2, -1, -1))
+    with_planes = build_denoiser(tiny_config(kind="teacher", sampler="heun"))
+    assert not torch.equal(with_planes.planes(cond), with_planes.planes(other))
+    from sideman.models.config import ConfigError
+    with pytest.raises(ConfigError, match="history_planes must be true or false"):
+        tiny_config(history_planes="no")

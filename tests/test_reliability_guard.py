@@ -68,41 +68,48 @@ def test_a_flooding_stranger_is_dropped_unread_and_counted_while_a_session_flows
     for _ in range(1000):
         h.server.handle_datagram(garbage, STRANGER)
     c = h.server.counters
-    # The burst was read (and refused: no such session), the rest dropped unread.
-    assert c.unknown_session == 200 and c.rate_limited == 800
+    # The burst was read (and refused: no such session; each cost a token and one for its
+    # error reply), the rest dropped unread.
+    assert c.unknown_session == 100 and c.rate_limited == 900
     drops = h.server.source_drops()["127.0.0.1"]
-    assert drops == {"unknown_session": 200, "rate_limited": 800}
-    assert len(h.to(STRANGER)) == 200  # one error each for the burst, nothing after
+    assert drops == {"unknown_session": 100, "rate_limited": 900}
+    assert len(h.to(STRANGER)) == 100  # one error each for the burst, nothing after
     # The session's own valid traffic from its bound address is never limited.
     for i in range(1000):
         h.server.handle_datagram(protocol.encode_audio(*ids, 64 * i, np.ones(64, np.float32)),
                                  GOOD)
     assert h.server.status(ids[0])["audio_in"] == 64 * 1000
-    # A second later the stranger has 100 new tokens.
+    # A second later the stranger has 100 new tokens: 50 more refusals.
     h.clock.advance(1.0)
     for _ in range(150):
         h.server.handle_datagram(garbage, STRANGER)
-    assert c.unknown_session == 300 and c.rate_limited == 850
+    assert c.unknown_session == 150 and c.rate_limited == 1000
     metrics = h.server.metrics_text()
-    assert 'sideman_source_drops_total{source="127.0.0.1",reason="rate_limited"} 850' in metrics
-    assert "sideman_rate_limited_total 850" in metrics
+    assert 'sideman_source_drops_total{source="127.0.0.1",reason="rate_limited"} 1000' \
+        in metrics
+    assert "sideman_rate_limited_total 1000" in metrics
 
 
 def test_refused_messages_from_a_bound_address_spend_its_budget() -> None:
     h = Harness(ServerConfig(log_interval=0, source_rate=10.0, source_burst=20.0))
     ids = h.hello(GOOD)
     assert ids is not None
-    # The hello cost a token per datagram it was answered with. Wrong tokens from the
-    # session's own address: refused, and they cost too.
+    # The hello cost a token and one per datagram it was answered with (18 of 20). Wrong
+    # tokens from the session's own address: refused, and they cost too (2 each, with
+    # the error), so one is answered and the rest dropped unanswered.
     welcome = len(h.to(GOOD))
     assert welcome == 17  # welcome, allowed values, one ack per setting
+    # A session ping with its token confirms the session (its own traffic: free).
+    h.server.handle_datagram(protocol.encode_ping(1, *ids), GOOD)
+    welcome += 1
     for _ in range(40):
         h.server.handle_datagram(protocol.encode_session_message(
             protocol.STATUS, ids[0], "f" * 16), GOOD)
-    assert h.server.counters.bad_token == 20 - welcome
-    assert h.server.counters.rate_limited == 40 - (20 - welcome)
-    # Once the budget is back, its valid messages flow again.
-    h.clock.advance(1.0)
+    assert h.server.counters.bad_token == 1
+    assert h.server.counters.rate_limited == 39
+    assert len(h.to(GOOD)) == welcome + 1
+    # The confirmed session's own valid messages still flow with the address's budget
+    # spent (an address whose session never used its token gets nothing decoded).
     h.server.handle_datagram(protocol.encode_audio(*ids, 0, np.ones(8, np.float32)), GOOD)
     assert h.server.status(ids[0])["audio_in"] == 8
 
@@ -110,8 +117,8 @@ def test_refused_messages_from_a_bound_address_spend_its_budget() -> None:
 def test_hellos_cost_what_they_bring_back() -> None:
     h = Harness(ServerConfig(log_interval=0, source_rate=100.0, source_burst=200.0,
                              max_sessions=1000))
-    # A spoofed source asking for sessions: each hello brings 17 datagrams back, so its
-    # budget of 200 pays for 12 of them (the last one on credit); the rest are dropped
+    # A spoofed source asking for sessions: each hello brings 17 datagrams back and costs
+    # 18, so its budget of 200 pays for 12 of them (the last one on credit); the rest dropped
     # unread. A source with sessions pays for its hellos all the same.
     for nonce in range(100):
         h.server.handle_datagram(protocol.encode_hello(44100, nonce, "x"), STRANGER)

@@ -7,12 +7,16 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
+from sideman.models.base import GeneratorError, StepRequest, StepResult
 from sideman.server.cli import main
+from sideman.server.testing import TinyClickTrack, live_server
 
 STATS_KEYS = {"steps", "steps_complete", "steps_lost", "steps_late", "misses", "superseded",
               "chunks_expected", "chunks_received", "lost_chunks", "late_chunks",
@@ -92,3 +96,31 @@ def test_demo_says_when_the_server_rounds_a_setting(tmp_path: Path, capsys) -> N
     window = int(re.search(r"latent frames of (\d+)\)", err).group(1))
     assert effect["r"] == np.float32(frames / window) != np.float32(0.2)
     assert effect["w"] == 1 and effect["stems"] == ["drums", "bass"]
+
+
+class FailsSteps(TinyClickTrack):
+    """The tiny click track, except that the model fails the steps in ``fail``."""
+
+    def __init__(self, fail: set[int]) -> None:
+        super().__init__(period=441)
+        self.fail = fail
+
+    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
+        if any(r.step in self.fail for r in requests):
+            raise GeneratorError("this step fails on purpose")
+        return super().generate(requests)
+
+
+@pytest.mark.parametrize(("fail", "expected"), [(set(), 0), ({2}, 1)])
+def test_client_exit_code_says_whether_every_step_completed(
+        tmp_path: Path, capsys, fail: set[int], expected: int) -> None:
+    # Scripts (and CI) read the exit code: 0 only when every planned step arrived whole.
+    sf.write(tmp_path / "in.wav", np.zeros(44100, np.float32), 44100)
+    with live_server(FailsSteps(fail)) as (_, (host, port)):
+        code = main(["client", str(tmp_path / "in.wav"), "--out", str(tmp_path / "o.wav"),
+                     "--host", host, "--port", str(port), "--r", "0.25", "--fast",
+                     "--step-timeout", "1"])
+    assert code == expected
+    stats = json.loads((tmp_path / "o.stats.json").read_text())
+    assert stats["steps"] > 4
+    assert stats["steps"] - stats["steps_complete"] == len(fail), stats

@@ -345,6 +345,12 @@ def test_the_probe_tells_a_deaf_denoiser_from_one_that_hears() -> None:
     assert all(v > 1e-4 for v in report["noise"].values())
     assert all(v > 1e-4 for v in report["beat_removed"].values())
     assert "| mixture_swapped | 0.000 | 0.000 |" in probe_table(report)
+    # without history the probe's own conditioning already has none: removing it changes
+    # nothing, and the estimate is another one than with history
+    blind = conditioning_probe(pipe.denoiser, _probe_batches(pipe.config), (0.5, 10.0),
+                               history=False)
+    assert blind["history_removed"] == {"0.5": 0.0, "10": 0.0}
+    assert blind["mixture_swapped"] != hears["mixture_swapped"]
 
 
 def test_probe_command(teacher: Path, data: Path, tmp_path: Path, capsys) -> None:

@@ -75,6 +75,12 @@ class LdmOptions:
     #: beat-grid planes the network reads: "sincos" (unambiguous phase) or "cos" (as the
     #: embedded default was trained)
     beat_phase: str = "sincos"
+    #: width of the conditioning pyramid (the planes added at every U-Net level; 0: none)
+    cond_width: int = 0
+    #: c_noise = noise_scale·ln σ (EDM: 0.25)
+    noise_scale: float = 0.25
+    #: the history shown clean in the target planes (False: only through the noisy input)
+    history_planes: bool = True
     #: mean of ln σ in training; ``None``: EDM's -1.2 for σ_data = 0.5, moved by
     #: ln(σ_data / 0.5) so the noise levels scale with the data
     p_mean: float | None = None
@@ -116,6 +122,8 @@ def model_config(options: LdmOptions, codec: Any, sigma_data: float) -> ModelCon
         codec, name=options.name, window_frames=options.window_frames,
         trained_hop_frames=tuple(options.hop_frames), trained_lookaheads=tuple(range(-1, top + 1)),
         stems=STEMS, uses_beat_grid=options.uses_beat_grid, beat_phase=options.beat_phase,
+        cond_width=options.cond_width, noise_scale=options.noise_scale,
+        history_planes=options.history_planes,
         unet=unet_config(options.unet),
         sigma_data=round(float(sigma_data), 4), kind="teacher", sampler="heun",
         default_steps=options.default_steps, max_steps=options.max_steps)

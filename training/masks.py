@@ -47,7 +47,8 @@ class GridOptions:
     def full(cls, window_frames: int, hop_frames: Sequence[int], *,
              focus_lookaheads: Sequence[int] = (1,), focus_prob: float = 0.0,
              p_drop_beat: float = 0.5, p_drop_mixture: float = 0.0,
-             p_corrupt_history: float = 0.0, history_noise: float = 1.0) -> GridOptions:
+             p_no_history: float = 0.05, p_corrupt_history: float = 0.0,
+             history_noise: float = 1.0) -> GridOptions:
         """Every trained hop × every w from -1 to the largest allowed, plus a focus grid."""
         grid = TrainingGrid.full(window_frames, tuple(hop_frames))
         focus = None
@@ -55,6 +56,7 @@ class GridOptions:
             focus = TrainingGrid(window_frames, tuple(hop_frames), tuple(focus_lookaheads))
         return cls(grid=grid, focus=focus, focus_prob=focus_prob,
                    masks=TrainingMasks(p_drop_beat=p_drop_beat, p_drop_mixture=p_drop_mixture,
+                                       p_no_history=p_no_history,
                                        p_corrupt_history=p_corrupt_history,
                                        history_noise=history_noise))
 

@@ -52,14 +52,16 @@ def _variants(cond: Conditioning, uses_beat_grid: bool) -> dict[str, Conditionin
 
 @torch.no_grad()
 def conditioning_probe(denoiser: Denoiser, batches: Sequence[Any],
-                       sigmas: Sequence[float] | None = None, *, seed: int = 0
-                       ) -> dict[str, dict[str, float]]:
+                       sigmas: Sequence[float] | None = None, *, seed: int = 0,
+                       history: bool = True) -> dict[str, dict[str, float]]:
     """``{variant: {"σ/σ_data": change}}`` over ``batches`` (objects with ``target (B, C, F)``
     and ``cond``), plus ``targets_swapped`` (one number per σ, the same for every σ).
 
     Changes are RMS over the frames to generate (not ``cond.target_known``), pooled over the
     batches, in units of σ_data. Batches of one window cannot swap mixtures: they are skipped
-    for ``mixture_swapped`` (and ``targets_swapped``).
+    for ``mixture_swapped`` (and ``targets_swapped``). ``history=False`` probes every window
+    without its generated history (as a model trained without history sees it; the frames to
+    generate are then the whole window's unknown ones, measured over the same region).
     """
     levels = PROBE_SIGMAS if sigmas is None else tuple(sigmas)
     sd = denoiser.sigma_data
@@ -76,6 +78,8 @@ def conditioning_probe(denoiser: Denoiser, batches: Sequence[Any],
             cond = batch.cond.to(device)
             b = target.shape[0]
             region = (~cond.target_known).to(target.dtype)[:, None, None, :]
+            if not history:
+                cond = replace(cond, target_known=torch.zeros_like(cond.target_known))
             weight = float(region.sum()) * target.shape[1]
             variants = _variants(cond, denoiser.uses_beat_grid)
             if b < 2:
@@ -132,7 +136,7 @@ def probe_table(report: dict[str, dict[str, float]]) -> str:
 
 def run_probe(model: str, data: str, *, cache: str | None = None, windows: int = 64,
               sigmas: Sequence[float] | None = None, codec_weights: str | None = None,
-              progress: bool = True) -> dict[str, dict[str, float]]:
+              progress: bool = True, history: bool = True) -> dict[str, dict[str, float]]:
     """:func:`conditioning_probe` of a model directory (or ``"default"``) on ``windows``
     validation windows of ``data`` at the live setting (w = 1, the smallest trained hop),
     drawn as training draws its fixed validation set (``training.stage``)."""
@@ -150,4 +154,4 @@ def run_probe(model: str, data: str, *, cache: str | None = None, windows: int =
     sd = stage_data(latents, pipe.config, pipe.codec, options,
                     window=WindowOptions(window_frames=pipe.config.window_frames),
                     batch_size=16, seed=0)
-    return conditioning_probe(pipe.denoiser, sd.valid_w1, sigmas)
+    return conditioning_probe(pipe.denoiser, sd.valid_w1, sigmas, history=history)

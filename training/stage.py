@@ -41,6 +41,8 @@ class DataOptions:
     p_drop_beat: float = 0.5
     #: mixture dropped (every frame unknown), so mixture guidance has a trained "no mix"
     p_drop_mixture: float = 0.0
+    #: no known history at all (the model must take the part from the mix and the grid)
+    p_no_history: float = 0.05
     #: known history corrupted (noise up to ``history_noise``, blur or dropped frames)
     p_corrupt_history: float = 0.0
     history_noise: float = 1.0
@@ -68,6 +70,7 @@ def grid_options(config: ModelConfig, options: DataOptions) -> GridOptions:
                             focus_lookaheads=options.focus_lookaheads,
                             focus_prob=options.focus_prob, p_drop_beat=options.p_drop_beat,
                             p_drop_mixture=options.p_drop_mixture,
+                            p_no_history=options.p_no_history,
                             p_corrupt_history=options.p_corrupt_history,
                             history_noise=options.history_noise)
 

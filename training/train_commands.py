@@ -100,6 +100,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="drop the mixture of a window with probability P (every frame "
                         "unknown), so mixture guidance (--guidance at inference) has a trained "
                         "'no mix' branch (default 0)")
+    d.add_argument("--history-dropout", type=float, default=0.05, metavar="P",
+                   help="with probability P show a window no history at all (the target's "
+                        "earlier frames), so the model learns to take its part from the mix "
+                        "and the grid (default 0.05)")
     d.add_argument("--history-corruption", type=float, default=0.0, metavar="P",
                    help="with probability P corrupt a window's known history (the target's "
                         "earlier frames) with noise, blur or dropped frames, as the model's own "
@@ -177,6 +181,18 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="beat-grid planes the network reads: sin and cos of the beat and bar "
                         "phases (default; just before and just after a beat differ) or the "
                         "cosines only (as the embedded default was trained)")
+    m.add_argument("--cond-width", type=int, default=0, metavar="N",
+                   help="a conditioning pyramid of N channels that adds the mixture, masks, "
+                        "history and beat planes at every U-Net level, not only at its input "
+                        "(0: none, as the embedded default; default 0)")
+    m.add_argument("--noise-scale", type=float, default=0.25, metavar="S",
+                   help="c_noise = S·ln σ, what the U-Net's noise embedding reads (default "
+                        "0.25, EDM's; a larger S spreads the σ range over more of its "
+                        "frequencies)")
+    m.add_argument("--no-history-planes", action="store_true",
+                   help="never show the generated history clean: it reaches the network only "
+                        "through the noisy input at the current noise level, so at high noise "
+                        "the part must come from the mix and the beat grid")
     m.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="warm start from this teacher's weights and config (architecture, "
                         "sigma_data, trained grid; --window-frames, --hops, --unet and "
@@ -271,6 +287,9 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--json", type=Path, default=None, help="also write the report here")
     probe.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                        help="music2latent codec weights (default: the package's own location)")
+    probe.add_argument("--no-history", action="store_true",
+                       help="probe without the generated history (for models trained with "
+                            "--history-dropout 1)")
     probe.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(func=_cmd_probe)
@@ -307,7 +326,8 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
         codec_weights=args.codec_weights,
         stem_weights=parse_stem_weights(args.stem_weights), keep_silent=args.keep_silent,
         p_drop_beat=args.beat_dropout, p_drop_mixture=args.mixture_dropout,
-        p_corrupt_history=args.history_corruption, history_noise=args.history_noise,
+        p_no_history=args.history_dropout, p_corrupt_history=args.history_corruption,
+        history_noise=args.history_noise,
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
         focus_prob=args.focus_prob,
         valid_windows=4 if args.smoke and args.valid_windows == 64 else args.valid_windows,
@@ -329,6 +349,8 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
             hop_frames=tuple(int(h) for h in hops.split(",")),
             unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
             uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
+            cond_width=args.cond_width, noise_scale=args.noise_scale,
+            history_planes=not args.no_history_planes,
             p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
         loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
@@ -397,7 +419,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
                              f"windows), got {args.windows}")
         report = run_probe(args.model, str(args.data), cache=args.cache, windows=args.windows,
                            sigmas=sigmas, codec_weights=args.codec_weights,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, history=not args.no_history)
     except (ValueError, FileNotFoundError) as exc:
         raise CommandError(f"{exc}") from None
     print(probe_table(report))
