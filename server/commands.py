@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sideman.models.base import STEMS
+
 from .cli import INTERRUPTED, CommandError, listen_port, port
 from .protocol import DEFAULT_MAX_DATAGRAM, DEFAULT_PORT
 
@@ -31,8 +33,8 @@ DEMO_INPUT = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "de
 #: Its true beat grid (from the song's metadata), sent by default as a host transport would:
 #: the demo shows the mode where the model hears the tempo (``--bpm off`` turns it off).
 DEMO_BEATS = DEMO_INPUT.with_suffix(".beats.txt")
-#: The stems every packaged model generates (models/base.py STEMS), checked before loading.
-KNOWN_STEMS = ("bass", "drums", "guitar", "piano")
+#: The stems every packaged model generates, checked before loading.
+KNOWN_STEMS = STEMS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
