@@ -74,6 +74,18 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
                              "waits for each step")
 
 
+def _pace(args: argparse.Namespace):
+    from .delivery import Pace
+
+    if args.pace_burst < 0 or args.pace_max <= 0:
+        raise ValueError("--pace-burst must be >= 0 and --pace-max > 0")
+    base = Pace()
+    max_rate = args.pace_max * 1e6
+    return Pace(rate=min(base.rate, max_rate), min_rate=min(base.min_rate, max_rate),
+                max_rate=max_rate, burst=max(1, args.pace_burst),
+                enabled=args.pace_burst > 0)
+
+
 def _load_generator(args: argparse.Namespace):
     from sideman.models.registry import load_generator
 
@@ -134,6 +146,14 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
                    help="real time: start a step this long after its capture point even if "
                         "input is missing (default 20)")
+    p.add_argument("--pace-burst", type=int, default=32768, metavar="BYTES",
+                   help="generated audio leaves paced per client, at most this many bytes "
+                        "back to back (default 32768: a patch with the OS-default UDP receive "
+                        "buffer loses nothing); 0 sends each step in one burst (measurements "
+                        "only)")
+    p.add_argument("--pace-max", type=float, default=16.0, metavar="MB/S",
+                   help="fastest pace, in megabytes per second, however close the deadline "
+                        "(default 16)")
     p.add_argument("--no-warmup", action="store_true",
                    help="skip the two throw-away model calls that calibrate step timing")
     p.add_argument("--threads", type=int, default=None, metavar="N",
@@ -159,7 +179,8 @@ def _serve(args: argparse.Namespace) -> int:
                               max_datagram=args.max_datagram, allow=tuple(args.allow),
                               max_batch=args.max_batch, log_interval=args.log_interval,
                               watchdog_grace=args.watchdog_ms / 1000.0,
-                              source_rate=args.source_rate, source_burst=args.source_burst)
+                              source_rate=args.source_rate, source_burst=args.source_burst,
+                              pace=_pace(args))
         generator = _load_generator(args)
     except (ValueError, RuntimeError) as exc:
         print(f"sideman serve: {exc}")
