@@ -23,6 +23,8 @@ from sideman.server.testing import (
     TinyClickTrack,
     chunk_scenario,
     live_server,
+    rcvbuf_errors,
+    udp_drops,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,46 +264,6 @@ def test_pd_writer_plays_what_the_reference_client_writes(tmp_path: Path, xfade:
 
 
 # -- the real hop (issue 14) -----------------------------------------------------------------
-def udp_drops(port: int) -> int | None:
-    """The kernel's count of datagrams dropped at the UDP socket bound to ``port`` (the
-    ``drops`` column of /proc/net/udp: receive buffer full), None where unreadable. The
-    per-socket figure, unlike /proc/net/snmp's RcvbufErrors, is not moved by other programs."""
-    try:
-        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port:
-            return int(fields[-1])
-    return None
-
-
-def rcvbuf_errors() -> int | None:
-    """System-wide UDP RcvbufErrors (/proc/net/snmp), None where unreadable."""
-    try:
-        rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
-                if line.startswith("Udp:")]
-        return int(rows[1][rows[0].index("RcvbufErrors")])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    """The embedded default model, warmed up once for the module (one torch thread: the
-    machine is shared with Pd)."""
-    torch = pytest.importorskip("torch")
-    from sideman.models.registry import load_generator
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield load_generator("default")
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run_pd_real_hop(tmp_path: Path, generator, *, r: float, pace: bool = True,
                     seconds: float | None = None) -> dict:
     """sideman.pd headless against a live server with the embedded default model, four

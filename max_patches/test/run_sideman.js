@@ -47,7 +47,7 @@ function statusSummary(js) {
 
 // -- live ---------------------------------------------------------------------------------
 function live(cfg) {
-  const js = makeObject({network: true});
+  const js = makeObject({network: true, recvBuffer: cfg.recv_buffer || 0});
   const sr = cfg.sample_rate;
   const ring = js.ctx.RING;
   const input = readF32(cfg.input);
@@ -121,7 +121,9 @@ function live(cfg) {
         }
         resolve({reason, origin, counter: c, delay_samples: Math.round(cfg.delay_ms * sr / 1000),
                  status: statusSummary(js), counts, lateSpans, errors: js.errors, log: js.log,
-                 sent: countSent(js), wall: (Date.now() - started) / 1000});
+                 sent: countSent(js), chunks_in: js.chunksIn,
+                 recv_buffer: js.udp.recvBufferSize || null,
+                 wall: (Date.now() - started) / 1000});
       }, 100);
     }
     const loop = setInterval(() => {
