@@ -192,7 +192,11 @@ def test_the_main_patch_is_wired_as_designed() -> None:
     assert (js, 0, "udpsend 127.0.0.1 7400", 0) in joined
     assert (js, 1, "udpreceive 7401", 0) in joined
     assert ("udpreceive 7401", 0, js, 0) in joined
-    assert ("count~ 0 0 1 1", 0, "snapshot~ 5", 0) in joined
+    # no autoreset: an audio-chain rebuild must not restart the session's clock
+    assert ("count~ 0 0 1 0", 0, "snapshot~ 5", 0) in joined
+    assert ("loadbang", 0, "dspstate~", 0) in joined  # the sample rate known at load
+    assert ("route connected latency slack misses lost info server", 6, "prepend set", 0) \
+        in joined
     assert ("prepend tick", 0, js, 0) in joined
     assert (js, 3, "+~ 1048576", 1) in joined
     assert ("%~ 1048576", 0, "poke~ sideman.in", 1) in joined
@@ -341,6 +345,31 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@needs_node
+def test_script_keeps_saying_hello_until_the_server_answers(tmp_path: Path) -> None:
+    """Issue 14: a server restart takes longer than the 5 s of fast retries, so the script
+    never gives up while connect is on: every 250 ms for 5 s, then ever more rarely, but at
+    least every 5 s (a fake clock runs two minutes)."""
+    (tmp_path / "cfg.json").write_text(json.dumps({"seconds": 120}))
+    run = subprocess.run([NODE, str(HARNESS), "reconnect", str(tmp_path / "cfg.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    hellos = result["hellos"]
+    assert result["session"], "the script gave up"
+    assert sum(1 for t in hellos if t <= 5000) >= 15
+    gaps = np.diff(hellos)
+    assert gaps.max() <= 5000 and hellos[-1] >= 115000, hellos[-10:]
+    assert len(hellos) < 120, "no backoff"
+    assert any("still trying" in e for e in result["errors"]), result["errors"]
+
+
+def test_script_does_not_autowatch() -> None:
+    """Issue 14: with autowatch Max reloads the script when the file is saved, dropping the
+    session mid-performance."""
+    assert re.search(r"^autowatch\s*=\s*0;", SCRIPT.read_text(), re.M)
 
 
 @needs_node
@@ -544,6 +573,8 @@ def test_script_gets_every_chunk_of_a_real_hop(tmp_path: Path, default_model, r:
     assert not missing, detail
     assert len(set(drops)) <= 1, detail
     assert result["counts"]["lateSamples"] == 0, result["counts"]
+    # the server's status reply is shown (it was thrown away before issue 14)
+    assert str(result["status"].get("server", "")).startswith("server: slack min"), result["status"]
     origin = result["origin"]
     end = max(c.start + c.xfade + hop for c in played)
     for stem in cfg["stems"]:

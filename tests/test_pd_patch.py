@@ -5,6 +5,7 @@ server with the click track: the recorded output has the clicks on the right sam
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -62,7 +63,7 @@ def test_pd_patch_is_current() -> None:
 
 
 def test_pd_patch_uses_vanilla_objects_only() -> None:
-    """No externals: every object class in the patch is part of Pd vanilla 0.51+."""
+    """No externals: every object class in the patch is part of Pd vanilla (0.52+)."""
     vanilla = {
         "loadbang", "t", "r", "s", "v", "f", "symbol", "list", "route", "sel", "spigot",
         "moses", "pack", "unpack", "expr", "print", "metro", "delay", "timer", "random",
@@ -162,6 +163,56 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     assert tags == "isfiii"
     assert (bpm, beats_per_bar, beat_in_bar) == (96.0, 3, 0)
     assert beat_position % 64 == 0 and 0 < beat_position <= position
+
+
+@needs_pd
+def test_pd_connect_again_goes_to_the_new_port() -> None:
+    """Issue 14: connect into a connected [netsend] is ignored ("already connected"), so a
+    new port (or an automatic reconnect) never took effect. While streaming to server A the
+    port is changed to B and connect pressed: A gets the bye, B the new hello."""
+    a, b = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    for sock in (a, b):
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.05)
+    port_a, port_b = a.getsockname()[1], b.getsockname()[1]
+    send = ["sideman-host-set symbol 127.0.0.1", f"sideman-port-set {port_a}",
+            "sideman-test-ms 60000", f"sideman-test-later 300 sideman-port-set {port_b}",
+            "sideman-test-later2 400 sideman-connect bang", "sideman-dsp-set 1",
+            "sideman-connect bang"]
+    proc = subprocess.Popen(pd_command(send, "-open", str(DRIVER)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    session, token = 4242, "0a1b2c3d4e5f6789"
+    seen_a: list[str] = []
+    seen_b: list[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            if protocol.HELLO in seen_b:  # read what A still holds, then stop
+                deadline = min(deadline, time.monotonic() + 0.5)
+            readable, _, _ = select.select([a, b], [], [], 0.05)
+            for sock in readable:
+                seen = seen_a if sock is a else seen_b
+                data, source = sock.recvfrom(65536)
+                for m in osc.decode(data, max_size=65536).messages:
+                    seen.append(m.address)
+                    if sock is a and m.address == protocol.HELLO:
+                        sock.sendto(protocol.encode_welcome(
+                            session, token, model_rate=44100, client_rate=44100,
+                            hop_length=64, window_frames=256, max_datagram=9216,
+                            model="scripted"), source)
+                        sock.sendto(protocol.encode_ack(session, "refine", [1]), source)
+                    elif sock is a and m.address == protocol.SET:
+                        sock.sendto(protocol.encode_ack(session, m.args[2], list(m.args[3:])),
+                                    source)
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+        a.close()
+        b.close()
+    assert pd_problems(stderr) == [], stderr
+    assert protocol.AUDIO in seen_a, seen_a[:20]  # A had the session streaming
+    assert protocol.BYE in seen_a, "the old session was not closed"
+    assert protocol.HELLO in seen_b, f"no hello at the new port; A saw {seen_a[-5:]}"
 
 
 @needs_pd
