@@ -351,8 +351,11 @@ def run_pd_real_hop(tmp_path: Path, generator, *, r: float, pace: bool = True,
                 f"sideman-open symbol {tmp_path / 'in.wav'}", "sideman-file-set 1",
                 "sideman-mic-set 0", f"sideman-test-ms {int(seconds * 1000)}",
                 "sideman-dsp-set 1", "sideman-connect bang"]
+        # Pd's console goes to a file: a pipe nobody reads while Pd runs fills up with the
+        # chunk lines and blocks Pd (then its watchdog kills it).
+        log_file = (tmp_path / "pd.log").open("w")
         proc = subprocess.Popen(pd_command(send, "-open", str(DRIVER)),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=log_file, text=True)
         # Watch the patch's socket while it lives (the reply address of its session).
         deadline = time.monotonic() + 90
         port = None
@@ -369,7 +372,9 @@ def run_pd_real_hop(tmp_path: Path, generator, *, r: float, pace: bool = True,
             time.sleep(0.05)
         if proc.poll() is None:
             proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+        log_file.close()
+        stderr = (tmp_path / "pd.log").read_text()
     errors_after = rcvbuf_errors()
     chunks_sent = []
     for payload, _to in sent:
