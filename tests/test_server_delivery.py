@@ -185,7 +185,9 @@ def test_a_dropped_session_stops_its_parcel() -> None:
     parcel.on_done = lambda first, last, n: done.set()
     try:
         sender.submit(parcel)
-        time.sleep(0.02)
+        waited = time.monotonic() + 5
+        while not sent and time.monotonic() < waited:
+            time.sleep(0.002)
         alive.clear()
         assert done.wait(5)
     finally:
