@@ -146,9 +146,9 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
                    help="real time: start a step this long after its capture point even if "
                         "input is missing (default 20)")
-    p.add_argument("--pace-burst", type=int, default=32768, metavar="BYTES",
+    p.add_argument("--pace-burst", type=int, default=16384, metavar="BYTES",
                    help="generated audio leaves paced per client, at most this many bytes "
-                        "back to back (default 32768: a patch with the OS-default UDP receive "
+                        "back to back (default 16384: a patch with the OS-default UDP receive "
                         "buffer loses nothing); 0 sends each step in one burst (measurements "
                         "only)")
     p.add_argument("--pace-max", type=float, default=16.0, metavar="MB/S",

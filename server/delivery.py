@@ -64,10 +64,11 @@ class Pace:
     #: loses datagrams anyway.
     max_rate: float = 16e6
     #: Bytes sent back to back at most (the client's kernel buffer holds ~100 KB of 8 KB
-    #: datagrams: stay well under it).
-    burst: int = 32768
-    #: The part of the time left before the deadline the parcel is spread over.
-    spread: float = 0.5
+    #: datagrams: stay well under it, so a patch that stalls for tens of ms loses nothing).
+    burst: int = 16384
+    #: The part of the time left before the deadline the parcel is spread over (the slower
+    #: the pace, the longer a client may stall without its buffer overflowing).
+    spread: float = 0.75
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -197,7 +198,9 @@ class Pacer:
             if tokens >= need:
                 self._buckets[parcel.address].tokens -= size
                 return self._take(parcel, now, clock_now)
-            wake = min(wake, now + (need - tokens) / self.rate(parcel.address, clock_now))
+            # at least a microsecond: rounding must not ask again at the same instant
+            wake = min(wake, now + max(1e-6, (need - tokens)
+                                       / self.rate(parcel.address, clock_now)))
         return wake
 
     def _take(self, parcel: Parcel, now: float, clock_now: float) -> tuple[Parcel, bytes]:
