@@ -8,7 +8,7 @@ the diff of a change readable.
 The Max patch (Max 8.5 and later, no third-party externals) does the sample-exact audio
 with MSP objects and leaves the protocol to ``sideman.js`` in a ``[js]`` object; the design
 is explained in the patch's own comments and at the top of ``sideman.js``. The Pure Data
-patch (vanilla, 0.51 and later) does everything with vanilla objects; see ``PD_DESIGN``.
+patch (vanilla, 0.52 and later) does everything with vanilla objects; see ``PD_DESIGN``.
 """
 
 from __future__ import annotations
@@ -214,6 +214,8 @@ CONTROLS: dict[str, str] = {
     "misses": "misses: steps whose output was not complete when it had to play.",
     "lost": "lost: chunks that never arrived before their time.",
     "info": "info: the latest message from the patch or the server.",
+    "server": "server: the server's own status, every second: its worst recent slack, the "
+              "time a step takes, the time sending it takes, its misses, the input it lacked.",
 }
 
 
@@ -302,6 +304,10 @@ def build_max() -> tuple[dict, dict]:
     p.obj("prepend samplerate", 760, y + 100, name="pre_sr")
     p.connect("dspstate", 1, "pre_sr")
     p.connect("pre_sr", 0, "js")
+    # dspstate~ reports by itself only when audio is switched on or off: a patch opened with
+    # audio already running asks it once at load, so the script knows the sample rate.
+    p.obj("loadbang", 680, y + 75, name="lb_sr")
+    p.connect("lb_sr", 0, "dspstate")
 
     # transport: banged four times a second; its outlets report right to left, bars last.
     p.ui("toggle", 950, y + 30, 22, 22, varname="transport")
@@ -326,7 +332,8 @@ def build_max() -> tuple[dict, dict]:
     # status
     y = 540
     c("4. status", 20, y, 200, fontface=1)
-    p.obj("route connected latency slack misses lost info", 20, y + 25, 420, name="route")
+    p.obj("route connected latency slack misses lost info server", 20, y + 25, 420,
+          name="route")
     p.connect("js", 2, "route")
     for i, (key, kind) in enumerate((("connected", "number"), ("latency", "flonum"),
                                      ("slack", "flonum"), ("misses", "number"),
@@ -339,6 +346,11 @@ def build_max() -> tuple[dict, dict]:
     p.message("not connected", 450, y + 85, 400, varname="info")
     p.connect("route", 5, "pre_set")
     p.connect("pre_set", 0, "info")
+    # the server's own status reply, one line (sideman.js, onStatus)
+    p.obj("prepend set", 560, y + 55, name="pre_server")
+    p.message("server: -", 20, y + 105, 420, varname="server")
+    p.connect("route", 6, "pre_server")
+    p.connect("pre_server", 0, "server")
 
     # -- audio --------------------------------------------------------------------------
     y = 680
@@ -375,7 +387,9 @@ def build_max() -> tuple[dict, dict]:
     p.connect("selector", 0, "in_gain")
     p.connect("lm_input_gain", 0, "input_gain")
     p.connect("input_gain", 0, "in_gain", 1)
-    p.obj("count~ 0 0 1 1", 280, y, name="count")
+    # autoreset 0: Max rebuilds the audio chain whenever an object is added or audio is
+    # switched; with autoreset the count (every position of the session) would start again.
+    p.obj("count~ 0 0 1 0", 280, y, name="count")
     p.obj(f"%~ {RING}", 280, y + 30, name="in_slot")
     p.obj("poke~ sideman.in", 20, y + 120, name="poke")
     p.connect("count", 0, "in_slot")
@@ -475,7 +489,9 @@ def build_max_help() -> dict:
 # Pure Data
 # =========================================================================================
 PD_DESIGN = """\
-sideman.pd (Pure Data vanilla 0.51 or later: oscformat, oscparse, netsend -u -b, arrays).
+sideman.pd (Pure Data vanilla 0.52 or later: oscformat, oscparse, netsend -u -b, arrays; Pd
+0.51 reads at most 4096 bytes of a datagram, so there set datagram to 4096). Connect first
+disconnects netsend, so a new host or port (and every automatic reconnect) takes effect.
 The sample clock is Pd's DSP tick: [bang~] fires once after every 64-sample block, so the
 message domain knows exactly which samples have been captured and played. Everything runs on
 one ring counter smcring = (64 * blocks) mod 1048576. Input: [tabwrite~ sideman-in] records
@@ -835,7 +851,9 @@ def _pd_session(c: PdCanvas) -> None:
     c.connect("conn_t", 5, "conn_bye")
     c.obj(300, 215, "t b b", "conn_net_t")
     c.obj(300, 245, "pack s f", "conn_pack")
-    c.msg(300, 270, "connect $1 $2", "conn_msg")
+    # netsend ignores connect while connected ("already connected"): disconnect first, so
+    # a new host or port, and every automatic reconnect, takes effect.
+    c.msg(300, 270, "disconnect, connect $1 $2", "conn_msg")
     c.obj(300, 295, "s sideman-net", "conn_net")
     c.connect("conn_t", 4, "conn_net_t")
     c.connect("conn_net_t", 1, "port_f")

@@ -805,6 +805,24 @@
      "linecount": 1,
      "fontsize": 12.0
     }
+   },
+   {
+    "box": {
+     "id": "obj-44",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "outlettype": [],
+     "patching_rect": [
+      20,
+      1142,
+      860,
+      34
+     ],
+     "text": "server: the server's own status, every second: its worst recent slack, the time a step takes, the time sending it takes, its misses, the input it lacked.",
+     "linecount": 2,
+     "fontsize": 12.0
+    }
    }
   ],
   "lines": [

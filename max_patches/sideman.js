@@ -44,10 +44,13 @@
  * from [udpreceive] ("/sideman/... args").
  * Outlets: 0 to [udpsend] (OSC messages, and "host"/"port"), 1 to [udpreceive] ("port"),
  * 2 status for the display ("connected", "latency", "slack", "misses", "lost", "info",
+ * "server" (a line of the server's status reply),
  * and "origin" for tests), 3 the playback offset RING - delay for the [+~] before [%~].
  */
 
-autowatch = 1;
+// No autowatch: Max would reload the script whenever the file is saved, dropping the session
+// in the middle of a performance.
+autowatch = 0;
 inlets = 1;
 outlets = 4;
 
@@ -56,7 +59,9 @@ var STEM_NAMES = ["bass", "drums", "guitar", "piano"];
 var VERSION = 1;
 var AUDIO_BLOCK = 512;     // samples per /sideman/audio message (about 2 KB)
 var RETRY_MS = 250;        // resend an unanswered hello or set after this
-var RETRIES = 20;
+var RETRIES = 20;         // unanswered sets are given up after this many tries
+var HELLO_BACKOFF_MS = 5000;  // an unanswered hello is sent ever more rarely, up to this
+                              // often, and never given up while connect is on
 var SILENCE_MS = 5000;     // no reply for this long while streaming: say hello again
 var STATUS_MS = 1000;      // ask the server for its status this often (keeps the session alive)
 var TRANSPORT_MS = 2000;   // resend the transport at least this often while it runs
@@ -361,14 +366,20 @@ function onTimer() {
         return;
     }
     if (sm.phase === "hello") {
+        // A server restart takes longer than any fixed number of tries: keep saying hello,
+        // every 250 ms for 5 s, then less and less often (up to every 5 s), until an answer
+        // comes or the performer presses disconnect.
         sm.tries += 1;
-        if (sm.tries > RETRIES) {
+        if (sm.tries === RETRIES) {
             fail("no answer from " + cfg.host + ":" + cfg.port + " (is sideman serve running? "
-                 + "is the reply port " + cfg.replyPort + " free and not blocked?)");
-            sm = null;
-            stopTimer();
+                 + "is the reply port " + cfg.replyPort + " free and not blocked?): still "
+                 + "trying");
+        }
+        if (sm.tries >= RETRIES && t < (sm.helloAt || 0) + Math.min(HELLO_BACKOFF_MS,
+                RETRY_MS * Math.pow(2, (sm.tries - RETRIES) / 4))) {
             return;
         }
+        sm.helloAt = t;
         sendHello();
         return;
     }
@@ -578,6 +589,7 @@ function anything() {
         onMiss(a);
     } else if (address === "/sideman/status") {
         show("connected", 1);
+        onStatus(a);
     } else if (address === "/sideman/warning") {
         post("sideman: " + a[1] + "\n");
         say(String(a[1]));
@@ -838,6 +850,23 @@ function retireSteps(played) {
     }
     show("misses", sm.counts.misses);
     show("lost", sm.counts.lost);
+}
+
+// The server's own figures (PROTOCOL.md, Status keys), one line for the display: its
+// worst recent slack, how long sending a step takes, its misses and the input it lacked.
+function onStatus(a) {
+    var i, v = {};
+    for (i = 1; i + 1 < a.length; i += 2) {
+        v[String(a[i])] = a[i + 1];
+    }
+    show("server", "server: slack min " + fmtMs(v.slack_min_ms) + ", step "
+         + fmtMs(v.step_p50_ms) + ", send " + fmtMs(v.send_p50_ms) + ", misses "
+         + (v.misses === undefined ? "?" : v.misses) + ", input lost "
+         + (v.lost_in === undefined ? "?" : v.lost_in) + " samples");
+}
+
+function fmtMs(value) {
+    return value === undefined || value < 0 ? "-" : Math.round(value) + " ms";
 }
 
 // Send a status value to the display only when it changed.

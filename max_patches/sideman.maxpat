@@ -1269,6 +1269,24 @@
    {
     "box": {
      "id": "obj-67",
+     "maxclass": "newobj",
+     "text": "loadbang",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "bang"
+     ],
+     "patching_rect": [
+      680,
+      420,
+      70.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-68",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1287,7 +1305,7 @@
    },
    {
     "box": {
-     "id": "obj-68",
+     "id": "obj-69",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1305,7 +1323,7 @@
    },
    {
     "box": {
-     "id": "obj-69",
+     "id": "obj-70",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1323,7 +1341,7 @@
    },
    {
     "box": {
-     "id": "obj-70",
+     "id": "obj-71",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1343,7 +1361,7 @@
    },
    {
     "box": {
-     "id": "obj-71",
+     "id": "obj-72",
      "maxclass": "newobj",
      "text": "prepend tempo",
      "numinlets": 1,
@@ -1361,7 +1379,7 @@
    },
    {
     "box": {
-     "id": "obj-72",
+     "id": "obj-73",
      "maxclass": "newobj",
      "text": "loadmess 1",
      "numinlets": 1,
@@ -1379,7 +1397,7 @@
    },
    {
     "box": {
-     "id": "obj-73",
+     "id": "obj-74",
      "maxclass": "newobj",
      "text": "metro 250",
      "numinlets": 2,
@@ -1397,7 +1415,7 @@
    },
    {
     "box": {
-     "id": "obj-74",
+     "id": "obj-75",
      "maxclass": "newobj",
      "text": "transport",
      "numinlets": 2,
@@ -1423,7 +1441,7 @@
    },
    {
     "box": {
-     "id": "obj-75",
+     "id": "obj-76",
      "maxclass": "newobj",
      "text": "prepend tr_bars",
      "numinlets": 1,
@@ -1441,7 +1459,7 @@
    },
    {
     "box": {
-     "id": "obj-76",
+     "id": "obj-77",
      "maxclass": "newobj",
      "text": "prepend tr_beats",
      "numinlets": 1,
@@ -1459,7 +1477,7 @@
    },
    {
     "box": {
-     "id": "obj-77",
+     "id": "obj-78",
      "maxclass": "newobj",
      "text": "prepend tr_units",
      "numinlets": 1,
@@ -1477,7 +1495,7 @@
    },
    {
     "box": {
-     "id": "obj-78",
+     "id": "obj-79",
      "maxclass": "newobj",
      "text": "prepend tr_resolution",
      "numinlets": 1,
@@ -1495,7 +1513,7 @@
    },
    {
     "box": {
-     "id": "obj-79",
+     "id": "obj-80",
      "maxclass": "newobj",
      "text": "prepend tr_tempo",
      "numinlets": 1,
@@ -1513,7 +1531,7 @@
    },
    {
     "box": {
-     "id": "obj-80",
+     "id": "obj-81",
      "maxclass": "newobj",
      "text": "prepend tr_timesig",
      "numinlets": 1,
@@ -1531,7 +1549,7 @@
    },
    {
     "box": {
-     "id": "obj-81",
+     "id": "obj-82",
      "maxclass": "newobj",
      "text": "prepend tr_state",
      "numinlets": 1,
@@ -1549,7 +1567,7 @@
    },
    {
     "box": {
-     "id": "obj-82",
+     "id": "obj-83",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1568,12 +1586,13 @@
    },
    {
     "box": {
-     "id": "obj-83",
+     "id": "obj-84",
      "maxclass": "newobj",
-     "text": "route connected latency slack misses lost info",
+     "text": "route connected latency slack misses lost info server",
      "numinlets": 2,
-     "numoutlets": 7,
+     "numoutlets": 8,
      "outlettype": [
+      "",
       "",
       "",
       "",
@@ -1592,7 +1611,7 @@
    },
    {
     "box": {
-     "id": "obj-84",
+     "id": "obj-85",
      "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1612,7 +1631,7 @@
    },
    {
     "box": {
-     "id": "obj-85",
+     "id": "obj-86",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1630,7 +1649,7 @@
    },
    {
     "box": {
-     "id": "obj-86",
+     "id": "obj-87",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1650,7 +1669,7 @@
    },
    {
     "box": {
-     "id": "obj-87",
+     "id": "obj-88",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1668,7 +1687,7 @@
    },
    {
     "box": {
-     "id": "obj-88",
+     "id": "obj-89",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1688,7 +1707,7 @@
    },
    {
     "box": {
-     "id": "obj-89",
+     "id": "obj-90",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1706,7 +1725,7 @@
    },
    {
     "box": {
-     "id": "obj-90",
+     "id": "obj-91",
      "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1726,7 +1745,7 @@
    },
    {
     "box": {
-     "id": "obj-91",
+     "id": "obj-92",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1744,7 +1763,7 @@
    },
    {
     "box": {
-     "id": "obj-92",
+     "id": "obj-93",
      "maxclass": "number",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1764,7 +1783,7 @@
    },
    {
     "box": {
-     "id": "obj-93",
+     "id": "obj-94",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1782,7 +1801,7 @@
    },
    {
     "box": {
-     "id": "obj-94",
+     "id": "obj-95",
      "maxclass": "newobj",
      "text": "prepend set",
      "numinlets": 1,
@@ -1800,7 +1819,7 @@
    },
    {
     "box": {
-     "id": "obj-95",
+     "id": "obj-96",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1820,7 +1839,45 @@
    },
    {
     "box": {
-     "id": "obj-96",
+     "id": "obj-97",
+     "maxclass": "newobj",
+     "text": "prepend set",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      560,
+      595,
+      91.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-98",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      20,
+      645,
+      420,
+      22
+     ],
+     "parameter_enable": 0,
+     "varname": "server",
+     "text": "server: -"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-99",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1839,7 +1896,7 @@
    },
    {
     "box": {
-     "id": "obj-97",
+     "id": "obj-100",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1857,7 +1914,7 @@
    },
    {
     "box": {
-     "id": "obj-98",
+     "id": "obj-101",
      "maxclass": "newobj",
      "text": "adc~ 1",
      "numinlets": 1,
@@ -1875,7 +1932,7 @@
    },
    {
     "box": {
-     "id": "obj-99",
+     "id": "obj-102",
      "maxclass": "newobj",
      "text": "sfplay~ 1",
      "numinlets": 2,
@@ -1894,7 +1951,7 @@
    },
    {
     "box": {
-     "id": "obj-100",
+     "id": "obj-103",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1914,7 +1971,7 @@
    },
    {
     "box": {
-     "id": "obj-101",
+     "id": "obj-104",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1933,7 +1990,7 @@
    },
    {
     "box": {
-     "id": "obj-102",
+     "id": "obj-105",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1951,7 +2008,7 @@
    },
    {
     "box": {
-     "id": "obj-103",
+     "id": "obj-106",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1970,7 +2027,7 @@
    },
    {
     "box": {
-     "id": "obj-104",
+     "id": "obj-107",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1988,7 +2045,7 @@
    },
    {
     "box": {
-     "id": "obj-105",
+     "id": "obj-108",
      "maxclass": "newobj",
      "text": "+ 1",
      "numinlets": 2,
@@ -2006,7 +2063,7 @@
    },
    {
     "box": {
-     "id": "obj-106",
+     "id": "obj-109",
      "maxclass": "newobj",
      "text": "selector~ 2 1",
      "numinlets": 3,
@@ -2024,7 +2081,7 @@
    },
    {
     "box": {
-     "id": "obj-107",
+     "id": "obj-110",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2042,7 +2099,7 @@
    },
    {
     "box": {
-     "id": "obj-108",
+     "id": "obj-111",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2062,7 +2119,7 @@
    },
    {
     "box": {
-     "id": "obj-109",
+     "id": "obj-112",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2080,7 +2137,7 @@
    },
    {
     "box": {
-     "id": "obj-110",
+     "id": "obj-113",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2098,9 +2155,9 @@
    },
    {
     "box": {
-     "id": "obj-111",
+     "id": "obj-114",
      "maxclass": "newobj",
-     "text": "count~ 0 0 1 1",
+     "text": "count~ 0 0 1 0",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2116,7 +2173,7 @@
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-115",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2134,7 +2191,7 @@
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-116",
      "maxclass": "newobj",
      "text": "poke~ sideman.in",
      "numinlets": 3,
@@ -2150,7 +2207,7 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-117",
      "maxclass": "newobj",
      "text": "snapshot~ 5",
      "numinlets": 2,
@@ -2168,7 +2225,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-118",
      "maxclass": "newobj",
      "text": "prepend tick",
      "numinlets": 1,
@@ -2186,7 +2243,7 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-119",
      "maxclass": "newobj",
      "text": "+~ 1048576",
      "numinlets": 2,
@@ -2204,7 +2261,7 @@
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-120",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2222,7 +2279,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-121",
      "maxclass": "newobj",
      "text": "*~ 0.",
      "numinlets": 2,
@@ -2240,7 +2297,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-122",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2260,7 +2317,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-123",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2278,7 +2335,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-124",
      "maxclass": "newobj",
      "text": "dac~ 1 2",
      "numinlets": 2,
@@ -2294,7 +2351,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-125",
      "maxclass": "newobj",
      "text": "loadbang",
      "numinlets": 1,
@@ -2312,7 +2369,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-126",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2331,7 +2388,7 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-127",
      "maxclass": "newobj",
      "text": "buffer~ sideman.in",
      "numinlets": 1,
@@ -2350,7 +2407,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-128",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2369,7 +2426,7 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-129",
      "maxclass": "newobj",
      "text": "index~ sideman.bass 1",
      "numinlets": 2,
@@ -2387,7 +2444,7 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-130",
      "maxclass": "newobj",
      "text": "index~ sideman.bass 2",
      "numinlets": 2,
@@ -2405,7 +2462,7 @@
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-131",
      "maxclass": "newobj",
      "text": "index~ sideman.bass 3",
      "numinlets": 2,
@@ -2423,7 +2480,7 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-132",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2441,7 +2498,7 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-133",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2459,7 +2516,7 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-134",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2477,7 +2534,7 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-135",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2495,7 +2552,7 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-136",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2515,7 +2572,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-137",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2533,7 +2590,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-138",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2551,7 +2608,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-139",
      "maxclass": "newobj",
      "text": "buffer~ sideman.bass",
      "numinlets": 1,
@@ -2570,7 +2627,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-140",
      "maxclass": "newobj",
      "text": "index~ sideman.drums 1",
      "numinlets": 2,
@@ -2588,7 +2645,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-141",
      "maxclass": "newobj",
      "text": "index~ sideman.drums 2",
      "numinlets": 2,
@@ -2606,7 +2663,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-142",
      "maxclass": "newobj",
      "text": "index~ sideman.drums 3",
      "numinlets": 2,
@@ -2624,7 +2681,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-143",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2642,7 +2699,7 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-144",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2660,7 +2717,7 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-145",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2678,7 +2735,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-146",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2696,7 +2753,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-147",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2716,7 +2773,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-148",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2734,7 +2791,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-149",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2752,7 +2809,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-150",
      "maxclass": "newobj",
      "text": "buffer~ sideman.drums",
      "numinlets": 1,
@@ -2771,7 +2828,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-151",
      "maxclass": "newobj",
      "text": "index~ sideman.guitar 1",
      "numinlets": 2,
@@ -2789,7 +2846,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-152",
      "maxclass": "newobj",
      "text": "index~ sideman.guitar 2",
      "numinlets": 2,
@@ -2807,7 +2864,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-153",
      "maxclass": "newobj",
      "text": "index~ sideman.guitar 3",
      "numinlets": 2,
@@ -2825,7 +2882,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-154",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2843,7 +2900,7 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-155",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2861,7 +2918,7 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-156",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2879,7 +2936,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-157",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2897,7 +2954,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-158",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2917,7 +2974,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-159",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2935,7 +2992,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-160",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2953,7 +3010,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-161",
      "maxclass": "newobj",
      "text": "buffer~ sideman.guitar",
      "numinlets": 1,
@@ -2972,7 +3029,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-162",
      "maxclass": "newobj",
      "text": "index~ sideman.piano 1",
      "numinlets": 2,
@@ -2990,7 +3047,7 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-163",
      "maxclass": "newobj",
      "text": "index~ sideman.piano 2",
      "numinlets": 2,
@@ -3008,7 +3065,7 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-164",
      "maxclass": "newobj",
      "text": "index~ sideman.piano 3",
      "numinlets": 2,
@@ -3026,7 +3083,7 @@
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-165",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3044,7 +3101,7 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-166",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3062,7 +3119,7 @@
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-167",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3080,7 +3137,7 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-168",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3098,7 +3155,7 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-169",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3118,7 +3175,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-170",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3136,7 +3193,7 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-171",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3154,7 +3211,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-172",
      "maxclass": "newobj",
      "text": "buffer~ sideman.piano",
      "numinlets": 1,
@@ -3708,7 +3765,7 @@
       0
      ],
      "destination": [
-      "obj-74",
+      "obj-65",
       0
      ]
     }
@@ -3716,11 +3773,11 @@
    {
     "patchline": {
      "source": [
-      "obj-70",
+      "obj-68",
       0
      ],
      "destination": [
-      "obj-71",
+      "obj-75",
       0
      ]
     }
@@ -3732,7 +3789,7 @@
       0
      ],
      "destination": [
-      "obj-74",
+      "obj-72",
       0
      ]
     }
@@ -3744,7 +3801,7 @@
       0
      ],
      "destination": [
-      "obj-73",
+      "obj-75",
       0
      ]
     }
@@ -3777,6 +3834,18 @@
     "patchline": {
      "source": [
       "obj-75",
+      0
+     ],
+     "destination": [
+      "obj-76",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-76",
       0
      ],
      "destination": [
@@ -3788,11 +3857,11 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
+      "obj-75",
       1
      ],
      "destination": [
-      "obj-76",
+      "obj-77",
       0
      ]
     }
@@ -3800,7 +3869,7 @@
    {
     "patchline": {
      "source": [
-      "obj-76",
+      "obj-77",
       0
      ],
      "destination": [
@@ -3812,11 +3881,11 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
+      "obj-75",
       2
      ],
      "destination": [
-      "obj-77",
+      "obj-78",
       0
      ]
     }
@@ -3824,7 +3893,7 @@
    {
     "patchline": {
      "source": [
-      "obj-77",
+      "obj-78",
       0
      ],
      "destination": [
@@ -3836,11 +3905,11 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
+      "obj-75",
       3
      ],
      "destination": [
-      "obj-78",
+      "obj-79",
       0
      ]
     }
@@ -3848,7 +3917,7 @@
    {
     "patchline": {
      "source": [
-      "obj-78",
+      "obj-79",
       0
      ],
      "destination": [
@@ -3860,11 +3929,11 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
+      "obj-75",
       4
      ],
      "destination": [
-      "obj-79",
+      "obj-80",
       0
      ]
     }
@@ -3872,7 +3941,7 @@
    {
     "patchline": {
      "source": [
-      "obj-79",
+      "obj-80",
       0
      ],
      "destination": [
@@ -3884,11 +3953,11 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
+      "obj-75",
       5
      ],
      "destination": [
-      "obj-80",
+      "obj-81",
       0
      ]
     }
@@ -3896,7 +3965,7 @@
    {
     "patchline": {
      "source": [
-      "obj-80",
+      "obj-81",
       0
      ],
      "destination": [
@@ -3908,11 +3977,11 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
+      "obj-75",
       6
      ],
      "destination": [
-      "obj-81",
+      "obj-82",
       0
      ]
     }
@@ -3920,7 +3989,7 @@
    {
     "patchline": {
      "source": [
-      "obj-81",
+      "obj-82",
       0
      ],
      "destination": [
@@ -3934,18 +4003,6 @@
      "source": [
       "obj-61",
       2
-     ],
-     "destination": [
-      "obj-83",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-83",
-      0
      ],
      "destination": [
       "obj-84",
@@ -3956,11 +4013,23 @@
    {
     "patchline": {
      "source": [
-      "obj-83",
+      "obj-84",
+      0
+     ],
+     "destination": [
+      "obj-85",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-84",
       1
      ],
      "destination": [
-      "obj-86",
+      "obj-87",
       0
      ]
     }
@@ -3968,11 +4037,11 @@
    {
     "patchline": {
      "source": [
-      "obj-83",
+      "obj-84",
       2
      ],
      "destination": [
-      "obj-88",
+      "obj-89",
       0
      ]
     }
@@ -3980,11 +4049,11 @@
    {
     "patchline": {
      "source": [
-      "obj-83",
+      "obj-84",
       3
      ],
      "destination": [
-      "obj-90",
+      "obj-91",
       0
      ]
     }
@@ -3992,11 +4061,11 @@
    {
     "patchline": {
      "source": [
-      "obj-83",
+      "obj-84",
       4
      ],
      "destination": [
-      "obj-92",
+      "obj-93",
       0
      ]
     }
@@ -4004,20 +4073,8 @@
    {
     "patchline": {
      "source": [
-      "obj-83",
+      "obj-84",
       5
-     ],
-     "destination": [
-      "obj-94",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-94",
-      0
      ],
      "destination": [
       "obj-95",
@@ -4028,11 +4085,11 @@
    {
     "patchline": {
      "source": [
-      "obj-100",
+      "obj-95",
       0
      ],
      "destination": [
-      "obj-99",
+      "obj-96",
       0
      ]
     }
@@ -4040,11 +4097,23 @@
    {
     "patchline": {
      "source": [
-      "obj-101",
+      "obj-84",
+      6
+     ],
+     "destination": [
+      "obj-97",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-97",
       0
      ],
      "destination": [
-      "obj-99",
+      "obj-98",
       0
      ]
     }
@@ -4056,7 +4125,7 @@
       0
      ],
      "destination": [
-      "obj-105",
+      "obj-102",
       0
      ]
     }
@@ -4064,11 +4133,11 @@
    {
     "patchline": {
      "source": [
-      "obj-105",
+      "obj-104",
       0
      ],
      "destination": [
-      "obj-106",
+      "obj-102",
       0
      ]
     }
@@ -4076,11 +4145,35 @@
    {
     "patchline": {
      "source": [
-      "obj-98",
+      "obj-106",
       0
      ],
      "destination": [
-      "obj-106",
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-108",
+      0
+     ],
+     "destination": [
+      "obj-109",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-101",
+      0
+     ],
+     "destination": [
+      "obj-109",
       1
      ]
     }
@@ -4088,11 +4181,11 @@
    {
     "patchline": {
      "source": [
-      "obj-99",
+      "obj-102",
       0
      ],
      "destination": [
-      "obj-106",
+      "obj-109",
       2
      ]
     }
@@ -4100,11 +4193,47 @@
    {
     "patchline": {
      "source": [
-      "obj-106",
+      "obj-109",
       0
      ],
      "destination": [
-      "obj-107",
+      "obj-110",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-113",
+      0
+     ],
+     "destination": [
+      "obj-111",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-111",
+      0
+     ],
+     "destination": [
+      "obj-110",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-114",
+      0
+     ],
+     "destination": [
+      "obj-115",
       0
      ]
     }
@@ -4116,7 +4245,7 @@
       0
      ],
      "destination": [
-      "obj-108",
+      "obj-116",
       0
      ]
     }
@@ -4124,60 +4253,12 @@
    {
     "patchline": {
      "source": [
-      "obj-108",
+      "obj-115",
       0
      ],
      "destination": [
-      "obj-107",
+      "obj-116",
       1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-111",
-      0
-     ],
-     "destination": [
-      "obj-112",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-107",
-      0
-     ],
-     "destination": [
-      "obj-113",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-112",
-      0
-     ],
-     "destination": [
-      "obj-113",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-111",
-      0
-     ],
-     "destination": [
-      "obj-114",
-      0
      ]
     }
    },
@@ -4188,7 +4269,7 @@
       0
      ],
      "destination": [
-      "obj-115",
+      "obj-117",
       0
      ]
     }
@@ -4196,7 +4277,19 @@
    {
     "patchline": {
      "source": [
-      "obj-115",
+      "obj-117",
+      0
+     ],
+     "destination": [
+      "obj-118",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-118",
       0
      ],
      "destination": [
@@ -4208,11 +4301,11 @@
    {
     "patchline": {
      "source": [
-      "obj-111",
+      "obj-114",
       0
      ],
      "destination": [
-      "obj-116",
+      "obj-119",
       0
      ]
     }
@@ -4224,32 +4317,8 @@
       3
      ],
      "destination": [
-      "obj-116",
+      "obj-119",
       1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-116",
-      0
-     ],
-     "destination": [
-      "obj-117",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-107",
-      0
-     ],
-     "destination": [
-      "obj-118",
-      0
      ]
     }
    },
@@ -4260,19 +4329,7 @@
       0
      ],
      "destination": [
-      "obj-118",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-118",
-      0
-     ],
-     "destination": [
-      "obj-121",
+      "obj-120",
       0
      ]
     }
@@ -4280,12 +4337,12 @@
    {
     "patchline": {
      "source": [
-      "obj-118",
+      "obj-110",
       0
      ],
      "destination": [
       "obj-121",
-      1
+      0
      ]
     }
    },
@@ -4296,15 +4353,15 @@
       0
      ],
      "destination": [
-      "obj-123",
-      0
+      "obj-121",
+      1
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-123",
+      "obj-121",
       0
      ],
      "destination": [
@@ -4316,20 +4373,20 @@
    {
     "patchline": {
      "source": [
-      "obj-122",
+      "obj-121",
       0
      ],
      "destination": [
+      "obj-124",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-125",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-117",
-      0
      ],
      "destination": [
       "obj-126",
@@ -4340,7 +4397,7 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-126",
       0
      ],
      "destination": [
@@ -4352,7 +4409,7 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-125",
       0
      ],
      "destination": [
@@ -4364,7 +4421,7 @@
    {
     "patchline": {
      "source": [
-      "obj-127",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4376,19 +4433,7 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
-      0
-     ],
-     "destination": [
-      "obj-129",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-129",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4400,43 +4445,19 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
+      "obj-120",
       0
      ],
      "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-130",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-130",
-      0
-     ],
-     "destination": [
-      "obj-131",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-126",
-      0
-     ],
-     "destination": [
-      "obj-131",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
       0
      ],
      "destination": [
@@ -4448,55 +4469,79 @@
    {
     "patchline": {
      "source": [
+      "obj-129",
+      0
+     ],
+     "destination": [
+      "obj-132",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
+      0
+     ],
+     "destination": [
+      "obj-133",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
+      0
+     ],
+     "destination": [
+      "obj-133",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-133",
+      0
+     ],
+     "destination": [
+      "obj-134",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-129",
+      0
+     ],
+     "destination": [
+      "obj-134",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-134",
+      0
+     ],
+     "destination": [
       "obj-135",
       0
-     ],
-     "destination": [
-      "obj-133",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-133",
-      0
-     ],
-     "destination": [
-      "obj-132",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
+      "obj-138",
       0
      ],
      "destination": [
@@ -4508,11 +4553,23 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-136",
       0
      ],
      "destination": [
-      "obj-137",
+      "obj-135",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-124",
       0
      ]
     }
@@ -4520,19 +4577,19 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-135",
       0
      ],
      "destination": [
-      "obj-138",
-      0
+      "obj-124",
+      1
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-128",
       0
      ],
      "destination": [
@@ -4544,7 +4601,7 @@
    {
     "patchline": {
      "source": [
-      "obj-138",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4556,19 +4613,7 @@
    {
     "patchline": {
      "source": [
-      "obj-137",
-      0
-     ],
-     "destination": [
-      "obj-140",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-140",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4580,43 +4625,19 @@
    {
     "patchline": {
      "source": [
-      "obj-139",
+      "obj-120",
       0
      ],
      "destination": [
+      "obj-142",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-141",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-141",
-      0
-     ],
-     "destination": [
-      "obj-142",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-137",
-      0
-     ],
-     "destination": [
-      "obj-142",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-142",
       0
      ],
      "destination": [
@@ -4628,55 +4649,79 @@
    {
     "patchline": {
      "source": [
+      "obj-140",
+      0
+     ],
+     "destination": [
+      "obj-143",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-144",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-142",
+      0
+     ],
+     "destination": [
+      "obj-144",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-144",
+      0
+     ],
+     "destination": [
+      "obj-145",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-140",
+      0
+     ],
+     "destination": [
+      "obj-145",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-145",
+      0
+     ],
+     "destination": [
       "obj-146",
       0
-     ],
-     "destination": [
-      "obj-144",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-144",
-      0
-     ],
-     "destination": [
-      "obj-143",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-143",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-143",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
+      "obj-149",
       0
      ],
      "destination": [
@@ -4688,11 +4733,23 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-147",
       0
      ],
      "destination": [
-      "obj-148",
+      "obj-146",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-146",
+      0
+     ],
+     "destination": [
+      "obj-124",
       0
      ]
     }
@@ -4700,19 +4757,19 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-146",
       0
      ],
      "destination": [
-      "obj-149",
-      0
+      "obj-124",
+      1
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-128",
       0
      ],
      "destination": [
@@ -4724,7 +4781,7 @@
    {
     "patchline": {
      "source": [
-      "obj-149",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4736,19 +4793,7 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
-      0
-     ],
-     "destination": [
-      "obj-151",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-151",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4760,43 +4805,19 @@
    {
     "patchline": {
      "source": [
-      "obj-150",
+      "obj-120",
       0
      ],
      "destination": [
+      "obj-153",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-152",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-152",
-      0
-     ],
-     "destination": [
-      "obj-153",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-148",
-      0
-     ],
-     "destination": [
-      "obj-153",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-153",
       0
      ],
      "destination": [
@@ -4808,55 +4829,79 @@
    {
     "patchline": {
      "source": [
+      "obj-151",
+      0
+     ],
+     "destination": [
+      "obj-154",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-154",
+      0
+     ],
+     "destination": [
+      "obj-155",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-153",
+      0
+     ],
+     "destination": [
+      "obj-155",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-156",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-151",
+      0
+     ],
+     "destination": [
+      "obj-156",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-156",
+      0
+     ],
+     "destination": [
       "obj-157",
       0
-     ],
-     "destination": [
-      "obj-155",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-155",
-      0
-     ],
-     "destination": [
-      "obj-154",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
+      "obj-160",
       0
      ],
      "destination": [
@@ -4868,11 +4913,23 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-158",
       0
      ],
      "destination": [
-      "obj-159",
+      "obj-157",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-157",
+      0
+     ],
+     "destination": [
+      "obj-124",
       0
      ]
     }
@@ -4880,19 +4937,19 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-157",
       0
      ],
      "destination": [
-      "obj-160",
-      0
+      "obj-124",
+      1
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-117",
+      "obj-128",
       0
      ],
      "destination": [
@@ -4904,7 +4961,7 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4916,19 +4973,7 @@
    {
     "patchline": {
      "source": [
-      "obj-159",
-      0
-     ],
-     "destination": [
-      "obj-162",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-162",
+      "obj-120",
       0
      ],
      "destination": [
@@ -4940,47 +4985,131 @@
    {
     "patchline": {
      "source": [
-      "obj-161",
+      "obj-120",
       0
      ],
      "destination": [
+      "obj-164",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-163",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-163",
-      0
-     ],
-     "destination": [
-      "obj-164",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-159",
-      0
-     ],
-     "destination": [
-      "obj-164",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-164",
       0
      ],
      "destination": [
       "obj-165",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-162",
+      0
+     ],
+     "destination": [
+      "obj-165",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-165",
+      0
+     ],
+     "destination": [
+      "obj-166",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-166",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-166",
+      0
+     ],
+     "destination": [
+      "obj-167",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-162",
+      0
+     ],
+     "destination": [
+      "obj-167",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-167",
+      0
+     ],
+     "destination": [
+      "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-171",
+      0
+     ],
+     "destination": [
+      "obj-169",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-169",
+      0
+     ],
+     "destination": [
+      "obj-168",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-168",
+      0
+     ],
+     "destination": [
+      "obj-124",
       0
      ]
     }
@@ -4992,19 +5121,7 @@
       0
      ],
      "destination": [
-      "obj-166",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-166",
-      0
-     ],
-     "destination": [
-      "obj-165",
+      "obj-124",
       1
      ]
     }
@@ -5012,35 +5129,11 @@
    {
     "patchline": {
      "source": [
-      "obj-165",
+      "obj-128",
       0
      ],
      "destination": [
-      "obj-121",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-165",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
-      0
-     ],
-     "destination": [
-      "obj-169",
+      "obj-172",
       0
      ]
     }

@@ -47,12 +47,13 @@ import math
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sideman.models.base import Generator, Transport
 
 from . import osc, protocol
 from .clock import Clock, WallClock
+from .delivery import Pace
 from .engine import Engine
 from .guard import (
     CONTROL_BURST,
@@ -116,6 +117,8 @@ class ServerConfig:
     #: own valid messages (:mod:`.guard`); ``source_rate`` 0 turns the guard off.
     source_rate: float = DEFAULT_RATE
     source_burst: float = DEFAULT_BURST
+    #: How generated audio is paced to each client (:mod:`.delivery`).
+    pace: Pace = field(default_factory=Pace)
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1:
@@ -165,7 +168,8 @@ class Server:
         self.engine = Engine(generator, clock=self.clock, emit=self._emit, lock=self.lock,
                              counters=self.counters, max_queue=self.config.max_queue,
                              max_batch=self.config.max_batch,
-                             max_per_session=self.config.max_queue_per_session)
+                             max_per_session=self.config.max_queue_per_session,
+                             pace=self.config.pace)
 
     # -- plumbing ------------------------------------------------------------------------
     def set_sender(self, send: Send) -> None:

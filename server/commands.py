@@ -113,6 +113,21 @@ def _check_model(args: argparse.Namespace) -> None:
                            f"a checkpoint directory (config.json + model.safetensors)")
 
 
+def _pace(args: argparse.Namespace):
+    from .delivery import Pace
+
+    if args.pace_burst < 0:
+        raise ValueError(f"--pace-burst {args.pace_burst} is out of range; allowed >= 0 "
+                         f"(0: no pacing)")
+    if not args.pace_max > 0:
+        raise ValueError(f"--pace-max {args.pace_max} is out of range; allowed > 0 (MB/s)")
+    base = Pace()
+    max_rate = args.pace_max * 1e6
+    return Pace(rate=min(base.rate, max_rate), min_rate=min(base.min_rate, max_rate),
+                max_rate=max_rate, burst=max(1, args.pace_burst),
+                enabled=args.pace_burst > 0)
+
+
 def _load_generator(args: argparse.Namespace):
     from sideman.models.base import GeneratorError
     from sideman.models.registry import load_generator
@@ -369,6 +384,14 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
                    help="real time: start a step this long after its capture point even if "
                         "input is missing (default 20)")
+    p.add_argument("--pace-burst", type=int, default=16384, metavar="BYTES",
+                   help="generated audio leaves paced per client, at most this many bytes "
+                        "back to back (default 16384: a patch with the OS-default UDP receive "
+                        "buffer loses nothing); 0 sends each step in one burst (measurements "
+                        "only)")
+    p.add_argument("--pace-max", type=float, default=16.0, metavar="MB/S",
+                   help="fastest pace, in megabytes per second, however close the deadline "
+                        "(default 16)")
     p.add_argument("--no-warmup", action="store_true",
                    help="skip the throw-away model calls that calibrate step timing (two, "
                         "plus one on two stems for a model with several)")
@@ -423,7 +446,8 @@ def _serve(args: argparse.Namespace) -> int:
                               max_datagram=args.max_datagram, allow=tuple(args.allow),
                               max_batch=args.max_batch, log_interval=args.log_interval,
                               watchdog_grace=args.watchdog_ms / 1000.0,
-                              source_rate=args.source_rate, source_burst=args.source_burst)
+                              source_rate=args.source_rate, source_burst=args.source_burst,
+                              pace=_pace(args))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     _check_listen(args.host, args.port)

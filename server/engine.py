@@ -7,8 +7,10 @@ sampling steps against its deadline (degrading when time is short), and runs the
 job together with those that share its ``num_steps`` and do not make a member of the call
 late (:meth:`Engine._admit`) in a single ``generator.generate([...])`` call. Each
 result is mapped back to the client clock (:mod:`.resample`), cut into datagrams no larger
-than the session's ``datagram`` setting and sent; timings, slack, misses and degradations are
-recorded per session.
+than the session's ``datagram`` setting and handed to the paced sender (:mod:`.delivery`: play
+order, stems interleaved, at a pace a client with the OS-default receive buffer can take);
+timings, slack, misses and degradations are recorded per session when the last datagram of a
+step has left.
 
 The live server calls :meth:`Engine.run` in its own thread (the receive loop never waits on
 the model); an offline driver calls :meth:`Engine.process_ready` directly with a simulated
@@ -30,6 +32,7 @@ from sideman.models.base import Generator, StepRequest, StepResult
 
 from . import protocol
 from .clock import Clock
+from .delivery import Pace, PacedSender, Parcel, play_order
 from .scheduler import SAFETY, CostModel, StepJob, choose_num_steps, refine_fits
 from .session import Address
 from .telemetry import ServerCounters, StepTiming
@@ -63,7 +66,7 @@ class Engine:
     def __init__(self, generator: Generator, *, clock: Clock, emit: Emit,
                  lock: threading.RLock, counters: ServerCounters, max_queue: int = 64,
                  max_batch: int = 8, cost: CostModel | None = None,
-                 max_per_session: int = 16) -> None:
+                 max_per_session: int = 16, pace: Pace | None = None) -> None:
         if max_queue < 1 or max_batch < 1 or max_per_session < 1:
             raise ValueError("max_queue, max_batch and max_per_session must be >= 1")
         self.generator = generator
@@ -81,6 +84,9 @@ class Engine:
         self._usage: dict[int, tuple[float, float]] = {}
         self.cost = cost or CostModel()
         self._send_time = 0.0
+        #: Sends each step's datagrams in play order at a pace the client can take; its
+        #: thread is started by the live server (until then a step is sent at once).
+        self.delivery = PacedSender(emit, clock, pace)
 
     # -- queue ---------------------------------------------------------------------------
     def pending(self) -> int:
@@ -460,6 +466,9 @@ class Engine:
         return p.request
 
     def _deliver(self, p: _Prepared, result: StepResult, started: float, batch: int) -> None:
+        """Cut a result into datagrams in play order and hand them to the paced sender; the
+        step's timing, slack and miss are recorded when its last datagram has left
+        (:meth:`_delivered`)."""
         job = p.job
         s = job.session
         send_start = self.clock.now()
@@ -477,7 +486,7 @@ class Engine:
         c1 = job.region[1]
         skip = max(0, -c0)
         expected = request.xfade + job.geometry.hop_samples
-        datagrams: list[bytes] = []
+        stems: list[list[tuple[int, bytes]]] = []
         bad: list[str] = []
         for stem in request.stems:
             audio = result.audio.get(stem)
@@ -486,8 +495,12 @@ class Engine:
                            f"samples of {stem} for step {job.step}, expected {expected}")
                 continue
             client_audio = s.resampler.to_client(audio, p.out_start_model, c0, c1)[skip:]
-            datagrams.extend(protocol.chunk_datagrams(
-                s.id, stem, job.step, c0, p.xfade, c0 + skip, client_audio, p.final, datagram))
+            layout = protocol.chunk_layout(len(client_audio), stem, datagram)
+            chunks = protocol.chunk_datagrams(s.id, stem, job.step, c0, p.xfade, c0 + skip,
+                                              client_audio, p.final, datagram)
+            stems.append([(c0 + skip + offset, payload)
+                          for (offset, _), payload in zip(layout, chunks, strict=True)])
+        datagrams = play_order(stems)
         with self._lock:
             address = s.reply_to  # a resume may have moved the session meanwhile
             for reason in bad:
@@ -495,15 +508,46 @@ class Engine:
                 self.counters.model_errors += 1
                 self._emit(protocol.encode_error(s.id, protocol.ErrorCode.MODEL, reason),
                            address)
-        for payload in datagrams:
-            self._emit(payload, address)
-        send_end = self.clock.now()
-        self._send_time = 0.8 * self._send_time + 0.2 * (send_end - send_start)
+            # A refinement replaces chunks until the region has finished playing.
+            deadline = (s.deadline_of(job.region[1]) if job.refine and job.realtime
+                        else job.deadline)
+            if not p.final and not job.refine:
+                refine = replace(job, refine=True)
+                s.scheduler.queued[job.step] = job.window_start
+                with self._cv:
+                    self._refines.append(refine)
+        size = sum(len(d) for d in datagrams)
+        if self.delivery.running:
+            # What the scheduler plans with: the send at the base pace (a parcel with time to
+            # spare is spread wider, by construction still before its deadline).
+            predicted = self.clock.now() - send_start + size / self.delivery.pace.rate
+            self._send_time = 0.8 * self._send_time + 0.2 * predicted
+
+        def alive() -> bool:
+            with self._lock:
+                return job.superseded(self.clock.now()) not in ("closed", "reset")
+
+        def done(first: float | None, last: float | None, sent: int) -> None:
+            self._delivered(p, result, started, batch, send_start, last, sent)
+
+        self.delivery.submit(Parcel(address=address, datagrams=deque(datagrams),
+                                    deadline=deadline, refine=job.refine, on_done=done,
+                                    alive=alive))
+
+    def _delivered(self, p: _Prepared, result: StepResult, started: float, batch: int,
+                   send_start: float, last: float | None, sent: int) -> None:
+        """Book a step whose datagrams have all left (or were dropped): chunks, timing,
+        slack and, when the last datagram left after the deadline, the miss."""
+        job = p.job
+        s = job.session
+        send_end = self.clock.now() if last is None else last
+        if not self.delivery.running:
+            self._send_time = 0.8 * self._send_time + 0.2 * (send_end - send_start)
         timings = result.timings
         sample = timings.get("sample", send_start - started)
         with self._lock:
             c = s.counters
-            c.chunks_out += len(datagrams)
+            c.chunks_out += sent
             deadline = job.deadline
             slack = None if deadline is None else deadline - send_end
             if job.refine:
@@ -529,11 +573,6 @@ class Engine:
             if not job.refine:
                 s.telemetry.record(timing)
                 self.counters.timings.append(timing)
-            if not p.final and not job.refine:
-                refine = replace(job, refine=True)
-                s.scheduler.queued[job.step] = job.window_start
-                with self._cv:
-                    self._refines.append(refine)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
         """The engine thread: run batches until ``stop`` is set."""

@@ -14,7 +14,9 @@
   (nothing misplaced; exactly the samples the network lost are silent);
 * :func:`live_server`: a :class:`Server` on a loopback UDP port, in threads;
 * :func:`malformed_corpus`: datagrams the server must refuse, each with the decoder's reason;
-* :class:`RawClient`: a bare UDP socket that speaks the protocol message by message.
+* :class:`RawClient`: a bare UDP socket that speaks the protocol message by message;
+* :func:`udp_drops`, :func:`rcvbuf_errors`: what the kernel dropped at a client's socket (a
+  patch's receive buffer overflowing), per socket and system-wide.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -460,3 +463,29 @@ def chunk_scenario(rng: np.random.Generator, *, hop: int = 4096, xfade: int = 25
     kept = [events[int(i)] for i in order if rng.random() >= lose]
     duplicates = [kept[int(i)] for i in rng.integers(0, len(kept), len(kept) // 8)]
     return kept + duplicates
+
+
+# -- the kernel's view of a client's socket ---------------------------------------------
+def udp_drops(port: int) -> int | None:
+    """The kernel's count of datagrams dropped at the UDP socket bound to ``port`` (the
+    ``drops`` column of /proc/net/udp: receive buffer full), None where unreadable. The
+    per-socket figure, unlike /proc/net/snmp's RcvbufErrors, is not moved by other programs."""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            return int(fields[-1])
+    return None
+
+
+def rcvbuf_errors() -> int | None:
+    """System-wide UDP RcvbufErrors (/proc/net/snmp), None where unreadable."""
+    try:
+        rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
+                if line.startswith("Udp:")]
+        return int(rows[1][rows[0].index("RcvbufErrors")])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -2,7 +2,8 @@
 
 The receive thread only decodes, routes and answers (it never waits on the model); every few
 milliseconds it also runs :meth:`Server.tick` (watchdogs, expiry, the periodic log). The
-engine thread runs :meth:`Engine.run` and sends results on the same socket. ``recvfrom``
+engine thread runs :meth:`Engine.run`; its paced sender (:mod:`.delivery`) sends the results
+on the same socket from a thread of its own. ``recvfrom``
 reads into a buffer larger than any UDP payload, so an oversize datagram is seen whole and
 refused by size instead of being silently truncated.
 """
@@ -74,6 +75,7 @@ class UdpServer:
         self._sock.settimeout(self.tick_interval)
         sock = self._sock
         self.server.set_sender(lambda payload, address: sock.sendto(payload, address))
+        self.server.engine.delivery.start()
         self._threads = [
             threading.Thread(target=self._receive_loop, name="sideman-receive", daemon=True),
             threading.Thread(target=self.server.engine.run, args=(self._stop,),
@@ -131,6 +133,7 @@ class UdpServer:
         self.server.engine.wake()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.server.engine.delivery.stop()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

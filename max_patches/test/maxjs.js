@@ -180,6 +180,8 @@ class JsObject {
     this.log = [];
     this.errors = [];
     this.udp = {host: "127.0.0.1", port: 0, send: null, recv: null, recvPort: 0};
+    // (stem, step, index, final) of every chunk that came off the socket, in arrival order
+    this.chunksIn = [];
     this.source = fs.readFileSync(script, "utf8");
     this.scriptPath = script;
   }
@@ -266,9 +268,20 @@ class JsObject {
     if (this.udp.recv !== null) this.udp.recv.close();
     const sock = dgram.createSocket("udp4");
     sock.on("message", (payload) => {
-      for (const [address, args] of decodeOsc(payload, [])) this.message(address, ...args);
+      for (const [address, args] of decodeOsc(payload, [])) {
+        if (address === "/sideman/chunk") this.chunksIn.push([args[1], args[2], args[6], args[8]]);
+        this.message(address, ...args);
+      }
     });
     sock.on("error", (e) => { this.errors.push(`udpreceive: ${e.message}`); });
+    // Max's [udpreceive] reads with the operating system's default receive buffer: the
+    // stand-in can be held to a given size (options.recvBuffer bytes) to test pacing.
+    if (this.options.recvBuffer) {
+      sock.on("listening", () => {
+        sock.setRecvBufferSize(this.options.recvBuffer);
+        this.udp.recvBufferSize = sock.getRecvBufferSize();  // Linux doubles what is asked
+      });
+    }
     sock.bind(port, "127.0.0.1");
     this.udp.recv = sock;
     this.udp.recvPort = port;

@@ -47,7 +47,7 @@ function statusSummary(js) {
 
 // -- live ---------------------------------------------------------------------------------
 function live(cfg) {
-  const js = makeObject({network: true});
+  const js = makeObject({network: true, recvBuffer: cfg.recv_buffer || 0});
   const sr = cfg.sample_rate;
   const ring = js.ctx.RING;
   const input = readF32(cfg.input);
@@ -121,7 +121,9 @@ function live(cfg) {
         }
         resolve({reason, origin, counter: c, delay_samples: Math.round(cfg.delay_ms * sr / 1000),
                  status: statusSummary(js), counts, lateSpans, errors: js.errors, log: js.log,
-                 sent: countSent(js), wall: (Date.now() - started) / 1000});
+                 sent: countSent(js), chunks_in: js.chunksIn,
+                 recv_buffer: js.udp.recvBufferSize || null,
+                 wall: (Date.now() - started) / 1000});
       }, 100);
     }
     const loop = setInterval(() => {
@@ -247,6 +249,30 @@ function badbuffer(cfg) {
   return {errors: js.errors, sent: js.sent.map(([a]) => a), status: statusSummary(js)};
 }
 
+// -- a server that does not answer -----------------------------------------------------------
+// Connect with nobody listening and let `cfg.seconds` pass on a fake clock, the script's
+// timer run every 250 ms: returns when each hello went out (ms) and what the script said.
+function reconnect(cfg) {
+  const js = makeObject({network: false, manualTasks: true});
+  let fake = 1e12;
+  js.ctx.Date = class { getTime() { return fake; } };
+  js.message("samplerate", 44100);
+  js.message("tick", 0);
+  js.message("connect");
+  const hellos = [];
+  const count = () => js.sent.filter(([a]) => a === "/sideman/hello").length;
+  let seen = count();
+  for (let i = 0; i < seen; i++) hellos.push(0);
+  for (let t = 250; t <= cfg.seconds * 1000; t += 250) {
+    fake += 250;
+    if (js.ctx.timer === null) break;
+    js.ctx.timer.execute();
+    const n = count();
+    for (; seen < n; seen++) hellos.push(t);
+  }
+  return {hellos, errors: js.errors, status: statusSummary(js), session: js.ctx.sm !== null};
+}
+
 async function main() {
   const [mode, file] = process.argv.slice(2);
   const cfg = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -255,6 +281,7 @@ async function main() {
   else if (mode === "writer") result = writer(cfg);
   else if (mode === "badbuffer") result = badbuffer(cfg);
   else if (mode === "transport") result = transport(cfg);
+  else if (mode === "reconnect") result = reconnect(cfg);
   else throw new Error(`mode must be live or writer, got ${mode}`);
   process.stdout.write(JSON.stringify(result) + "\n");
   process.exit(0);
