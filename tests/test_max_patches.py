@@ -461,9 +461,13 @@ def cli_server():
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        line = proc.stdout.readline()
-        match = re.search(r"on udp://([\d.]+):(\d+)", line)
-        assert match, f"unexpected first line from sideman serve: {line!r}"
+        lines = []
+        for _ in range(10):  # progress lines ("loading model…", "warming up…") come first
+            lines.append(proc.stdout.readline())
+            match = re.search(r"on udp://([\d.]+):(\d+)", lines[-1])
+            if match or not lines[-1]:
+                break
+        assert match, f"sideman serve never said where it listens: {lines!r}"
         yield match.group(1), int(match.group(2))
     finally:
         proc.terminate()
