@@ -258,17 +258,33 @@ def edm_loss_weight(sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
     return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 
 
+def onset_frame_weights(target: torch.Tensor, strength: float) -> torch.Tensor:
+    """``(B, F)`` frame weights ``1 + strength·flux / mean flux`` of latents ``(B, C, F)``.
+
+    flux: the mean over channels of the positive frame-to-frame rise (the first frame has
+    none), each item normalised by its own mean, so a window of sparse hits weighs its onset
+    frames up and a flat window stays at about 1 + strength everywhere. Most latent values are
+    noise floor and sustained bands; a plain MSE rewards a smooth average over sharp, sparse
+    hits, and these weights make a hit in the wrong frame cost more.
+    """
+    rise = (target[:, :, 1:] - target[:, :, :-1]).clamp(min=0.0).mean(dim=1)
+    flux = torch.cat([rise.new_zeros(rise.shape[0], 1), rise], dim=1)
+    return 1.0 + strength * flux / flux.mean(dim=1, keepdim=True).clamp(min=1e-6)
+
+
 def edm_loss(denoiser: Denoiser, target: torch.Tensor, cond: Conditioning, *,
              sigma: torch.Tensor | None = None, noise: torch.Tensor | None = None,
              generator: torch.Generator | None = None, loss_frames: torch.Tensor | None = None,
-             p_mean: float = -1.2, p_std: float = 1.2) -> torch.Tensor:
+             p_mean: float = -1.2, p_std: float = 1.2, onset_weight: float = 0.0
+             ) -> torch.Tensor:
     """EDM denoising loss for clean target latents ``target (B, C, F)`` given ``cond``.
 
     ``loss_frames (B, F)`` bool chooses the frames that count (default: those not in
     ``cond.target_known``: what the model must generate). The noisy input covers the whole
     window, including the known frames, exactly as the inpainting samplers feed it: their
     known frames are the history the conditioning holds (``cond.target``, which training may
-    have corrupted), the rest the clean target.
+    have corrupted), the rest the clean target. ``onset_weight > 0`` weighs each frame by
+    :func:`onset_frame_weights` (timing of sparse hits counts more than the sustained floor).
     """
     x0 = target[:, None]
     seen = torch.where(cond.target_known[:, None, None, :], cond.target[:, None], x0)
@@ -282,6 +298,8 @@ def edm_loss(denoiser: Denoiser, target: torch.Tensor, cond: Conditioning, *,
                         denoiser.planes(cond), cond.stem)
     frames = ~cond.target_known if loss_frames is None else loss_frames
     weight = frames.to(x0.dtype)[:, None, None, :]
+    if onset_weight > 0:
+        weight = weight * onset_frame_weights(target, onset_weight)[:, None, None, :]
     per_item = ((denoised - x0) ** 2 * weight).sum(dim=(1, 2, 3)) / (
         weight.sum(dim=(1, 2, 3)) * x0.shape[2]).clamp(min=1.0)
     return (edm_loss_weight(sigma, denoiser.sigma_data) * per_item).mean()

@@ -541,3 +541,26 @@ def test_without_history_planes_the_history_reaches_the_network_only_through_the
     from sideman.models.config import ConfigError
     with pytest.raises(ConfigError, match="history_planes must be true or false"):
         tiny_config(history_planes="no")
+
+
+def test_onset_weights_favour_the_frames_where_a_hit_starts() -> None:
+    from sideman.models.denoiser import onset_frame_weights
+
+    target = torch.full((2, C, F), -2.0)
+    target[0, :, 10:13] = 1.0  # one hit: rises at frame 10 only
+    weights = onset_frame_weights(target, 4.0)
+    assert weights.shape == (2, F)
+    assert int(weights[0].argmax()) == 10 and weights[0, 10] > 4.0
+    assert torch.all(weights[0, :10] == 1.0) and weights[0, 11] == 1.0
+    assert torch.all(weights[1] == 1.0)  # flat: no rise anywhere
+    # the loss follows: an error at the onset frame costs more than one on the floor
+    from sideman.models.denoiser import edm_loss
+
+    denoiser = build_denoiser(tiny_config(kind="teacher", sampler="heun")).eval()
+    cond = make_cond(1, known_until=0)
+    sigma, noise = torch.tensor([1.0]), torch.zeros(1, 1, C, F)
+    with torch.no_grad():
+        plain = edm_loss(denoiser, target[:1], cond, sigma=sigma, noise=noise)
+        weighted = edm_loss(denoiser, target[:1], cond, sigma=sigma, noise=noise,
+                            onset_weight=4.0)
+    assert not torch.isclose(plain, weighted)

@@ -81,6 +81,8 @@ class LdmOptions:
     noise_scale: float = 0.25
     #: the history shown clean in the target planes (False: only through the noisy input)
     history_planes: bool = True
+    #: onset-weighted loss: each frame weighs 1 + onset_weight·(its flux / the window's mean)
+    onset_weight: float = 0.0
     #: mean of ln σ in training; ``None``: EDM's -1.2 for σ_data = 0.5, moved by
     #: ln(σ_data / 0.5) so the noise levels scale with the data
     p_mean: float | None = None
@@ -90,6 +92,11 @@ class LdmOptions:
     #: warm start: a teacher directory whose weights and config (architecture, σ_data,
     #: trained grid) the run starts from; ``None``: random weights
     init: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.onset_weight) and self.onset_weight >= 0):
+            raise ValueError(f"--onset-weight {self.onset_weight} is out of range; allowed "
+                             f">= 0 (0: the plain EDM loss)")
 
 
 class LossModel:
@@ -186,7 +193,8 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
     def loss(model: nn.Module) -> torch.Tensor:
         batch = sd.draw(loop.batch_size).to(trainer.device)
         return edm_loss(LossModel(model, inner), batch.target, batch.cond,  # type: ignore[arg-type]
-                        generator=sd.generator, p_mean=p_mean, p_std=options.p_std)
+                        generator=sd.generator, p_mean=p_mean, p_std=options.p_std,
+                        onset_weight=options.onset_weight)
 
     def validate(model: nn.Module) -> dict[str, float]:
         assert isinstance(model, Denoiser)

@@ -193,6 +193,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="never show the generated history clean: it reaches the network only "
                         "through the noisy input at the current noise level, so at high noise "
                         "the part must come from the mix and the beat grid")
+    m.add_argument("--onset-weight", type=float, default=0.0, metavar="A",
+                   help="onset-weighted training loss: each frame weighs 1 + A·(the target's "
+                        "spectral rise there / its mean over the window), so a hit in the "
+                        "wrong frame costs more than the sustained floor (default 0: plain "
+                        "EDM loss; validation always uses the plain loss)")
     m.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="warm start from this teacher's weights and config (architecture, "
                         "sigma_data, trained grid; --window-frames, --hops, --unet and "
@@ -350,7 +355,7 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
             unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
             uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
             cond_width=args.cond_width, noise_scale=args.noise_scale,
-            history_planes=not args.no_history_planes,
+            history_planes=not args.no_history_planes, onset_weight=args.onset_weight,
             p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
         loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
