@@ -20,6 +20,7 @@ from sideman.models.conditioning import Conditioning, TrainingGrid, TrainingMask
 from sideman.models.config import ModelConfig
 
 from .cache import LatentCache, build_cache, cache_dir, open_cache
+from .loop import Sample
 from .masks import GridOptions, draw_conditioning
 from .windows import WindowOptions, Windows, WindowSampler
 
@@ -61,7 +62,13 @@ def load_latents(options: DataOptions, codec: Any) -> LatentCache:
     directory = cache_dir(options.cache_root, codec)
     if not (directory / "cache.json").is_file():
         log.info("building the latent cache in %s", directory)
-    directory = build_cache(options.data, options.cache_root, codec, progress=options.progress)
+    from accelerate import PartialState
+
+    # one process builds a missing cache, the others wait and read it (under accelerate
+    # launch they would otherwise all write the same files)
+    with PartialState().main_process_first():
+        directory = build_cache(options.data, options.cache_root, codec,
+                                progress=options.progress)
     return open_cache(directory, codec, splits=("train", "valid"))
 
 
@@ -175,6 +182,19 @@ def mean_over(batches: Sequence[Batch], fn: Callable[[Batch, int], torch.Tensor]
         total += float(fn(b.to(device), i)) * n
         count += n
     return total / max(count, 1)
+
+
+def validation_sample(codec: Any, batch: Batch, generated: torch.Tensor) -> Sample:
+    """Item 0 of a validation batch and its generated latent ``(B, 1, C, F)``, decoded."""
+    real = batch.target[:1].detach().float().cpu()
+    made = generated[:1, 0].detach().float().cpu()
+    audio = codec.decode(torch.cat([real, made]), seeds=[0, 0]).numpy()
+    frames = torch.nonzero(~batch.cond.target_known[0].cpu()).flatten()
+    seconds = codec.hop_length / codec.sample_rate
+    region = ((float(frames.min()) * seconds, float(frames.max() + 1) * seconds)
+              if len(frames) else (0.0, 0.0))
+    return Sample(real=audio[0], generated=audio[1], sample_rate=codec.sample_rate,
+                  region=region)
 
 
 def write_run(out: Path, stage: str, options: dict[str, Any], config: ModelConfig,

@@ -162,6 +162,14 @@ def _add_common(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
                    help="accelerate's mixed precision (default no; bf16 or fp16 on a GPU)")
     o.add_argument("--resume", nargs="?", const=True, default=False, type=Path,
                    help="continue from the latest checkpoint in OUT (or from the one given)")
+    o.add_argument("--tracker", choices=("auto", "tensorboard", "wandb", "none"),
+                   default="auto",
+                   help="experiment tracker (accelerate's): the log.jsonl scalars and a "
+                        "sample spectrogram and audio at each validation; auto: TensorBoard "
+                        "in OUT/tensorboard when installed (default auto)")
+    o.add_argument("--no-samples", action="store_true",
+                   help="at validation, do not generate and decode a sample window "
+                        "(OUT/samples/; Music2Latent decodes slowly on a CPU)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_option(p, not_recorded=("resume",))
 
@@ -327,7 +335,8 @@ def _loop_options(args: argparse.Namespace) -> LoopOptions:
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, ema_decay=args.ema_decay,
         checkpoint_every=args.checkpoint_every, valid_every=args.valid_every,
         log_every=args.log_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
-        mixed_precision=args.mixed_precision, progress=not args.no_progress)
+        mixed_precision=args.mixed_precision, progress=not args.no_progress,
+        tracker=args.tracker, samples=not args.no_samples)
 
 
 def _data_options(args: argparse.Namespace) -> DataOptions:
