@@ -41,7 +41,7 @@ from sideman.models.samplers import (
     sample_consistency,
 )
 
-from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint, process_state
 from .probe import PROBE_LOG_SIGMAS, conditioning_probe, summary_numbers
 from .stage import (
     Batch,
@@ -164,9 +164,7 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
                            keep_silent=data.keep_silent,
                            silence_frames=min(64, config.window_frames))
-    from accelerate import PartialState
-
-    process = PartialState().process_index
+    process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)
     recorded = {"cd": jsonable(options), "data": jsonable(data), "loop": jsonable(loop)}
@@ -176,7 +174,8 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     teacher.to(trainer.device).eval()
     target.to(trainer.device).eval()
     if trainer.is_main:
-        write_run(loop.out, "cd", recorded, config, cache)
+        write_run(loop.out, "cd", recorded, config, cache,
+                  processes=trainer.accelerator.num_processes)
     if resume:
         checkpoint = latest_checkpoint(loop.out) if resume is True else Path(resume)
         if checkpoint is None:

@@ -29,7 +29,7 @@ from sideman.models.geometry import Geometry
 from sideman.models.samplers import Inpaint, ItemNoise, karras_sigmas, ode_sigma_floor, sample_heun
 
 from .datasets import STEMS
-from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint, process_state
 from .probe import PROBE_LOG_SIGMAS, conditioning_probe, summary_numbers
 from .stage import (
     Batch,
@@ -165,16 +165,15 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
     window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
                            keep_silent=data.keep_silent,
                            silence_frames=min(64, config.window_frames))
-    from accelerate import PartialState
-
-    process = PartialState().process_index
+    process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)
     trainer_state = {"windows": sd.train, "generator": GeneratorState(sd.generator)}
     recorded = {"ldm": jsonable(options), "data": jsonable(data), "loop": jsonable(loop)}
     trainer = Trainer(denoiser, loop, state=trainer_state, hparams=recorded)
     if trainer.is_main:
-        write_run(loop.out, "ldm", recorded, config, cache)
+        write_run(loop.out, "ldm", recorded, config, cache,
+                  processes=trainer.accelerator.num_processes)
     if resume:
         checkpoint = latest_checkpoint(loop.out) if resume is True else Path(resume)
         if checkpoint is None:

@@ -127,6 +127,17 @@ class Sample:
     region: tuple[float, float]
 
 
+def process_state() -> Any:
+    """accelerate's ``PartialState`` made as ``Accelerator`` makes it. The first one made
+    fixes the backend for the process, and a plain ``PartialState()`` ignores
+    ``ACCELERATE_USE_CPU``: on CPUs under ``accelerate launch`` each process would then train
+    alone instead of in a gloo group."""
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+
+
 def lr_factor(step: int, options: LoopOptions) -> float:
     """Linear warmup to 1, then constant or a half cosine down to ``min_lr_ratio``."""
     if step < options.warmup:

@@ -20,7 +20,7 @@ from sideman.models.conditioning import Conditioning, TrainingGrid, TrainingMask
 from sideman.models.config import ModelConfig
 
 from .cache import LatentCache, build_cache, cache_dir, open_cache
-from .loop import Sample
+from .loop import Sample, process_state
 from .masks import GridOptions, draw_conditioning
 from .windows import WindowOptions, Windows, WindowSampler
 
@@ -62,11 +62,9 @@ def load_latents(options: DataOptions, codec: Any) -> LatentCache:
     directory = cache_dir(options.cache_root, codec)
     if not (directory / "cache.json").is_file():
         log.info("building the latent cache in %s", directory)
-    from accelerate import PartialState
-
     # one process builds a missing cache, the others wait and read it (under accelerate
     # launch they would otherwise all write the same files)
-    with PartialState().main_process_first():
+    with process_state().main_process_first():
         directory = build_cache(options.data, options.cache_root, codec,
                                 progress=options.progress)
     return open_cache(directory, codec, splits=("train", "valid"))
@@ -198,11 +196,12 @@ def validation_sample(codec: Any, batch: Batch, generated: torch.Tensor) -> Samp
 
 
 def write_run(out: Path, stage: str, options: dict[str, Any], config: ModelConfig,
-              cache: LatentCache) -> None:
+              cache: LatentCache, processes: int = 1) -> None:
     """``OUT/run.json``: what this run was started with (kept from the first start)."""
     path = out / "run.json"
     record = {"stage": stage, "options": options, "config": config.to_dict(),
-              "cache": str(cache.path), "cache_stats": cache.index.get("stats_train")}
+              "cache": str(cache.path), "cache_stats": cache.index.get("stats_train"),
+              "processes": processes}
     if path.is_file():
         earlier = json.loads(path.read_text())
         if earlier.get("config") != record["config"]:
