@@ -99,3 +99,11 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
                    "learning rate (default 0.0003)", "warmup steps (default 500)",
                    "--config FILE", "sets --steps 4 --batch-size 2"):
         assert needed in text, needed
+
+
+@pytest.mark.parametrize("recipe", sorted(Path(__file__).resolve().parents[1].glob(
+    "docs/recipes/*.toml")), ids=lambda p: p.name)
+def test_recipes_are_valid_configs(recipe: Path) -> None:
+    stage = "cd" if recipe.stem.endswith("-cd") else "ldm"
+    _, args = resolve(["train", stage, "--config", str(recipe)])
+    assert args.steps >= 1000 and args.out.parts[0] == "runs"
