@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sideman.server.cli import INTERRUPTED, CommandError, Flatten, list_of, split_name
+from sideman.server.config_file import add_config_option
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ def _ms(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0 ms, got {text}")
     return value / 1000.0
+
+
+_ms.inverse = lambda seconds: round(seconds * 1000.0, 6)  # type: ignore[attr-defined]  # OUT/config.toml
 
 
 def _probability(text: str) -> float:
@@ -190,6 +194,7 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                      help="music2latent codec weights (default: the package's own location)")
     run.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
                      help="clicktrack: impulse every N client samples (default 4410)")
+    add_config_option(p)
     p.set_defaults(func=_sweep)
 
 

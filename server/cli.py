@@ -168,8 +168,16 @@ def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .config_file import ConfigError, expand_argv, leaf, write_config
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        words, command = expand_argv(parser, words)
+    except ConfigError as exc:
+        print(error_line(leaf(parser, words)[0].prog, str(exc)), file=sys.stderr)
+        return 2
+    args = parser.parse_args(words)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=min(level, logging.INFO) if args.command == "serve" else level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -178,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     prog = getattr(args, "sideman_prog", "sideman")
     try:
+        write_config(command, args)
         return int(args.func(args) or 0)
     except CommandError as exc:
         print(error_line(prog, str(exc)), file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sideman.server.cli import build_parser
+from sideman.server.config_file import expand_argv, leaf
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
@@ -53,18 +54,39 @@ def test_the_docs_have_commands_to_check() -> None:
 
 @pytest.mark.parametrize(("path", "line", "words"), CASES,
                          ids=[f"{p.relative_to(ROOT)}:{n}" for p, n, _ in CASES])
-def test_documented_command_parses(path: Path, line: int, words: list[str], capsys) -> None:
+def test_documented_command_parses(path: Path, line: int, words: list[str], capsys,
+                                   tmp_path: Path) -> None:
     if Path(words[0]).name == "make":
         missing = set(words[1:]) - make_targets()
         assert not any(w for w in missing if "=" not in w), f"{path}:{line}: {words}"
         return
     if "sideman.server.cli" in words:  # accelerate launch -m sideman.server.cli ...
         words = ["sideman", *words[words.index("sideman.server.cli") + 1:]]
+    parser = build_parser()
+    argv = _with_config(parser, words[1:], tmp_path)
     try:
-        build_parser().parse_args(words[1:])
+        parser.parse_args(argv)
     except SystemExit as exc:
         assert exc.code == 0, (f"{path.relative_to(ROOT)}:{line}: `{shlex.join(words)}`: "
                                f"{capsys.readouterr().err.strip()}")
+
+
+def _with_config(parser, argv: list[str], tmp_path: Path) -> list[str]:
+    """``argv`` with its ``--config FILE`` read as ``main`` reads it: a file of the repository
+    (a recipe) as it is; one a documented run writes (``RUN/config.toml``) stands in as a
+    file holding the command's required options."""
+    if "--config" not in argv:
+        return argv
+    index = argv.index("--config") + 1
+    if not (ROOT / argv[index]).is_file():
+        command, _ = leaf(parser, argv)
+        required = [a for a in command._actions if a.required and a.option_strings]
+        stand_in = tmp_path / "config.toml"
+        stand_in.write_text("".join(f'{a.option_strings[0][2:]} = "x"\n' for a in required))
+        argv = [*argv[:index], str(stand_in), *argv[index + 1:]]
+    else:
+        argv = [*argv[:index], str(ROOT / argv[index]), *argv[index + 1:]]
+    return expand_argv(parser, argv)[0]
 
 
 @pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])

@@ -295,6 +295,38 @@ def test_train_ldm_smoke(teacher: Path) -> None:
     assert audio.shape == (64 + 16 * 512,) and np.isfinite(audio).all()
 
 
+def test_training_logs_to_tensorboard_and_saves_samples(teacher: Path) -> None:
+    pytest.importorskip("tensorboard")  # in the dev extra: CI has it
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # the run's events (accelerate writes the hyperparameters in a folder beside them)
+    (events,) = (teacher / "tensorboard" / "sideman").glob("events.out.tfevents.*")
+    acc = EventAccumulator(str(events.parent), size_guidance={"scalars": 0, "images": 0,
+                                                              "audio": 0})
+    acc.Reload()
+    log = [json.loads(x) for x in (teacher / "log.jsonl").read_text().splitlines()]
+    for key in ("loss", "lr", "grad_norm", "valid", "valid_w1", "probe_mix_lo"):
+        expected = [(r["step"], r[key]) for r in log if r.get(key) is not None]
+        got = [(e.step, e.value) for e in acc.Scalars(key)]
+        assert [s for s, _ in got] == [s for s, _ in expected], key
+        assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-6), key
+    assert [e.step for e in acc.Images("sample/spectrogram")] == [2, 4]
+    assert [e.step for e in acc.Audio("sample/generated")] == [2, 4]
+    assert sorted(p.name for p in (teacher / "samples").iterdir()) == [
+        "step-0000002.png", "step-0000002.wav", "step-0000004.png", "step-0000004.wav"]
+
+
+def test_a_tracker_that_is_not_installed_is_a_clear_error() -> None:
+    import importlib.util
+
+    from sideman.training.loop import tracker_name
+
+    assert tracker_name("none") is None
+    if importlib.util.find_spec("wandb") is None:
+        with pytest.raises(ValueError, match="wandb package is not installed"):
+            tracker_name("wandb")
+
+
 def test_training_logs_the_conditioning_probe(teacher: Path) -> None:
     log = [json.loads(x) for x in (teacher / "log.jsonl").read_text().splitlines()]
     probes = [r for r in log if "probe_mix_lo" in r]
@@ -385,7 +417,8 @@ def test_warm_start_continues_from_a_teacher(teacher: Path, data: Path, tmp_path
 
 def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
     common = ["train", "ldm", "--data", str(data), "--smoke", "--no-progress",
-              "--lr-schedule", "constant", "--checkpoint-every", "2"]
+              "--lr-schedule", "constant", "--checkpoint-every", "2", "--tracker", "none",
+              "--no-samples"]
     whole, split = tmp_path / "whole", tmp_path / "split"
     assert main([*common, "--out", str(whole), "--steps", "4"]) == 0
     assert main([*common, "--out", str(split), "--steps", "2"]) == 0
@@ -396,6 +429,7 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
                                                   .splitlines()) if "loss" in r}
 
     assert losses(split) == losses(whole)
+    assert not (whole / "tensorboard").exists() and not (whole / "samples").exists()
     a = load_file(str(whole / "model" / "model.safetensors"))
     b = load_file(str(split / "model" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

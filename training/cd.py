@@ -41,9 +41,17 @@ from sideman.models.samplers import (
     sample_consistency,
 )
 
-from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint, process_state
 from .probe import PROBE_LOG_SIGMAS, conditioning_probe, summary_numbers
-from .stage import Batch, DataOptions, jsonable, load_latents, stage_data, write_run
+from .stage import (
+    Batch,
+    DataOptions,
+    jsonable,
+    load_latents,
+    stage_data,
+    validation_sample,
+    write_run,
+)
 from .windows import WindowOptions
 
 log = logging.getLogger(__name__)
@@ -156,19 +164,18 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
                            keep_silent=data.keep_silent,
                            silence_frames=min(64, config.window_frames))
-    from accelerate import PartialState
-
-    process = PartialState().process_index
+    process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)
+    recorded = {"cd": jsonable(options), "data": jsonable(data), "loop": jsonable(loop)}
     trainer = Trainer(student, loop, state={"windows": sd.train,
                                             "generator": GeneratorState(sd.generator),
-                                            "target": target})
+                                            "target": target}, hparams=recorded)
     teacher.to(trainer.device).eval()
     target.to(trainer.device).eval()
     if trainer.is_main:
-        write_run(loop.out, "cd", {"cd": jsonable(options), "data": jsonable(data),
-                                   "loop": jsonable(loop)}, config, cache)
+        write_run(loop.out, "cd", recorded, config, cache,
+                  processes=trainer.accelerator.num_processes)
     if resume:
         checkpoint = latest_checkpoint(loop.out) if resume is True else Path(resume)
         if checkpoint is None:
@@ -219,7 +226,13 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
         assert isinstance(model, Denoiser)
         save_pretrained(directory, model, config)
 
-    trainer.run(loss, validate, export, after_step=after_step)
+    def sample(model: nn.Module) -> Any:
+        assert isinstance(model, Denoiser)
+        batch = sd.valid_w1[0].to(trainer.device)
+        return validation_sample(codec, batch, sample_steps(model, config, batch,
+                                                            options.default_steps, seed=0))
+
+    trainer.run(loss, validate, export, after_step=after_step, sample=sample)
     return loop.out / "model"
 
 

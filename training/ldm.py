@@ -26,9 +26,10 @@ from sideman.models.conditioning import Conditioning
 from sideman.models.config import ConfigError, ModelConfig, default_unet, tiny_unet
 from sideman.models.denoiser import Denoiser, edm_loss
 from sideman.models.geometry import Geometry
+from sideman.models.samplers import Inpaint, ItemNoise, karras_sigmas, ode_sigma_floor, sample_heun
 
 from .datasets import STEMS
-from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint
+from .loop import GeneratorState, LoopOptions, Trainer, latest_checkpoint, process_state
 from .probe import PROBE_LOG_SIGMAS, conditioning_probe, summary_numbers
 from .stage import (
     Batch,
@@ -38,6 +39,7 @@ from .stage import (
     load_latents,
     mean_over,
     stage_data,
+    validation_sample,
     write_run,
 )
 from .windows import WindowOptions
@@ -170,16 +172,15 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
     window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
                            keep_silent=data.keep_silent,
                            silence_frames=min(64, config.window_frames))
-    from accelerate import PartialState
-
-    process = PartialState().process_index
+    process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)
     trainer_state = {"windows": sd.train, "generator": GeneratorState(sd.generator)}
-    trainer = Trainer(denoiser, loop, state=trainer_state)
+    recorded = {"ldm": jsonable(options), "data": jsonable(data), "loop": jsonable(loop)}
+    trainer = Trainer(denoiser, loop, state=trainer_state, hparams=recorded)
     if trainer.is_main:
-        write_run(loop.out, "ldm", {"ldm": jsonable(options), "data": jsonable(data),
-                                    "loop": jsonable(loop)}, config, cache)
+        write_run(loop.out, "ldm", recorded, config, cache,
+                  processes=trainer.accelerator.num_processes)
     if resume:
         checkpoint = latest_checkpoint(loop.out) if resume is True else Path(resume)
         if checkpoint is None:
@@ -214,5 +215,31 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
         assert isinstance(model, Denoiser)
         save_pretrained(directory, model, config)
 
-    trainer.run(loss, validate, export)
+    def sample(model: nn.Module) -> Any:
+        assert isinstance(model, Denoiser)
+        batch = sd.valid_w1[0].to(trainer.device)
+        return validation_sample(codec, batch, sample_teacher(model, config, batch, codec,
+                                                              config.default_steps, seed=0))
+
+    trainer.run(loss, validate, export, sample=sample)
     return loop.out / "model"
+
+
+def sample_teacher(model: Denoiser, config: ModelConfig, batch: Batch, codec: Any, steps: int,
+                   *, seed: int) -> torch.Tensor:
+    """The pipeline's Heun sampler (estimates clamped to the codec's bounds) on a batch's
+    conditioning → ``(B, 1, C, F)``."""
+    b, c, f = batch.target.shape
+    dev = batch.target.device
+    noise = ItemNoise([seed + i for i in range(b)], (1, c, f), device=dev)
+    planes = model.planes(batch.cond)
+    bounds = codec.latent_bounds()
+
+    def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        estimate = model(x, sigma, planes, batch.cond.stem)
+        return estimate if bounds is None else estimate.clamp(*bounds)
+
+    floor = ode_sigma_floor(config.sigma_min, config.sigma_data)
+    sigmas = karras_sigmas(steps, floor, config.sigma_max, config.rho).to(dev)
+    return sample_heun(denoise, noise() * config.sigma_max, sigmas, noise=noise,
+                       inpaint=Inpaint(batch.cond.target[:, None], batch.cond.target_known))

@@ -20,6 +20,7 @@ from sideman.models.conditioning import Conditioning, TrainingGrid, TrainingMask
 from sideman.models.config import ModelConfig
 
 from .cache import LatentCache, build_cache, cache_dir, open_cache
+from .loop import Sample, process_state
 from .masks import GridOptions, draw_conditioning
 from .windows import WindowOptions, Windows, WindowSampler
 
@@ -61,7 +62,11 @@ def load_latents(options: DataOptions, codec: Any) -> LatentCache:
     directory = cache_dir(options.cache_root, codec)
     if not (directory / "cache.json").is_file():
         log.info("building the latent cache in %s", directory)
-    directory = build_cache(options.data, options.cache_root, codec, progress=options.progress)
+    # one process builds a missing cache, the others wait and read it (under accelerate
+    # launch they would otherwise all write the same files)
+    with process_state().main_process_first():
+        directory = build_cache(options.data, options.cache_root, codec,
+                                progress=options.progress)
     return open_cache(directory, codec, splits=("train", "valid"))
 
 
@@ -177,12 +182,26 @@ def mean_over(batches: Sequence[Batch], fn: Callable[[Batch, int], torch.Tensor]
     return total / max(count, 1)
 
 
+def validation_sample(codec: Any, batch: Batch, generated: torch.Tensor) -> Sample:
+    """Item 0 of a validation batch and its generated latent ``(B, 1, C, F)``, decoded."""
+    real = batch.target[:1].detach().float().cpu()
+    made = generated[:1, 0].detach().float().cpu()
+    audio = codec.decode(torch.cat([real, made]), seeds=[0, 0]).numpy()
+    frames = torch.nonzero(~batch.cond.target_known[0].cpu()).flatten()
+    seconds = codec.hop_length / codec.sample_rate
+    region = ((float(frames.min()) * seconds, float(frames.max() + 1) * seconds)
+              if len(frames) else (0.0, 0.0))
+    return Sample(real=audio[0], generated=audio[1], sample_rate=codec.sample_rate,
+                  region=region)
+
+
 def write_run(out: Path, stage: str, options: dict[str, Any], config: ModelConfig,
-              cache: LatentCache) -> None:
+              cache: LatentCache, processes: int = 1) -> None:
     """``OUT/run.json``: what this run was started with (kept from the first start)."""
     path = out / "run.json"
     record = {"stage": stage, "options": options, "config": config.to_dict(),
-              "cache": str(cache.path), "cache_stats": cache.index.get("stats_train")}
+              "cache": str(cache.path), "cache_stats": cache.index.get("stats_train"),
+              "processes": processes}
     if path.is_file():
         earlier = json.loads(path.read_text())
         if earlier.get("config") != record["config"]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sideman.server.cli import CommandError, Flatten, data_path, list_of, split_name
+from sideman.server.config_file import add_config_option, add_preset
 
 if TYPE_CHECKING:
     from .loop import LoopOptions
@@ -20,10 +21,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What ``--smoke`` sets unless the option is given explicitly (a few steps, a tiny model).
-SMOKE_LOOP = {"steps": 4, "batch_size": 2, "warmup": 1, "checkpoint_every": 2,
-              "valid_every": 2, "log_every": 1}
-SMOKE_LDM = {"unet": "tiny", "window_frames": 64, "hops": "8,16"}
+#: What ``--smoke`` sets unless a config file or the command line gives the option (a few
+#: steps, a tiny model), by option name.
+SMOKE_LOOP = {"steps": 4, "batch-size": 2, "warmup": 1, "checkpoint-every": 2,
+              "valid-every": 2, "log-every": 1, "valid-windows": 4}
+SMOKE_LDM = {"unet": "tiny", "window-frames": 64, "hops": "8,16"}
+#: Each stage's optimisation defaults (shown by --help).
+LDM_LOOP = {"steps": 20000, "batch_size": 16, "lr": 3e-4, "warmup": 500,
+            "checkpoint_every": 500, "valid_every": 500, "log_every": 10, "ema_decay": 0.999}
+CD_LOOP = {"steps": 5000, "batch_size": 16, "lr": 5e-5, "warmup": 100,
+           "checkpoint_every": 250, "valid_every": 250, "log_every": 10, "ema_decay": 0.999}
 
 
 def register_cache(data_group: argparse._SubParsersAction) -> None:
@@ -81,8 +88,9 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    """Options both stages take: data, windows, masks, optimisation, bookkeeping."""
+def _add_common(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
+    """Options both stages take: data, windows, masks, optimisation, bookkeeping; ``loop``
+    holds the stage's optimisation defaults."""
     d = p.add_argument_group("data")
     d.add_argument("--data", type=Path, required=True, help="data set directory")
     d.add_argument("--cache", type=Path, default=None,
@@ -119,10 +127,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="fixed validation windows (default 64)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--out", type=Path, required=True, help="run directory")
-    o.add_argument("--steps", type=int, default=None, help="total optimizer steps")
-    o.add_argument("--batch-size", type=int, default=None, help="windows per step and process")
-    o.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    o.add_argument("--warmup", type=int, default=None, help="linear warmup steps")
+    o.add_argument("--steps", type=int, default=loop["steps"],
+                   help=f"total optimizer steps (default {loop['steps']})")
+    o.add_argument("--batch-size", type=int, default=loop["batch_size"],
+                   help=f"windows per step and process (default {loop['batch_size']})")
+    o.add_argument("--lr", type=float, default=loop["lr"],
+                   help=f"peak learning rate (default {loop['lr']:g})")
+    o.add_argument("--warmup", type=int, default=loop["warmup"],
+                   help=f"linear warmup steps (default {loop['warmup']})")
     o.add_argument("--lr-schedule", choices=("constant", "cosine"), default="cosine",
                    help="learning rate after the warmup (default cosine)")
     o.add_argument("--min-lr-ratio", type=float, default=0.1,
@@ -131,16 +143,17 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="AdamW weight decay (default 0.01)")
     o.add_argument("--grad-clip", type=float, default=1.0,
                    help="clip the gradient norm to this (default 1)")
-    o.add_argument("--ema-decay", type=float, default=None,
-                   help="EMA decay of the exported weights")
-    o.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
-                   help="save a resumable state every N steps (default: the stage's)")
-    o.add_argument("--valid-every", type=int, default=None, metavar="STEPS",
-                   help="validation loss every N steps (default: the stage's)")
-    o.add_argument("--log-every", type=int, default=None, metavar="STEPS",
-                   help="log the loss every N steps (default: the stage's)")
+    o.add_argument("--ema-decay", type=float, default=loop["ema_decay"],
+                   help=f"EMA decay of the exported weights (default {loop['ema_decay']:g})")
+    o.add_argument("--checkpoint-every", type=int, default=loop["checkpoint_every"],
+                   metavar="STEPS", help=f"save a resumable state every N steps (default "
+                                         f"{loop['checkpoint_every']})")
+    o.add_argument("--valid-every", type=int, default=loop["valid_every"], metavar="STEPS",
+                   help=f"validation loss every N steps (default {loop['valid_every']})")
+    o.add_argument("--log-every", type=int, default=loop["log_every"], metavar="STEPS",
+                   help=f"log the loss every N steps (default {loop['log_every']})")
     o.add_argument("--keep-checkpoints", type=int, default=2,
-                   help="resumable states kept (exported models are all kept)")
+                   help="resumable states kept (exported models are all kept; default 2)")
     o.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     o.add_argument("--threads", type=int, default=1,
                    help="torch threads per process (default 1: on a shared CPU more threads "
@@ -149,9 +162,24 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="accelerate's mixed precision (default no; bf16 or fp16 on a GPU)")
     o.add_argument("--resume", nargs="?", const=True, default=False, type=Path,
                    help="continue from the latest checkpoint in OUT (or from the one given)")
-    o.add_argument("--smoke", action="store_true",
-                   help="a few steps with a tiny model on whatever data is given (CI)")
+    o.add_argument("--tracker", choices=("auto", "tensorboard", "wandb", "none"),
+                   default="auto",
+                   help="experiment tracker (accelerate's): the log.jsonl scalars and a "
+                        "sample spectrogram and audio at each validation; auto: TensorBoard "
+                        "in OUT/tensorboard when installed (default auto)")
+    o.add_argument("--no-samples", action="store_true",
+                   help="at validation, do not generate and decode a sample window "
+                        "(OUT/samples/; Music2Latent decodes slowly on a CPU)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_option(p, not_recorded=("resume",))
+
+
+def _add_smoke(p: argparse.ArgumentParser, preset: dict[str, object]) -> None:
+    words = " ".join(f"--{k} {v}" for k, v in preset.items())
+    p.add_argument("--smoke", action="store_true",
+                   help=f"a few steps with a tiny model on whatever data is given (CI): sets "
+                        f"{words} unless a config file or the command line gives them")
+    add_preset(p, "smoke", preset)
 
 
 def register_train(subparsers: argparse._SubParsersAction) -> None:
@@ -166,16 +194,18 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
         "ldm", help="train the EDM latent diffusion teacher",
         description="EDM denoiser on cached latents: every (hop, w) of the trained grid, "
                     "beat-grid dropout, EMA, resumable checkpoints, loss-curve PNG.")
-    _add_common(ldm)
+    _add_common(ldm, LDM_LOOP)
+    _add_smoke(ldm, {**SMOKE_LOOP, **SMOKE_LDM})
     m = ldm.add_argument_group("model")
     m.add_argument("--name", default="sideman-ldm", help="model name in config.json")
     m.add_argument("--codec", default="mel", help="codec (default mel)")
-    m.add_argument("--window-frames", type=int, default=None, help="window T in frames "
+    m.add_argument("--window-frames", type=int, default=256, help="window T in frames "
                    "(default 256)")
-    m.add_argument("--hops", default=None,
+    m.add_argument("--hops", default="32,64",
                    help="trained hops in frames, comma-separated (default 32,64)")
-    m.add_argument("--unet", default=None,
-                   help="default, wide, tiny or a JSON file of UNet2DModel arguments")
+    m.add_argument("--unet", default="default",
+                   help="default, wide, tiny or a JSON file of UNet2DModel arguments "
+                        "(default: default)")
     m.add_argument("--no-beat-grid", action="store_true", help="model without beat planes")
     m.add_argument("--beat-phase", choices=("sincos", "cos"), default="sincos",
                    help="beat-grid planes the network reads: sin and cos of the beat and bar "
@@ -214,7 +244,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                     "starts from the teacher, one Heun step of the teacher between "
                     "adjacent Karras noise levels, an EMA target network, pseudo-Huber "
                     "distance on the frames to generate.")
-    _add_common(cd)
+    _add_common(cd, CD_LOOP)
+    _add_smoke(cd, SMOKE_LOOP)
     c = cd.add_argument_group("distillation")
     c.add_argument("--teacher", type=Path, required=True,
                    help="teacher model directory (e.g. RUN/model from train ldm)")
@@ -300,27 +331,17 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     probe.set_defaults(func=_cmd_probe)
 
 
-def _pick(value: object, smoke: bool, smoke_value: object, default: object) -> object:
-    if value is not None:
-        return value
-    return smoke_value if smoke else default
-
-
-def _loop_options(args: argparse.Namespace, defaults: dict[str, object]) -> LoopOptions:
+def _loop_options(args: argparse.Namespace) -> LoopOptions:
     from .loop import LoopOptions
 
-    s = args.smoke
-    get = {k: _pick(getattr(args, k), s, SMOKE_LOOP.get(k, defaults[k]), defaults[k])
-           for k in ("steps", "batch_size", "warmup", "checkpoint_every", "valid_every",
-                     "log_every")}
     return LoopOptions(
-        out=args.out, lr=args.lr if args.lr is not None else float(defaults["lr"]),
-        schedule=args.lr_schedule, min_lr_ratio=args.min_lr_ratio,
-        weight_decay=args.weight_decay, grad_clip=args.grad_clip,
-        ema_decay=args.ema_decay if args.ema_decay is not None else float(defaults["ema"]),
-        keep_checkpoints=args.keep_checkpoints, seed=args.seed,
+        out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        warmup=args.warmup, schedule=args.lr_schedule, min_lr_ratio=args.min_lr_ratio,
+        weight_decay=args.weight_decay, grad_clip=args.grad_clip, ema_decay=args.ema_decay,
+        checkpoint_every=args.checkpoint_every, valid_every=args.valid_every,
+        log_every=args.log_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
         mixed_precision=args.mixed_precision, progress=not args.no_progress,
-        **get)  # type: ignore[arg-type]
+        tracker=args.tracker, samples=not args.no_samples)
 
 
 def _data_options(args: argparse.Namespace) -> DataOptions:
@@ -335,7 +356,7 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
         history_noise=args.history_noise,
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
         focus_prob=args.focus_prob,
-        valid_windows=4 if args.smoke and args.valid_windows == 64 else args.valid_windows,
+        valid_windows=args.valid_windows,
         progress=not args.no_progress)
 
 
@@ -345,22 +366,17 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
     from .ldm import LdmOptions, train_ldm
 
     torch.set_num_threads(args.threads)
-    s = args.smoke
     try:
-        hops = str(_pick(args.hops, s, SMOKE_LDM["hops"], "32,64"))
         options = LdmOptions(
-            name=args.name, window_frames=int(_pick(args.window_frames, s,  # type: ignore[arg-type]
-                                                    SMOKE_LDM["window_frames"], 256)),
-            hop_frames=tuple(int(h) for h in hops.split(",")),
-            unet=str(_pick(args.unet, s, SMOKE_LDM["unet"], "default")),
+            name=args.name, window_frames=args.window_frames,
+            hop_frames=tuple(int(h) for h in args.hops.split(",") if h.strip()),
+            unet=args.unet,
             uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
             cond_width=args.cond_width, noise_scale=args.noise_scale,
             history_planes=not args.no_history_planes, onset_weight=args.onset_weight,
             p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
-        loop = _loop_options(args, {"steps": 20000, "batch_size": 16, "warmup": 500,
-                                    "checkpoint_every": 500, "valid_every": 500,
-                                    "log_every": 10, "lr": 3e-4, "ema": 0.999})
+        loop = _loop_options(args)
         model = train_ldm(options, _data_options(args), loop, resume=args.resume)
     except (ValueError, FileNotFoundError) as exc:
         raise CommandError(f"{exc}") from None
@@ -378,9 +394,7 @@ def _cmd_cd(args: argparse.Namespace) -> int:
         options = CdOptions(teacher=args.teacher, name=args.name, scales=args.scales,
                             target_decay=args.target_decay, distance=args.distance,
                             huber_c=args.huber_c, default_steps=args.sample_steps)
-        loop = _loop_options(args, {"steps": 5000, "batch_size": 16, "warmup": 100,
-                                    "checkpoint_every": 250, "valid_every": 250,
-                                    "log_every": 10, "lr": 5e-5, "ema": 0.999})
+        loop = _loop_options(args)
         model = train_cd(options, _data_options(args), loop, resume=args.resume)
     except (ValueError, FileNotFoundError) as exc:
         raise CommandError(f"{exc}") from None
