@@ -6,6 +6,7 @@ chunk arrives and is written where the protocol puts it (the server's pacing, is
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import shutil
@@ -145,7 +146,9 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     assert pd_problems(stderr) == [], stderr
     sets = [(args[2], list(args[3:])) for address, _, args in seen if address == protocol.SET]
     keys = [k for k, _ in sets]
-    assert keys[:3] == ["w", "r", "stems"], keys
+    # wrap first (every position after it is modulo 2**23: issue 14), then w before r
+    assert keys[:4] == ["wrap", "w", "r", "stems"], keys
+    assert dict(sets)["wrap"] == [23.0]
     assert dict(sets)["stems"] == ["drums", "piano"]
     assert dict(sets)["r"] == [0.5] and dict(sets)["w"] == [0.0]
     # The first settings end with refine; a setting changed while streaming (variation, by
@@ -218,12 +221,16 @@ def test_pd_connect_again_goes_to_the_new_port() -> None:
 
 
 @needs_pd
+@pytest.mark.parametrize(("wrap", "seconds"), [(None, 3.0), (18, 7.0)])
 def test_pd_patch_streams_a_file_and_the_clicks_land_on_the_right_samples(
-        tmp_path: Path) -> None:
+        tmp_path: Path, wrap: int | None, seconds: float) -> None:
     """Real time through a live server with the click track (window 16384 samples, r 0.25:
     hop 4096; w 1), two stems, 200 ms output delay, and the ring clock started just before
-    the end of its ring so that every read and write wraps round it during the test."""
-    sr, period, seconds = 44100, 4410, 3.0
+    the end of its ring so that every read and write wraps round it during the test. With
+    ``wrap`` 18 (the smallest the click track allows; the patch uses 23) positions go modulo
+    2**18 both ways and the run crosses a wrap (at 5.9 s): the model still hears the file
+    where it was played and every click lands on its sample (issue 14: no periodic reset)."""
+    sr, period = 44100, 4410
     audio = (0.1 * np.random.default_rng(3).standard_normal(int(sr * 2.5))).astype(np.float32)
     sf.write(tmp_path / "in.wav", audio, sr, subtype="FLOAT")
     out = tmp_path / "out.wav"
@@ -239,16 +246,34 @@ def test_pd_patch_streams_a_file_and_the_clicks_land_on_the_right_samples(
                 "sideman-mic-set 0", f"sideman-test-ms {int(seconds * 1000)}",
                 f"sideman-clock-at {RING - 64 * 300}", "sideman-dsp-set 1",
                 "sideman-connect bang"]
+        if wrap is not None:
+            send.insert(0, f"sideman-wrap {wrap}")
+        positions: list[int] = []  # of the patch's audio, as sent
+        handle = server.handle_datagram
+
+        def note(data: bytes, source: tuple) -> None:
+            message = osc.decode(data, max_size=65536).messages[0]
+            if message.address == protocol.AUDIO:
+                positions.append(int(message.args[2]))
+            handle(data, source)
+
+        server.handle_datagram = note  # type: ignore[method-assign]
         run = subprocess.run(pd_command(send, "-open", str(DRIVER)), capture_output=True,
                              text=True, timeout=90)
         counters = server.counters
+    # The patch counts modulo 2**wrap (2**23 by default: not reached in 3 s).
+    assert max(positions) < 2 ** (wrap or 23)
+    if wrap is not None:
+        wraps = sum(b < a for a, b in itertools.pairwise(positions))
+        assert wraps == 1, "the patch's count did not wrap once"
     assert run.returncode == 0, run.stderr
     assert pd_problems(run.stderr) == [], run.stderr
     assert "connected to clicktrack" in run.stderr
     assert counters.sessions_opened == counters.sessions_closed == 1
     hop = 4096
     # The model saw exactly the file, at the positions the patch sent.
-    padded = np.concatenate([np.zeros(16384, np.float32), audio, np.zeros(sr * 5, np.float32)])
+    padded = np.concatenate([np.zeros(16384, np.float32), audio,
+                             np.zeros(int(sr * (seconds + 2)), np.float32)])
     steps = 0
     for call in recorder.calls:
         for (step, _num, stems, region), mixture in zip(call.requests, call.mixtures,
@@ -268,7 +293,9 @@ def test_pd_patch_streams_a_file_and_the_clicks_land_on_the_right_samples(
     np.testing.assert_array_equal(recorded[:len(audio), 0], audio)
     delay = round(0.2 * sr / 64) * 64  # whole blocks
     heard = recorded[delay:, 1]
-    assert len(heard) > int(2.5 * sr)
+    assert len(heard) > int((seconds - 0.5) * sr)
+    if wrap is not None:
+        assert len(heard) > 2**wrap + sr // 2, "the run did not cross a wrap"
     hits = np.flatnonzero(heard)
     off = hits[hits % period != 0]
     assert off.size == 0, f"off-grid samples at {off[:5]}"
