@@ -1,9 +1,11 @@
 """Generate the performer patches: sideman.maxpat, sideman-help.maxpat and sideman.pd.
 
 Run ``python max_patches/build_patches.py`` after changing this file and commit the output
-with it; ``tests/test_max_patches.py`` and ``tests/test_pd_patch.py`` check that the files
-are current. Building the patches from code keeps every box, cord and label consistent and
-the diff of a change readable.
+with it. ``tests/test_max_patches.py`` and ``tests/test_pd_patch.py`` check that the saved
+patches have the boxes and cords designed here, not their bytes: where a box sits is the
+performer's, so a patch opened, rearranged and saved in Max or Pd stays valid (rebuilding
+puts the boxes back where this file has them). Building the patches from code keeps every
+box, cord and label consistent and the diff of a change readable.
 
 The Max patch (Max 8.5 and later, no third-party externals) does the sample-exact audio
 with MSP objects and leaves the protocol to ``sideman.js`` in a ``[js]`` object; the design

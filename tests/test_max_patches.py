@@ -85,10 +85,42 @@ def js_declared(path: Path) -> tuple[int, int]:
 
 
 # -- the patch files -----------------------------------------------------------------------
-def test_generated_files_are_current() -> None:
+#: What a box is, as opposed to where it sits or how it looks: a performer who moves a box,
+#: resizes it or changes its colour in Max and saves keeps the patch valid (issue 14, item 6).
+MAX_SEMANTIC = ("maxclass", "text", "varname", "numinlets", "numoutlets")
+
+
+def max_structure(data: dict) -> tuple[dict, set]:
+    """Boxes (by id: class, text, name, counts) and cords of a patcher, without layout."""
+    patcher = data["patcher"]
+    found = {b["box"]["id"]: tuple(b["box"].get(k) for k in MAX_SEMANTIC)
+             for b in patcher["boxes"]}
+    cords = {(tuple(x["patchline"]["source"]), tuple(x["patchline"]["destination"]))
+             for x in patcher["lines"]}
+    return found, cords
+
+
+def test_patches_have_the_designed_structure() -> None:
+    """The saved patches have the boxes and cords the builder designs; where boxes sit is
+    the performer's (a moved box saved from Max must not fail CI, so no byte comparison)."""
     for path, text in load_builder().outputs().items():
-        assert path.read_text() == text, (f"{path.name} is stale: run python "
-                                          f"max_patches/build_patches.py")
+        if path.suffix != ".maxpat":
+            continue
+        designed = max_structure(json.loads(text))
+        saved = max_structure(json.loads(path.read_text()))
+        assert saved[0] == designed[0], (f"{path.name}: boxes differ from the design: run "
+                                         f"python max_patches/build_patches.py")
+        assert saved[1] == designed[1], f"{path.name}: cords differ from the design"
+
+
+def test_moving_a_box_keeps_the_structure() -> None:
+    data = json.loads(MAIN.read_text())
+    moved = json.loads(MAIN.read_text())
+    for b in moved["patcher"]["boxes"]:
+        b["box"]["patching_rect"][0] += 37
+        b["box"]["fontsize"] = 14.0  # Max adds attributes of its own when it saves
+    moved["patcher"]["lines"].reverse()
+    assert max_structure(moved) == max_structure(data)
 
 
 @pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
