@@ -221,6 +221,32 @@ CONTROLS: dict[str, str] = {
 }
 
 
+#: The live controls a performer maps to MIDI or automates (parameter_enable 1): Max name,
+#: value type (0 float, 1 int), range, and the value the patch starts with.
+MAX_PARAMETERS: dict[str, tuple[int, float, float, float]] = {
+    "r": (0, 0.015625, 1.0, 0.25),
+    "w": (1, -1, 14, 1),
+    "steps": (1, 0, 64, 0),
+    "variation": (0, 0.0, 2.0, 1.0),
+    "delay": (1, 0, 10000, 0),
+    **{f"stem_{stem}": (1, 0, 1, 1 if stem == "drums" else 0) for stem in STEMS},
+    "input_gain": (0, 0.0, 4.0, 1.0),
+    "monitor": (0, 0.0, 4.0, 0.0),
+    **{f"gain_{stem}": (0, 0.0, 4.0, 1.0) for stem in STEMS},
+}
+
+
+def max_parameter(name: str) -> dict:
+    """Box attributes of a live control: its range, and the parameter Max shows in the
+    mapping and automation lists (sideman r, sideman gain_drums, ...)."""
+    kind, lo, hi, initial = MAX_PARAMETERS[name]
+    return {"parameter_enable": 1, "minimum": lo, "maximum": hi,
+            "saved_attribute_attributes": {"valueof": {
+                "parameter_longname": f"sideman {name}", "parameter_shortname": name,
+                "parameter_type": kind, "parameter_mmin": lo, "parameter_mmax": hi,
+                "parameter_initial_enable": 1, "parameter_initial": [initial]}}}
+
+
 def build_max() -> tuple[dict, dict]:
     """The main patch and its help patch."""
     p = MaxPatcher(rect=(40.0, 60.0, 1560.0, 1100.0))
@@ -268,7 +294,8 @@ def build_max() -> tuple[dict, dict]:
                                         ("delay", "number", "0", 60),
                                         ("datagram", "number", "4096", 70)):
         c(label + (" (ms)" if label == "delay" else ""), x, y + 25, width + 40)
-        p.ui(kind, x, y + 45, width, varname=label)
+        live = max_parameter(label) if label in MAX_PARAMETERS else {}
+        p.ui(kind, x, y + 45, width, varname=label, **live)
         p.obj(f"loadmess {default}", x, y + 72, name=f"lm_{label}")
         p.obj(f"prepend {label}", x, y + 97, name=f"pre_{label}")
         p.connect(f"lm_{label}", 0, label)
@@ -277,7 +304,8 @@ def build_max() -> tuple[dict, dict]:
     c("stems", 920, y + 25, 60)
     for i, stem in enumerate(STEMS):
         sx = 920 + 155 * i
-        p.ui("toggle", sx, y + 45, 22, 22, varname=f"stem_{stem}")
+        p.ui("toggle", sx, y + 45, 22, 22, varname=f"stem_{stem}",
+             **max_parameter(f"stem_{stem}"))
         c(stem, sx + 24, y + 45, 50)
         p.obj(f"prepend stem {stem}", sx, y + 97, name=f"pre_stem_{stem}")
         p.connect(f"stem_{stem}", 0, f"pre_stem_{stem}")
@@ -383,7 +411,7 @@ def build_max() -> tuple[dict, dict]:
     p.connect("adc", 0, "selector", 1)
     p.connect("sfplay", 0, "selector", 2)
     p.obj("*~ 1.", 20, y + 60, name="in_gain")
-    p.ui("flonum", 70, y + 60, 50, varname="input_gain")
+    p.ui("flonum", 70, y + 60, 50, varname="input_gain", **max_parameter("input_gain"))
     c("input_gain", 125, y + 60, 80)
     p.obj("loadmess 1.", 125, y + 85, name="lm_input_gain")
     p.connect("selector", 0, "in_gain")
@@ -408,7 +436,7 @@ def build_max() -> tuple[dict, dict]:
     p.connect("js", 3, "play_offset", 1)
     p.connect("play_offset", 0, "play_slot")
     p.obj("*~ 0.", 20, y + 150, name="monitor_gain")
-    p.ui("flonum", 70, y + 150, 50, varname="monitor")
+    p.ui("flonum", 70, y + 150, 50, varname="monitor", **max_parameter("monitor"))
     c("monitor", 125, y + 150, 60)
     p.connect("in_gain", 0, "monitor_gain")
     p.connect("monitor", 0, "monitor_gain", 1)
@@ -436,7 +464,8 @@ def build_max() -> tuple[dict, dict]:
         p.obj("*~", sx, sy + 105, name=f"times_{stem}")     # gain * (head - tail)
         p.obj("+~", sx, sy + 130, name=f"plus_{stem}")      # tail + gain * (head - tail)
         p.obj("*~ 1.", sx, sy + 160, name=f"gain_{stem}_sig")
-        p.ui("flonum", sx + 50, sy + 160, 50, varname=f"gain_{stem}")
+        p.ui("flonum", sx + 50, sy + 160, 50, varname=f"gain_{stem}",
+             **max_parameter(f"gain_{stem}"))
         c(f"gain_{stem}", sx + 105, sy + 160, 90)
         p.obj("loadmess 1.", sx + 105, sy + 185, name=f"lm_gain_{stem}")
         p.connect(f"idx_{stem}_2", 0, f"minus_{stem}", 0)

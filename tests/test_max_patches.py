@@ -237,6 +237,28 @@ def test_the_main_patch_is_wired_as_designed() -> None:
             assert ("%~ 1048576", 0, f"index~ sideman.{stem} {ch}", 0) in joined
 
 
+def test_live_controls_are_ranged_parameters() -> None:
+    """Issue 14, item 5: r, w, steps, variation, delay, the stems and the levels are Max
+    parameters (MIDI-mappable, automatable) with a range, and start inside it."""
+    live = {"r", "w", "steps", "variation", "delay", "input_gain", "monitor",
+            *(f"{kind}_{stem}" for kind in ("stem", "gain")
+              for stem in ("bass", "drums", "guitar", "piano"))}
+    by_name = {b["varname"]: b for b in boxes(MAIN).values() if "varname" in b}
+    longnames = []
+    for name in sorted(live):
+        box = by_name[name]
+        assert box["parameter_enable"] == 1, name
+        value = box["saved_attribute_attributes"]["valueof"]
+        lo, hi = value["parameter_mmin"], value["parameter_mmax"]
+        assert lo < hi and (box["minimum"], box["maximum"]) == (lo, hi), name
+        assert lo <= value["parameter_initial"][0] <= hi, name
+        longnames.append(value["parameter_longname"])
+    assert len(set(longnames)) == len(longnames)
+    # Everything else stays out of Max's parameter list.
+    others = [b for b in boxes(MAIN).values() if b.get("varname") not in live]
+    assert all(b.get("parameter_enable", 0) == 0 for b in others)
+
+
 def test_help_patch_explains_every_control() -> None:
     controls = {b["varname"] for b in boxes(MAIN).values() if "varname" in b}
     assert len(controls) >= 30
