@@ -515,9 +515,12 @@ def cli_server():
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        line = proc.stdout.readline()
-        match = re.search(r"on udp://([\d.]+):(\d+)", line)
-        assert match, f"unexpected first line from sideman serve: {line!r}"
+        # "loading model …" and "warming up …" come before the address line
+        match, lines_read = None, []
+        while match is None and len(lines_read) < 20:
+            lines_read.append(proc.stdout.readline())
+            match = re.search(r"on udp://([\d.]+):(\d+)", lines_read[-1])
+        assert match, f"no address from sideman serve: {lines_read!r}"
         yield match.group(1), int(match.group(2))
     finally:
         proc.terminate()
