@@ -1,9 +1,11 @@
 """Generate the performer patches: sideman.maxpat, sideman-help.maxpat and sideman.pd.
 
 Run ``python max_patches/build_patches.py`` after changing this file and commit the output
-with it; ``tests/test_max_patches.py`` and ``tests/test_pd_patch.py`` check that the files
-are current. Building the patches from code keeps every box, cord and label consistent and
-the diff of a change readable.
+with it. ``tests/test_max_patches.py`` and ``tests/test_pd_patch.py`` check that the saved
+patches have the boxes and cords designed here, not their bytes: where a box sits is the
+performer's, so a patch opened, rearranged and saved in Max or Pd stays valid (rebuilding
+puts the boxes back where this file has them). Building the patches from code keeps every
+box, cord and label consistent and the diff of a change readable.
 
 The Max patch (Max 8.5 and later, no third-party externals) does the sample-exact audio
 with MSP objects and leaves the protocol to ``sideman.js`` in a ``[js]`` object; the design
@@ -219,6 +221,32 @@ CONTROLS: dict[str, str] = {
 }
 
 
+#: The live controls a performer maps to MIDI or automates (parameter_enable 1): Max name,
+#: value type (0 float, 1 int), range, and the value the patch starts with.
+MAX_PARAMETERS: dict[str, tuple[int, float, float, float]] = {
+    "r": (0, 0.015625, 1.0, 0.25),
+    "w": (1, -1, 14, 1),
+    "steps": (1, 0, 64, 0),
+    "variation": (0, 0.0, 2.0, 1.0),
+    "delay": (1, 0, 10000, 0),
+    **{f"stem_{stem}": (1, 0, 1, 1 if stem == "drums" else 0) for stem in STEMS},
+    "input_gain": (0, 0.0, 4.0, 1.0),
+    "monitor": (0, 0.0, 4.0, 0.0),
+    **{f"gain_{stem}": (0, 0.0, 4.0, 1.0) for stem in STEMS},
+}
+
+
+def max_parameter(name: str) -> dict:
+    """Box attributes of a live control: its range, and the parameter Max shows in the
+    mapping and automation lists (sideman r, sideman gain_drums, ...)."""
+    kind, lo, hi, initial = MAX_PARAMETERS[name]
+    return {"parameter_enable": 1, "minimum": lo, "maximum": hi,
+            "saved_attribute_attributes": {"valueof": {
+                "parameter_longname": f"sideman {name}", "parameter_shortname": name,
+                "parameter_type": kind, "parameter_mmin": lo, "parameter_mmax": hi,
+                "parameter_initial_enable": 1, "parameter_initial": [initial]}}}
+
+
 def build_max() -> tuple[dict, dict]:
     """The main patch and its help patch."""
     p = MaxPatcher(rect=(40.0, 60.0, 1560.0, 1100.0))
@@ -266,7 +294,8 @@ def build_max() -> tuple[dict, dict]:
                                         ("delay", "number", "0", 60),
                                         ("datagram", "number", "4096", 70)):
         c(label + (" (ms)" if label == "delay" else ""), x, y + 25, width + 40)
-        p.ui(kind, x, y + 45, width, varname=label)
+        live = max_parameter(label) if label in MAX_PARAMETERS else {}
+        p.ui(kind, x, y + 45, width, varname=label, **live)
         p.obj(f"loadmess {default}", x, y + 72, name=f"lm_{label}")
         p.obj(f"prepend {label}", x, y + 97, name=f"pre_{label}")
         p.connect(f"lm_{label}", 0, label)
@@ -275,7 +304,8 @@ def build_max() -> tuple[dict, dict]:
     c("stems", 920, y + 25, 60)
     for i, stem in enumerate(STEMS):
         sx = 920 + 155 * i
-        p.ui("toggle", sx, y + 45, 22, 22, varname=f"stem_{stem}")
+        p.ui("toggle", sx, y + 45, 22, 22, varname=f"stem_{stem}",
+             **max_parameter(f"stem_{stem}"))
         c(stem, sx + 24, y + 45, 50)
         p.obj(f"prepend stem {stem}", sx, y + 97, name=f"pre_stem_{stem}")
         p.connect(f"stem_{stem}", 0, f"pre_stem_{stem}")
@@ -381,7 +411,7 @@ def build_max() -> tuple[dict, dict]:
     p.connect("adc", 0, "selector", 1)
     p.connect("sfplay", 0, "selector", 2)
     p.obj("*~ 1.", 20, y + 60, name="in_gain")
-    p.ui("flonum", 70, y + 60, 50, varname="input_gain")
+    p.ui("flonum", 70, y + 60, 50, varname="input_gain", **max_parameter("input_gain"))
     c("input_gain", 125, y + 60, 80)
     p.obj("loadmess 1.", 125, y + 85, name="lm_input_gain")
     p.connect("selector", 0, "in_gain")
@@ -406,7 +436,7 @@ def build_max() -> tuple[dict, dict]:
     p.connect("js", 3, "play_offset", 1)
     p.connect("play_offset", 0, "play_slot")
     p.obj("*~ 0.", 20, y + 150, name="monitor_gain")
-    p.ui("flonum", 70, y + 150, 50, varname="monitor")
+    p.ui("flonum", 70, y + 150, 50, varname="monitor", **max_parameter("monitor"))
     c("monitor", 125, y + 150, 60)
     p.connect("in_gain", 0, "monitor_gain")
     p.connect("monitor", 0, "monitor_gain", 1)
@@ -434,7 +464,8 @@ def build_max() -> tuple[dict, dict]:
         p.obj("*~", sx, sy + 105, name=f"times_{stem}")     # gain * (head - tail)
         p.obj("+~", sx, sy + 130, name=f"plus_{stem}")      # tail + gain * (head - tail)
         p.obj("*~ 1.", sx, sy + 160, name=f"gain_{stem}_sig")
-        p.ui("flonum", sx + 50, sy + 160, 50, varname=f"gain_{stem}")
+        p.ui("flonum", sx + 50, sy + 160, 50, varname=f"gain_{stem}",
+             **max_parameter(f"gain_{stem}"))
         c(f"gain_{stem}", sx + 105, sy + 160, 90)
         p.obj("loadmess 1.", sx + 105, sy + 185, name=f"lm_gain_{stem}")
         p.connect(f"idx_{stem}_2", 0, f"minus_{stem}", 0)
@@ -491,8 +522,8 @@ def build_max_help() -> dict:
 PD_DESIGN = """\
 sideman.pd (Pure Data vanilla 0.52 or later: oscformat, oscparse, netsend -u -b, arrays; Pd
 0.51 reads at most 4096 bytes of a datagram, so there set datagram to 4096). Connect first
-disconnects netsend, so a new host or port (and every automatic reconnect) takes effect.
-The sample clock is Pd's DSP tick: [bang~] fires once after every 64-sample block, so the
+disconnects netsend, so a new host or port (and every automatic reconnect) takes effect. The
+sample clock is Pd's DSP tick: [bang~] fires once after every 64-sample block, so the
 message domain knows exactly which samples have been captured and played. Everything runs on
 one ring counter smcring = (64 * blocks) mod 1048576. Input: [tabwrite~ sideman-in] records
 the input into a 1048576-sample ring, restarted at slot 0 each time the counter wraps. Each
@@ -505,9 +536,11 @@ computed exactly once whatever order the chunks come in. Position 0 of a session
 slot smorigin; positions count whole blocks in smpos and go out with type i. Pd's numbers
 are 32-bit floats: exact up to 2^24, and Pd 0.53's [expr] is off by a few units from about
 2^20, so positions and slots are computed with [+] [-] [mod] [min] [max] objects only, and
-the patch resets the session itself when a position reaches 14000000 (5 min 17 s at 44.1
-kHz; a short gap in the output). Audio goes out every 256 samples, a mark every 1024
-samples. Replies come back to the sending socket (netsend's second outlet): no reply port.
+positions go modulo 2^23 both ways (the session's wrap setting, PROTOCOL.md): when smpos
+reaches 2^23 the patch subtracts 2^23 from the positions it holds and adds it to smorigin,
+and unwraps chunk positions against smpos, so a performance runs for hours without a reset.
+Audio goes out every 256 samples, a mark every 1024 samples. Replies come back to the
+sending socket (netsend's second outlet): no reply port.
 """
 
 PD_L = RING
@@ -702,7 +735,12 @@ PD_VALUES = (
     "rcdp rcn rcso "
     "smcfgr smcfgw smcfgsteps smcfgvar smcfgdg smcfgdelay smfile smrec smtempo smbpb "
     "smbeatpos smmisses smlost smstartreq smfinslot rcslot rcroom rcfirst rcrest rcbon "
-    "smcend smblim smh smtn smtoff smhn smhoff smfinidx smfinstem").split()
+    "smcend smblim smh smtn smtoff smhn smhoff smfinidx smfinstem smcfgwrap smwrap smwraph"
+    ).split()
+#: Positions wrap modulo 2^PD_WRAP both ways (PROTOCOL.md, "Positions", the wrap setting):
+#: the patch's count stays below 2^23 and a chunk position unwrapped against it below
+#: 1.5 * 2^23, so every position is exact in Pd's float32 numbers.
+PD_WRAP = 23
 
 
 def _pd_init(c: PdCanvas) -> None:
@@ -727,7 +765,19 @@ def _pd_init(c: PdCanvas) -> None:
     ramp = " ".join(str(i) for i in range(64))
     c.msg(150, 300, f"; sideman-ramp 0 {ramp}; sideman-inrec start 0", "ramp")
     defaults = "; ".join(f"sideman-{k}-set {v}" for k, v in PD_DEFAULTS.items())
-    c.msg(20, 330, "; " + defaults, "defaults")
+    c.msg(20, 330, "; " + defaults + f"; sideman-wrap {PD_WRAP}", "defaults")
+    # sideman-wrap b (a test may choose a smaller b): positions modulo 2^b
+    c.obj(700, 250, "r sideman-wrap", "wrap_r")
+    c.obj(700, 275, "t f f f", "wrap_t")
+    c.obj(700, 300, "expr pow(2 \\, $f1) \\; pow(2 \\, $f1 - 1)", "wrap_e")
+    c.obj(700, 325, "v smwrap", "wrap_m")
+    c.obj(800, 325, "v smwraph", "wrap_h")
+    c.obj(900, 300, "v smcfgwrap", "wrap_v")
+    c.connect("wrap_r", 0, "wrap_t")
+    c.connect("wrap_t", 2, "wrap_v")
+    c.connect("wrap_t", 1, "wrap_e")
+    c.connect("wrap_e", 1, "wrap_h")
+    c.connect("wrap_e", 0, "wrap_m")
     c.obj(20, 360, "samplerate~", "sr")
     c.obj(20, 385, "t b f", "sr_t")
     c.obj(60, 410, "v smsr", "sr_v")
@@ -1033,7 +1083,7 @@ def _pd_settings(c: PdCanvas) -> None:
     the ack of the last one (refine) starts the stream."""
     x0, y0 = 1100, 20
     c.obj(x0, y0, "r sideman-settings", "set_r")
-    c.obj(x0, y0 + 25, "t b b b b b b b b b", "set_t")
+    c.obj(x0, y0 + 25, "t b b b b b b b b b b", "set_t")
     c.connect("set_r", 0, "set_t")
     c.obj(x0, y0 + 60, "expr smphase == 2", "set_first")
     c.obj(x0, y0 + 85, "sel 1", "set_first_sel")
@@ -1133,6 +1183,12 @@ def _pd_settings(c: PdCanvas) -> None:
         c.connect("set_t", outlet, f"{key}_val")
         c.connect(f"{key}_val", 0, f"{key}_msg")
         c.connect(f"{key}_msg", 0, "set_send")
+    # 9: wrap, first: every position after it is modulo 2^wrap
+    c.obj(x0 + 200, y0 + 60, "expr smcfgwrap", "wrap_val")
+    c.msg(x0 + 200, y0 + 85, "setting wrap $1", "wrap_msg")
+    c.connect("set_t", 9, "wrap_val")
+    c.connect("wrap_val", 0, "wrap_msg")
+    c.connect("wrap_msg", 0, "set_send")
     c.msg(x0 + 100, y0 + 230, "setting realtime 1", "rt_msg")
     c.msg(x0 + 220, y0 + 230, "setting refine 1", "refine_msg")
     c.connect("set_t", 2, "rt_msg")
@@ -1396,14 +1452,24 @@ def _pd_clock(c: PdCanvas) -> None:
                       for s in STEMS for part in ("tail", "head", "gain"))
     c.msg(20, 980, "; " + clear, "clear_msg")
     c.connect("clear_pack", 0, "clear_msg")
-    # (0) the position limit of Pd's floats
-    c.obj(500, 600, "v smpos", "limit_pos")
-    c.obj(500, 625, "moses 14000000", "limit")
-    c.msg(500, 650, "; sideman-info position limit of Pd's floats: starting again at 0; "
-                    "sideman-reset bang", "limit_msg")
-    c.connect("block_t", 0, "limit_pos")
-    c.connect("limit_pos", 0, "limit")
-    c.connect("limit", 1, "limit_msg")
+    # (0) the count wraps: at 2^wrap every position the patch holds moves down by 2^wrap
+    # (the server reads positions modulo 2^wrap) and the origin slot moves up by as much, so
+    # every position keeps its ring slot
+    pd_binop(c, 500, 600, "wrap_cmp", "smpos", "-", "smwrap")
+    c.obj(500, 675, "moses 0", "wrap_due")
+    c.obj(500, 700, "t b", "wrap_go")
+    c.connect("block_t", 0, "wrap_cmp")
+    c.connect("wrap_cmp_out", 0, "wrap_due")
+    c.connect("wrap_due", 1, "wrap_go")
+    pd_program(c, 500, 730, "rebase", [
+        ("smpos", "smpos", "-", "smwrap"),
+        ("smsent", "smsent", "-", "smwrap"),
+        ("smlo", "smlo", "-", "smwrap"),
+        ("smbeatpos", "smbeatpos", "-", "smwrap"),
+        ("smorigin", "smorigin", "+", "smwrap"),
+        ("smorigin", "smorigin", "mod", PD_L),
+    ])
+    c.connect("wrap_go", 0, "rebase")
     # sideman-clock-at N (a multiple of 64): move the ring clock and the input recorder to
     # slot N together, e.g. for a test that runs across the end of the ring
     c.obj(1100, 20, "r sideman-clock-at", "clock_at")
@@ -1551,7 +1617,13 @@ def _pd_writer(c: PdCanvas) -> None:
     c.connect("fin_e", 1, "fin_w", 1)
     c.connect("fin_e", 0, "fin_w")
     # the window [a, b) that may be written, where the crossfade ends (split), and the parts
+    # chunk start and position come modulo 2^wrap: the ones nearest to the count smpos
+    unwrap = [step for value in ("smcpos", "smstart") for step in (
+        (value, value, "-", "smpos"), (value, value, "+", "smwraph"),
+        (value, value, "mod", "smwrap"), (value, value, "-", "smwraph"),
+        (value, value, "+", "smpos"))]
     pd_program(c, 20, 620, "win", [
+        *unwrap,
         ("smcend", "smcpos", "+", "smn"),
         ("smblim", "smlo", "+", PD_L),
         ("smb", "smcend", "min", "smblim"),

@@ -465,8 +465,23 @@
       60,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "r"
+     "parameter_enable": 1,
+     "varname": "r",
+     "minimum": 0.015625,
+     "maximum": 1.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman r",
+       "parameter_shortname": "r",
+       "parameter_type": 0,
+       "parameter_mmin": 0.015625,
+       "parameter_mmax": 1.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0.25
+       ]
+      }
+     }
     }
    },
    {
@@ -539,8 +554,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "w"
+     "parameter_enable": 1,
+     "varname": "w",
+     "minimum": -1,
+     "maximum": 14,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman w",
+       "parameter_shortname": "w",
+       "parameter_type": 1,
+       "parameter_mmin": -1,
+       "parameter_mmax": 14,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1
+       ]
+      }
+     }
     }
    },
    {
@@ -613,8 +643,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "steps"
+     "parameter_enable": 1,
+     "varname": "steps",
+     "minimum": 0,
+     "maximum": 64,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman steps",
+       "parameter_shortname": "steps",
+       "parameter_type": 1,
+       "parameter_mmin": 0,
+       "parameter_mmax": 64,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0
+       ]
+      }
+     }
     }
    },
    {
@@ -687,8 +732,23 @@
       60,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "variation"
+     "parameter_enable": 1,
+     "varname": "variation",
+     "minimum": 0.0,
+     "maximum": 2.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman variation",
+       "parameter_shortname": "variation",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 2.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1.0
+       ]
+      }
+     }
     }
    },
    {
@@ -761,8 +821,23 @@
       60,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "delay"
+     "parameter_enable": 1,
+     "varname": "delay",
+     "minimum": 0,
+     "maximum": 10000,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman delay",
+       "parameter_shortname": "delay",
+       "parameter_type": 1,
+       "parameter_mmin": 0,
+       "parameter_mmax": 10000,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0
+       ]
+      }
+     }
     }
    },
    {
@@ -908,8 +983,23 @@
       22,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "stem_bass"
+     "parameter_enable": 1,
+     "varname": "stem_bass",
+     "minimum": 0,
+     "maximum": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman stem_bass",
+       "parameter_shortname": "stem_bass",
+       "parameter_type": 1,
+       "parameter_mmin": 0,
+       "parameter_mmax": 1,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0
+       ]
+      }
+     }
     }
    },
    {
@@ -963,8 +1053,23 @@
       22,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "stem_drums"
+     "parameter_enable": 1,
+     "varname": "stem_drums",
+     "minimum": 0,
+     "maximum": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman stem_drums",
+       "parameter_shortname": "stem_drums",
+       "parameter_type": 1,
+       "parameter_mmin": 0,
+       "parameter_mmax": 1,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1
+       ]
+      }
+     }
     }
    },
    {
@@ -1018,8 +1123,23 @@
       22,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "stem_guitar"
+     "parameter_enable": 1,
+     "varname": "stem_guitar",
+     "minimum": 0,
+     "maximum": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman stem_guitar",
+       "parameter_shortname": "stem_guitar",
+       "parameter_type": 1,
+       "parameter_mmin": 0,
+       "parameter_mmax": 1,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0
+       ]
+      }
+     }
     }
    },
    {
@@ -1073,8 +1193,23 @@
       22,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "stem_piano"
+     "parameter_enable": 1,
+     "varname": "stem_piano",
+     "minimum": 0,
+     "maximum": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman stem_piano",
+       "parameter_shortname": "stem_piano",
+       "parameter_type": 1,
+       "parameter_mmin": 0,
+       "parameter_mmax": 1,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0
+       ]
+      }
+     }
     }
    },
    {
@@ -2113,8 +2248,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "input_gain"
+     "parameter_enable": 1,
+     "varname": "input_gain",
+     "minimum": 0.0,
+     "maximum": 4.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman input_gain",
+       "parameter_shortname": "input_gain",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 4.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1.0
+       ]
+      }
+     }
     }
    },
    {
@@ -2311,8 +2461,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "monitor"
+     "parameter_enable": 1,
+     "varname": "monitor",
+     "minimum": 0.0,
+     "maximum": 4.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman monitor",
+       "parameter_shortname": "monitor",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 4.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        0.0
+       ]
+      }
+     }
     }
    },
    {
@@ -2566,8 +2731,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "gain_bass"
+     "parameter_enable": 1,
+     "varname": "gain_bass",
+     "minimum": 0.0,
+     "maximum": 4.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman gain_bass",
+       "parameter_shortname": "gain_bass",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 4.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1.0
+       ]
+      }
+     }
     }
    },
    {
@@ -2767,8 +2947,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "gain_drums"
+     "parameter_enable": 1,
+     "varname": "gain_drums",
+     "minimum": 0.0,
+     "maximum": 4.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman gain_drums",
+       "parameter_shortname": "gain_drums",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 4.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1.0
+       ]
+      }
+     }
     }
    },
    {
@@ -2968,8 +3163,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "gain_guitar"
+     "parameter_enable": 1,
+     "varname": "gain_guitar",
+     "minimum": 0.0,
+     "maximum": 4.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman gain_guitar",
+       "parameter_shortname": "gain_guitar",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 4.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1.0
+       ]
+      }
+     }
     }
    },
    {
@@ -3169,8 +3379,23 @@
       50,
       22
      ],
-     "parameter_enable": 0,
-     "varname": "gain_piano"
+     "parameter_enable": 1,
+     "varname": "gain_piano",
+     "minimum": 0.0,
+     "maximum": 4.0,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "sideman gain_piano",
+       "parameter_shortname": "gain_piano",
+       "parameter_type": 0,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 4.0,
+       "parameter_initial_enable": 1,
+       "parameter_initial": [
+        1.0
+       ]
+      }
+     }
     }
    },
    {

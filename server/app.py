@@ -65,7 +65,7 @@ from .guard import (
     Bucket,
     SourceGuard,
 )
-from .protocol import ErrorCode, ProtocolError, unwrap_position
+from .protocol import ErrorCode, ProtocolError
 from .session import Address, InputBuffer, PositionError, Session, reply_address
 from .settings import (
     SETTING_KEYS,
@@ -660,8 +660,8 @@ class Server:
             try:
                 session.transport = Transport(
                     bpm=request.bpm,
-                    beat_position=session.clock_map.to_model(unwrap_position(
-                        request.beat_position, session.position_reference())),
+                    beat_position=session.clock_map.to_model(
+                        session.unwrap(request.beat_position)),
                     beats_per_bar=request.beats_per_bar, beat_in_bar=request.beat_in_bar)
             except ValueError as exc:
                 self._error(session, ErrorCode.BAD_VALUE, f"transport: {exc}", address)

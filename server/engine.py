@@ -158,7 +158,8 @@ class Engine:
         s.counters.superseded += 1
         self.counters.superseded += 1
         if why != "closed":
-            self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded"),
+            self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded",
+                                           s.settings.wrap),
                        s.reply_to)
 
     # -- running -------------------------------------------------------------------------
@@ -497,7 +498,8 @@ class Engine:
             client_audio = s.resampler.to_client(audio, p.out_start_model, c0, c1)[skip:]
             layout = protocol.chunk_layout(len(client_audio), stem, datagram)
             chunks = protocol.chunk_datagrams(s.id, stem, job.step, c0, p.xfade, c0 + skip,
-                                              client_audio, p.final, datagram)
+                                              client_audio, p.final, datagram,
+                                              s.settings.wrap)
             stems.append([(c0 + skip + offset, payload)
                           for (offset, _), payload in zip(layout, chunks, strict=True)])
         datagrams = play_order(stems)
@@ -563,7 +565,8 @@ class Engine:
                     c.misses += 1
                     self.counters.misses += 1
                     late = math.ceil(-slack * s.client_rate)
-                    self._emit(protocol.encode_miss(s.id, job.step, job.region[0], late, "late"),
+                    self._emit(protocol.encode_miss(s.id, job.step, job.region[0], late, "late",
+                                                       s.settings.wrap),
                                s.reply_to)
             timing = StepTiming(
                 step=job.step, num_steps=p.num_steps, batch=batch, wait=started - job.ready_at,

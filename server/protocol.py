@@ -173,20 +173,28 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+def wrap_position(value: int, bits: int = 32) -> int:
+    """``value`` modulo ``2**bits``, as the representative in ``[-2**(bits-1), 2**(bits-1))``:
+    how positions go on the wire (32 bits by default; fewer with the session's ``wrap``
+    setting, for clients whose numbers are float32: PROTOCOL.md, "Positions")."""
+    half = 1 << (bits - 1)
+    return (int(value) + half) % (2 * half) - half
+
+
 def wire32(value: int) -> int:
     """``value`` as the int32 the wire carries: positions, step numbers and counts wrap
     modulo 2**32 past 2**31 - 1 (a performance of any length; PROTOCOL.md, "Positions")."""
-    return (int(value) + 2**31) % 2**32 - 2**31
+    return wrap_position(value, 32)
 
 
-def unwrap_position(value: int, reference: int) -> int:
+def unwrap_position(value: int, reference: int, bits: int = 32) -> int:
     """The position ``value`` stands for, given the session's current ``reference``: an int32
-    from the wire is the 64-bit position congruent to it modulo 2**32 nearest to
-    ``reference`` (so a client that wraps at 2**31 keeps working); a value outside int32 (an
-    ``h`` int64) is taken as it is."""
+    from the wire is the 64-bit position congruent to it modulo ``2**bits`` nearest to
+    ``reference`` (so a client that wraps at 2**31, or at its ``wrap`` setting, keeps
+    working); a value outside int32 (an ``h`` int64) is taken as it is."""
     if not INT32_MIN <= value <= INT32_MAX:
         return value
-    return reference + wire32(value - reference)
+    return reference + wrap_position(value - reference, bits)
 
 
 # -- coercion ------------------------------------------------------------------------------
@@ -387,8 +395,10 @@ def encode_error(session: int, code: ErrorCode, reason: str) -> bytes:
     return encode_message(ERROR, [session, int(code), _text(reason)])
 
 
-def encode_miss(session: int, step: int, start: int, late: int, reason: str) -> bytes:
-    return encode_message(MISS, [session, wire32(step), wire32(start),
+def encode_miss(session: int, step: int, start: int, late: int, reason: str,
+                wrap: int = 32) -> bytes:
+    """``start`` goes modulo ``2**wrap`` (the session's ``wrap`` setting)."""
+    return encode_message(MISS, [session, wire32(step), wrap_position(start, wrap),
                                  min(late, INT32_MAX), reason])
 
 
@@ -450,14 +460,15 @@ def chunk_layout(total: int, stem: str, datagram: int) -> list[tuple[int, int]]:
 
 
 def chunk_datagrams(session: int, stem: str, step: int, start: int, xfade: int,
-                    position: int, samples: np.ndarray, final: bool, datagram: int
-                    ) -> list[bytes]:
-    """The chunks of one stem of one step; ``samples[0]`` plays at client ``position``."""
+                    position: int, samples: np.ndarray, final: bool, datagram: int,
+                    wrap: int = 32) -> list[bytes]:
+    """The chunks of one stem of one step; ``samples[0]`` plays at client ``position``.
+    Positions go modulo ``2**wrap`` (the session's ``wrap`` setting)."""
     layout = chunk_layout(len(samples), stem, datagram)
     count = len(layout)
     return [
-        encode_message(CHUNK, [session, stem, wire32(step), wire32(start), xfade,
-                               wire32(position + offset), i, count, int(final),
+        encode_message(CHUNK, [session, stem, wire32(step), wrap_position(start, wrap), xfade,
+                               wrap_position(position + offset, wrap), i, count, int(final),
                                samples[offset:offset + length]])
         for i, (offset, length) in enumerate(layout)
     ]

@@ -225,9 +225,7 @@ class Session:
         self.resampler = Resampler(self.clock_map)
         self._new_stream = generator.new_stream
         self.stream: StreamState = generator.new_stream()
-        window_client = self.clock_map.to_client(self.info.window_frames * self.info.hop_length)
-        # A few windows: the next step's window, steps still queued, and audio sent ahead.
-        self.input = InputBuffer(3 * window_client + client_rate)
+        self.input = InputBuffer(self.context.input_span)
         self.clock = ClientClockEstimate(client_rate)
         self.telemetry = SessionTelemetry()
         self.transport: Transport | None = None
@@ -269,8 +267,12 @@ class Session:
         """Where the session's input is now: int32 positions from the wire unwrap near it."""
         return max(self.input.high, self.mark, self.input.base)
 
+    def unwrap(self, position: int) -> int:
+        """A position from the wire (modulo 2**wrap) as the session's 64-bit position."""
+        return unwrap_position(position, self.position_reference(), self.settings.wrap)
+
     def receive_audio(self, position: int, samples: np.ndarray, now: float) -> WriteResult:
-        position = unwrap_position(position, self.position_reference())
+        position = self.unwrap(position)
         result = self.input.write(position, samples)
         c = self.counters
         c.audio_in += result.new
@@ -282,7 +284,7 @@ class Session:
         return result
 
     def receive_mark(self, position: int, now: float) -> None:
-        position = unwrap_position(position, self.position_reference())
+        position = self.unwrap(position)
         if position < 0:
             raise PositionError(f"mark position {position} is negative")
         limit = self.input.base + self.input.capacity

@@ -18,7 +18,7 @@ from .protocol import DEFAULT_DATAGRAM, MIN_DATAGRAM, as_float, as_int, as_str
 from .resample import Resampler
 
 SETTING_KEYS: tuple[str, ...] = ("r", "w", "stems", "steps", "seed", "variation", "guidance",
-                                 "xfade", "datagram", "delay", "realtime", "refine")
+                                 "xfade", "datagram", "delay", "realtime", "refine", "wrap")
 DEFAULT_R = 0.25
 DEFAULT_W = 1
 DEFAULT_XFADE = 256
@@ -28,6 +28,9 @@ MAX_VARIATION = 2.0
 #: Below this noise temperature a diffusion model's start is no longer mostly noise and its
 #: output fades to one quiet hiss whatever the music and seed (StreamingPipeline.sample).
 MIN_USEFUL_VARIATION = 0.05
+#: ``wrap``: positions go modulo 2**wrap; 32 is plain int32, 23 what Pd's float32 needs.
+MAX_WRAP = 32
+MIN_WRAP = 16
 
 
 class SettingError(ValueError):
@@ -52,6 +55,14 @@ class SettingContext:
     def clock_map(self) -> ClockMap:
         return ClockMap(model_rate=self.model_rate, client_rate=self.client_rate)
 
+    @property
+    def input_span(self) -> int:
+        """Client samples of input a session holds: the next step's window, steps still
+        queued, and audio sent ahead (a position further from the session's input is
+        refused, so a wrapped position within half a wrap of it unwraps uniquely)."""
+        window = self.clock_map.to_client(self.info.window_frames * self.info.hop_length)
+        return 3 * window + self.client_rate
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -67,6 +78,7 @@ class Settings:
     delay: int = 0
     realtime: bool = True
     refine: bool = True
+    wrap: int = MAX_WRAP
 
     def geometry(self, ctx: SettingContext) -> Geometry:
         return ctx.info.geometry(hop_frames=self.hop_frames, lookahead=self.w,
@@ -110,6 +122,21 @@ def _check_resampling_room(settings: Settings, ctx: SettingContext) -> None:
             f"r={settings.r(ctx):g} with w={settings.w} leaves {room} model samples before "
             f"the region; resampling from {ctx.client_rate} Hz needs {need}: choose a "
             f"smaller r")
+
+
+def _check_wrap(settings: Settings, ctx: SettingContext) -> None:
+    """Refuse a ``wrap`` (or a ``delay`` under it) with which a wrapped position could stand
+    for two: half a wrap must cover what the session holds plus the output delay (the
+    furthest a chunk can lie from the client's capture position)."""
+    if settings.wrap >= MAX_WRAP:
+        return
+    need = ctx.input_span + settings.delay
+    if 2 ** (settings.wrap - 1) < need:
+        bits = max(MIN_WRAP, (2 * need - 1).bit_length())
+        raise SettingError(f"wrap={settings.wrap} with delay={settings.delay}: half a wrap "
+                           f"({2 ** (settings.wrap - 1)} samples) must cover the {need} "
+                           f"samples a session spans here; allowed wrap {bits} ... "
+                           f"{MAX_WRAP}")
 
 
 def lookahead_range(window_frames: int, hop_frames: int) -> tuple[int, int]:
@@ -241,8 +268,12 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
                                               MAX_DELAY_SECONDS * ctx.client_rate))
     elif key in ("realtime", "refine"):
         new = replace(settings, **{key: bool(_int_in(values, tags, key, 0, 1))})
+    elif key == "wrap":
+        new = replace(settings, wrap=_int_in(values, tags, key, MIN_WRAP, MAX_WRAP))
     else:
         raise SettingError(f"unknown setting {key!r}; settings: {', '.join(SETTING_KEYS)}")
+    if key in ("wrap", "delay"):
+        _check_wrap(new, ctx)
     if key in ("r", "w"):
         _check_resampling_room(new, ctx)
         hi = max_xfade(new.geometry(ctx), ctx)

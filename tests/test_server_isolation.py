@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from sideman.models.base import Generator, GeneratorError, StepRequest, StepResult, StreamState
 from sideman.server import osc, protocol
@@ -18,6 +19,7 @@ from sideman.server.clock import ManualClock
 from sideman.server.protocol import ErrorCode
 from sideman.server.testing import (
     ModelClockClicks,
+    RecordingGenerator,
     SimulatedLatency,
     TinyClickTrack,
 )
@@ -249,6 +251,85 @@ def test_a_session_streams_across_2_to_the_31() -> None:
     status = protocol.status_dict(h.messages(A, protocol.STATUS)[-1])
     assert status["model_errors"] == 0
     assert h.server.counters.session_faults == 0
+
+
+@pytest.mark.parametrize(("bits", "start", "hops"), [
+    (18, 0, 200),                       # 2**18 = 64 hops: three wraps from the start
+    (23, 2 * 2**23 - 3 * HOP, 8),       # Pd's setting, across its second wrap
+    (24, 3 * 2**24 - 3 * HOP, 8),
+])
+def test_a_wrapped_session_streams_across_its_wraps(bits: int, start: int, hops: int) -> None:
+    """Issue 14: with ``set wrap bits`` (Pd's float32 numbers), positions go modulo 2**bits
+    both ways; the server unwraps the client's against the session and nothing is lost: every
+    input sample reaches the model where it was captured, every step's chunks unwrap to its
+    region. Realtime 0 on a manual clock: socket-free and independent of machine speed."""
+    recorder = RecordingGenerator(TinyClickTrack())
+    h = Harness(recorder)
+    h.open(A, realtime=0, wrap=bits)
+    assert [m.args[2] for m in h.messages(A, protocol.ACK) if m.args[1] == "wrap"] == [32, bits]
+    if start:
+        fast_forward(h, A, start)
+    half = 2 ** (bits - 1)
+    for hop in range(hops):
+        position = start + hop * HOP
+        for offset in range(0, HOP, PACKET):  # sent modulo 2**bits, as a Pd patch counts
+            h.call(A, protocol.AUDIO, (position + offset) % 2**bits,
+                   np.full(PACKET, (position + offset) // PACKET % 1000 / 1000, np.float32))
+        h.call(A, protocol.MARK, (position + HOP) % 2**bits)
+        h.run()
+    end = start + hops * HOP
+    assert end // 2**bits - start // 2**bits >= 1  # it crossed a wrap
+    h.call(A, protocol.STATUS)
+    assert h.errors(A) == []
+    status = protocol.status_dict(h.messages(A, protocol.STATUS)[-1])
+    for key in ("lost_in", "late_in", "dup_in", "rejected", "misses", "superseded",
+                "model_errors"):
+        assert status[key] == 0, (key, status)
+    # The model heard every sample at its 64-bit position (steps whose window lies in the
+    # streamed span; the window ends with the region, silent from the capture point on).
+    heard = 0
+    for call in recorder.calls:
+        for (step, _n, _stems, region), mixture in zip(call.requests, call.mixtures,
+                                                        strict=True):
+            capture = region[0] - HOP
+            if region[1] - 16384 < start or capture > end:
+                continue
+            positions = np.arange(region[1] - 16384, region[1])
+            expected = (positions // PACKET % 1000 / 1000).astype(np.float32)
+            expected[positions >= capture] = 0.0
+            np.testing.assert_array_equal(mixture, expected, err_msg=f"step {step}")
+            heard += 1
+    assert heard >= hops - 4
+    # Every step's chunks come modulo 2**bits and unwrap, against the client's position when
+    # they arrive, to the step's region [(k + 1) H - xfade, (k + 2) H), whole and in order.
+    chunks = h.chunks(A)
+    assert all(-half <= v < half for c in chunks for v in (c.start, c.position))
+    spans: dict[int, list[int]] = {}
+    for c in chunks:
+        capture = (c.step + 1) * HOP  # the client had sent up to here when this step ran
+        lo = protocol.unwrap_position(c.start, capture, bits)
+        at = protocol.unwrap_position(c.position, capture, bits)
+        span = spans.setdefault(c.step, [lo, lo])
+        assert at == span[1], (c.step, c.index, at, span)
+        span[1] = at + len(c.samples)
+    steps = sorted(spans)
+    assert steps == list(range(steps[0], steps[-1] + 1)) and len(steps) >= hops
+    for step, (lo, hi) in spans.items():
+        assert (lo, hi) == ((step + 1) * HOP - 256, (step + 2) * HOP), step
+
+
+def test_a_wrap_too_small_for_the_session_is_refused() -> None:
+    # TinyClickTrack at 44.1 kHz holds 3 x 16384 + 44100 = 93252 samples: half a wrap must
+    # cover that (and the output delay), or a wrapped position could stand for two.
+    h = Harness(TinyClickTrack())
+    h.open(A)
+    h.call(A, protocol.SET, "wrap", 17)
+    assert h.errors(A)[-1][0] == ErrorCode.BAD_VALUE and "allowed wrap 18 ... 32" in \
+        h.errors(A)[-1][1]
+    h.call(A, protocol.SET, "wrap", 18)
+    assert len(h.errors(A)) == 1
+    h.call(A, protocol.SET, "delay", 44100)  # 93252 + 44100 > 2**17
+    assert len(h.errors(A)) == 2 and "wrap=18 with delay=44100" in h.errors(A)[-1][1]
 
 
 def test_one_sessions_housekeeping_error_does_not_stop_the_others(caplog) -> None:

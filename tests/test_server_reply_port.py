@@ -9,6 +9,7 @@ import pytest
 from sideman.server import protocol
 from sideman.server.app import ServerConfig
 from sideman.server.protocol import ErrorCode
+from sideman.server.settings import SETTING_KEYS
 from sideman.server.testing import RawClient, TinyClickTrack, live_server
 
 
@@ -27,7 +28,8 @@ def open_split(address: tuple[str, int], nonce: int = 1) -> tuple[RawClient, Raw
     assert welcome is not None, "the welcome did not come to the reply port"
     for client in (sender, listener):
         client.session, client.token = int(welcome.args[0]), str(welcome.args[1])
-    listener.wait_for(lambda m: m.address == protocol.ACK and m.args[1] == "refine")
+    last = SETTING_KEYS[-1]  # the welcome's last ack
+    listener.wait_for(lambda m: m.address == protocol.ACK and m.args[1] == last)
     return sender, listener
 
 

@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ def main(seconds: float, r: float, pace: bool) -> dict:
     import test_pd_patch as t
 
     from sideman.models.registry import load_generator
+    from sideman.server import protocol
 
     torch.set_num_threads(1)
     tmp = Path(tempfile.mkdtemp(prefix="sideman-pd-long-"))
@@ -42,7 +44,12 @@ def main(seconds: float, r: float, pace: bool) -> dict:
     generator = load_generator("default")
     started = time.monotonic()
     run = t.run_pd_real_hop(tmp, generator, r=r, pace=pace, seconds=seconds)
-    sent, hop = run["sent"], run["hop"]
+    hop = run["hop"]
+    # The patch runs with wrap 23: chunk positions come modulo 2**23; step k of a fresh
+    # session captured up to k * hop, near where its region lies.
+    sent = [replace(c, start=protocol.unwrap_position(c.start, (c.step + 1) * hop, 23),
+                    position=protocol.unwrap_position(c.position, (c.step + 1) * hop, 23))
+            for c in run["sent"]]
     delay = round(0.2 * 44100 / 64) * 64
     recorded = run["recorded"]
     played = [c for c in sent if c.start + c.xfade + hop + delay <= len(recorded)]
@@ -53,7 +60,10 @@ def main(seconds: float, r: float, pace: bool) -> dict:
     span = heard[hop:end]
     n = len(span) // 441
     blocks = np.abs(span[:n * 441]).reshape(n, 441).max(axis=1)
-    return {"seconds": seconds, "r": r, "pace": pace, "wall": time.monotonic() - started,
+    # the generated span as written where PROTOCOL.md puts it, past every wrap of 2**23
+    far = max(c.start for c in played)
+    return {"seconds": seconds, "last_region_start": far, "wraps_crossed": far // 2**23,
+            "r": r, "pace": pace, "wall": time.monotonic() - started,
             "chunks_sent_total": len(sent), "chunks_of_played_steps": len(keys),
             "missing": len(missing), "steps": len({c.step for c in played}),
             "socket_drops": run["drops"], "rcvbuf_errors_system": run["rcvbuf_errors"],
