@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser(
-        "eval", help="offline evaluation: look-ahead sweeps and merging their shards",
+        "eval", help="offline evaluation: look-ahead sweeps, merging shards, comparing",
         description="Offline evaluation through the live protocol's own code.")
     actions = group.add_subparsers(dest="eval_command", metavar="ACTION")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     _register_sweep(actions)
     _register_merge(actions)
+    _register_compare(actions)
 
 
 #: The conditions' names in the results, accepted for --beat-grid too.
@@ -241,6 +242,41 @@ def _merge(args: argparse.Namespace) -> int:
     table = args.out / "table.md"
     if table.is_file():
         print(table.read_text())
+    return 0
+
+
+def _register_compare(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "compare", help="two sweeps side by side: differences and whether they exceed the "
+                        "song-to-song spread",
+        description="For every (stem, condition, r, w) two sweeps share: beat F1 vs the true "
+                    "beats, listening, gen / GT, onset F1 and chroma vs the stem, Fréchet "
+                    "distance of A and B, B - A, and whether the difference exceeds the "
+                    "song-to-song spread (paired over the songs both scored, |t| > 2). "
+                    "Prints the table; with --out also writes compare.md, compare.csv and "
+                    "compare.png (keys: docs/EVAL.md).",
+        epilog="Example: sideman eval compare out/before out/after --out out/compare")
+    p.add_argument("a", type=Path, metavar="A", help="a sweep's output directory (--out of "
+                                                     "`eval sweep` or `eval merge`)")
+    p.add_argument("b", type=Path, metavar="B", help="the other sweep's output directory")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="also write compare.md, compare.csv and compare.png here (default: "
+                        "print the table only)")
+    p.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import CompareError, compare, markdown, read_sweep, write
+
+    try:
+        a, b = read_sweep(args.a), read_sweep(args.b)
+        rows = compare(a, b)
+    except CompareError as exc:
+        raise CommandError(f"{exc}") from None
+    print(markdown(rows, a, b), end="")
+    if args.out is not None:
+        paths = write(rows, a, b, args.out)
+        print(f"wrote {args.out}/: {', '.join(sorted(p.name for p in paths.values()))}")
     return 0
 
 
