@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from sideman.eval.commands import _shard
+from sideman.eval.commands import _shard, command_line, config_from_args
 from sideman.eval.merge import merge_shards, unsharded_command
 from sideman.eval.sweep import SweepConfig, SweepError, _jobs, run_sweep, shard_jobs
-from sideman.server.cli import main
+from sideman.server.cli import build_parser, main
 from sideman.server.testing import TinyClickTrack
 from sideman.training.datasets import open_dataset
 
@@ -180,3 +180,11 @@ def test_shard_option_and_the_unsharded_command() -> None:
         "sideman eval sweep --data 'my data' --stems drums bass --out o/all --jobs 2"
     with pytest.raises(SweepError, match="shard must be I/N"):
         SweepConfig(data=Path("d"), out=Path("o"), shard=(3, 3))
+    # The recorded command of a shard says --shard I/N and reproduces its configuration.
+    args = build_parser().parse_args(["eval", "sweep", "--data", "d", "--out", "o",
+                                      "--shard", "2/5"])
+    line = command_line(args)
+    assert line.endswith("--out o --shard 2/5")
+    again = build_parser().parse_args(line.split()[1:])
+    assert config_from_args(again) == config_from_args(args)
+    assert config_from_args(again).shard == (2, 5)
