@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser(
-        "eval", help="offline evaluation: look-ahead sweeps",
+        "eval", help="offline evaluation: look-ahead sweeps, merging shards, comparing",
         description="Offline evaluation through the live protocol's own code.")
     actions = group.add_subparsers(dest="eval_command", metavar="ACTION")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     _register_sweep(actions)
+    _register_merge(actions)
+    _register_compare(actions)
 
 
 #: The conditions' names in the results, accepted for --beat-grid too.
@@ -44,6 +46,19 @@ def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """argparse type of ``--shard``: ``I/N``, shard I (from 0) of N."""
+    index, _, count = text.partition("/")
+    try:
+        value = (int(index), int(count))
+    except ValueError:
+        value = (-1, 0)
+    if not (value[1] >= 1 and 0 <= value[0] < value[1]):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shard; allowed I/N with "
+                                         f"0 <= I < N, e.g. 0/4 ... 3/4")
     return value
 
 
@@ -188,6 +203,11 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                      help="start again: ignore the song-settings already finished in "
                           "OUT/cells.jsonl (by default a sweep run again with the same "
                           "settings continues where it stopped)")
+    run.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                     help="run only shard I (0 ... N-1) of N: every N-th (stem, song) with "
+                          "all its settings and controls, for a cluster's job array; "
+                          "`sideman eval merge` joins the N output directories into the "
+                          "files one run writes (default: the whole sweep)")
     run.add_argument("--device", default="cpu",
                      help="torch device of the model (default cpu)")
     run.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
@@ -196,6 +216,73 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                      help="clicktrack: impulse every N client samples (default 4410)")
     add_config_option(p)
     p.set_defaults(func=_sweep)
+
+
+def _register_merge(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "merge", help="join the shards of one sweep (eval sweep --shard I/N) into its results",
+        description="Join the output directories of `sideman eval sweep --shard I/N` for "
+                    "I = 0 ... N-1 into the files one unsharded run writes (songs.json, "
+                    "aggregate.json, CSVs, summary.md, table.md and plots, byte for byte; "
+                    "run.json records the shards). Refuses shards of different sweeps "
+                    "(settings, model), a missing or repeated shard and an interrupted one.",
+        epilog="Example: sideman eval merge out/shard-0 out/shard-1 out/shard-2 --out out/sweep")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
+                   help="the shards' output directories, each shard once, in any order")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output directory of the merged results")
+    p.set_defaults(func=_merge)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .merge import merge_shards
+    from .sweep import SweepError
+
+    try:
+        info = merge_shards(args.dirs, args.out)
+    except SweepError as exc:
+        raise CommandError(f"{exc}") from None
+    print(f"wrote {args.out}/: {info['song_settings']} song-settings from "
+          f"{len(info['shards'])} shards")
+    table = args.out / "table.md"
+    if table.is_file():
+        print(table.read_text())
+    return 0
+
+
+def _register_compare(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "compare", help="two sweeps side by side: differences and whether they exceed the "
+                        "song-to-song spread",
+        description="For every (stem, condition, r, w) two sweeps share: beat F1 vs the true "
+                    "beats, listening, gen / GT, onset F1 and chroma vs the stem, Fréchet "
+                    "distance of A and B, B - A, and whether the difference exceeds the "
+                    "song-to-song spread (paired over the songs both scored, |t| > 2). "
+                    "Prints the table; with --out also writes compare.md, compare.csv and "
+                    "compare.png (keys: docs/EVAL.md).",
+        epilog="Example: sideman eval compare out/before out/after --out out/compare")
+    p.add_argument("a", type=Path, metavar="A", help="a sweep's output directory (--out of "
+                                                     "`eval sweep` or `eval merge`)")
+    p.add_argument("b", type=Path, metavar="B", help="the other sweep's output directory")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="also write compare.md, compare.csv and compare.png here (default: "
+                        "print the table only)")
+    p.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import CompareError, compare, markdown, read_sweep, write
+
+    try:
+        a, b = read_sweep(args.a), read_sweep(args.b)
+        rows = compare(a, b)
+    except CompareError as exc:
+        raise CommandError(f"{exc}") from None
+    print(markdown(rows, a, b), end="")
+    if args.out is not None:
+        paths = write(rows, a, b, args.out)
+        print(f"wrote {args.out}/: {', '.join(sorted(p.name for p in paths.values()))}")
+    return 0
 
 
 def config_from_args(args: argparse.Namespace):
@@ -227,7 +314,8 @@ def config_from_args(args: argparse.Namespace):
         plots=not args.no_plots, spectrograms=args.spectrograms, device=args.device,
         codec_weights=args.codec_weights,
         click_period=args.click_period,
-        seconds=args.seconds, jobs=args.jobs, threads=args.threads, resume=not args.fresh)
+        seconds=args.seconds, jobs=args.jobs, threads=args.threads, resume=not args.fresh,
+        shard=args.shard)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -254,6 +342,8 @@ def command_line(args: argparse.Namespace) -> str:
             words += [flag, *map(str, value)]
         elif action.type is _ms:
             words += [flag, f"{value * 1000:g}"]
+        elif action.type is _shard:
+            words += [flag, f"{value[0]}/{value[1]}"]
         else:
             words += [flag, str(value)]
     return " ".join(shlex.quote(w) for w in words)
@@ -284,6 +374,11 @@ def _sweep(args: argparse.Namespace) -> int:
               f"in cells.jsonl: the same command continues from there)", file=sys.stderr)
         return INTERRUPTED
     timing = run.info["timing"]
+    if "table_md" not in run.paths:  # a shard with no (stem, song) of its own
+        print(f"wrote {config.out}/: shard {args.shard[0]}/{args.shard[1]} has no "
+              f"song-settings ({run.info['shard']['song_settings_total']} in the sweep, "
+              f"fewer (stem, song) units than shards); `sideman eval merge` takes it as is")
+        return 0
     print(f"wrote {config.out}/: {', '.join(sorted(p.name for p in run.paths.values()))}; "
           f"{run.info['song_settings']} song-settings in {timing['wall_seconds']:.1f} s "
           f"({run.info['song_settings_resumed']} resumed; "

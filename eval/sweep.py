@@ -147,8 +147,14 @@ class SweepConfig:
     jobs: int = 1  #: worker processes, one (song, stem) at a time each
     threads: int = 1  #: torch threads per worker process (0: torch's default)
     resume: bool = True  #: keep the finished song-settings of ``out/cells.jsonl``
+    #: ``(I, N)``: run only shard I of N (:func:`shard_jobs`); ``None``: every song-setting
+    shard: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.shard is not None:
+            index, count = self.shard
+            if not (count >= 1 and 0 <= index < count):
+                raise SweepError(f"shard must be I/N with 0 <= I < N, got {index}/{count}")
         if self.beat_grid not in BEAT_GRID_CONDITIONS:
             raise SweepError(f"beat_grid must be one of {', '.join(BEAT_GRID_CONDITIONS)}, got "
                              f"{self.beat_grid!r}")
@@ -598,6 +604,13 @@ def load_checkpoint(config: SweepConfig, model_name: str, digest: str | None = N
                          for k in changed)
         raise SweepError(f"{path} was made with other settings ({what}): use another --out, "
                          f"or --fresh to start again")
+    return read_cells(path, lines)
+
+
+def read_cells(path: Path, lines: Sequence[str] | None = None) -> dict[str, Cell]:
+    """The cells of a checkpoint by label (later lines win; the header line is skipped)."""
+    if lines is None:
+        lines = path.read_text().splitlines()
     cells = {}
     for number, line in enumerate(lines[1:], start=2):
         try:
@@ -617,6 +630,24 @@ def _append_checkpoint(path: Path, cells: Sequence[Cell]) -> None:
             f.write(cell.to_json() + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def shard_jobs(jobs: Sequence[Job], index: int, count: int) -> list[tuple[int, Job]]:
+    """Shard ``index`` of ``count``: the jobs of every ``count``-th (stem, song) unit, with
+    their place in the whole sweep.
+
+    Units are numbered in the sweep's order (stems as given, songs by id) and unit k goes to
+    shard k mod count. A unit is all the settings of one song and stem, so a song-setting's
+    listening control and reseeded run, its beat-grid twin and the batches it shares model
+    calls with stay in one shard and give the same numbers as an unsharded run.
+    """
+    units: dict[tuple[str, str], int] = {}
+    picked = []
+    for place, job in enumerate(jobs):
+        unit = units.setdefault((job.stem, job.song.id), len(units))
+        if unit % count == index:
+            picked.append((place, job))
+    return picked
 
 
 def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator: Generator,
@@ -780,6 +811,12 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
                          f"({span_rule:.2f} s: one model window unless --span-start)")
     tracker, tracker_note = resolve_tracker(config.tracker, config.beat_this_checkpoint)
     jobs, skipped = _jobs(config, songs, span_rule)
+    total = len(jobs)
+    places = list(range(total))  # each job's place in the whole (unsharded) sweep
+    if config.shard is not None:
+        picked = shard_jobs(jobs, *config.shard)
+        places = [place for place, _ in picked]
+        jobs = [job for _, job in picked]
     digest = model_digest(generator)
     finished = load_checkpoint(config, info.name, digest)
 
@@ -866,14 +903,15 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
 
     wanted = len(jobs)
     if interrupted:
+        places = [p for p, j in zip(places, jobs, strict=True) if done(j)]
         jobs = [j for j in jobs if done(j)]
         meta["interrupted"] = f"{len(jobs)} of {wanted} song-settings"
-    results = SweepResults(meta=meta)
-    for job in jobs:
-        cell = finished[job.label]
-        results.add(cell.record, cell.embeddings)
     t = time.perf_counter()
-    paths = results.write(config.out, plots=config.plots)
+    # A shard draws its spectrograms but not the plots of its partial aggregate: the merge
+    # draws those of the whole sweep.
+    results, paths = write_results(config.out, meta, [finished[j.label] for j in jobs],
+                                   plots=config.plots and config.shard is None,
+                                   command=command)
     write_seconds = time.perf_counter() - t
     wall = time.perf_counter() - started
     simulated = len(runs)
@@ -919,10 +957,31 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
         run_info["audio"] = saved
     if pictures:
         run_info["spectrograms"] = sorted(pictures)
+    if config.shard is not None:
+        # What `eval merge` needs: which song-settings of the whole sweep this shard holds
+        # (by place, in the sweep's order) and the results' meta (an empty shard has none).
+        run_info["shard"] = {"index": config.shard[0], "count": config.shard[1],
+                             "song_settings_total": total,
+                             "cells": [[p, j.label] for p, j in zip(places, jobs, strict=True)],
+                             "meta": meta}
     paths["run_json"] = write_json(run_info, config.out / "run.json")
-    paths["table_md"] = write_table(results.aggregate(), config.out / "table.md", command)
     paths["checkpoint"] = checkpoint
     return SweepRun(results=results, paths=paths, info=run_info)
+
+
+def write_results(out: Path, meta: dict[str, Any], cells: Sequence[Cell], *, plots: bool,
+                  command: str | None) -> tuple[SweepResults, dict[str, Path]]:
+    """The result files of ``cells`` (in the sweep's order) in ``out``: those of
+    :meth:`SweepResults.write` and ``table.md``; none for no cells (an empty shard). The
+    sweep and ``eval merge`` both write through here, so their files are alike."""
+    results = SweepResults(meta=meta)
+    for cell in cells:
+        results.add(cell.record, cell.embeddings)
+    if not cells:
+        return results, {}
+    paths = results.write(out, plots=plots)
+    paths["table_md"] = write_table(results.aggregate(), out / "table.md", command)
+    return results, paths
 
 
 def _score(job: Job, runs: dict[str, StreamClient], ref: _Reference, tracker: BeatTracker,
