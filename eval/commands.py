@@ -62,6 +62,9 @@ def _shard(text: str) -> tuple[int, int]:
     return value
 
 
+_shard.inverse = lambda shard: f"{shard[0]}/{shard[1]}"  # type: ignore[attr-defined]  # config.toml
+
+
 def _register_sweep(actions: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
         "sweep", help="sweep look-ahead depth over a data set and score the generated stems",

@@ -19,7 +19,7 @@ COMMANDS = {
            "--steps", "7", "--distance", "l2", "--cache", "c"],
     "sweep": ["eval", "sweep", "--data", "d", "--out", "OUT", "--r", "0.25", "0.125",
               "--w", "-1", "0", "1", "--song", "a", "--song", "b", "--latency", "7.5",
-              "--split", "validation", "--save-audio"],
+              "--split", "validation", "--save-audio", "--shard", "1/3"],
 }
 
 
