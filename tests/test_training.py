@@ -472,3 +472,24 @@ def test_train_cd_smoke_and_check(teacher: Path, data: Path, tmp_path: Path) -> 
         from sideman.training.check import CheckOptions
 
         CheckOptions(model=out, data=data, out=check, split="test")
+
+
+def test_the_mel_recipes_run_in_their_tiny_form(data: Path, tmp_path: Path) -> None:
+    """docs/recipes' mel teacher and distillation configs train as written, shrunk only in
+    size on the command line (data, out, steps, batch, window, U-Net): every other option of
+    the recipe (codec, precision, schedule) is the one a user runs."""
+    recipes = Path(__file__).resolve().parents[1] / "docs" / "recipes"
+    tiny = ["--data", str(data), "--steps", "2", "--batch-size", "2", "--warmup", "1",
+            "--checkpoint-every", "2", "--valid-every", "2", "--valid-windows", "4",
+            "--no-progress", "--no-samples", "--tracker", "none"]
+    teacher = tmp_path / "teacher"
+    assert main(["train", "ldm", "--config", str(recipes / "slakh-mel-ldm.toml"), *tiny,
+                 "--out", str(teacher), "--window-frames", "64", "--hops", "8,16",
+                 "--unet", "tiny"]) == 0
+    written = (teacher / "config.toml").read_text()
+    assert 'mixed-precision = "bf16"' in written and 'codec = "mel"' in written
+    student = tmp_path / "student"
+    assert main(["train", "cd", "--config", str(recipes / "slakh-mel-cd.toml"), *tiny,
+                 "--teacher", str(teacher / "model"), "--out", str(student)]) == 0
+    config = json.loads((student / "model" / "config.json").read_text())
+    assert config["kind"] == "consistency" and config["window_frames"] == 64
