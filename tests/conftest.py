@@ -5,6 +5,19 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread while a test runs (a module opts in with ``pytestmark =
+    pytest.mark.usefixtures("one_thread")``): tiny tensors on a busy shared CPU are faster
+    and steadier without OpenMP's barriers."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def _default_generator():
     """The embedded default model, loaded once per test session."""

@@ -13,14 +13,7 @@ from sideman.models.codecs.measure import measure_codec, synthetic_song
 from sideman.models.codecs.mel import MelCodec
 from sideman.models.testing import tiny_mel_codec
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: one thread avoids OpenMP barrier stalls on a busy shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_default_mel_units() -> None:

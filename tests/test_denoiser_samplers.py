@@ -40,12 +40,7 @@ from sideman.models.testing import tiny_config
 C, F = 16, 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_cond(b: int, *, seed: int = 0, known_until: int = 20, beat: bool = False

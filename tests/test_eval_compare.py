@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from sideman.eval.compare import HEADLINE, read_sweep, spread_test
 from sideman.eval.compare import compare as compare_sweeps
@@ -27,12 +26,7 @@ from sideman.server.testing import TinyClickTrack
 SR = 22050
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

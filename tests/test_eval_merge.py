@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from sideman.eval.commands import _shard, command_line, config_from_args
 from sideman.eval.merge import merge_shards, unsharded_command
@@ -25,12 +24,7 @@ from sideman.training.datasets import open_dataset
 SR = 22050
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sweep(config: SweepConfig, **changes) -> dict:

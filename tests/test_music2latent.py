@@ -28,12 +28,7 @@ TINY = dict(base_channels=8, layers_list=[1, 1, 1, 1, 1], multipliers_list=[1, 1
             num_bottleneck_layers=1, heads=2, cond_channels=16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -27,13 +27,7 @@ from sideman.models.samplers import (
 )
 from sideman.models.testing import tiny_config, tiny_mel_codec, tiny_pipeline
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from sideman.bench.impair import Impairment
 from sideman.models.base import Transport
@@ -26,13 +25,7 @@ RATE = 22050
 TINY_HOP_SECONDS = 1024 / 8000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A shared 2-core machine: one torch thread is faster and steadier."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def noise(seconds: float, seed: int) -> np.ndarray:

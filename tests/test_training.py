@@ -29,13 +29,7 @@ from sideman.training.masks import GridOptions, draw_conditioning
 from sideman.training.synth.dataset import SynthOptions, synthesize
 from sideman.training.windows import WindowOptions, WindowSampler
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
