@@ -472,6 +472,11 @@ def test_the_mel_recipes_run_in_their_tiny_form(data: Path, tmp_path: Path) -> N
     """docs/recipes' mel teacher and distillation configs train as written, shrunk only in
     size on the command line (data, out, steps, batch, window, U-Net): every other option of
     the recipe (codec, precision, schedule) is the one a user runs."""
+    from accelerate.state import AcceleratorState
+
+    # accelerate keeps one state per process; a user runs one training per process, this
+    # test runs after others in the same one (with another precision)
+    AcceleratorState._reset_state(reset_partial_state=True)
     recipes = Path(__file__).resolve().parents[1] / "docs" / "recipes"
     tiny = ["--data", str(data), "--steps", "2", "--batch-size", "2", "--warmup", "1",
             "--checkpoint-every", "2", "--valid-every", "2", "--valid-windows", "4",
@@ -487,3 +492,4 @@ def test_the_mel_recipes_run_in_their_tiny_form(data: Path, tmp_path: Path) -> N
                  "--teacher", str(teacher / "model"), "--out", str(student)]) == 0
     config = json.loads((student / "model" / "config.json").read_text())
     assert config["kind"] == "consistency" and config["window_frames"] == 64
+    AcceleratorState._reset_state(reset_partial_state=True)
