@@ -55,7 +55,6 @@ def max_io(text: str) -> tuple[int, int, list[str]]:
         "+~": (2, 1, sig),
         "-~": (2, 1, sig),
         "%~": (2, 1, sig),
-        "sfplay~": (2, 2, ["signal", "bang"]),
     }
     if name in fixed:
         return fixed[name]
@@ -66,6 +65,8 @@ def max_io(text: str) -> tuple[int, int, list[str]]:
         return 1, k, sig * k
     if name == "dac~":
         return n or 2, 0, []
+    if name == "sfplay~":  # one signal outlet per channel, then the notification outlet
+        return 2, int(args[0]) + 1, sig * int(args[0]) + ["bang"]
     if name == "selector~":
         return int(args[0]) + 1, 1, sig
     if name == "js":
@@ -196,7 +197,8 @@ CONTROLS: dict[str, str] = {
              "input they go with; raise it when the status shows misses (network jitter).",
     "datagram": "datagram: largest UDP datagram the server sends (bytes). Lower it if chunks "
                 "never arrive (some networks drop large datagrams).",
-    "file": "file: input source, off = the live input (adc~ 1), on = the sound file.",
+    "file": "file: input source, off = the live input (adc~ 1), on = the sound file (a "
+            "stereo file is mixed down to (left + right) / 2; a mono file plays at half level).",
     "open": "open: choose a sound file for the file input.",
     "play": "play: starts (on) and stops (off) the sound file.",
     "input_gain": "input_gain: level of the input that is recorded and sent to the server.",
@@ -396,7 +398,11 @@ def build_max() -> tuple[dict, dict]:
       20, y + 10, 1200, lines=3)
     y = 790
     p.obj("adc~ 1", 20, y, name="adc")
-    p.obj("sfplay~ 1", 90, y, name="sfplay")
+    # a stereo file is mixed down: (left + right) / 2 (a mono file comes out of the left
+    # outlet only, at half level: raise input_gain)
+    p.obj("sfplay~ 2", 90, y, name="sfplay")
+    p.obj("+~", 140, y + 30, name="file_sum")
+    p.obj("*~ 0.5", 190, y + 30, name="file_mix")
     p.message("open", 90, y - 30, varname="open")
     p.ui("toggle", 140, y - 30, 22, 22, varname="play")
     c("play", 164, y - 30, 40)
@@ -409,7 +415,10 @@ def build_max() -> tuple[dict, dict]:
     p.connect("file", 0, "plus1")
     p.connect("plus1", 0, "selector", 0)
     p.connect("adc", 0, "selector", 1)
-    p.connect("sfplay", 0, "selector", 2)
+    p.connect("sfplay", 0, "file_sum", 0)
+    p.connect("sfplay", 1, "file_sum", 1)
+    p.connect("file_sum", 0, "file_mix")
+    p.connect("file_mix", 0, "selector", 2)
     p.obj("*~ 1.", 20, y + 60, name="in_gain")
     p.ui("flonum", 70, y + 60, 50, varname="input_gain", **max_parameter("input_gain"))
     c("input_gain", 125, y + 60, 80)
@@ -755,6 +764,7 @@ def _pd_init(c: PdCanvas) -> None:
     c.obj(300, 160, "array define sideman-zeros 8192")
     c.obj(580, 160, "array define sideman-ramp 64")
     c.obj(20, 185, "array define sideman-file 10")
+    c.obj(300, 232, "array define sideman-file-r 10")
     c.obj(300, 185, "array define smfintab 65536")
     c.obj(580, 185, "array define smstemflag 4")
     c.obj(20, 210, "array define smcur 4")
@@ -1813,23 +1823,32 @@ def _pd_audio(c: PdCanvas) -> None:
     c.obj(80, 20, "r sideman-mic", "mic_r")
     c.connect("adc", 0, "mic")
     c.connect("mic_r", 0, "mic", 1)
+    # The file is read into two arrays, left and right (soundfiler zeroes the right one for a
+    # mono file); both play together and are summed, times 1 / min(channels, 2): a stereo
+    # file is mixed down to (left + right) / 2, a mono file plays at its own level.
     c.obj(200, 20, "tabplay~ sideman-file", "play")
-    c.obj(200, 50, "*~", "file_gate")
+    c.obj(200, 50, "tabplay~ sideman-file-r", "play_r")
+    c.obj(200, 80, "*~ 1", "file_mix")
+    c.obj(200, 110, "*~", "file_gate")
     c.obj(350, 20, "r sideman-file", "file_r")
     c.obj(350, 80, "r sideman-fileplay", "fileplay_r")
     c.obj(500, 80, "r sideman-filestop", "filestop_r")
     c.msg(500, 105, "stop", "filestop_msg")
-    c.connect("play", 0, "file_gate")
+    c.connect("play", 0, "file_mix")
+    c.connect("play_r", 0, "file_mix")
+    c.connect("file_mix", 0, "file_gate")
     c.connect("file_r", 0, "file_gate", 1)
     c.connect("fileplay_r", 0, "play")
+    c.connect("fileplay_r", 0, "play_r")
     c.connect("filestop_r", 0, "filestop_msg")
     c.connect("filestop_msg", 0, "play")
+    c.connect("filestop_msg", 0, "play_r")
     # open: a file dialog, or a path sent to sideman-open
     c.obj(650, 20, "r sideman-open", "open_r")
     c.obj(650, 45, "route bang", "open_route")
     c.obj(650, 70, "openpanel", "open_panel")
     c.obj(650, 100, "list prepend read -resize", "open_msg")
-    c.obj(650, 125, "list append sideman-file", "open_append")
+    c.obj(650, 125, "list append sideman-file sideman-file-r", "open_append")
     c.obj(650, 150, "list trim", "open_trim")
     c.obj(650, 175, "soundfiler", "open_sf")
     c.obj(650, 200, "list prepend loaded samples:", "open_info")
@@ -1845,6 +1864,14 @@ def _pd_audio(c: PdCanvas) -> None:
     c.connect("open_sf", 0, "open_info")
     c.connect("open_info", 0, "open_info_trim")
     c.connect("open_info_trim", 0, "open_info_s")
+    # soundfiler's right outlet: samplerate headersize channels bytes endianness
+    c.msg(850, 250, "$3", "open_nch")
+    c.obj(850, 275, "min 2", "open_nch_min")
+    c.obj(850, 300, "expr 1 / $f1", "open_nch_gain")
+    c.connect("open_sf", 1, "open_nch")
+    c.connect("open_nch", 0, "open_nch_min")
+    c.connect("open_nch_min", 0, "open_nch_gain")
+    c.connect("open_nch_gain", 0, "file_mix", 1)
     c.obj(20, 90, "*~", "in_gain")
     c.obj(80, 65, "r sideman-input-gain", "in_gain_r")
     c.connect("mic", 0, "in_gain")

@@ -2069,10 +2069,11 @@
     "box": {
      "id": "obj-102",
      "maxclass": "newobj",
-     "text": "sfplay~ 1",
+     "text": "sfplay~ 2",
      "numinlets": 2,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "outlettype": [
+      "signal",
       "signal",
       "bang"
      ],
@@ -2087,6 +2088,42 @@
    {
     "box": {
      "id": "obj-103",
+     "maxclass": "newobj",
+     "text": "+~",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "signal"
+     ],
+     "patching_rect": [
+      140,
+      820,
+      40.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-104",
+     "maxclass": "newobj",
+     "text": "*~ 0.5",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "signal"
+     ],
+     "patching_rect": [
+      190,
+      820,
+      56.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-105",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2106,7 +2143,7 @@
    },
    {
     "box": {
-     "id": "obj-104",
+     "id": "obj-106",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2125,7 +2162,7 @@
    },
    {
     "box": {
-     "id": "obj-105",
+     "id": "obj-107",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2143,7 +2180,7 @@
    },
    {
     "box": {
-     "id": "obj-106",
+     "id": "obj-108",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2162,7 +2199,7 @@
    },
    {
     "box": {
-     "id": "obj-107",
+     "id": "obj-109",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2180,7 +2217,7 @@
    },
    {
     "box": {
-     "id": "obj-108",
+     "id": "obj-110",
      "maxclass": "newobj",
      "text": "+ 1",
      "numinlets": 2,
@@ -2198,7 +2235,7 @@
    },
    {
     "box": {
-     "id": "obj-109",
+     "id": "obj-111",
      "maxclass": "newobj",
      "text": "selector~ 2 1",
      "numinlets": 3,
@@ -2216,7 +2253,7 @@
    },
    {
     "box": {
-     "id": "obj-110",
+     "id": "obj-112",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2234,7 +2271,7 @@
    },
    {
     "box": {
-     "id": "obj-111",
+     "id": "obj-113",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2269,7 +2306,7 @@
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-114",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2287,7 +2324,7 @@
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-115",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2305,7 +2342,7 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-116",
      "maxclass": "newobj",
      "text": "count~ 0 0 1 0",
      "numinlets": 2,
@@ -2323,7 +2360,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-117",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2341,7 +2378,7 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-118",
      "maxclass": "newobj",
      "text": "poke~ sideman.in",
      "numinlets": 3,
@@ -2357,7 +2394,7 @@
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-119",
      "maxclass": "newobj",
      "text": "snapshot~ 5",
      "numinlets": 2,
@@ -2375,7 +2412,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-120",
      "maxclass": "newobj",
      "text": "prepend tick",
      "numinlets": 1,
@@ -2393,7 +2430,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-121",
      "maxclass": "newobj",
      "text": "+~ 1048576",
      "numinlets": 2,
@@ -2411,7 +2448,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-122",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2429,7 +2466,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-123",
      "maxclass": "newobj",
      "text": "*~ 0.",
      "numinlets": 2,
@@ -2447,7 +2484,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-124",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2482,7 +2519,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-125",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2500,7 +2537,7 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-126",
      "maxclass": "newobj",
      "text": "dac~ 1 2",
      "numinlets": 2,
@@ -2516,7 +2553,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-127",
      "maxclass": "newobj",
      "text": "loadbang",
      "numinlets": 1,
@@ -2534,7 +2571,7 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-128",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2553,7 +2590,7 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-129",
      "maxclass": "newobj",
      "text": "buffer~ sideman.in",
      "numinlets": 1,
@@ -2572,7 +2609,7 @@
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-130",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2591,7 +2628,7 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-131",
      "maxclass": "newobj",
      "text": "index~ sideman.bass 1",
      "numinlets": 2,
@@ -2609,7 +2646,7 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-132",
      "maxclass": "newobj",
      "text": "index~ sideman.bass 2",
      "numinlets": 2,
@@ -2627,7 +2664,7 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-133",
      "maxclass": "newobj",
      "text": "index~ sideman.bass 3",
      "numinlets": 2,
@@ -2645,7 +2682,7 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-134",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2663,7 +2700,7 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-135",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2681,7 +2718,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-136",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2699,7 +2736,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-137",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2717,7 +2754,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-138",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2752,7 +2789,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-139",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2770,7 +2807,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-140",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2788,7 +2825,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-141",
      "maxclass": "newobj",
      "text": "buffer~ sideman.bass",
      "numinlets": 1,
@@ -2807,7 +2844,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-142",
      "maxclass": "newobj",
      "text": "index~ sideman.drums 1",
      "numinlets": 2,
@@ -2825,7 +2862,7 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-143",
      "maxclass": "newobj",
      "text": "index~ sideman.drums 2",
      "numinlets": 2,
@@ -2843,7 +2880,7 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-144",
      "maxclass": "newobj",
      "text": "index~ sideman.drums 3",
      "numinlets": 2,
@@ -2861,7 +2898,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-145",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2879,7 +2916,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-146",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2897,7 +2934,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-147",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2915,7 +2952,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-148",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2933,7 +2970,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-149",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2968,7 +3005,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-150",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2986,7 +3023,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-151",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3004,7 +3041,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-152",
      "maxclass": "newobj",
      "text": "buffer~ sideman.drums",
      "numinlets": 1,
@@ -3023,7 +3060,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-153",
      "maxclass": "newobj",
      "text": "index~ sideman.guitar 1",
      "numinlets": 2,
@@ -3041,7 +3078,7 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-154",
      "maxclass": "newobj",
      "text": "index~ sideman.guitar 2",
      "numinlets": 2,
@@ -3059,7 +3096,7 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-155",
      "maxclass": "newobj",
      "text": "index~ sideman.guitar 3",
      "numinlets": 2,
@@ -3077,7 +3114,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-156",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3095,7 +3132,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-157",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3113,7 +3150,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-158",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3131,7 +3168,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-159",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3149,7 +3186,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-160",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3184,7 +3221,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-161",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3202,7 +3239,7 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-162",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3220,7 +3257,7 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-163",
      "maxclass": "newobj",
      "text": "buffer~ sideman.guitar",
      "numinlets": 1,
@@ -3239,7 +3276,7 @@
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-164",
      "maxclass": "newobj",
      "text": "index~ sideman.piano 1",
      "numinlets": 2,
@@ -3257,7 +3294,7 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-165",
      "maxclass": "newobj",
      "text": "index~ sideman.piano 2",
      "numinlets": 2,
@@ -3275,7 +3312,7 @@
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-166",
      "maxclass": "newobj",
      "text": "index~ sideman.piano 3",
      "numinlets": 2,
@@ -3293,7 +3330,7 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-167",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3311,7 +3348,7 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-168",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3329,7 +3366,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-169",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3347,7 +3384,7 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-170",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3365,7 +3402,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-171",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3400,7 +3437,7 @@
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-172",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3418,7 +3455,7 @@
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-173",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3436,7 +3473,7 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-174",
      "maxclass": "newobj",
      "text": "buffer~ sideman.piano",
      "numinlets": 1,
@@ -4346,19 +4383,7 @@
    {
     "patchline": {
      "source": [
-      "obj-103",
-      0
-     ],
-     "destination": [
-      "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-104",
+      "obj-105",
       0
      ],
      "destination": [
@@ -4374,7 +4399,7 @@
       0
      ],
      "destination": [
-      "obj-108",
+      "obj-102",
       0
      ]
     }
@@ -4386,7 +4411,19 @@
       0
      ],
      "destination": [
-      "obj-109",
+      "obj-110",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-110",
+      0
+     ],
+     "destination": [
+      "obj-111",
       0
      ]
     }
@@ -4398,7 +4435,7 @@
       0
      ],
      "destination": [
-      "obj-109",
+      "obj-111",
       1
      ]
     }
@@ -4410,7 +4447,43 @@
       0
      ],
      "destination": [
-      "obj-109",
+      "obj-103",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-102",
+      1
+     ],
+     "destination": [
+      "obj-103",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-103",
+      0
+     ],
+     "destination": [
+      "obj-104",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-104",
+      0
+     ],
+     "destination": [
+      "obj-111",
       2
      ]
     }
@@ -4418,11 +4491,23 @@
    {
     "patchline": {
      "source": [
-      "obj-109",
+      "obj-111",
       0
      ],
      "destination": [
-      "obj-110",
+      "obj-112",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-115",
+      0
+     ],
+     "destination": [
+      "obj-113",
       0
      ]
     }
@@ -4434,19 +4519,7 @@
       0
      ],
      "destination": [
-      "obj-111",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-111",
-      0
-     ],
-     "destination": [
-      "obj-110",
+      "obj-112",
       1
      ]
     }
@@ -4454,47 +4527,23 @@
    {
     "patchline": {
      "source": [
-      "obj-114",
-      0
-     ],
-     "destination": [
-      "obj-115",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-110",
-      0
-     ],
-     "destination": [
       "obj-116",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-115",
-      0
-     ],
-     "destination": [
-      "obj-116",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-114",
       0
      ],
      "destination": [
       "obj-117",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-112",
+      0
+     ],
+     "destination": [
+      "obj-118",
       0
      ]
     }
@@ -4507,6 +4556,18 @@
      ],
      "destination": [
       "obj-118",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-116",
+      0
+     ],
+     "destination": [
+      "obj-119",
       0
      ]
     }
@@ -4514,7 +4575,19 @@
    {
     "patchline": {
      "source": [
-      "obj-118",
+      "obj-119",
+      0
+     ],
+     "destination": [
+      "obj-120",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-120",
       0
      ],
      "destination": [
@@ -4526,11 +4599,11 @@
    {
     "patchline": {
      "source": [
-      "obj-114",
+      "obj-116",
       0
      ],
      "destination": [
-      "obj-119",
+      "obj-121",
       0
      ]
     }
@@ -4542,7 +4615,7 @@
       3
      ],
      "destination": [
-      "obj-119",
+      "obj-121",
       1
      ]
     }
@@ -4550,11 +4623,11 @@
    {
     "patchline": {
      "source": [
-      "obj-119",
+      "obj-121",
       0
      ],
      "destination": [
-      "obj-120",
+      "obj-122",
       0
      ]
     }
@@ -4562,11 +4635,83 @@
    {
     "patchline": {
      "source": [
-      "obj-110",
+      "obj-112",
       0
      ],
      "destination": [
-      "obj-121",
+      "obj-123",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-124",
+      0
+     ],
+     "destination": [
+      "obj-123",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-123",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-123",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-128",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-128",
+      0
+     ],
+     "destination": [
+      "obj-129",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-130",
       0
      ]
     }
@@ -4578,102 +4723,6 @@
       0
      ],
      "destination": [
-      "obj-121",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-121",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-121",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-126",
-      0
-     ],
-     "destination": [
-      "obj-127",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
-      0
-     ],
-     "destination": [
-      "obj-128",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-129",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
       "obj-131",
       0
      ]
@@ -4682,7 +4731,7 @@
    {
     "patchline": {
      "source": [
-      "obj-130",
+      "obj-122",
       0
      ],
      "destination": [
@@ -4694,43 +4743,19 @@
    {
     "patchline": {
      "source": [
-      "obj-129",
+      "obj-122",
       0
      ],
      "destination": [
+      "obj-133",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-132",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-133",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
-      0
-     ],
-     "destination": [
-      "obj-133",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-133",
       0
      ],
      "destination": [
@@ -4742,7 +4767,7 @@
    {
     "patchline": {
      "source": [
-      "obj-129",
+      "obj-131",
       0
      ],
      "destination": [
@@ -4759,6 +4784,66 @@
      ],
      "destination": [
       "obj-135",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-133",
+      0
+     ],
+     "destination": [
+      "obj-135",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-136",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
+      0
+     ],
+     "destination": [
+      "obj-136",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
+      0
+     ],
+     "destination": [
+      "obj-137",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-140",
+      0
+     ],
+     "destination": [
+      "obj-138",
       0
      ]
     }
@@ -4770,19 +4855,7 @@
       0
      ],
      "destination": [
-      "obj-136",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-136",
-      0
-     ],
-     "destination": [
-      "obj-135",
+      "obj-137",
       1
      ]
     }
@@ -4790,11 +4863,11 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
+      "obj-137",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       0
      ]
     }
@@ -4802,11 +4875,11 @@
    {
     "patchline": {
      "source": [
-      "obj-135",
+      "obj-137",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       1
      ]
     }
@@ -4814,31 +4887,7 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
-      0
-     ],
-     "destination": [
-      "obj-139",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-140",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
+      "obj-130",
       0
      ],
      "destination": [
@@ -4850,7 +4899,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-122",
       0
      ],
      "destination": [
@@ -4862,7 +4911,7 @@
    {
     "patchline": {
      "source": [
-      "obj-141",
+      "obj-122",
       0
      ],
      "destination": [
@@ -4874,43 +4923,19 @@
    {
     "patchline": {
      "source": [
-      "obj-140",
+      "obj-122",
       0
      ],
      "destination": [
+      "obj-144",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-143",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-143",
-      0
-     ],
-     "destination": [
-      "obj-144",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-142",
-      0
-     ],
-     "destination": [
-      "obj-144",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-144",
       0
      ],
      "destination": [
@@ -4922,7 +4947,7 @@
    {
     "patchline": {
      "source": [
-      "obj-140",
+      "obj-142",
       0
      ],
      "destination": [
@@ -4939,6 +4964,66 @@
      ],
      "destination": [
       "obj-146",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-144",
+      0
+     ],
+     "destination": [
+      "obj-146",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-146",
+      0
+     ],
+     "destination": [
+      "obj-147",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-142",
+      0
+     ],
+     "destination": [
+      "obj-147",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-147",
+      0
+     ],
+     "destination": [
+      "obj-148",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-151",
+      0
+     ],
+     "destination": [
+      "obj-149",
       0
      ]
     }
@@ -4950,19 +5035,7 @@
       0
      ],
      "destination": [
-      "obj-147",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-147",
-      0
-     ],
-     "destination": [
-      "obj-146",
+      "obj-148",
       1
      ]
     }
@@ -4970,11 +5043,11 @@
    {
     "patchline": {
      "source": [
-      "obj-146",
+      "obj-148",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       0
      ]
     }
@@ -4982,11 +5055,11 @@
    {
     "patchline": {
      "source": [
-      "obj-146",
+      "obj-148",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       1
      ]
     }
@@ -4994,31 +5067,7 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
-      0
-     ],
-     "destination": [
-      "obj-150",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-151",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
+      "obj-130",
       0
      ],
      "destination": [
@@ -5030,7 +5079,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-122",
       0
      ],
      "destination": [
@@ -5042,7 +5091,7 @@
    {
     "patchline": {
      "source": [
-      "obj-152",
+      "obj-122",
       0
      ],
      "destination": [
@@ -5054,43 +5103,19 @@
    {
     "patchline": {
      "source": [
-      "obj-151",
+      "obj-122",
       0
      ],
      "destination": [
+      "obj-155",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-154",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-155",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-153",
-      0
-     ],
-     "destination": [
-      "obj-155",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-155",
       0
      ],
      "destination": [
@@ -5102,7 +5127,7 @@
    {
     "patchline": {
      "source": [
-      "obj-151",
+      "obj-153",
       0
      ],
      "destination": [
@@ -5119,6 +5144,66 @@
      ],
      "destination": [
       "obj-157",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-157",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-157",
+      0
+     ],
+     "destination": [
+      "obj-158",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-153",
+      0
+     ],
+     "destination": [
+      "obj-158",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-158",
+      0
+     ],
+     "destination": [
+      "obj-159",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-162",
+      0
+     ],
+     "destination": [
+      "obj-160",
       0
      ]
     }
@@ -5130,19 +5215,7 @@
       0
      ],
      "destination": [
-      "obj-158",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-158",
-      0
-     ],
-     "destination": [
-      "obj-157",
+      "obj-159",
       1
      ]
     }
@@ -5150,11 +5223,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-159",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       0
      ]
     }
@@ -5162,11 +5235,11 @@
    {
     "patchline": {
      "source": [
-      "obj-157",
+      "obj-159",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       1
      ]
     }
@@ -5174,31 +5247,7 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
-      0
-     ],
-     "destination": [
-      "obj-161",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-162",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
+      "obj-130",
       0
      ],
      "destination": [
@@ -5210,7 +5259,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-122",
       0
      ],
      "destination": [
@@ -5222,7 +5271,7 @@
    {
     "patchline": {
      "source": [
-      "obj-163",
+      "obj-122",
       0
      ],
      "destination": [
@@ -5234,43 +5283,19 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
+      "obj-122",
       0
      ],
      "destination": [
+      "obj-166",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-165",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-165",
-      0
-     ],
-     "destination": [
-      "obj-166",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-164",
-      0
-     ],
-     "destination": [
-      "obj-166",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-166",
       0
      ],
      "destination": [
@@ -5282,7 +5307,7 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
+      "obj-164",
       0
      ],
      "destination": [
@@ -5299,6 +5324,66 @@
      ],
      "destination": [
       "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-166",
+      0
+     ],
+     "destination": [
+      "obj-168",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-168",
+      0
+     ],
+     "destination": [
+      "obj-169",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-169",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-169",
+      0
+     ],
+     "destination": [
+      "obj-170",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-171",
       0
      ]
     }
@@ -5310,19 +5395,7 @@
       0
      ],
      "destination": [
-      "obj-169",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-169",
-      0
-     ],
-     "destination": [
-      "obj-168",
+      "obj-170",
       1
      ]
     }
@@ -5330,11 +5403,11 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
+      "obj-170",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       0
      ]
     }
@@ -5342,11 +5415,11 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
+      "obj-170",
       0
      ],
      "destination": [
-      "obj-124",
+      "obj-126",
       1
      ]
     }
@@ -5354,11 +5427,11 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
+      "obj-130",
       0
      ],
      "destination": [
-      "obj-172",
+      "obj-174",
       0
      ]
     }

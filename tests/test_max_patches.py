@@ -237,6 +237,24 @@ def test_the_main_patch_is_wired_as_designed() -> None:
             assert ("%~ 1048576", 0, f"index~ sideman.{stem} {ch}", 0) in joined
 
 
+def test_a_stereo_file_is_mixed_down() -> None:
+    """Issue 14, item 5: [sfplay~ 2] plays both channels of a file and the input gets
+    (left + right) / 2, not the left channel alone."""
+    by_id = boxes(MAIN)
+    (play,) = [i for i, b in by_id.items() if b.get("text", "").startswith("sfplay~")]
+    assert by_id[play]["text"] == "sfplay~ 2" and by_id[play]["numoutlets"] == 3
+    into = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    (left,), (right,) = into[(play, 0)], into[(play, 1)]
+    assert left[0] == right[0] and {left[1], right[1]} == {0, 1}
+    assert by_id[left[0]]["text"] == "+~"
+    ((half, _),) = into[(left[0], 0)]
+    assert by_id[half]["text"] == "*~ 0.5"
+    ((selector, inlet),) = into[(half, 0)]
+    assert by_id[selector]["text"].startswith("selector~") and inlet == 2
+
+
 def test_live_controls_are_ranged_parameters() -> None:
     """Issue 14, item 5: r, w, steps, variation, delay, the stems and the levels are Max
     parameters (MIDI-mappable, automatable) with a range, and start inside it."""

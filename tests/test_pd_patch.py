@@ -129,6 +129,25 @@ def test_pd_patch_uses_vanilla_objects_only() -> None:
     assert used <= vanilla, f"not vanilla: {sorted(used - vanilla)}"
 
 
+def test_pd_file_input_mixes_a_stereo_file_down() -> None:
+    """Issue 14, item 5: the file is read into a left and a right array, both play into one
+    [*~] (Pd sums signals into an inlet) whose gain is 1 / min(channels, 2) from
+    soundfiler's header info, so stereo is (left + right) / 2 and mono keeps its level."""
+    audio = next(c for c in pd_structure(PATCH.read_text()) if c[0] == "audio")
+    _, items, cords = audio
+    index = {item: i for i, item in enumerate(items)}
+    left, right = index[("obj", "tabplay~ sideman-file")], index[("obj",
+                                                                   "tabplay~ sideman-file-r")]
+    mix = index[("obj", "*~ 1")]
+    assert (left, 0, mix, 0) in cords and (right, 0, mix, 0) in cords
+    assert ("obj", "list append sideman-file sideman-file-r") in index
+    chain = [index[("obj", "soundfiler")], index[("msg", "\\$3")], index[("obj", "min 2")],
+             index[("obj", "expr 1 / \\$f1")]]
+    assert (chain[0], 1, chain[1], 0) in cords
+    assert (chain[1], 0, chain[2], 0) in cords and (chain[2], 0, chain[3], 0) in cords
+    assert (chain[3], 0, mix, 1) in cords
+
+
 @needs_pd
 def test_pd_patch_loads_without_errors() -> None:
     run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
