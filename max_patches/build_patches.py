@@ -23,6 +23,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RING = 1048576  # frames of every ring buffer; sideman.js and sideman.pd use the same number
 STEMS = ("bass", "drums", "guitar", "piano")
+#: The Max patch's buffer~ names start with "---": Max for Live replaces it with a number of
+#: the device's own, so several copies run side by side (in plain Max it stays as it is).
+#: sideman.js cannot see that number: the patch sends it the names at load (``buffers``).
+MAX_BUF = "---sideman"
 
 
 # =========================================================================================
@@ -389,8 +393,9 @@ def build_max() -> tuple[dict, dict]:
     c("5. audio: the sample clock [count~] drives everything, so input and output stay "
       "sample-aligned", 20, y - 10, 900, fontface=1)
     c("Input: count~ gives every sample its absolute position; poke~ writes the input at "
-      "slot (count % 1048576) of buffer~ sideman.in, where sideman.js reads it. Output: each "
-      "stem's buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head "
+      "slot (count % 1048576) of buffer~ ---sideman.in, where sideman.js reads it (--- is "
+      "the Max for Live device's number: copies do not share buffers). Output: each stem's "
+      "buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head "
       "(the first xfade samples of a step), 3 gain (crossfade gain, 0 elsewhere). index~ "
       "reads them at slot ((count + 1048576 - delay) % 1048576) and the stem plays "
       "tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever "
@@ -430,7 +435,7 @@ def build_max() -> tuple[dict, dict]:
     # switched; with autoreset the count (every position of the session) would start again.
     p.obj("count~ 0 0 1 0", 280, y, name="count")
     p.obj(f"%~ {RING}", 280, y + 30, name="in_slot")
-    p.obj("poke~ sideman.in", 20, y + 120, name="poke")
+    p.obj(f"poke~ {MAX_BUF}.in", 20, y + 120, name="poke")
     p.connect("count", 0, "in_slot")
     p.connect("in_gain", 0, "poke", 0)
     p.connect("in_slot", 0, "poke", 1)
@@ -456,9 +461,14 @@ def build_max() -> tuple[dict, dict]:
     # buffers, sized in samples once the patch has loaded
     p.obj("loadbang", 1230, y - 30, name="loadbang")
     p.message(f"sizeinsamps {RING} 1", 1230, y, name="size_in")
-    p.obj("buffer~ sideman.in", 1230, y + 30, name="buf_in")
+    p.obj(f"buffer~ {MAX_BUF}.in", 1230, y + 30, name="buf_in")
     p.connect("loadbang", 0, "size_in")
     p.connect("size_in", 0, "buf_in")
+    # the buffer names as Max for Live resolved them, for sideman.js (bound at connect)
+    p.message(" ".join(["buffers", f"{MAX_BUF}.in", *(f"{MAX_BUF}.{s}" for s in STEMS)]),
+              20, 505, name="buffer_names")
+    p.connect("lb_sr", 0, "buffer_names")
+    p.connect("buffer_names", 0, "js")
     p.message(f"sizeinsamps {RING} 3", 1230, y + 60, name="size_stems")
     p.connect("loadbang", 0, "size_stems")
 
@@ -466,7 +476,7 @@ def build_max() -> tuple[dict, dict]:
         sx = 330 + 220 * i
         sy = y + 65
         for ch in (1, 2, 3):
-            p.obj(f"index~ sideman.{stem} {ch}", sx, sy + 25 * (ch - 1), 150,
+            p.obj(f"index~ {MAX_BUF}.{stem} {ch}", sx, sy + 25 * (ch - 1), 150,
                   name=f"idx_{stem}_{ch}")
             p.connect("play_slot", 0, f"idx_{stem}_{ch}")
         p.obj("-~", sx, sy + 80, name=f"minus_{stem}")      # head - tail
@@ -488,7 +498,7 @@ def build_max() -> tuple[dict, dict]:
         p.connect(f"gain_{stem}", 0, f"gain_{stem}_sig", 1)
         p.connect(f"gain_{stem}_sig", 0, "dac", 0)
         p.connect(f"gain_{stem}_sig", 0, "dac", 1)
-        p.obj(f"buffer~ sideman.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")
+        p.obj(f"buffer~ {MAX_BUF}.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")
         p.connect("size_stems", 0, f"buf_{stem}")
 
     main = p.to_json()

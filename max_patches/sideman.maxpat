@@ -2042,7 +2042,7 @@
       1200,
       48
      ],
-     "text": "Input: count~ gives every sample its absolute position; poke~ writes the input at slot (count % 1048576) of buffer~ sideman.in, where sideman.js reads it. Output: each stem's buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head (the first xfade samples of a step), 3 gain (crossfade gain, 0 elsewhere). index~ reads them at slot ((count + 1048576 - delay) % 1048576) and the stem plays tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever order the chunks came in. The offset comes from sideman.js (outlet 4).",
+     "text": "Input: count~ gives every sample its absolute position; poke~ writes the input at slot (count % 1048576) of buffer~ ---sideman.in, where sideman.js reads it (--- is the Max for Live device's number: copies do not share buffers). Output: each stem's buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head (the first xfade samples of a step), 3 gain (crossfade gain, 0 elsewhere). index~ reads them at slot ((count + 1048576 - delay) % 1048576) and the stem plays tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever order the chunks came in. The offset comes from sideman.js (outlet 4).",
      "linecount": 3,
      "fontsize": 12.0
     }
@@ -2380,14 +2380,14 @@
     "box": {
      "id": "obj-118",
      "maxclass": "newobj",
-     "text": "poke~ sideman.in",
+     "text": "poke~ ---sideman.in",
      "numinlets": 3,
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
       20,
       910,
-      126.0,
+      147.0,
       22.0
      ]
     }
@@ -2592,7 +2592,7 @@
     "box": {
      "id": "obj-129",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.in",
+     "text": "buffer~ ---sideman.in",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -2602,7 +2602,7 @@
      "patching_rect": [
       1230,
       820,
-      140.0,
+      161.0,
       22.0
      ]
     }
@@ -2610,6 +2610,25 @@
    {
     "box": {
      "id": "obj-130",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      20,
+      505,
+      637.0,
+      22
+     ],
+     "parameter_enable": 0,
+     "text": "buffers ---sideman.in ---sideman.bass ---sideman.drums ---sideman.guitar ---sideman.piano"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-131",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2628,9 +2647,9 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-132",
      "maxclass": "newobj",
-     "text": "index~ sideman.bass 1",
+     "text": "index~ ---sideman.bass 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2646,9 +2665,9 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-133",
      "maxclass": "newobj",
-     "text": "index~ sideman.bass 2",
+     "text": "index~ ---sideman.bass 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2664,9 +2683,9 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-134",
      "maxclass": "newobj",
-     "text": "index~ sideman.bass 3",
+     "text": "index~ ---sideman.bass 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2682,7 +2701,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-135",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2700,7 +2719,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-136",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2718,7 +2737,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-137",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2736,7 +2755,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-138",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2754,7 +2773,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-139",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2789,7 +2808,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-140",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2807,7 +2826,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-141",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2825,9 +2844,9 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-142",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.bass",
+     "text": "buffer~ ---sideman.bass",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -2837,16 +2856,16 @@
      "patching_rect": [
       1230,
       880,
-      154.0,
+      175.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-143",
      "maxclass": "newobj",
-     "text": "index~ sideman.drums 1",
+     "text": "index~ ---sideman.drums 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2862,9 +2881,9 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-144",
      "maxclass": "newobj",
-     "text": "index~ sideman.drums 2",
+     "text": "index~ ---sideman.drums 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2880,9 +2899,9 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-145",
      "maxclass": "newobj",
-     "text": "index~ sideman.drums 3",
+     "text": "index~ ---sideman.drums 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2898,7 +2917,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-146",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2916,7 +2935,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-147",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2934,7 +2953,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-148",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2952,7 +2971,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-149",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2970,7 +2989,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-150",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3005,7 +3024,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-151",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3023,7 +3042,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-152",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3041,9 +3060,9 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-153",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.drums",
+     "text": "buffer~ ---sideman.drums",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -3053,16 +3072,16 @@
      "patching_rect": [
       1230,
       905,
-      161.0,
+      182.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-154",
      "maxclass": "newobj",
-     "text": "index~ sideman.guitar 1",
+     "text": "index~ ---sideman.guitar 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3078,9 +3097,9 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-155",
      "maxclass": "newobj",
-     "text": "index~ sideman.guitar 2",
+     "text": "index~ ---sideman.guitar 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3096,9 +3115,9 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-156",
      "maxclass": "newobj",
-     "text": "index~ sideman.guitar 3",
+     "text": "index~ ---sideman.guitar 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3114,7 +3133,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-157",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3132,7 +3151,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-158",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3150,7 +3169,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-159",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3168,7 +3187,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-160",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3186,7 +3205,7 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-161",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3221,7 +3240,7 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-162",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3239,7 +3258,7 @@
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-163",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3257,9 +3276,9 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-164",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.guitar",
+     "text": "buffer~ ---sideman.guitar",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -3269,16 +3288,16 @@
      "patching_rect": [
       1230,
       930,
-      168.0,
+      189.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-165",
      "maxclass": "newobj",
-     "text": "index~ sideman.piano 1",
+     "text": "index~ ---sideman.piano 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3294,9 +3313,9 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-166",
      "maxclass": "newobj",
-     "text": "index~ sideman.piano 2",
+     "text": "index~ ---sideman.piano 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3312,9 +3331,9 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-167",
      "maxclass": "newobj",
-     "text": "index~ sideman.piano 3",
+     "text": "index~ ---sideman.piano 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3330,7 +3349,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-168",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3348,7 +3367,7 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-169",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3366,7 +3385,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-170",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3384,7 +3403,7 @@
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-171",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3402,7 +3421,7 @@
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-172",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3437,7 +3456,7 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-173",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3455,7 +3474,7 @@
    },
    {
     "box": {
-     "id": "obj-173",
+     "id": "obj-174",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3473,9 +3492,9 @@
    },
    {
     "box": {
-     "id": "obj-174",
+     "id": "obj-175",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.piano",
+     "text": "buffer~ ---sideman.piano",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -3485,7 +3504,7 @@
      "patching_rect": [
       1230,
       955,
-      161.0,
+      182.0,
       22.0
      ]
     }
@@ -4707,22 +4726,34 @@
    {
     "patchline": {
      "source": [
+      "obj-67",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-130",
+      0
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-127",
       0
      ],
      "destination": [
-      "obj-130",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
       "obj-131",
       0
      ]
@@ -4755,35 +4786,11 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
+      "obj-122",
       0
      ],
      "destination": [
       "obj-134",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
-      0
-     ],
-     "destination": [
-      "obj-134",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-134",
-      0
-     ],
-     "destination": [
-      "obj-135",
       0
      ]
     }
@@ -4796,6 +4803,18 @@
      ],
      "destination": [
       "obj-135",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
+      0
+     ],
+     "destination": [
+      "obj-135",
       1
      ]
     }
@@ -4815,7 +4834,7 @@
    {
     "patchline": {
      "source": [
-      "obj-131",
+      "obj-134",
       0
      ],
      "destination": [
@@ -4839,19 +4858,7 @@
    {
     "patchline": {
      "source": [
-      "obj-140",
-      0
-     ],
-     "destination": [
-      "obj-138",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-138",
+      "obj-132",
       0
      ],
      "destination": [
@@ -4867,7 +4874,7 @@
       0
      ],
      "destination": [
-      "obj-126",
+      "obj-138",
       0
      ]
     }
@@ -4875,31 +4882,55 @@
    {
     "patchline": {
      "source": [
-      "obj-137",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-130",
-      0
-     ],
-     "destination": [
       "obj-141",
       0
+     ],
+     "destination": [
+      "obj-139",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-122",
+      "obj-139",
+      0
+     ],
+     "destination": [
+      "obj-138",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-138",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-138",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
       0
      ],
      "destination": [
@@ -4935,35 +4966,11 @@
    {
     "patchline": {
      "source": [
-      "obj-143",
+      "obj-122",
       0
      ],
      "destination": [
       "obj-145",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-142",
-      0
-     ],
-     "destination": [
-      "obj-145",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-145",
-      0
-     ],
-     "destination": [
-      "obj-146",
       0
      ]
     }
@@ -4976,6 +4983,18 @@
      ],
      "destination": [
       "obj-146",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-146",
       1
      ]
     }
@@ -4995,7 +5014,7 @@
    {
     "patchline": {
      "source": [
-      "obj-142",
+      "obj-145",
       0
      ],
      "destination": [
@@ -5019,19 +5038,7 @@
    {
     "patchline": {
      "source": [
-      "obj-151",
-      0
-     ],
-     "destination": [
-      "obj-149",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-149",
+      "obj-143",
       0
      ],
      "destination": [
@@ -5047,7 +5054,7 @@
       0
      ],
      "destination": [
-      "obj-126",
+      "obj-149",
       0
      ]
     }
@@ -5055,31 +5062,55 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-130",
-      0
-     ],
-     "destination": [
       "obj-152",
       0
+     ],
+     "destination": [
+      "obj-150",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-122",
+      "obj-150",
+      0
+     ],
+     "destination": [
+      "obj-149",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-149",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-149",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
       0
      ],
      "destination": [
@@ -5115,35 +5146,11 @@
    {
     "patchline": {
      "source": [
-      "obj-154",
+      "obj-122",
       0
      ],
      "destination": [
       "obj-156",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-153",
-      0
-     ],
-     "destination": [
-      "obj-156",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-156",
-      0
-     ],
-     "destination": [
-      "obj-157",
       0
      ]
     }
@@ -5156,6 +5163,18 @@
      ],
      "destination": [
       "obj-157",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-154",
+      0
+     ],
+     "destination": [
+      "obj-157",
       1
      ]
     }
@@ -5175,7 +5194,7 @@
    {
     "patchline": {
      "source": [
-      "obj-153",
+      "obj-156",
       0
      ],
      "destination": [
@@ -5199,19 +5218,7 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
-      0
-     ],
-     "destination": [
-      "obj-160",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-160",
+      "obj-154",
       0
      ],
      "destination": [
@@ -5227,7 +5234,7 @@
       0
      ],
      "destination": [
-      "obj-126",
+      "obj-160",
       0
      ]
     }
@@ -5235,31 +5242,55 @@
    {
     "patchline": {
      "source": [
-      "obj-159",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-130",
-      0
-     ],
-     "destination": [
       "obj-163",
       0
+     ],
+     "destination": [
+      "obj-161",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-122",
+      "obj-161",
+      0
+     ],
+     "destination": [
+      "obj-160",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-160",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-160",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
       0
      ],
      "destination": [
@@ -5295,35 +5326,11 @@
    {
     "patchline": {
      "source": [
-      "obj-165",
+      "obj-122",
       0
      ],
      "destination": [
       "obj-167",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-164",
-      0
-     ],
-     "destination": [
-      "obj-167",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-167",
-      0
-     ],
-     "destination": [
-      "obj-168",
       0
      ]
     }
@@ -5336,6 +5343,18 @@
      ],
      "destination": [
       "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-165",
+      0
+     ],
+     "destination": [
+      "obj-168",
       1
      ]
     }
@@ -5355,7 +5374,7 @@
    {
     "patchline": {
      "source": [
-      "obj-164",
+      "obj-167",
       0
      ],
      "destination": [
@@ -5379,19 +5398,7 @@
    {
     "patchline": {
      "source": [
-      "obj-173",
-      0
-     ],
-     "destination": [
-      "obj-171",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-171",
+      "obj-165",
       0
      ],
      "destination": [
@@ -5407,7 +5414,7 @@
       0
      ],
      "destination": [
-      "obj-126",
+      "obj-171",
       0
      ]
     }
@@ -5415,23 +5422,59 @@
    {
     "patchline": {
      "source": [
-      "obj-170",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-130",
-      0
-     ],
-     "destination": [
       "obj-174",
+      0
+     ],
+     "destination": [
+      "obj-172",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-172",
+      0
+     ],
+     "destination": [
+      "obj-171",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-171",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-171",
+      0
+     ],
+     "destination": [
+      "obj-126",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
+      0
+     ],
+     "destination": [
+      "obj-175",
       0
      ]
     }

@@ -182,8 +182,17 @@ def test_buffers_and_files_named_in_the_patch_exist() -> None:
     buffers = {t.split()[1] for t in texts if t.startswith("buffer~ ")}
     used = {t.split()[1] for t in texts if t.split()[0] in ("poke~", "index~")}
     assert used and used <= buffers, f"no buffer~ for {sorted(used - buffers)}"
-    assert buffers == {"sideman.in"} | {f"sideman.{s}" for s in ("bass", "drums", "guitar",
-                                                                    "piano")}
+    stems = ("bass", "drums", "guitar", "piano")
+    # "---" names: Max for Live gives each copy its own buffers (issue 14, item 5)
+    assert buffers == {"---sideman.in"} | {f"---sideman.{s}" for s in stems}
+    # sideman.js gets the same names, as Max resolved them, at load
+    messages = {b["text"]: i for i, b in main.items() if b["maxclass"] == "message"}
+    names = "buffers ---sideman.in " + " ".join(f"---sideman.{s}" for s in stems)
+    assert names in messages
+    by_id = boxes(MAIN)
+    targets = {(by_id[x["source"][0]].get("text"), by_id[x["destination"][0]].get("text"))
+               for x in lines(MAIN)}
+    assert ("loadbang", names) in targets and (names, "js sideman.js") in targets
     # The ring size is the same in the patch, the buffer sizing messages and the script.
     ring = int(re.search(r"^var RING = (\d+);", SCRIPT.read_text(), re.M).group(1))
     assert f"%~ {ring}" in texts and f"+~ {ring}" in texts
@@ -231,10 +240,10 @@ def test_the_main_patch_is_wired_as_designed() -> None:
         in joined
     assert ("prepend tick", 0, js, 0) in joined
     assert (js, 3, "+~ 1048576", 1) in joined
-    assert ("%~ 1048576", 0, "poke~ sideman.in", 1) in joined
+    assert ("%~ 1048576", 0, "poke~ ---sideman.in", 1) in joined
     for stem in ("bass", "drums", "guitar", "piano"):
         for ch in (1, 2, 3):
-            assert ("%~ 1048576", 0, f"index~ sideman.{stem} {ch}", 0) in joined
+            assert ("%~ 1048576", 0, f"index~ ---sideman.{stem} {ch}", 0) in joined
 
 
 def test_a_stereo_file_is_mixed_down() -> None:
@@ -385,9 +394,9 @@ def test_script_refuses_to_connect_with_a_wrong_buffer(tmp_path: Path, frames: i
     result = json.loads(run.stdout)
     assert result["sent"] == [], "nothing may be sent with a misconfigured patch"
     message = " ".join(result["errors"])
-    assert "buffer~ sideman.guitar" in message and f"{frames} frames" in message
+    assert "buffer~ ---sideman.guitar" in message and f"{frames} frames" in message
     assert "expected 1048576 and 3" in message
-    assert "sideman.guitar" in result["status"]["info"]
+    assert "---sideman.guitar" in result["status"]["info"]
 
 
 @needs_node
