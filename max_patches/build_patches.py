@@ -146,9 +146,9 @@ class MaxPatcher:
         return self.ui("comment", x, y, w, 6 + 14 * lines, text=text, linecount=lines, **attrs)
 
     def message(self, text: str, x: float, y: float, w: float = 0,
-                varname: str | None = None, name: str | None = None) -> str:
+                varname: str | None = None, name: str | None = None, **attrs: object) -> str:
         return self.ui("message", x, y, w or max(30.0, 7.0 * len(text) + 14.0), 22,
-                       name=name, varname=varname, text=text)
+                       name=name, varname=varname, text=text, **attrs)
 
     def connect(self, source: str, outlet: int, destination: str, inlet: int = 0) -> None:
         src, dst = self.ids.get(source, source), self.ids.get(destination, destination)
@@ -215,7 +215,7 @@ CONTROLS: dict[str, str] = {
     "transport": "transport: starts and stops Max's transport; its tempo and bar position "
                  "are sent to the server (models with a beat grid use them).",
     "tempo": "tempo: the transport's tempo in BPM.",
-    "connected": "connected: 1 while the server answers.",
+    "connected": "connected: a light, on while a session runs and the server answers.",
     "latency": "latency: ms from the end of a hop's input to the last chunk of its output.",
     "slack": "slack: ms to spare between a step's last chunk and the moment it plays "
              "(negative = late).",
@@ -371,20 +371,25 @@ def build_max() -> tuple[dict, dict]:
     p.obj("route connected latency slack misses lost info server", 20, y + 25, 420,
           name="route")
     p.connect("js", 2, "route")
-    for i, (key, kind) in enumerate((("connected", "number"), ("latency", "flonum"),
-                                     ("slack", "flonum"), ("misses", "number"),
-                                     ("lost", "number"))):
-        sx = 20 + 85 * i
-        p.ui(kind, sx, y + 55, 60, varname=key)
-        c(key + (" ms" if kind == "flonum" else ""), sx, y + 80, 80)
-        p.connect("route", i, key)
-    p.obj("prepend set", 450, y + 55, name="pre_set")
-    p.message("not connected", 450, y + 85, 400, varname="info")
+    # What the performer reads at a glance: displays, not number boxes (ignoreclick: nothing
+    # to edit by mistake). connected is a light: a toggle that is on while a session runs.
+    p.ui("toggle", 20, y + 80, 22, 22, varname="connected", ignoreclick=1)
+    c("connected", 45, y + 80, 70)
+    p.connect("route", 0, "connected")
+    for i, key in enumerate(("latency", "slack", "misses", "lost"), start=1):
+        sx = 20 + 100 * i
+        p.obj("prepend set", sx, y + 52, name=f"pre_{key}_show")
+        p.message("-", sx, y + 80, 80, varname=key, ignoreclick=1)
+        c(key + (" ms" if key in ("latency", "slack") else ""), sx, y + 105, 80)
+        p.connect("route", i, f"pre_{key}_show")
+        p.connect(f"pre_{key}_show", 0, key)
+    p.obj("prepend set", 520, y + 52, name="pre_set")
+    p.message("not connected", 520, y + 80, 400, varname="info", ignoreclick=1)
     p.connect("route", 5, "pre_set")
     p.connect("pre_set", 0, "info")
     # the server's own status reply, one line (sideman.js, onStatus)
-    p.obj("prepend set", 560, y + 55, name="pre_server")
-    p.message("server: -", 20, y + 105, 420, varname="server")
+    p.obj("prepend set", 620, y + 52, name="pre_server")
+    p.message("server: -", 520, y + 105, 420, varname="server", ignoreclick=1)
     p.connect("route", 6, "pre_server")
     p.connect("pre_server", 0, "server")
 
@@ -517,7 +522,7 @@ def build_max_help() -> dict:
         "to test without a model). It listens on 127.0.0.1:7400.",
         "2. Open sideman.maxpat (click the message below) and turn audio on.",
         "3. Set host and port if the server runs on another computer, choose stems, r and w.",
-        "4. Press connect. The status shows connected 1 and the model's name.",
+        "4. Press connect. The connected light comes on and the status line names the model.",
         "5. Play. The generated parts come back a hop later, in time with you; raise delay if "
         "the status counts misses.",
     ]
@@ -709,10 +714,21 @@ def build_pd() -> str:
     top.bang(560, y + 55, "sideman-downbeat", "downbeat")
     y = 340
     t(20, y, "4. status")
-    x = 20
-    for key in ("connected", "latency", "slack", "misses", "lost"):
+    # Displays, not number boxes: connected is a light (a toggle the session sets), the
+    # numbers are message boxes set from sideman-show-<key> (nothing to edit by mistake).
+    t(20, y + 25, "connected")
+    top.toggle(20, y + 45, "empty", "sideman-show-connected", name="show_connected")
+    x = 130
+    for key in ("latency", "slack", "misses", "lost"):
         t(x, y + 25, key + (" ms" if key in ("latency", "slack") else ""))
-        top.floatatom(x, y + 45, 7, f"sideman-show-{key}", "-")
+        top.msg(x, y + 45, "-", f"show_{key}")
+        cx = 300 + 130 * (x - 130) // 110
+        top.obj(cx, y + 80, f"r sideman-show-{key}", f"show_{key}_r")
+        top.obj(cx, y + 105, "list prepend set", f"show_{key}_set")
+        top.obj(cx, y + 130, "list trim", f"show_{key}_trim")
+        top.connect(f"show_{key}_r", 0, f"show_{key}_set")
+        top.connect(f"show_{key}_set", 0, f"show_{key}_trim")
+        top.connect(f"show_{key}_trim", 0, f"show_{key}")
         x += 110
     top.obj(20, y + 80, "r sideman-info", "info_r")
     top.obj(150, y + 80, "print sideman", "info_print")

@@ -115,7 +115,7 @@
       860,
       34
      ],
-     "text": "4. Press connect. The status shows connected 1 and the model's name.",
+     "text": "4. Press connect. The connected light comes on and the status line names the model.",
      "linecount": 2,
      "fontsize": 12.0
     }
@@ -711,7 +711,7 @@
       860,
       20
      ],
-     "text": "connected: 1 while the server answers.",
+     "text": "connected: a light, on while a session runs and the server answers.",
      "linecount": 1,
      "fontsize": 12.0
     }

@@ -1747,21 +1747,21 @@
    {
     "box": {
      "id": "obj-85",
-     "maxclass": "number",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
      "patching_rect": [
       20,
-      595,
-      60,
+      620,
+      22,
       22
      ],
      "parameter_enable": 0,
-     "varname": "connected"
+     "varname": "connected",
+     "ignoreclick": 1
     }
    },
    {
@@ -1772,9 +1772,9 @@
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      20,
+      45,
       620,
-      80,
+      70,
       20
      ],
      "text": "connected",
@@ -1785,33 +1785,52 @@
    {
     "box": {
      "id": "obj-87",
-     "maxclass": "flonum",
+     "maxclass": "newobj",
+     "text": "prepend set",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      ""
      ],
      "patching_rect": [
-      105,
-      595,
-      60,
-      22
-     ],
-     "parameter_enable": 0,
-     "varname": "latency"
+      120,
+      592,
+      91.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-88",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      120,
+      620,
+      80,
+      22
+     ],
+     "parameter_enable": 0,
+     "varname": "latency",
+     "text": "-",
+     "ignoreclick": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-89",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      105,
-      620,
+      120,
+      645,
       80,
       20
      ],
@@ -1822,60 +1841,41 @@
    },
    {
     "box": {
-     "id": "obj-89",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "patching_rect": [
-      190,
-      595,
-      60,
-      22
-     ],
-     "parameter_enable": 0,
-     "varname": "slack"
-    }
-   },
-   {
-    "box": {
      "id": "obj-90",
-     "maxclass": "comment",
+     "maxclass": "newobj",
+     "text": "prepend set",
      "numinlets": 1,
-     "numoutlets": 0,
-     "outlettype": [],
-     "patching_rect": [
-      190,
-      620,
-      80,
-      20
+     "numoutlets": 1,
+     "outlettype": [
+      ""
      ],
-     "text": "slack ms",
-     "linecount": 1,
-     "fontsize": 12.0
+     "patching_rect": [
+      220,
+      592,
+      91.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-91",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      ""
      ],
      "patching_rect": [
-      275,
-      595,
-      60,
+      220,
+      620,
+      80,
       22
      ],
      "parameter_enable": 0,
-     "varname": "misses"
+     "varname": "slack",
+     "text": "-",
+     "ignoreclick": 1
     }
    },
    {
@@ -1886,8 +1886,65 @@
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      275,
+      220,
+      645,
+      80,
+      20
+     ],
+     "text": "slack ms",
+     "linecount": 1,
+     "fontsize": 12.0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-93",
+     "maxclass": "newobj",
+     "text": "prepend set",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      320,
+      592,
+      91.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-94",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      320,
       620,
+      80,
+      22
+     ],
+     "parameter_enable": 0,
+     "varname": "misses",
+     "text": "-",
+     "ignoreclick": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-95",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "outlettype": [],
+     "patching_rect": [
+      320,
+      645,
       80,
       20
      ],
@@ -1898,34 +1955,53 @@
    },
    {
     "box": {
-     "id": "obj-93",
-     "maxclass": "number",
+     "id": "obj-96",
+     "maxclass": "newobj",
+     "text": "prepend set",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      ""
      ],
      "patching_rect": [
-      360,
-      595,
-      60,
-      22
-     ],
-     "parameter_enable": 0,
-     "varname": "lost"
+      420,
+      592,
+      91.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-94",
+     "id": "obj-97",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      420,
+      620,
+      80,
+      22
+     ],
+     "parameter_enable": 0,
+     "varname": "lost",
+     "text": "-",
+     "ignoreclick": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-98",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      360,
-      620,
+      420,
+      645,
       80,
       20
      ],
@@ -1936,7 +2012,7 @@
    },
    {
     "box": {
-     "id": "obj-95",
+     "id": "obj-99",
      "maxclass": "newobj",
      "text": "prepend set",
      "numinlets": 1,
@@ -1945,8 +2021,8 @@
       ""
      ],
      "patching_rect": [
-      450,
-      595,
+      520,
+      592,
       91.0,
       22.0
      ]
@@ -1954,7 +2030,7 @@
    },
    {
     "box": {
-     "id": "obj-96",
+     "id": "obj-100",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1962,19 +2038,20 @@
       ""
      ],
      "patching_rect": [
-      450,
-      625,
+      520,
+      620,
       400,
       22
      ],
      "parameter_enable": 0,
      "varname": "info",
-     "text": "not connected"
+     "text": "not connected",
+     "ignoreclick": 1
     }
    },
    {
     "box": {
-     "id": "obj-97",
+     "id": "obj-101",
      "maxclass": "newobj",
      "text": "prepend set",
      "numinlets": 1,
@@ -1983,8 +2060,8 @@
       ""
      ],
      "patching_rect": [
-      560,
-      595,
+      620,
+      592,
       91.0,
       22.0
      ]
@@ -1992,7 +2069,7 @@
    },
    {
     "box": {
-     "id": "obj-98",
+     "id": "obj-102",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2000,19 +2077,20 @@
       ""
      ],
      "patching_rect": [
-      20,
+      520,
       645,
       420,
       22
      ],
      "parameter_enable": 0,
      "varname": "server",
-     "text": "server: -"
+     "text": "server: -",
+     "ignoreclick": 1
     }
    },
    {
     "box": {
-     "id": "obj-99",
+     "id": "obj-103",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2031,7 +2109,7 @@
    },
    {
     "box": {
-     "id": "obj-100",
+     "id": "obj-104",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2049,7 +2127,7 @@
    },
    {
     "box": {
-     "id": "obj-101",
+     "id": "obj-105",
      "maxclass": "newobj",
      "text": "adc~ 1",
      "numinlets": 1,
@@ -2067,7 +2145,7 @@
    },
    {
     "box": {
-     "id": "obj-102",
+     "id": "obj-106",
      "maxclass": "newobj",
      "text": "sfplay~ 2",
      "numinlets": 2,
@@ -2087,7 +2165,7 @@
    },
    {
     "box": {
-     "id": "obj-103",
+     "id": "obj-107",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2105,7 +2183,7 @@
    },
    {
     "box": {
-     "id": "obj-104",
+     "id": "obj-108",
      "maxclass": "newobj",
      "text": "*~ 0.5",
      "numinlets": 2,
@@ -2123,7 +2201,7 @@
    },
    {
     "box": {
-     "id": "obj-105",
+     "id": "obj-109",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2143,7 +2221,7 @@
    },
    {
     "box": {
-     "id": "obj-106",
+     "id": "obj-110",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2162,7 +2240,7 @@
    },
    {
     "box": {
-     "id": "obj-107",
+     "id": "obj-111",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2180,7 +2258,7 @@
    },
    {
     "box": {
-     "id": "obj-108",
+     "id": "obj-112",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2199,7 +2277,7 @@
    },
    {
     "box": {
-     "id": "obj-109",
+     "id": "obj-113",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2217,7 +2295,7 @@
    },
    {
     "box": {
-     "id": "obj-110",
+     "id": "obj-114",
      "maxclass": "newobj",
      "text": "+ 1",
      "numinlets": 2,
@@ -2235,7 +2313,7 @@
    },
    {
     "box": {
-     "id": "obj-111",
+     "id": "obj-115",
      "maxclass": "newobj",
      "text": "selector~ 2 1",
      "numinlets": 3,
@@ -2253,7 +2331,7 @@
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-116",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2271,7 +2349,7 @@
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-117",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2306,7 +2384,7 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-118",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2324,7 +2402,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-119",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2342,7 +2420,7 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-120",
      "maxclass": "newobj",
      "text": "count~ 0 0 1 0",
      "numinlets": 2,
@@ -2360,7 +2438,7 @@
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-121",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2378,7 +2456,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-122",
      "maxclass": "newobj",
      "text": "poke~ ---sideman.in",
      "numinlets": 3,
@@ -2394,7 +2472,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-123",
      "maxclass": "newobj",
      "text": "snapshot~ 5",
      "numinlets": 2,
@@ -2412,7 +2490,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-124",
      "maxclass": "newobj",
      "text": "prepend tick",
      "numinlets": 1,
@@ -2430,7 +2508,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-125",
      "maxclass": "newobj",
      "text": "+~ 1048576",
      "numinlets": 2,
@@ -2448,7 +2526,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-126",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2466,7 +2544,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-127",
      "maxclass": "newobj",
      "text": "*~ 0.",
      "numinlets": 2,
@@ -2484,7 +2562,7 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-128",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2519,7 +2597,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-129",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2537,7 +2615,7 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-130",
      "maxclass": "newobj",
      "text": "dac~ 1 2",
      "numinlets": 2,
@@ -2553,7 +2631,7 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-131",
      "maxclass": "newobj",
      "text": "loadbang",
      "numinlets": 1,
@@ -2571,7 +2649,7 @@
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-132",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2590,7 +2668,7 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-133",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.in",
      "numinlets": 1,
@@ -2609,7 +2687,7 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-134",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2628,7 +2706,7 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-135",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2647,7 +2725,7 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-136",
      "maxclass": "newobj",
      "text": "index~ ---sideman.bass 1",
      "numinlets": 2,
@@ -2665,7 +2743,7 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-137",
      "maxclass": "newobj",
      "text": "index~ ---sideman.bass 2",
      "numinlets": 2,
@@ -2683,7 +2761,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-138",
      "maxclass": "newobj",
      "text": "index~ ---sideman.bass 3",
      "numinlets": 2,
@@ -2701,7 +2779,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-139",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2719,7 +2797,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-140",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2737,7 +2815,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-141",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2755,7 +2833,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-142",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2773,7 +2851,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-143",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2808,7 +2886,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-144",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2826,7 +2904,7 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-145",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2844,7 +2922,7 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-146",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.bass",
      "numinlets": 1,
@@ -2863,7 +2941,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-147",
      "maxclass": "newobj",
      "text": "index~ ---sideman.drums 1",
      "numinlets": 2,
@@ -2881,7 +2959,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-148",
      "maxclass": "newobj",
      "text": "index~ ---sideman.drums 2",
      "numinlets": 2,
@@ -2899,7 +2977,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-149",
      "maxclass": "newobj",
      "text": "index~ ---sideman.drums 3",
      "numinlets": 2,
@@ -2917,7 +2995,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-150",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2935,7 +3013,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-151",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2953,7 +3031,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-152",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2971,7 +3049,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-153",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2989,7 +3067,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-154",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3024,7 +3102,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-155",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3042,7 +3120,7 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-156",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3060,7 +3138,7 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-157",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.drums",
      "numinlets": 1,
@@ -3079,7 +3157,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-158",
      "maxclass": "newobj",
      "text": "index~ ---sideman.guitar 1",
      "numinlets": 2,
@@ -3097,7 +3175,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-159",
      "maxclass": "newobj",
      "text": "index~ ---sideman.guitar 2",
      "numinlets": 2,
@@ -3115,7 +3193,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-160",
      "maxclass": "newobj",
      "text": "index~ ---sideman.guitar 3",
      "numinlets": 2,
@@ -3133,7 +3211,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-161",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3151,7 +3229,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-162",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3169,7 +3247,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-163",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3187,7 +3265,7 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-164",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3205,7 +3283,7 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-165",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3240,7 +3318,7 @@
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-166",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3258,7 +3336,7 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-167",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3276,7 +3354,7 @@
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-168",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.guitar",
      "numinlets": 1,
@@ -3295,7 +3373,7 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-169",
      "maxclass": "newobj",
      "text": "index~ ---sideman.piano 1",
      "numinlets": 2,
@@ -3313,7 +3391,7 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-170",
      "maxclass": "newobj",
      "text": "index~ ---sideman.piano 2",
      "numinlets": 2,
@@ -3331,7 +3409,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-171",
      "maxclass": "newobj",
      "text": "index~ ---sideman.piano 3",
      "numinlets": 2,
@@ -3349,7 +3427,7 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-172",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3367,7 +3445,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-173",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3385,7 +3463,7 @@
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-174",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3403,7 +3481,7 @@
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-175",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3421,7 +3499,7 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-176",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3456,7 +3534,7 @@
    },
    {
     "box": {
-     "id": "obj-173",
+     "id": "obj-177",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3474,7 +3552,7 @@
    },
    {
     "box": {
-     "id": "obj-174",
+     "id": "obj-178",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3492,7 +3570,7 @@
    },
    {
     "box": {
-     "id": "obj-175",
+     "id": "obj-179",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.piano",
      "numinlets": 1,
@@ -4318,11 +4396,11 @@
    {
     "patchline": {
      "source": [
-      "obj-84",
-      2
+      "obj-87",
+      0
      ],
      "destination": [
-      "obj-89",
+      "obj-88",
       0
      ]
     }
@@ -4331,7 +4409,19 @@
     "patchline": {
      "source": [
       "obj-84",
-      3
+      2
+     ],
+     "destination": [
+      "obj-90",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-90",
+      0
      ],
      "destination": [
       "obj-91",
@@ -4343,10 +4433,46 @@
     "patchline": {
      "source": [
       "obj-84",
-      4
+      3
      ],
      "destination": [
       "obj-93",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-93",
+      0
+     ],
+     "destination": [
+      "obj-94",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-84",
+      4
+     ],
+     "destination": [
+      "obj-96",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-96",
+      0
+     ],
+     "destination": [
+      "obj-97",
       0
      ]
     }
@@ -4358,7 +4484,7 @@
       5
      ],
      "destination": [
-      "obj-95",
+      "obj-99",
       0
      ]
     }
@@ -4366,11 +4492,11 @@
    {
     "patchline": {
      "source": [
-      "obj-95",
+      "obj-99",
       0
      ],
      "destination": [
-      "obj-96",
+      "obj-100",
       0
      ]
     }
@@ -4382,67 +4508,7 @@
       6
      ],
      "destination": [
-      "obj-97",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-97",
-      0
-     ],
-     "destination": [
-      "obj-98",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-105",
-      0
-     ],
-     "destination": [
-      "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-106",
-      0
-     ],
-     "destination": [
-      "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-108",
-      0
-     ],
-     "destination": [
-      "obj-110",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-110",
-      0
-     ],
-     "destination": [
-      "obj-111",
+      "obj-101",
       0
      ]
     }
@@ -4454,19 +4520,19 @@
       0
      ],
      "destination": [
-      "obj-111",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-102",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-109",
+      0
      ],
      "destination": [
-      "obj-103",
+      "obj-106",
       0
      ]
     }
@@ -4474,23 +4540,11 @@
    {
     "patchline": {
      "source": [
-      "obj-102",
-      1
-     ],
-     "destination": [
-      "obj-103",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-103",
+      "obj-110",
       0
      ],
      "destination": [
-      "obj-104",
+      "obj-106",
       0
      ]
     }
@@ -4498,24 +4552,84 @@
    {
     "patchline": {
      "source": [
-      "obj-104",
-      0
-     ],
-     "destination": [
-      "obj-111",
-      2
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-111",
-      0
-     ],
-     "destination": [
       "obj-112",
       0
+     ],
+     "destination": [
+      "obj-114",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-114",
+      0
+     ],
+     "destination": [
+      "obj-115",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-105",
+      0
+     ],
+     "destination": [
+      "obj-115",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-106",
+      0
+     ],
+     "destination": [
+      "obj-107",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-106",
+      1
+     ],
+     "destination": [
+      "obj-107",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-107",
+      0
+     ],
+     "destination": [
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-108",
+      0
+     ],
+     "destination": [
+      "obj-115",
+      2
      ]
     }
    },
@@ -4526,67 +4640,7 @@
       0
      ],
      "destination": [
-      "obj-113",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-113",
-      0
-     ],
-     "destination": [
-      "obj-112",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-116",
-      0
-     ],
-     "destination": [
-      "obj-117",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-112",
-      0
-     ],
-     "destination": [
-      "obj-118",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-117",
-      0
-     ],
-     "destination": [
-      "obj-118",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-116",
-      0
-     ],
-     "destination": [
-      "obj-119",
       0
      ]
     }
@@ -4598,8 +4652,20 @@
       0
      ],
      "destination": [
-      "obj-120",
+      "obj-117",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-117",
+      0
+     ],
+     "destination": [
+      "obj-116",
+      1
      ]
     }
    },
@@ -4610,7 +4676,7 @@
       0
      ],
      "destination": [
-      "obj-61",
+      "obj-121",
       0
      ]
     }
@@ -4619,30 +4685,6 @@
     "patchline": {
      "source": [
       "obj-116",
-      0
-     ],
-     "destination": [
-      "obj-121",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-61",
-      3
-     ],
-     "destination": [
-      "obj-121",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-121",
       0
      ],
      "destination": [
@@ -4654,11 +4696,35 @@
    {
     "patchline": {
      "source": [
-      "obj-112",
+      "obj-121",
+      0
+     ],
+     "destination": [
+      "obj-122",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-120",
       0
      ],
      "destination": [
       "obj-123",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-123",
+      0
+     ],
+     "destination": [
+      "obj-124",
       0
      ]
     }
@@ -4670,7 +4736,31 @@
       0
      ],
      "destination": [
-      "obj-123",
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-120",
+      0
+     ],
+     "destination": [
+      "obj-125",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-61",
+      3
+     ],
+     "destination": [
+      "obj-125",
       1
      ]
     }
@@ -4678,7 +4768,7 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
+      "obj-125",
       0
      ],
      "destination": [
@@ -4690,11 +4780,23 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
+      "obj-116",
       0
      ],
      "destination": [
-      "obj-126",
+      "obj-127",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-128",
+      0
+     ],
+     "destination": [
+      "obj-127",
       1
      ]
     }
@@ -4706,7 +4808,7 @@
       0
      ],
      "destination": [
-      "obj-128",
+      "obj-130",
       0
      ]
     }
@@ -4714,11 +4816,35 @@
    {
     "patchline": {
      "source": [
-      "obj-128",
+      "obj-127",
       0
      ],
      "destination": [
-      "obj-129",
+      "obj-130",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-131",
+      0
+     ],
+     "destination": [
+      "obj-132",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
+      0
+     ],
+     "destination": [
+      "obj-133",
       0
      ]
     }
@@ -4730,7 +4856,7 @@
       0
      ],
      "destination": [
-      "obj-130",
+      "obj-134",
       0
      ]
     }
@@ -4738,7 +4864,7 @@
    {
     "patchline": {
      "source": [
-      "obj-130",
+      "obj-134",
       0
      ],
      "destination": [
@@ -4750,56 +4876,8 @@
    {
     "patchline": {
      "source": [
-      "obj-127",
-      0
-     ],
-     "destination": [
       "obj-131",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-132",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-133",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-134",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-133",
-      0
      ],
      "destination": [
       "obj-135",
@@ -4810,19 +4888,7 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-135",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
+      "obj-126",
       0
      ],
      "destination": [
@@ -4834,19 +4900,7 @@
    {
     "patchline": {
      "source": [
-      "obj-134",
-      0
-     ],
-     "destination": [
-      "obj-136",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-136",
+      "obj-126",
       0
      ],
      "destination": [
@@ -4858,24 +4912,84 @@
    {
     "patchline": {
      "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-137",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-137",
+      "obj-126",
       0
      ],
      "destination": [
       "obj-138",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-137",
+      0
+     ],
+     "destination": [
+      "obj-139",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
+      0
+     ],
+     "destination": [
+      "obj-139",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-139",
+      0
+     ],
+     "destination": [
+      "obj-140",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-138",
+      0
+     ],
+     "destination": [
+      "obj-140",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-140",
+      0
+     ],
+     "destination": [
+      "obj-141",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
+      0
+     ],
+     "destination": [
+      "obj-141",
+      1
      ]
     }
    },
@@ -4883,54 +4997,6 @@
     "patchline": {
      "source": [
       "obj-141",
-      0
-     ],
-     "destination": [
-      "obj-139",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-139",
-      0
-     ],
-     "destination": [
-      "obj-138",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-138",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-138",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
       0
      ],
      "destination": [
@@ -4942,95 +5008,11 @@
    {
     "patchline": {
      "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-143",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-144",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-145",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-144",
-      0
-     ],
-     "destination": [
-      "obj-146",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-143",
-      0
-     ],
-     "destination": [
-      "obj-146",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-146",
-      0
-     ],
-     "destination": [
-      "obj-147",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-145",
       0
      ],
      "destination": [
-      "obj-147",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-147",
-      0
-     ],
-     "destination": [
-      "obj-148",
+      "obj-143",
       0
      ]
     }
@@ -5042,7 +5024,7 @@
       0
      ],
      "destination": [
-      "obj-148",
+      "obj-142",
       1
      ]
     }
@@ -5050,12 +5032,144 @@
    {
     "patchline": {
      "source": [
+      "obj-142",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-142",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-146",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
+      0
+     ],
+     "destination": [
+      "obj-147",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
+      0
+     ],
+     "destination": [
       "obj-148",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
       0
      ],
      "destination": [
       "obj-149",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-148",
+      0
+     ],
+     "destination": [
+      "obj-150",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-147",
+      0
+     ],
+     "destination": [
+      "obj-150",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-150",
+      0
+     ],
+     "destination": [
+      "obj-151",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-149",
+      0
+     ],
+     "destination": [
+      "obj-151",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-151",
+      0
+     ],
+     "destination": [
+      "obj-152",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-147",
+      0
+     ],
+     "destination": [
+      "obj-152",
+      1
      ]
     }
    },
@@ -5063,54 +5177,6 @@
     "patchline": {
      "source": [
       "obj-152",
-      0
-     ],
-     "destination": [
-      "obj-150",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-150",
-      0
-     ],
-     "destination": [
-      "obj-149",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-149",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-149",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
       0
      ],
      "destination": [
@@ -5122,95 +5188,11 @@
    {
     "patchline": {
      "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-154",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-155",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-156",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-155",
-      0
-     ],
-     "destination": [
-      "obj-157",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-157",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-157",
-      0
-     ],
-     "destination": [
-      "obj-158",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-156",
       0
      ],
      "destination": [
-      "obj-158",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-158",
-      0
-     ],
-     "destination": [
-      "obj-159",
+      "obj-154",
       0
      ]
     }
@@ -5222,7 +5204,7 @@
       0
      ],
      "destination": [
-      "obj-159",
+      "obj-153",
       1
      ]
     }
@@ -5230,12 +5212,144 @@
    {
     "patchline": {
      "source": [
+      "obj-153",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-153",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-157",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
+      0
+     ],
+     "destination": [
+      "obj-158",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
+      0
+     ],
+     "destination": [
       "obj-159",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
       0
      ],
      "destination": [
       "obj-160",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-159",
+      0
+     ],
+     "destination": [
+      "obj-161",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-158",
+      0
+     ],
+     "destination": [
+      "obj-161",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-161",
+      0
+     ],
+     "destination": [
+      "obj-162",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-160",
+      0
+     ],
+     "destination": [
+      "obj-162",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-162",
+      0
+     ],
+     "destination": [
+      "obj-163",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-158",
+      0
+     ],
+     "destination": [
+      "obj-163",
+      1
      ]
     }
    },
@@ -5243,54 +5357,6 @@
     "patchline": {
      "source": [
       "obj-163",
-      0
-     ],
-     "destination": [
-      "obj-161",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-161",
-      0
-     ],
-     "destination": [
-      "obj-160",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-160",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-160",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
       0
      ],
      "destination": [
@@ -5302,95 +5368,11 @@
    {
     "patchline": {
      "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-165",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-166",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-122",
-      0
-     ],
-     "destination": [
-      "obj-167",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-166",
-      0
-     ],
-     "destination": [
-      "obj-168",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-165",
-      0
-     ],
-     "destination": [
-      "obj-168",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-168",
-      0
-     ],
-     "destination": [
-      "obj-169",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-167",
       0
      ],
      "destination": [
-      "obj-169",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-169",
-      0
-     ],
-     "destination": [
-      "obj-170",
+      "obj-165",
       0
      ]
     }
@@ -5402,7 +5384,7 @@
       0
      ],
      "destination": [
-      "obj-170",
+      "obj-164",
       1
      ]
     }
@@ -5410,12 +5392,144 @@
    {
     "patchline": {
      "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-168",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
+      0
+     ],
+     "destination": [
+      "obj-169",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
+      0
+     ],
+     "destination": [
       "obj-170",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
       0
      ],
      "destination": [
       "obj-171",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-170",
+      0
+     ],
+     "destination": [
+      "obj-172",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-169",
+      0
+     ],
+     "destination": [
+      "obj-172",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-172",
+      0
+     ],
+     "destination": [
+      "obj-173",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-171",
+      0
+     ],
+     "destination": [
+      "obj-173",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-174",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-169",
+      0
+     ],
+     "destination": [
+      "obj-174",
+      1
      ]
     }
    },
@@ -5426,7 +5540,7 @@
       0
      ],
      "destination": [
-      "obj-172",
+      "obj-175",
       0
      ]
     }
@@ -5434,23 +5548,11 @@
    {
     "patchline": {
      "source": [
-      "obj-172",
+      "obj-178",
       0
      ],
      "destination": [
-      "obj-171",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-171",
-      0
-     ],
-     "destination": [
-      "obj-126",
+      "obj-176",
       0
      ]
     }
@@ -5458,23 +5560,47 @@
    {
     "patchline": {
      "source": [
-      "obj-171",
-      0
-     ],
-     "destination": [
-      "obj-126",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-131",
+      "obj-176",
       0
      ],
      "destination": [
       "obj-175",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-175",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-175",
+      0
+     ],
+     "destination": [
+      "obj-130",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-179",
       0
      ]
     }

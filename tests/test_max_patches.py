@@ -264,6 +264,30 @@ def test_a_stereo_file_is_mixed_down() -> None:
     assert by_id[selector]["text"].startswith("selector~") and inlet == 2
 
 
+def test_status_is_shown_in_displays_with_a_connection_light() -> None:
+    """Issue 14, item 5: the performer reads the status at a glance: connected is a light (a
+    toggle that ignores clicks) and latency, slack, misses and lost are message boxes set by
+    the status, not number boxes a click or a drag would change."""
+    by_id = boxes(MAIN)
+    by_name = {b["varname"]: i for i, b in by_id.items() if "varname" in b}
+    route = next(i for i, b in by_id.items() if b.get("text", "").startswith("route connected"))
+    into = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    light = by_id[by_name["connected"]]
+    assert light["maxclass"] == "toggle" and light["ignoreclick"] == 1
+    assert (by_name["connected"], 0) in into[(route, 0)]
+    for outlet, key in enumerate(("latency", "slack", "misses", "lost", "info", "server"),
+                                 start=1):
+        box = by_id[by_name[key]]
+        assert box["maxclass"] == "message" and box["ignoreclick"] == 1, key
+        ((pre, _),) = into[(route, outlet)]
+        assert by_id[pre]["text"] == "prepend set"
+        assert into[(pre, 0)] == [(by_name[key], 0)], key
+    assert not [b for b in by_id.values() if b["maxclass"] in ("number", "flonum")
+                and b.get("varname") in ("connected", "latency", "slack", "misses", "lost")]
+
+
 def test_live_controls_are_ranged_parameters() -> None:
     """Issue 14, item 5: r, w, steps, variation, delay, the stems and the levels are Max
     parameters (MIDI-mappable, automatable) with a range, and start inside it."""

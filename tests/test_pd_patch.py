@@ -148,6 +148,26 @@ def test_pd_file_input_mixes_a_stereo_file_down() -> None:
     assert (chain[3], 0, mix, 1) in cords
 
 
+def test_pd_status_is_shown_in_displays_with_a_connection_light() -> None:
+    """Issue 14, item 5: connected is a light (a toggle the session sets through
+    sideman-show-connected), latency, slack, misses and lost are message boxes set from
+    sideman-show-<key>: no number box a performer could change by mistake."""
+    _, items, cords = pd_structure(PATCH.read_text())[-1]
+    assert not [i for i in items if i[0] == "floatatom" and i[1].startswith("sideman-show-")]
+    assert any(i[0] == "obj" and i[1].startswith("tgl ")
+               and i[1].split()[4] == "sideman-show-connected" for i in items)
+    index = {item: i for i, item in enumerate(items)}
+    edges = {(a, b) for a, _, b, _ in cords}
+    for key in ("latency", "slack", "misses", "lost"):
+        receive = index[("obj", f"r sideman-show-{key}")]
+        (prepend,) = [b for a, b in edges if a == receive]
+        (trim,) = [b for a, b in edges if a == prepend]
+        (display,) = [b for a, b in edges if a == trim]
+        assert items[prepend] == ("obj", "list prepend set") and items[trim] == ("obj",
+                                                                                 "list trim")
+        assert items[display][0] == "msg", key
+
+
 @needs_pd
 def test_pd_patch_loads_without_errors() -> None:
     run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
