@@ -162,7 +162,7 @@ class MaxPatcher:
             "classnamespace": "box",
             "rect": list(self.rect),
             "bglocked": 0,
-            "openinpresentation": 0,
+            "openinpresentation": int(any(b["box"].get("presentation") for b in self.boxes)),
             "default_fontsize": 12.0,
             "default_fontface": 0,
             "default_fontname": "Arial",
@@ -251,6 +251,67 @@ def max_parameter(name: str) -> dict:
                 "parameter_longname": f"sideman {name}", "parameter_shortname": name,
                 "parameter_type": kind, "parameter_mmin": lo, "parameter_mmax": hi,
                 "parameter_initial_enable": 1, "parameter_initial": [initial]}}}
+
+
+def max_presentation() -> dict[str, tuple[float, float, float, float]]:
+    """The performer's view (presentation mode, where the patch opens): what to play with and
+    what to read, in rows: connect, what to generate, input, levels, status. Keys are
+    controls (varname) or the text of their label (a comment); the rest of the patch (the
+    plumbing) stays in the patching view."""
+    view: dict[str, tuple[float, float, float, float]] = {
+        "title": (10, 5, 600, 28),
+        # row 1: audio, where the server is, connect, the connection light
+        "audio": (10, 40, 45, 45), "c:audio": (58, 53, 50, 20),
+        "c:host": (115, 40, 40, 20), "host": (155, 40, 110, 22),
+        "c:port": (275, 40, 40, 20), "port": (315, 40, 60, 22),
+        "connect": (390, 40, 63, 22), "disconnect": (460, 40, 84, 22),
+        "reset": (551, 40, 49, 22),
+        "connected": (615, 40, 22, 22), "c:connected": (640, 40, 70, 20),
+        # row 2: what to generate
+        "c:r": (10, 95, 60, 20), "r": (10, 115, 60, 22),
+        "c:w": (85, 95, 50, 20), "w": (85, 115, 50, 22),
+        "c:steps": (150, 95, 50, 20), "steps": (150, 115, 50, 22),
+        "c:variation": (215, 95, 70, 20), "variation": (215, 115, 60, 22),
+        "c:delay (ms)": (300, 95, 80, 20), "delay": (300, 115, 60, 22),
+        "c:stems": (400, 95, 60, 20),
+        # row 3: the input
+        "file": (10, 155, 22, 22), "c:file": (34, 155, 40, 20),
+        "open": (80, 155, 42, 22),
+        "play": (130, 155, 22, 22), "c:play": (154, 155, 40, 20),
+        "c:input_gain": (205, 155, 80, 20), "input_gain": (285, 155, 50, 22),
+        "c:monitor": (350, 155, 60, 20), "monitor": (410, 155, 50, 22),
+        # row 5: the status
+        "c:latency ms": (10, 235, 80, 20), "latency": (10, 255, 80, 22),
+        "c:slack ms": (100, 235, 80, 20), "slack": (100, 255, 80, 22),
+        "c:misses": (190, 235, 80, 20), "misses": (190, 255, 80, 22),
+        "c:lost": (280, 235, 80, 20), "lost": (280, 255, 80, 22),
+        "info": (370, 255, 400, 22), "server": (10, 285, 760, 22),
+    }
+    for i, stem in enumerate(STEMS):
+        view[f"stem_{stem}"] = (400 + 90 * i, 115, 22, 22)
+        view[f"c:{stem}"] = (424 + 90 * i, 115, 60, 20)
+        # row 4: the levels of the generated parts
+        view[f"gain_{stem}"] = (10 + 180 * i, 195, 50, 22)
+        view[f"c:gain_{stem}"] = (63 + 180 * i, 195, 90, 20)
+    return view
+
+
+def present(p: MaxPatcher) -> None:
+    """Put the performer's controls and their labels into presentation mode."""
+    view = max_presentation()
+    found: dict[str, list[dict]] = {}
+    for entry in p.boxes:
+        box = entry["box"]
+        if "varname" in box:
+            found.setdefault(box["varname"], []).append(box)
+        elif box["maxclass"] == "comment":
+            key = "title" if box["text"].startswith("sideman: ") else f"c:{box['text']}"
+            found.setdefault(key, []).append(box)
+    for key, rect in view.items():
+        if len(found.get(key, [])) != 1:
+            raise ValueError(f"presentation: {key!r} names {len(found.get(key, []))} boxes")
+        found[key][0]["presentation"] = 1
+        found[key][0]["presentation_rect"] = list(map(float, rect))
 
 
 def build_max() -> tuple[dict, dict]:
@@ -506,6 +567,7 @@ def build_max() -> tuple[dict, dict]:
         p.obj(f"buffer~ {MAX_BUF}.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")
         p.connect("size_stems", 0, f"buf_{stem}")
 
+    present(p)
     main = p.to_json()
     varnames = {b["box"]["varname"] for b in p.boxes if "varname" in b["box"]}
     if varnames != set(CONTROLS):

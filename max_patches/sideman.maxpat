@@ -16,7 +16,7 @@
    1100.0
   ],
   "bglocked": 0,
-  "openinpresentation": 0,
+  "openinpresentation": 1,
   "default_fontsize": 12.0,
   "default_fontface": 0,
   "default_fontname": "Arial",
@@ -45,7 +45,14 @@
      ],
      "text": "sideman: an AI accompanist that listens to you and plays along",
      "linecount": 1,
-     "fontsize": 18.0
+     "fontsize": 18.0,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      5.0,
+      600.0,
+      28.0
+     ]
     }
    },
    {
@@ -99,7 +106,14 @@
       45
      ],
      "parameter_enable": 0,
-     "varname": "audio"
+     "varname": "audio",
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      40.0,
+      45.0,
+      45.0
+     ]
     }
    },
    {
@@ -117,7 +131,14 @@
      ],
      "text": "audio",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      58.0,
+      53.0,
+      50.0,
+      20.0
+     ]
     }
    },
    {
@@ -135,7 +156,14 @@
      ],
      "text": "host",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      115.0,
+      40.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
@@ -160,7 +188,14 @@
      "varname": "host",
      "text": "127.0.0.1",
      "keymode": 1,
-     "lines": 1
+     "lines": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      155.0,
+      40.0,
+      110.0,
+      22.0
+     ]
     }
    },
    {
@@ -215,7 +250,14 @@
      ],
      "text": "port",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      275.0,
+      40.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
@@ -237,7 +279,14 @@
      "parameter_enable": 0,
      "varname": "port",
      "minimum": 1,
-     "maximum": 65535
+     "maximum": 65535,
+     "presentation": 1,
+     "presentation_rect": [
+      315.0,
+      40.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -369,7 +418,14 @@
      ],
      "parameter_enable": 0,
      "varname": "connect",
-     "text": "connect"
+     "text": "connect",
+     "presentation": 1,
+     "presentation_rect": [
+      390.0,
+      40.0,
+      63.0,
+      22.0
+     ]
     }
    },
    {
@@ -389,7 +445,14 @@
      ],
      "parameter_enable": 0,
      "varname": "disconnect",
-     "text": "disconnect"
+     "text": "disconnect",
+     "presentation": 1,
+     "presentation_rect": [
+      460.0,
+      40.0,
+      84.0,
+      22.0
+     ]
     }
    },
    {
@@ -409,7 +472,14 @@
      ],
      "parameter_enable": 0,
      "varname": "reset",
-     "text": "reset"
+     "text": "reset",
+     "presentation": 1,
+     "presentation_rect": [
+      551.0,
+      40.0,
+      49.0,
+      22.0
+     ]
     }
    },
    {
@@ -446,7 +516,14 @@
      ],
      "text": "r",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      95.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -481,7 +558,14 @@
         0.25
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      115.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -535,7 +619,14 @@
      ],
      "text": "w",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      85.0,
+      95.0,
+      50.0,
+      20.0
+     ]
     }
    },
    {
@@ -570,7 +661,14 @@
         1
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      85.0,
+      115.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -624,7 +722,14 @@
      ],
      "text": "steps",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      150.0,
+      95.0,
+      50.0,
+      20.0
+     ]
     }
    },
    {
@@ -659,7 +764,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      150.0,
+      115.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -713,7 +825,14 @@
      ],
      "text": "variation",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      215.0,
+      95.0,
+      70.0,
+      20.0
+     ]
     }
    },
    {
@@ -748,7 +867,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      215.0,
+      115.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -802,7 +928,14 @@
      ],
      "text": "delay (ms)",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      300.0,
+      95.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -837,7 +970,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      300.0,
+      115.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -965,7 +1105,14 @@
      ],
      "text": "stems",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      400.0,
+      95.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -999,7 +1146,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      400.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1017,7 +1171,14 @@
      ],
      "text": "bass",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      424.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1069,7 +1230,14 @@
         1
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      490.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1087,7 +1255,14 @@
      ],
      "text": "drums",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      514.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1139,7 +1314,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      580.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1157,7 +1339,14 @@
      ],
      "text": "guitar",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      604.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1209,7 +1398,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      670.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1227,7 +1423,14 @@
      ],
      "text": "piano",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      694.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1761,7 +1964,14 @@
      ],
      "parameter_enable": 0,
      "varname": "connected",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      615.0,
+      40.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1779,7 +1989,14 @@
      ],
      "text": "connected",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      640.0,
+      40.0,
+      70.0,
+      20.0
+     ]
     }
    },
    {
@@ -1818,7 +2035,14 @@
      "parameter_enable": 0,
      "varname": "latency",
      "text": "-",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
@@ -1836,7 +2060,14 @@
      ],
      "text": "latency ms",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      235.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -1875,7 +2106,14 @@
      "parameter_enable": 0,
      "varname": "slack",
      "text": "-",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      100.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
@@ -1893,7 +2131,14 @@
      ],
      "text": "slack ms",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      100.0,
+      235.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -1932,7 +2177,14 @@
      "parameter_enable": 0,
      "varname": "misses",
      "text": "-",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
@@ -1950,7 +2202,14 @@
      ],
      "text": "misses",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      235.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -1989,7 +2248,14 @@
      "parameter_enable": 0,
      "varname": "lost",
      "text": "-",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      280.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
@@ -2007,7 +2273,14 @@
      ],
      "text": "lost",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      280.0,
+      235.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -2046,7 +2319,14 @@
      "parameter_enable": 0,
      "varname": "info",
      "text": "not connected",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      255.0,
+      400.0,
+      22.0
+     ]
     }
    },
    {
@@ -2085,7 +2365,14 @@
      "parameter_enable": 0,
      "varname": "server",
      "text": "server: -",
-     "ignoreclick": 1
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      285.0,
+      760.0,
+      22.0
+     ]
     }
    },
    {
@@ -2216,7 +2503,14 @@
      ],
      "parameter_enable": 0,
      "varname": "open",
-     "text": "open"
+     "text": "open",
+     "presentation": 1,
+     "presentation_rect": [
+      80.0,
+      155.0,
+      42.0,
+      22.0
+     ]
     }
    },
    {
@@ -2235,7 +2529,14 @@
       22
      ],
      "parameter_enable": 0,
-     "varname": "play"
+     "varname": "play",
+     "presentation": 1,
+     "presentation_rect": [
+      130.0,
+      155.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -2253,7 +2554,14 @@
      ],
      "text": "play",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      154.0,
+      155.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
@@ -2272,7 +2580,14 @@
       22
      ],
      "parameter_enable": 0,
-     "varname": "file"
+     "varname": "file",
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      155.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -2290,7 +2605,14 @@
      ],
      "text": "file",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      34.0,
+      155.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
@@ -2379,7 +2701,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      285.0,
+      155.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -2397,7 +2726,14 @@
      ],
      "text": "input_gain",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      205.0,
+      155.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -2592,7 +2928,14 @@
         0.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      410.0,
+      155.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -2610,7 +2953,14 @@
      ],
      "text": "monitor",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      350.0,
+      155.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -2881,7 +3231,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -2899,7 +3256,14 @@
      ],
      "text": "gain_bass",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      63.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
@@ -3097,7 +3461,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -3115,7 +3486,14 @@
      ],
      "text": "gain_drums",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      243.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
@@ -3313,7 +3691,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -3331,7 +3716,14 @@
      ],
      "text": "gain_guitar",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      423.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
@@ -3529,7 +3921,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      550.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -3547,7 +3946,14 @@
      ],
      "text": "gain_piano",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      603.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {

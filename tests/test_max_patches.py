@@ -288,6 +288,29 @@ def test_status_is_shown_in_displays_with_a_connection_light() -> None:
                 and b.get("varname") in ("connected", "latency", "slack", "misses", "lost")]
 
 
+def test_the_patch_opens_in_a_performers_view() -> None:
+    """Issue 14, item 5: presentation mode shows the performer's controls, their labels and
+    the status (the plumbing stays in the patching view), none hiding another."""
+    patcher = json.loads(MAIN.read_text())["patcher"]
+    assert patcher["openinpresentation"] == 1
+    shown = [b["box"] for b in patcher["boxes"] if b["box"].get("presentation") == 1]
+    names = {b["varname"] for b in shown if "varname" in b}
+    stems = ("bass", "drums", "guitar", "piano")
+    wanted = {"audio", "host", "port", "connect", "disconnect", "connected", "r", "w",
+              "variation", "delay", "file", "open", "play", "input_gain", "monitor",
+              "latency", "slack", "misses", "lost", "info", "server",
+              *(f"{kind}_{stem}" for kind in ("stem", "gain") for stem in stems)}
+    assert wanted <= names, f"not in the performer's view: {sorted(wanted - names)}"
+    assert all(b["maxclass"] != "newobj" for b in shown), "plumbing in the performer's view"
+    labels = {b["text"] for b in shown if b["maxclass"] == "comment"}
+    assert {"host", "port", "connected", "latency ms", *stems} <= labels
+    rects = [(b.get("varname", b.get("text")), b["presentation_rect"]) for b in shown]
+    for i, (name_a, (ax, ay, aw, ah)) in enumerate(rects):
+        for name_b, (bx, by, bw, bh) in rects[i + 1:]:
+            overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+            assert not overlap, f"{name_a!r} and {name_b!r} overlap in presentation"
+
+
 def test_live_controls_are_ranged_parameters() -> None:
     """Issue 14, item 5: r, w, steps, variation, delay, the stems and the levels are Max
     parameters (MIDI-mappable, automatable) with a range, and start inside it."""
