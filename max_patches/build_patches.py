@@ -648,6 +648,8 @@ class PdCanvas:
     items: list[str] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)
     conns: list[tuple[str | int, int, str | int, int]] = field(default_factory=list)
+    #: graph on parent: the area (x, y, width, height) a parent patch shows of this canvas
+    gop: tuple[int, int, int, int] | None = None
     _auto: int = 0
 
     def _add(self, line: str, name: str | None) -> str:
@@ -710,6 +712,9 @@ class PdCanvas:
                 out.append(item)
         for a, outlet, b, inlet in self.conns:
             out.append(f"#X connect {self.names[a]} {outlet} {self.names[b]} {inlet};")
+        if self.gop is not None:
+            gx, gy, gw, gh = self.gop
+            out.append(f"#X coords 0 -1 1 1 {gw} {gh} 2 {gx} {gy};")  # 2: GOP, name hidden
         return out
 
 
@@ -725,7 +730,9 @@ def pd_value_chain(c: PdCanvas, x: int, y: int, expr: str, value: str, name: str
 
 
 def build_pd() -> str:
-    top = PdCanvas(rect=(30, 40, 1060, 760))
+    # Graph on parent: opened as an abstraction ([sideman] in a set), the parent shows the
+    # controls and the connection light of sections 1-4 (Pd draws only its GUI objects there).
+    top = PdCanvas(rect=(30, 40, 1060, 760), gop=(10, 85, 1000, 330))
     t = top.text
     t(20, 10, "sideman: an AI accompanist that listens to you and plays along (Pure Data "
               "vanilla). Start sideman serve \\, turn DSP on \\, press connect \\, play.", 110)

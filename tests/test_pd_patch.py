@@ -168,6 +168,22 @@ def test_pd_status_is_shown_in_displays_with_a_connection_light() -> None:
         assert items[display][0] == "msg", key
 
 
+def test_pd_patch_has_a_graph_on_parent_with_the_controls() -> None:
+    """Issue 14, item 5: the top canvas is a graph on parent whose area holds every control
+    (toggles, bangs, number and symbol boxes) of the top canvas."""
+    text = PATCH.read_text()
+    top = text[:text.index("#N canvas", 1)] + text[text.rindex("#X restore"):]
+    coords = re.search(r"^#X coords 0 -1 1 1 (\d+) (\d+) 2 (\d+) (\d+);$", top, re.M)
+    assert coords, "no graph-on-parent area on the top canvas"
+    w, h, x0, y0 = map(int, coords.groups())
+    guis = re.findall(r"^#X (?:obj (\d+) (\d+) (?:tgl|bng)|(?:floatatom|symbolatom) "
+                      r"(\d+) (\d+)) ", top, re.M)
+    assert len(guis) >= 25
+    for a, b, c, d in guis:
+        x, y = int(a or c), int(b or d)
+        assert x0 <= x < x0 + w - 20 and y0 <= y < y0 + h - 20, (x, y)
+
+
 @needs_pd
 def test_pd_patch_loads_without_errors() -> None:
     run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
