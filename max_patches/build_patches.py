@@ -97,6 +97,7 @@ UI_IO: dict[str, tuple[int, int, list[str]]] = {
     "button": (1, 1, ["bang"]),
     "ezdac~": (2, 0, []),
     "panel": (1, 0, []),
+    "meter~": (1, 1, ["float"]),
 }
 
 
@@ -133,7 +134,7 @@ class MaxPatcher:
         inlets, outlets, types = UI_IO[maxclass]
         box: dict = {"maxclass": maxclass, "numinlets": inlets, "numoutlets": outlets,
                      "outlettype": types, "patching_rect": [x, y, w, h]}
-        if maxclass not in ("comment", "panel"):
+        if maxclass not in ("comment", "panel", "meter~"):
             box["parameter_enable"] = 0
         if varname is not None:
             box["varname"] = varname
@@ -280,6 +281,7 @@ def max_presentation() -> dict[str, tuple[float, float, float, float]]:
         "play": (130, 155, 22, 22), "c:play": (154, 155, 40, 20),
         "c:input_gain": (205, 155, 80, 20), "input_gain": (285, 155, 50, 22),
         "c:monitor": (350, 155, 60, 20), "monitor": (410, 155, 50, 22),
+        "level_in": (475, 160, 120, 13),
         # row 5: the status
         "c:latency ms": (10, 235, 80, 20), "latency": (10, 255, 80, 22),
         "c:slack ms": (100, 235, 80, 20), "slack": (100, 255, 80, 22),
@@ -293,6 +295,7 @@ def max_presentation() -> dict[str, tuple[float, float, float, float]]:
         # row 4: the levels of the generated parts
         view[f"gain_{stem}"] = (10 + 180 * i, 195, 50, 22)
         view[f"c:gain_{stem}"] = (63 + 180 * i, 195, 90, 20)
+        view[f"level_{stem}"] = (10 + 180 * i, 219, 140, 10)
     return view
 
 
@@ -307,6 +310,8 @@ def present(p: MaxPatcher) -> None:
         elif box["maxclass"] == "comment":
             key = "title" if box["text"].startswith("sideman: ") else f"c:{box['text']}"
             found.setdefault(key, []).append(box)
+    for name in ("level_in", *(f"level_{stem}" for stem in STEMS)):
+        found[name] = [p.boxes[int(p.ids[name].split("-")[1]) - 1]["box"]]
     for key, rect in view.items():
         if len(found.get(key, [])) != 1:
             raise ValueError(f"presentation: {key!r} names {len(found.get(key, []))} boxes")
@@ -495,6 +500,8 @@ def build_max() -> tuple[dict, dict]:
     c("input_gain", 125, y + 60, 80)
     p.obj("loadmess 1.", 125, y + 85, name="lm_input_gain")
     p.connect("selector", 0, "in_gain")
+    p.ui("meter~", 215, 852, 80, 13, name="level_in")  # the level sent to the server
+    p.connect("in_gain", 0, "level_in")
     p.connect("lm_input_gain", 0, "input_gain")
     p.connect("input_gain", 0, "in_gain", 1)
     # autoreset 0: Max rebuilds the audio chain whenever an object is added or audio is
@@ -562,6 +569,8 @@ def build_max() -> tuple[dict, dict]:
         p.connect(f"plus_{stem}", 0, f"gain_{stem}_sig")
         p.connect(f"lm_gain_{stem}", 0, f"gain_{stem}")
         p.connect(f"gain_{stem}", 0, f"gain_{stem}_sig", 1)
+        p.ui("meter~", sx, sy + 190, 80, 13, name=f"level_{stem}")
+        p.connect(f"gain_{stem}_sig", 0, f"level_{stem}")
         p.connect(f"gain_{stem}_sig", 0, "dac", 0)
         p.connect(f"gain_{stem}_sig", 0, "dac", 1)
         p.obj(f"buffer~ {MAX_BUF}.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")

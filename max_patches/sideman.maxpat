@@ -2757,6 +2757,30 @@
    {
     "box": {
      "id": "obj-120",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      215,
+      852,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      475.0,
+      160.0,
+      120.0,
+      13.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-121",
      "maxclass": "newobj",
      "text": "count~ 0 0 1 0",
      "numinlets": 2,
@@ -2774,7 +2798,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-122",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2792,7 +2816,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-123",
      "maxclass": "newobj",
      "text": "poke~ ---sideman.in",
      "numinlets": 3,
@@ -2808,7 +2832,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-124",
      "maxclass": "newobj",
      "text": "snapshot~ 5",
      "numinlets": 2,
@@ -2826,7 +2850,7 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-125",
      "maxclass": "newobj",
      "text": "prepend tick",
      "numinlets": 1,
@@ -2844,7 +2868,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-126",
      "maxclass": "newobj",
      "text": "+~ 1048576",
      "numinlets": 2,
@@ -2862,7 +2886,7 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-127",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2880,7 +2904,7 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-128",
      "maxclass": "newobj",
      "text": "*~ 0.",
      "numinlets": 2,
@@ -2898,7 +2922,7 @@
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-129",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2940,7 +2964,7 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-130",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2965,7 +2989,7 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-131",
      "maxclass": "newobj",
      "text": "dac~ 1 2",
      "numinlets": 2,
@@ -2981,7 +3005,7 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-132",
      "maxclass": "newobj",
      "text": "loadbang",
      "numinlets": 1,
@@ -2999,7 +3023,7 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-133",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3018,7 +3042,7 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-134",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.in",
      "numinlets": 1,
@@ -3037,7 +3061,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-135",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3056,7 +3080,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-136",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -3075,7 +3099,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-137",
      "maxclass": "newobj",
      "text": "index~ ---sideman.bass 1",
      "numinlets": 2,
@@ -3093,7 +3117,7 @@
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-138",
      "maxclass": "newobj",
      "text": "index~ ---sideman.bass 2",
      "numinlets": 2,
@@ -3111,7 +3135,7 @@
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-139",
      "maxclass": "newobj",
      "text": "index~ ---sideman.bass 3",
      "numinlets": 2,
@@ -3129,7 +3153,7 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-140",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3147,7 +3171,7 @@
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-141",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3165,7 +3189,7 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-142",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3183,7 +3207,7 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-143",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3201,7 +3225,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-144",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3243,7 +3267,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-145",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3268,7 +3292,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-146",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3286,7 +3310,31 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-147",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      330,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-148",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.bass",
      "numinlets": 1,
@@ -3305,7 +3353,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-149",
      "maxclass": "newobj",
      "text": "index~ ---sideman.drums 1",
      "numinlets": 2,
@@ -3323,7 +3371,7 @@
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-150",
      "maxclass": "newobj",
      "text": "index~ ---sideman.drums 2",
      "numinlets": 2,
@@ -3341,7 +3389,7 @@
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-151",
      "maxclass": "newobj",
      "text": "index~ ---sideman.drums 3",
      "numinlets": 2,
@@ -3359,7 +3407,7 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-152",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3377,7 +3425,7 @@
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-153",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3395,7 +3443,7 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-154",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3413,7 +3461,7 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-155",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3431,7 +3479,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-156",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3473,7 +3521,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-157",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3498,7 +3546,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-158",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3516,7 +3564,31 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-159",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      550,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-160",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.drums",
      "numinlets": 1,
@@ -3535,7 +3607,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-161",
      "maxclass": "newobj",
      "text": "index~ ---sideman.guitar 1",
      "numinlets": 2,
@@ -3553,7 +3625,7 @@
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-162",
      "maxclass": "newobj",
      "text": "index~ ---sideman.guitar 2",
      "numinlets": 2,
@@ -3571,7 +3643,7 @@
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-163",
      "maxclass": "newobj",
      "text": "index~ ---sideman.guitar 3",
      "numinlets": 2,
@@ -3589,7 +3661,7 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-164",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3607,7 +3679,7 @@
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-165",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3625,7 +3697,7 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-166",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3643,7 +3715,7 @@
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-167",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3661,7 +3733,7 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-168",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3703,7 +3775,7 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-169",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3728,7 +3800,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-170",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3746,7 +3818,31 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-171",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      770,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-172",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.guitar",
      "numinlets": 1,
@@ -3765,7 +3861,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-173",
      "maxclass": "newobj",
      "text": "index~ ---sideman.piano 1",
      "numinlets": 2,
@@ -3783,7 +3879,7 @@
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-174",
      "maxclass": "newobj",
      "text": "index~ ---sideman.piano 2",
      "numinlets": 2,
@@ -3801,7 +3897,7 @@
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-175",
      "maxclass": "newobj",
      "text": "index~ ---sideman.piano 3",
      "numinlets": 2,
@@ -3819,7 +3915,7 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-176",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3837,7 +3933,7 @@
    },
    {
     "box": {
-     "id": "obj-173",
+     "id": "obj-177",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3855,7 +3951,7 @@
    },
    {
     "box": {
-     "id": "obj-174",
+     "id": "obj-178",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3873,7 +3969,7 @@
    },
    {
     "box": {
-     "id": "obj-175",
+     "id": "obj-179",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3891,7 +3987,7 @@
    },
    {
     "box": {
-     "id": "obj-176",
+     "id": "obj-180",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3933,7 +4029,7 @@
    },
    {
     "box": {
-     "id": "obj-177",
+     "id": "obj-181",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3958,7 +4054,7 @@
    },
    {
     "box": {
-     "id": "obj-178",
+     "id": "obj-182",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3976,7 +4072,31 @@
    },
    {
     "box": {
-     "id": "obj-179",
+     "id": "obj-183",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      990,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      550.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-184",
      "maxclass": "newobj",
      "text": "buffer~ ---sideman.piano",
      "numinlets": 1,
@@ -5054,6 +5174,18 @@
    {
     "patchline": {
      "source": [
+      "obj-116",
+      0
+     ],
+     "destination": [
+      "obj-120",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-119",
       0
      ],
@@ -5078,11 +5210,11 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-121",
       0
      ],
      "destination": [
-      "obj-121",
+      "obj-122",
       0
      ]
     }
@@ -5094,8 +5226,20 @@
       0
      ],
      "destination": [
+      "obj-123",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-122",
       0
+     ],
+     "destination": [
+      "obj-123",
+      1
      ]
     }
    },
@@ -5106,30 +5250,6 @@
       0
      ],
      "destination": [
-      "obj-122",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-123",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-123",
-      0
-     ],
-     "destination": [
       "obj-124",
       0
      ]
@@ -5142,6 +5262,18 @@
       0
      ],
      "destination": [
+      "obj-125",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-125",
+      0
+     ],
+     "destination": [
       "obj-61",
       0
      ]
@@ -5150,31 +5282,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
-      "obj-125",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-61",
-      3
-     ],
-     "destination": [
-      "obj-125",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-125",
+      "obj-121",
       0
      ],
      "destination": [
@@ -5186,11 +5294,59 @@
    {
     "patchline": {
      "source": [
-      "obj-116",
+      "obj-61",
+      3
+     ],
+     "destination": [
+      "obj-126",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-126",
       0
      ],
      "destination": [
       "obj-127",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-116",
+      0
+     ],
+     "destination": [
+      "obj-128",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-129",
+      0
+     ],
+     "destination": [
+      "obj-128",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-128",
+      0
+     ],
+     "destination": [
+      "obj-131",
       0
      ]
     }
@@ -5202,44 +5358,8 @@
       0
      ],
      "destination": [
-      "obj-127",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-127",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-127",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-131",
-      0
-     ],
-     "destination": [
-      "obj-132",
-      0
+      1
      ]
     }
    },
@@ -5258,7 +5378,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-133",
       0
      ],
      "destination": [
@@ -5270,7 +5390,19 @@
    {
     "patchline": {
      "source": [
-      "obj-134",
+      "obj-67",
+      0
+     ],
+     "destination": [
+      "obj-135",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-135",
       0
      ],
      "destination": [
@@ -5282,19 +5414,7 @@
    {
     "patchline": {
      "source": [
-      "obj-131",
-      0
-     ],
-     "destination": [
-      "obj-135",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-126",
+      "obj-132",
       0
      ],
      "destination": [
@@ -5306,7 +5426,7 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5318,7 +5438,7 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5330,35 +5450,11 @@
    {
     "patchline": {
      "source": [
-      "obj-137",
+      "obj-127",
       0
      ],
      "destination": [
       "obj-139",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-136",
-      0
-     ],
-     "destination": [
-      "obj-139",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-139",
-      0
-     ],
-     "destination": [
-      "obj-140",
       0
      ]
     }
@@ -5371,6 +5467,18 @@
      ],
      "destination": [
       "obj-140",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-137",
+      0
+     ],
+     "destination": [
+      "obj-140",
       1
      ]
     }
@@ -5390,7 +5498,7 @@
    {
     "patchline": {
      "source": [
-      "obj-136",
+      "obj-139",
       0
      ],
      "destination": [
@@ -5414,19 +5522,7 @@
    {
     "patchline": {
      "source": [
-      "obj-145",
-      0
-     ],
-     "destination": [
-      "obj-143",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-143",
+      "obj-137",
       0
      ],
      "destination": [
@@ -5442,7 +5538,7 @@
       0
      ],
      "destination": [
-      "obj-130",
+      "obj-143",
       0
      ]
     }
@@ -5450,31 +5546,31 @@
    {
     "patchline": {
      "source": [
-      "obj-142",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      0
-     ],
-     "destination": [
       "obj-146",
       0
+     ],
+     "destination": [
+      "obj-144",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-144",
+      0
+     ],
+     "destination": [
+      "obj-143",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
       0
      ],
      "destination": [
@@ -5486,7 +5582,31 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
       0
      ],
      "destination": [
@@ -5498,7 +5618,7 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5510,7 +5630,7 @@
    {
     "patchline": {
      "source": [
-      "obj-148",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5522,43 +5642,19 @@
    {
     "patchline": {
      "source": [
-      "obj-147",
+      "obj-127",
       0
      ],
      "destination": [
+      "obj-151",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-150",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-150",
-      0
-     ],
-     "destination": [
-      "obj-151",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-149",
-      0
-     ],
-     "destination": [
-      "obj-151",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-151",
       0
      ],
      "destination": [
@@ -5570,7 +5666,7 @@
    {
     "patchline": {
      "source": [
-      "obj-147",
+      "obj-149",
       0
      ],
      "destination": [
@@ -5587,6 +5683,66 @@
      ],
      "destination": [
       "obj-153",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-151",
+      0
+     ],
+     "destination": [
+      "obj-153",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-153",
+      0
+     ],
+     "destination": [
+      "obj-154",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-149",
+      0
+     ],
+     "destination": [
+      "obj-154",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-154",
+      0
+     ],
+     "destination": [
+      "obj-155",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-158",
+      0
+     ],
+     "destination": [
+      "obj-156",
       0
      ]
     }
@@ -5598,19 +5754,7 @@
       0
      ],
      "destination": [
-      "obj-154",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-153",
+      "obj-155",
       1
      ]
     }
@@ -5618,55 +5762,7 @@
    {
     "patchline": {
      "source": [
-      "obj-153",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-153",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      0
-     ],
-     "destination": [
-      "obj-157",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-126",
-      0
-     ],
-     "destination": [
-      "obj-158",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-126",
+      "obj-155",
       0
      ],
      "destination": [
@@ -5678,7 +5774,31 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
       0
      ],
      "destination": [
@@ -5690,7 +5810,7 @@
    {
     "patchline": {
      "source": [
-      "obj-159",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5702,19 +5822,7 @@
    {
     "patchline": {
      "source": [
-      "obj-158",
-      0
-     ],
-     "destination": [
-      "obj-161",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-161",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5726,43 +5834,19 @@
    {
     "patchline": {
      "source": [
-      "obj-160",
+      "obj-127",
       0
      ],
      "destination": [
+      "obj-163",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-162",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-162",
-      0
-     ],
-     "destination": [
-      "obj-163",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-158",
-      0
-     ],
-     "destination": [
-      "obj-163",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-163",
       0
      ],
      "destination": [
@@ -5774,55 +5858,79 @@
    {
     "patchline": {
      "source": [
+      "obj-161",
+      0
+     ],
+     "destination": [
+      "obj-164",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-165",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-163",
+      0
+     ],
+     "destination": [
+      "obj-165",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-165",
+      0
+     ],
+     "destination": [
+      "obj-166",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-161",
+      0
+     ],
+     "destination": [
+      "obj-166",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-166",
+      0
+     ],
+     "destination": [
       "obj-167",
       0
-     ],
-     "destination": [
-      "obj-165",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-165",
-      0
-     ],
-     "destination": [
-      "obj-164",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-164",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-164",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
+      "obj-170",
       0
      ],
      "destination": [
@@ -5834,31 +5942,19 @@
    {
     "patchline": {
      "source": [
-      "obj-126",
+      "obj-168",
       0
      ],
      "destination": [
-      "obj-169",
-      0
+      "obj-167",
+      1
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-126",
-      0
-     ],
-     "destination": [
-      "obj-170",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-126",
+      "obj-167",
       0
      ],
      "destination": [
@@ -5870,7 +5966,31 @@
    {
     "patchline": {
      "source": [
-      "obj-170",
+      "obj-167",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-167",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
       0
      ],
      "destination": [
@@ -5882,19 +6002,7 @@
    {
     "patchline": {
      "source": [
-      "obj-169",
-      0
-     ],
-     "destination": [
-      "obj-172",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-172",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5906,19 +6014,7 @@
    {
     "patchline": {
      "source": [
-      "obj-171",
-      0
-     ],
-     "destination": [
-      "obj-173",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-173",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5930,24 +6026,84 @@
    {
     "patchline": {
      "source": [
-      "obj-169",
-      0
-     ],
-     "destination": [
-      "obj-174",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-174",
+      "obj-127",
       0
      ],
      "destination": [
       "obj-175",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-174",
+      0
+     ],
+     "destination": [
+      "obj-176",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-176",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-176",
+      0
+     ],
+     "destination": [
+      "obj-177",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-175",
+      0
+     ],
+     "destination": [
+      "obj-177",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-177",
+      0
+     ],
+     "destination": [
+      "obj-178",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-178",
+      1
      ]
     }
    },
@@ -5958,7 +6114,7 @@
       0
      ],
      "destination": [
-      "obj-176",
+      "obj-179",
       0
      ]
     }
@@ -5966,23 +6122,11 @@
    {
     "patchline": {
      "source": [
-      "obj-176",
+      "obj-182",
       0
      ],
      "destination": [
-      "obj-175",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-175",
-      0
-     ],
-     "destination": [
-      "obj-130",
+      "obj-180",
       0
      ]
     }
@@ -5990,23 +6134,59 @@
    {
     "patchline": {
      "source": [
-      "obj-175",
-      0
-     ],
-     "destination": [
-      "obj-130",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
+      "obj-180",
       0
      ],
      "destination": [
       "obj-179",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-183",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
+      0
+     ],
+     "destination": [
+      "obj-184",
       0
      ]
     }

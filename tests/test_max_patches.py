@@ -311,6 +311,17 @@ def test_the_patch_opens_in_a_performers_view() -> None:
             assert not overlap, f"{name_a!r} and {name_b!r} overlap in presentation"
 
 
+def test_levels_are_metered_in_the_performers_view() -> None:
+    """Issue 14, item 5: a meter~ shows the input as sent and one each generated stem."""
+    by_id = boxes(MAIN)
+    meters = {i for i, b in by_id.items() if b["maxclass"] == "meter~"}
+    fed = {x["destination"][0]: by_id[x["source"][0]].get("text") for x in lines(MAIN)
+           if x["destination"][0] in meters}
+    assert set(fed) == meters and len(meters) == 5
+    assert sorted(fed.values()) == ["*~ 1."] * 5  # input_gain and the four stem gains
+    assert all(by_id[i].get("presentation") == 1 for i in meters)
+
+
 def test_live_controls_are_ranged_parameters() -> None:
     """Issue 14, item 5: r, w, steps, variation, delay, the stems and the levels are Max
     parameters (MIDI-mappable, automatable) with a range, and start inside it."""
