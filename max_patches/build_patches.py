@@ -699,6 +699,11 @@ class PdCanvas:
         return self._add(f"#X obj {x} {y} bng 19 250 50 0 {send} empty {label} 24 9 0 12 "
                          f"#fcfcfc #000000 #000000;", name)
 
+    def vu(self, x: int, y: int, receive: str, label: str) -> str:
+        """A VU meter, 80 pixels high, fed dB below full scale."""
+        return self._add(f"#X obj {x} {y} vu 15 80 {receive} {label} -1 -8 0 12 #404040 "
+                         f"#000000 0 0;", None)
+
     def sub(self, x: int, y: int, name: str) -> PdCanvas:
         child = PdCanvas(name=name, rect=(40, 80, 1100, 760))
         self._add(child, name)  # type: ignore[arg-type]
@@ -790,6 +795,9 @@ def build_pd() -> str:
     t(440, y + 55, "beats/bar")
     top.floatatom(515, y + 55, 3, "sideman-bpb-set", "sideman-bpb")
     top.bang(560, y + 55, "sideman-downbeat", "downbeat")
+    # levels: the input as sent and each generated stem
+    for i, (key, label) in enumerate((("in", "in"), *((stem, stem[0]) for stem in STEMS))):
+        top.vu(905 + 20 * i, 255, f"sideman-level-{key}", label)
     y = 340
     t(20, y, "4. status")
     # Displays, not number boxes: connected is a light (a toggle the session sets), the
@@ -1988,6 +1996,12 @@ def _pd_audio(c: PdCanvas) -> None:
     c.obj(20, 160, "*~", "monitor")
     c.obj(80, 160, "r sideman-monitor", "monitor_r")
     c.connect("in_gain", 0, "monitor")
+    c.obj(20, 1000, "env~", "in_env")
+    c.obj(20, 1025, "- 100", "in_db")
+    c.obj(20, 1050, "s sideman-level-in", "in_db_s")
+    c.connect("in_gain", 0, "in_env")
+    c.connect("in_env", 0, "in_db")
+    c.connect("in_db", 0, "in_db_s")
     c.connect("monitor_r", 0, "monitor", 1)
     # stems: tail + gain * (head - tail) at the playback slot
     # the playback slot of each sample: the block's base slot from [pd clock] plus 0..63
@@ -2020,6 +2034,13 @@ def _pd_audio(c: PdCanvas) -> None:
         c.connect(f"{stem}_sum", 0, f"{stem}_level")
         c.connect(f"{stem}_level_r", 0, f"{stem}_level", 1)
         c.connect(f"{stem}_level", 0, "gen")
+        # the stem's level for its meter (vu takes dB below full scale: env~ - 100)
+        c.obj(x, 900, "env~", f"{stem}_env")
+        c.obj(x, 925, "- 100", f"{stem}_db")
+        c.obj(x, 950, f"s sideman-level-{stem}", f"{stem}_db_s")
+        c.connect(f"{stem}_level", 0, f"{stem}_env")
+        c.connect(f"{stem}_env", 0, f"{stem}_db")
+        c.connect(f"{stem}_db", 0, f"{stem}_db_s")
     c.obj(20, 460, "+~", "gen")
     c.obj(20, 490, "+~", "out")
     c.connect("gen", 0, "out")

@@ -121,6 +121,7 @@ def test_pd_patch_uses_vanilla_objects_only() -> None:
         "array", "soundfiler", "openpanel", "makefilename", "samplerate~", "bang~",
         "netsend", "oscformat", "oscparse", "adc~", "dac~", "*~", "+~", "-~", "sig~",
         "tabreceive~", "tabread~", "tabwrite~", "tabplay~", "writesf~", "tgl", "bng",
+        "vu", "env~",
     }
     used = set()
     for line in PATCH.read_text().split(";\n"):
@@ -182,6 +183,23 @@ def test_pd_patch_has_a_graph_on_parent_with_the_controls() -> None:
     for a, b, c, d in guis:
         x, y = int(a or c), int(b or d)
         assert x0 <= x < x0 + w - 20 and y0 <= y < y0 + h - 20, (x, y)
+
+
+def test_pd_levels_are_metered() -> None:
+    """Issue 14, item 5: a vu meter for the input as sent and one for each generated stem,
+    each fed by [env~] - 100 (dB below full scale) from [pd audio]."""
+    canvases = {name: (items, cords) for name, items, cords in pd_structure(PATCH.read_text())}
+    meters = [i[1].split()[3] for i in canvases["(top)"][0]
+              if i[0] == "obj" and i[1].startswith("vu ")]
+    keys = ["in", "bass", "drums", "guitar", "piano"]
+    assert meters == [f"sideman-level-{k}" for k in keys]
+    items, cords = canvases["audio"]
+    index = {item: i for i, item in enumerate(items)}
+    for key in keys:
+        send = index[("obj", f"s sideman-level-{key}")]
+        (db,) = [a for a, _, b, _ in cords if b == send]
+        (env,) = [a for a, _, b, _ in cords if b == db]
+        assert items[db] == ("obj", "- 100") and items[env] == ("obj", "env~"), key
 
 
 @needs_pd
