@@ -684,7 +684,11 @@ class PdCanvas:
 
     def floatatom(self, x: int, y: int, width: int, receive: str, send: str,
                   name: str | None = None) -> str:
-        return self._add(f"#X floatatom {x} {y} {width} 0 0 0 - {receive} {send} 0;", name)
+        """A number box; a live control (MAX_PARAMETERS, Pd spelling) gets its range."""
+        key = send.removeprefix("sideman-").replace("-", "_")
+        lo, hi = MAX_PARAMETERS[key][1:3] if key in MAX_PARAMETERS else (0, 0)
+        return self._add(f"#X floatatom {x} {y} {width} {lo:g} {hi:g} 0 - {receive} {send} 0;",
+                         name)
 
     def symbolatom(self, x: int, y: int, width: int, receive: str, send: str,
                    name: str | None = None) -> str:

@@ -202,6 +202,19 @@ def test_pd_levels_are_metered() -> None:
         assert items[db] == ("obj", "- 100") and items[env] == ("obj", "env~"), key
 
 
+def test_pd_live_controls_are_ranged() -> None:
+    """Issue 14, item 5: the number boxes of the live controls have the Max patch's ranges
+    (Pd clips what is typed, dragged or sent to them)."""
+    ranges = {send: (float(lo), float(hi)) for lo, hi, send in re.findall(
+        r"^#X floatatom \d+ \d+ \d+ (\S+) (\S+) 0 - \S+ (\S+) 0;$", PATCH.read_text(), re.M)}
+    want = {"r": (0.015625, 1.0), "w": (-1.0, 14.0), "steps": (0.0, 64.0),
+            "variation": (0.0, 2.0), "delay": (0.0, 10000.0), "input-gain": (0.0, 4.0),
+            "monitor": (0.0, 4.0), **{f"gain-{s}": (0.0, 4.0) for s in
+                                      ("bass", "drums", "guitar", "piano")}}
+    for key, (lo, hi) in want.items():
+        assert ranges[f"sideman-{key}"] == (lo, hi), key
+
+
 @needs_pd
 def test_pd_patch_loads_without_errors() -> None:
     run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
