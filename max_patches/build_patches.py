@@ -23,6 +23,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RING = 1048576  # frames of every ring buffer; sideman.js and sideman.pd use the same number
 STEMS = ("bass", "drums", "guitar", "piano")
+#: The Max patch's buffer~ names start with "---": Max for Live replaces it with a number of
+#: the device's own, so several copies run side by side (in plain Max it stays as it is).
+#: sideman.js cannot see that number: the patch sends it the names at load (``buffers``).
+MAX_BUF = "---sideman"
 
 
 # =========================================================================================
@@ -55,7 +59,6 @@ def max_io(text: str) -> tuple[int, int, list[str]]:
         "+~": (2, 1, sig),
         "-~": (2, 1, sig),
         "%~": (2, 1, sig),
-        "sfplay~": (2, 2, ["signal", "bang"]),
     }
     if name in fixed:
         return fixed[name]
@@ -66,6 +69,8 @@ def max_io(text: str) -> tuple[int, int, list[str]]:
         return 1, k, sig * k
     if name == "dac~":
         return n or 2, 0, []
+    if name == "sfplay~":  # one signal outlet per channel, then the notification outlet
+        return 2, int(args[0]) + 1, sig * int(args[0]) + ["bang"]
     if name == "selector~":
         return int(args[0]) + 1, 1, sig
     if name == "js":
@@ -92,6 +97,7 @@ UI_IO: dict[str, tuple[int, int, list[str]]] = {
     "button": (1, 1, ["bang"]),
     "ezdac~": (2, 0, []),
     "panel": (1, 0, []),
+    "meter~": (1, 1, ["float"]),
 }
 
 
@@ -128,7 +134,7 @@ class MaxPatcher:
         inlets, outlets, types = UI_IO[maxclass]
         box: dict = {"maxclass": maxclass, "numinlets": inlets, "numoutlets": outlets,
                      "outlettype": types, "patching_rect": [x, y, w, h]}
-        if maxclass not in ("comment", "panel"):
+        if maxclass not in ("comment", "panel", "meter~"):
             box["parameter_enable"] = 0
         if varname is not None:
             box["varname"] = varname
@@ -141,9 +147,9 @@ class MaxPatcher:
         return self.ui("comment", x, y, w, 6 + 14 * lines, text=text, linecount=lines, **attrs)
 
     def message(self, text: str, x: float, y: float, w: float = 0,
-                varname: str | None = None, name: str | None = None) -> str:
+                varname: str | None = None, name: str | None = None, **attrs: object) -> str:
         return self.ui("message", x, y, w or max(30.0, 7.0 * len(text) + 14.0), 22,
-                       name=name, varname=varname, text=text)
+                       name=name, varname=varname, text=text, **attrs)
 
     def connect(self, source: str, outlet: int, destination: str, inlet: int = 0) -> None:
         src, dst = self.ids.get(source, source), self.ids.get(destination, destination)
@@ -157,7 +163,7 @@ class MaxPatcher:
             "classnamespace": "box",
             "rect": list(self.rect),
             "bglocked": 0,
-            "openinpresentation": 0,
+            "openinpresentation": int(any(b["box"].get("presentation") for b in self.boxes)),
             "default_fontsize": 12.0,
             "default_fontface": 0,
             "default_fontname": "Arial",
@@ -196,7 +202,8 @@ CONTROLS: dict[str, str] = {
              "input they go with; raise it when the status shows misses (network jitter).",
     "datagram": "datagram: largest UDP datagram the server sends (bytes). Lower it if chunks "
                 "never arrive (some networks drop large datagrams).",
-    "file": "file: input source, off = the live input (adc~ 1), on = the sound file.",
+    "file": "file: input source, off = the live input (adc~ 1), on = the sound file (a "
+            "stereo file is mixed down to (left + right) / 2; a mono file plays at half level).",
     "open": "open: choose a sound file for the file input.",
     "play": "play: starts (on) and stops (off) the sound file.",
     "input_gain": "input_gain: level of the input that is recorded and sent to the server.",
@@ -209,7 +216,7 @@ CONTROLS: dict[str, str] = {
     "transport": "transport: starts and stops Max's transport; its tempo and bar position "
                  "are sent to the server (models with a beat grid use them).",
     "tempo": "tempo: the transport's tempo in BPM.",
-    "connected": "connected: 1 while the server answers.",
+    "connected": "connected: a light, on while a session runs and the server answers.",
     "latency": "latency: ms from the end of a hop's input to the last chunk of its output.",
     "slack": "slack: ms to spare between a step's last chunk and the moment it plays "
              "(negative = late).",
@@ -245,6 +252,71 @@ def max_parameter(name: str) -> dict:
                 "parameter_longname": f"sideman {name}", "parameter_shortname": name,
                 "parameter_type": kind, "parameter_mmin": lo, "parameter_mmax": hi,
                 "parameter_initial_enable": 1, "parameter_initial": [initial]}}}
+
+
+def max_presentation() -> dict[str, tuple[float, float, float, float]]:
+    """The performer's view (presentation mode, where the patch opens): what to play with and
+    what to read, in rows: connect, what to generate, input, levels, status. Keys are
+    controls (varname) or the text of their label (a comment); the rest of the patch (the
+    plumbing) stays in the patching view."""
+    view: dict[str, tuple[float, float, float, float]] = {
+        "title": (10, 5, 600, 28),
+        # row 1: audio, where the server is, connect, the connection light
+        "audio": (10, 40, 45, 45), "c:audio": (58, 53, 50, 20),
+        "c:host": (115, 40, 40, 20), "host": (155, 40, 110, 22),
+        "c:port": (275, 40, 40, 20), "port": (315, 40, 60, 22),
+        "connect": (390, 40, 63, 22), "disconnect": (460, 40, 84, 22),
+        "reset": (551, 40, 49, 22),
+        "connected": (615, 40, 22, 22), "c:connected": (640, 40, 70, 20),
+        # row 2: what to generate
+        "c:r": (10, 95, 60, 20), "r": (10, 115, 60, 22),
+        "c:w": (85, 95, 50, 20), "w": (85, 115, 50, 22),
+        "c:steps": (150, 95, 50, 20), "steps": (150, 115, 50, 22),
+        "c:variation": (215, 95, 70, 20), "variation": (215, 115, 60, 22),
+        "c:delay (ms)": (300, 95, 80, 20), "delay": (300, 115, 60, 22),
+        "c:stems": (400, 95, 60, 20),
+        # row 3: the input
+        "file": (10, 155, 22, 22), "c:file": (34, 155, 40, 20),
+        "open": (80, 155, 42, 22),
+        "play": (130, 155, 22, 22), "c:play": (154, 155, 40, 20),
+        "c:input_gain": (205, 155, 80, 20), "input_gain": (285, 155, 50, 22),
+        "c:monitor": (350, 155, 60, 20), "monitor": (410, 155, 50, 22),
+        "level_in": (475, 160, 120, 13),
+        # row 5: the status
+        "c:latency ms": (10, 235, 80, 20), "latency": (10, 255, 80, 22),
+        "c:slack ms": (100, 235, 80, 20), "slack": (100, 255, 80, 22),
+        "c:misses": (190, 235, 80, 20), "misses": (190, 255, 80, 22),
+        "c:lost": (280, 235, 80, 20), "lost": (280, 255, 80, 22),
+        "info": (370, 255, 400, 22), "server": (10, 285, 760, 22),
+    }
+    for i, stem in enumerate(STEMS):
+        view[f"stem_{stem}"] = (400 + 90 * i, 115, 22, 22)
+        view[f"c:{stem}"] = (424 + 90 * i, 115, 60, 20)
+        # row 4: the levels of the generated parts
+        view[f"gain_{stem}"] = (10 + 180 * i, 195, 50, 22)
+        view[f"c:gain_{stem}"] = (63 + 180 * i, 195, 90, 20)
+        view[f"level_{stem}"] = (10 + 180 * i, 219, 140, 10)
+    return view
+
+
+def present(p: MaxPatcher) -> None:
+    """Put the performer's controls and their labels into presentation mode."""
+    view = max_presentation()
+    found: dict[str, list[dict]] = {}
+    for entry in p.boxes:
+        box = entry["box"]
+        if "varname" in box:
+            found.setdefault(box["varname"], []).append(box)
+        elif box["maxclass"] == "comment":
+            key = "title" if box["text"].startswith("sideman: ") else f"c:{box['text']}"
+            found.setdefault(key, []).append(box)
+    for name in ("level_in", *(f"level_{stem}" for stem in STEMS)):
+        found[name] = [p.boxes[int(p.ids[name].split("-")[1]) - 1]["box"]]
+    for key, rect in view.items():
+        if len(found.get(key, [])) != 1:
+            raise ValueError(f"presentation: {key!r} names {len(found.get(key, []))} boxes")
+        found[key][0]["presentation"] = 1
+        found[key][0]["presentation_rect"] = list(map(float, rect))
 
 
 def build_max() -> tuple[dict, dict]:
@@ -365,20 +437,25 @@ def build_max() -> tuple[dict, dict]:
     p.obj("route connected latency slack misses lost info server", 20, y + 25, 420,
           name="route")
     p.connect("js", 2, "route")
-    for i, (key, kind) in enumerate((("connected", "number"), ("latency", "flonum"),
-                                     ("slack", "flonum"), ("misses", "number"),
-                                     ("lost", "number"))):
-        sx = 20 + 85 * i
-        p.ui(kind, sx, y + 55, 60, varname=key)
-        c(key + (" ms" if kind == "flonum" else ""), sx, y + 80, 80)
-        p.connect("route", i, key)
-    p.obj("prepend set", 450, y + 55, name="pre_set")
-    p.message("not connected", 450, y + 85, 400, varname="info")
+    # What the performer reads at a glance: displays, not number boxes (ignoreclick: nothing
+    # to edit by mistake). connected is a light: a toggle that is on while a session runs.
+    p.ui("toggle", 20, y + 80, 22, 22, varname="connected", ignoreclick=1)
+    c("connected", 45, y + 80, 70)
+    p.connect("route", 0, "connected")
+    for i, key in enumerate(("latency", "slack", "misses", "lost"), start=1):
+        sx = 20 + 100 * i
+        p.obj("prepend set", sx, y + 52, name=f"pre_{key}_show")
+        p.message("-", sx, y + 80, 80, varname=key, ignoreclick=1)
+        c(key + (" ms" if key in ("latency", "slack") else ""), sx, y + 105, 80)
+        p.connect("route", i, f"pre_{key}_show")
+        p.connect(f"pre_{key}_show", 0, key)
+    p.obj("prepend set", 520, y + 52, name="pre_set")
+    p.message("not connected", 520, y + 80, 400, varname="info", ignoreclick=1)
     p.connect("route", 5, "pre_set")
     p.connect("pre_set", 0, "info")
     # the server's own status reply, one line (sideman.js, onStatus)
-    p.obj("prepend set", 560, y + 55, name="pre_server")
-    p.message("server: -", 20, y + 105, 420, varname="server")
+    p.obj("prepend set", 620, y + 52, name="pre_server")
+    p.message("server: -", 520, y + 105, 420, varname="server", ignoreclick=1)
     p.connect("route", 6, "pre_server")
     p.connect("pre_server", 0, "server")
 
@@ -387,8 +464,9 @@ def build_max() -> tuple[dict, dict]:
     c("5. audio: the sample clock [count~] drives everything, so input and output stay "
       "sample-aligned", 20, y - 10, 900, fontface=1)
     c("Input: count~ gives every sample its absolute position; poke~ writes the input at "
-      "slot (count % 1048576) of buffer~ sideman.in, where sideman.js reads it. Output: each "
-      "stem's buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head "
+      "slot (count % 1048576) of buffer~ ---sideman.in, where sideman.js reads it (--- is "
+      "the Max for Live device's number: copies do not share buffers). Output: each stem's "
+      "buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head "
       "(the first xfade samples of a step), 3 gain (crossfade gain, 0 elsewhere). index~ "
       "reads them at slot ((count + 1048576 - delay) % 1048576) and the stem plays "
       "tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever "
@@ -396,7 +474,11 @@ def build_max() -> tuple[dict, dict]:
       20, y + 10, 1200, lines=3)
     y = 790
     p.obj("adc~ 1", 20, y, name="adc")
-    p.obj("sfplay~ 1", 90, y, name="sfplay")
+    # a stereo file is mixed down: (left + right) / 2 (a mono file comes out of the left
+    # outlet only, at half level: raise input_gain)
+    p.obj("sfplay~ 2", 90, y, name="sfplay")
+    p.obj("+~", 140, y + 30, name="file_sum")
+    p.obj("*~ 0.5", 190, y + 30, name="file_mix")
     p.message("open", 90, y - 30, varname="open")
     p.ui("toggle", 140, y - 30, 22, 22, varname="play")
     c("play", 164, y - 30, 40)
@@ -409,19 +491,24 @@ def build_max() -> tuple[dict, dict]:
     p.connect("file", 0, "plus1")
     p.connect("plus1", 0, "selector", 0)
     p.connect("adc", 0, "selector", 1)
-    p.connect("sfplay", 0, "selector", 2)
+    p.connect("sfplay", 0, "file_sum", 0)
+    p.connect("sfplay", 1, "file_sum", 1)
+    p.connect("file_sum", 0, "file_mix")
+    p.connect("file_mix", 0, "selector", 2)
     p.obj("*~ 1.", 20, y + 60, name="in_gain")
     p.ui("flonum", 70, y + 60, 50, varname="input_gain", **max_parameter("input_gain"))
     c("input_gain", 125, y + 60, 80)
     p.obj("loadmess 1.", 125, y + 85, name="lm_input_gain")
     p.connect("selector", 0, "in_gain")
+    p.ui("meter~", 215, 852, 80, 13, name="level_in")  # the level sent to the server
+    p.connect("in_gain", 0, "level_in")
     p.connect("lm_input_gain", 0, "input_gain")
     p.connect("input_gain", 0, "in_gain", 1)
     # autoreset 0: Max rebuilds the audio chain whenever an object is added or audio is
     # switched; with autoreset the count (every position of the session) would start again.
     p.obj("count~ 0 0 1 0", 280, y, name="count")
     p.obj(f"%~ {RING}", 280, y + 30, name="in_slot")
-    p.obj("poke~ sideman.in", 20, y + 120, name="poke")
+    p.obj(f"poke~ {MAX_BUF}.in", 20, y + 120, name="poke")
     p.connect("count", 0, "in_slot")
     p.connect("in_gain", 0, "poke", 0)
     p.connect("in_slot", 0, "poke", 1)
@@ -447,9 +534,14 @@ def build_max() -> tuple[dict, dict]:
     # buffers, sized in samples once the patch has loaded
     p.obj("loadbang", 1230, y - 30, name="loadbang")
     p.message(f"sizeinsamps {RING} 1", 1230, y, name="size_in")
-    p.obj("buffer~ sideman.in", 1230, y + 30, name="buf_in")
+    p.obj(f"buffer~ {MAX_BUF}.in", 1230, y + 30, name="buf_in")
     p.connect("loadbang", 0, "size_in")
     p.connect("size_in", 0, "buf_in")
+    # the buffer names as Max for Live resolved them, for sideman.js (bound at connect)
+    p.message(" ".join(["buffers", f"{MAX_BUF}.in", *(f"{MAX_BUF}.{s}" for s in STEMS)]),
+              20, 505, name="buffer_names")
+    p.connect("lb_sr", 0, "buffer_names")
+    p.connect("buffer_names", 0, "js")
     p.message(f"sizeinsamps {RING} 3", 1230, y + 60, name="size_stems")
     p.connect("loadbang", 0, "size_stems")
 
@@ -457,7 +549,7 @@ def build_max() -> tuple[dict, dict]:
         sx = 330 + 220 * i
         sy = y + 65
         for ch in (1, 2, 3):
-            p.obj(f"index~ sideman.{stem} {ch}", sx, sy + 25 * (ch - 1), 150,
+            p.obj(f"index~ {MAX_BUF}.{stem} {ch}", sx, sy + 25 * (ch - 1), 150,
                   name=f"idx_{stem}_{ch}")
             p.connect("play_slot", 0, f"idx_{stem}_{ch}")
         p.obj("-~", sx, sy + 80, name=f"minus_{stem}")      # head - tail
@@ -477,11 +569,14 @@ def build_max() -> tuple[dict, dict]:
         p.connect(f"plus_{stem}", 0, f"gain_{stem}_sig")
         p.connect(f"lm_gain_{stem}", 0, f"gain_{stem}")
         p.connect(f"gain_{stem}", 0, f"gain_{stem}_sig", 1)
+        p.ui("meter~", sx, sy + 190, 80, 13, name=f"level_{stem}")
+        p.connect(f"gain_{stem}_sig", 0, f"level_{stem}")
         p.connect(f"gain_{stem}_sig", 0, "dac", 0)
         p.connect(f"gain_{stem}_sig", 0, "dac", 1)
-        p.obj(f"buffer~ sideman.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")
+        p.obj(f"buffer~ {MAX_BUF}.{stem}", 1230, y + 90 + 25 * i, name=f"buf_{stem}")
         p.connect("size_stems", 0, f"buf_{stem}")
 
+    present(p)
     main = p.to_json()
     varnames = {b["box"]["varname"] for b in p.boxes if "varname" in b["box"]}
     if varnames != set(CONTROLS):
@@ -498,7 +593,7 @@ def build_max_help() -> dict:
         "to test without a model). It listens on 127.0.0.1:7400.",
         "2. Open sideman.maxpat (click the message below) and turn audio on.",
         "3. Set host and port if the server runs on another computer, choose stems, r and w.",
-        "4. Press connect. The status shows connected 1 and the model's name.",
+        "4. Press connect. The connected light comes on and the status line names the model.",
         "5. Play. The generated parts come back a hop later, in time with you; raise delay if "
         "the status counts misses.",
     ]
@@ -562,6 +657,8 @@ class PdCanvas:
     items: list[str] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)
     conns: list[tuple[str | int, int, str | int, int]] = field(default_factory=list)
+    #: graph on parent: the area (x, y, width, height) a parent patch shows of this canvas
+    gop: tuple[int, int, int, int] | None = None
     _auto: int = 0
 
     def _add(self, line: str, name: str | None) -> str:
@@ -587,7 +684,11 @@ class PdCanvas:
 
     def floatatom(self, x: int, y: int, width: int, receive: str, send: str,
                   name: str | None = None) -> str:
-        return self._add(f"#X floatatom {x} {y} {width} 0 0 0 - {receive} {send} 0;", name)
+        """A number box; a live control (MAX_PARAMETERS, Pd spelling) gets its range."""
+        key = send.removeprefix("sideman-").replace("-", "_")
+        lo, hi = MAX_PARAMETERS[key][1:3] if key in MAX_PARAMETERS else (0, 0)
+        return self._add(f"#X floatatom {x} {y} {width} {lo:g} {hi:g} 0 - {receive} {send} 0;",
+                         name)
 
     def symbolatom(self, x: int, y: int, width: int, receive: str, send: str,
                    name: str | None = None) -> str:
@@ -601,6 +702,11 @@ class PdCanvas:
     def bang(self, x: int, y: int, send: str, label: str, name: str | None = None) -> str:
         return self._add(f"#X obj {x} {y} bng 19 250 50 0 {send} empty {label} 24 9 0 12 "
                          f"#fcfcfc #000000 #000000;", name)
+
+    def vu(self, x: int, y: int, receive: str, label: str) -> str:
+        """A VU meter, 80 pixels high, fed dB below full scale."""
+        return self._add(f"#X obj {x} {y} vu 15 80 {receive} {label} -1 -8 0 12 #404040 "
+                         f"#000000 0 0;", None)
 
     def sub(self, x: int, y: int, name: str) -> PdCanvas:
         child = PdCanvas(name=name, rect=(40, 80, 1100, 760))
@@ -624,6 +730,9 @@ class PdCanvas:
                 out.append(item)
         for a, outlet, b, inlet in self.conns:
             out.append(f"#X connect {self.names[a]} {outlet} {self.names[b]} {inlet};")
+        if self.gop is not None:
+            gx, gy, gw, gh = self.gop
+            out.append(f"#X coords 0 -1 1 1 {gw} {gh} 2 {gx} {gy};")  # 2: GOP, name hidden
         return out
 
 
@@ -639,7 +748,9 @@ def pd_value_chain(c: PdCanvas, x: int, y: int, expr: str, value: str, name: str
 
 
 def build_pd() -> str:
-    top = PdCanvas(rect=(30, 40, 1060, 760))
+    # Graph on parent: opened as an abstraction ([sideman] in a set), the parent shows the
+    # controls and the connection light of sections 1-4 (Pd draws only its GUI objects there).
+    top = PdCanvas(rect=(30, 40, 1060, 760), gop=(10, 85, 1000, 330))
     t = top.text
     t(20, 10, "sideman: an AI accompanist that listens to you and plays along (Pure Data "
               "vanilla). Start sideman serve \\, turn DSP on \\, press connect \\, play.", 110)
@@ -688,12 +799,26 @@ def build_pd() -> str:
     t(440, y + 55, "beats/bar")
     top.floatatom(515, y + 55, 3, "sideman-bpb-set", "sideman-bpb")
     top.bang(560, y + 55, "sideman-downbeat", "downbeat")
+    # levels: the input as sent and each generated stem
+    for i, (key, label) in enumerate((("in", "in"), *((stem, stem[0]) for stem in STEMS))):
+        top.vu(905 + 20 * i, 255, f"sideman-level-{key}", label)
     y = 340
     t(20, y, "4. status")
-    x = 20
-    for key in ("connected", "latency", "slack", "misses", "lost"):
+    # Displays, not number boxes: connected is a light (a toggle the session sets), the
+    # numbers are message boxes set from sideman-show-<key> (nothing to edit by mistake).
+    t(20, y + 25, "connected")
+    top.toggle(20, y + 45, "empty", "sideman-show-connected", name="show_connected")
+    x = 130
+    for key in ("latency", "slack", "misses", "lost"):
         t(x, y + 25, key + (" ms" if key in ("latency", "slack") else ""))
-        top.floatatom(x, y + 45, 7, f"sideman-show-{key}", "-")
+        top.msg(x, y + 45, "-", f"show_{key}")
+        cx = 300 + 130 * (x - 130) // 110
+        top.obj(cx, y + 80, f"r sideman-show-{key}", f"show_{key}_r")
+        top.obj(cx, y + 105, "list prepend set", f"show_{key}_set")
+        top.obj(cx, y + 130, "list trim", f"show_{key}_trim")
+        top.connect(f"show_{key}_r", 0, f"show_{key}_set")
+        top.connect(f"show_{key}_set", 0, f"show_{key}_trim")
+        top.connect(f"show_{key}_trim", 0, f"show_{key}")
         x += 110
     top.obj(20, y + 80, "r sideman-info", "info_r")
     top.obj(150, y + 80, "print sideman", "info_print")
@@ -755,6 +880,7 @@ def _pd_init(c: PdCanvas) -> None:
     c.obj(300, 160, "array define sideman-zeros 8192")
     c.obj(580, 160, "array define sideman-ramp 64")
     c.obj(20, 185, "array define sideman-file 10")
+    c.obj(300, 232, "array define sideman-file-r 10")
     c.obj(300, 185, "array define smfintab 65536")
     c.obj(580, 185, "array define smstemflag 4")
     c.obj(20, 210, "array define smcur 4")
@@ -1813,23 +1939,32 @@ def _pd_audio(c: PdCanvas) -> None:
     c.obj(80, 20, "r sideman-mic", "mic_r")
     c.connect("adc", 0, "mic")
     c.connect("mic_r", 0, "mic", 1)
+    # The file is read into two arrays, left and right (soundfiler zeroes the right one for a
+    # mono file); both play together and are summed, times 1 / min(channels, 2): a stereo
+    # file is mixed down to (left + right) / 2, a mono file plays at its own level.
     c.obj(200, 20, "tabplay~ sideman-file", "play")
-    c.obj(200, 50, "*~", "file_gate")
+    c.obj(200, 50, "tabplay~ sideman-file-r", "play_r")
+    c.obj(200, 80, "*~ 1", "file_mix")
+    c.obj(200, 110, "*~", "file_gate")
     c.obj(350, 20, "r sideman-file", "file_r")
     c.obj(350, 80, "r sideman-fileplay", "fileplay_r")
     c.obj(500, 80, "r sideman-filestop", "filestop_r")
     c.msg(500, 105, "stop", "filestop_msg")
-    c.connect("play", 0, "file_gate")
+    c.connect("play", 0, "file_mix")
+    c.connect("play_r", 0, "file_mix")
+    c.connect("file_mix", 0, "file_gate")
     c.connect("file_r", 0, "file_gate", 1)
     c.connect("fileplay_r", 0, "play")
+    c.connect("fileplay_r", 0, "play_r")
     c.connect("filestop_r", 0, "filestop_msg")
     c.connect("filestop_msg", 0, "play")
+    c.connect("filestop_msg", 0, "play_r")
     # open: a file dialog, or a path sent to sideman-open
     c.obj(650, 20, "r sideman-open", "open_r")
     c.obj(650, 45, "route bang", "open_route")
     c.obj(650, 70, "openpanel", "open_panel")
     c.obj(650, 100, "list prepend read -resize", "open_msg")
-    c.obj(650, 125, "list append sideman-file", "open_append")
+    c.obj(650, 125, "list append sideman-file sideman-file-r", "open_append")
     c.obj(650, 150, "list trim", "open_trim")
     c.obj(650, 175, "soundfiler", "open_sf")
     c.obj(650, 200, "list prepend loaded samples:", "open_info")
@@ -1845,6 +1980,14 @@ def _pd_audio(c: PdCanvas) -> None:
     c.connect("open_sf", 0, "open_info")
     c.connect("open_info", 0, "open_info_trim")
     c.connect("open_info_trim", 0, "open_info_s")
+    # soundfiler's right outlet: samplerate headersize channels bytes endianness
+    c.msg(850, 250, "$3", "open_nch")
+    c.obj(850, 275, "min 2", "open_nch_min")
+    c.obj(850, 300, "expr 1 / $f1", "open_nch_gain")
+    c.connect("open_sf", 1, "open_nch")
+    c.connect("open_nch", 0, "open_nch_min")
+    c.connect("open_nch_min", 0, "open_nch_gain")
+    c.connect("open_nch_gain", 0, "file_mix", 1)
     c.obj(20, 90, "*~", "in_gain")
     c.obj(80, 65, "r sideman-input-gain", "in_gain_r")
     c.connect("mic", 0, "in_gain")
@@ -1857,6 +2000,12 @@ def _pd_audio(c: PdCanvas) -> None:
     c.obj(20, 160, "*~", "monitor")
     c.obj(80, 160, "r sideman-monitor", "monitor_r")
     c.connect("in_gain", 0, "monitor")
+    c.obj(20, 1000, "env~", "in_env")
+    c.obj(20, 1025, "- 100", "in_db")
+    c.obj(20, 1050, "s sideman-level-in", "in_db_s")
+    c.connect("in_gain", 0, "in_env")
+    c.connect("in_env", 0, "in_db")
+    c.connect("in_db", 0, "in_db_s")
     c.connect("monitor_r", 0, "monitor", 1)
     # stems: tail + gain * (head - tail) at the playback slot
     # the playback slot of each sample: the block's base slot from [pd clock] plus 0..63
@@ -1889,6 +2038,13 @@ def _pd_audio(c: PdCanvas) -> None:
         c.connect(f"{stem}_sum", 0, f"{stem}_level")
         c.connect(f"{stem}_level_r", 0, f"{stem}_level", 1)
         c.connect(f"{stem}_level", 0, "gen")
+        # the stem's level for its meter (vu takes dB below full scale: env~ - 100)
+        c.obj(x, 900, "env~", f"{stem}_env")
+        c.obj(x, 925, "- 100", f"{stem}_db")
+        c.obj(x, 950, f"s sideman-level-{stem}", f"{stem}_db_s")
+        c.connect(f"{stem}_level", 0, f"{stem}_env")
+        c.connect(f"{stem}_env", 0, f"{stem}_db")
+        c.connect(f"{stem}_db", 0, f"{stem}_db_s")
     c.obj(20, 460, "+~", "gen")
     c.obj(20, 490, "+~", "out")
     c.connect("gen", 0, "out")

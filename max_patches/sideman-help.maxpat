@@ -115,7 +115,7 @@
       860,
       34
      ],
-     "text": "4. Press connect. The status shows connected 1 and the model's name.",
+     "text": "4. Press connect. The connected light comes on and the status line names the model.",
      "linecount": 2,
      "fontsize": 12.0
     }
@@ -511,10 +511,10 @@
       20,
       754,
       860,
-      20
+      34
      ],
-     "text": "file: input source, off = the live input (adc~ 1), on = the sound file.",
-     "linecount": 1,
+     "text": "file: input source, off = the live input (adc~ 1), on = the sound file (a stereo file is mixed down to (left + right) / 2; a mono file plays at half level).",
+     "linecount": 2,
      "fontsize": 12.0
     }
    },
@@ -527,7 +527,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      776,
+      790,
       860,
       20
      ],
@@ -545,7 +545,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      798,
+      812,
       860,
       20
      ],
@@ -563,7 +563,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      820,
+      834,
       860,
       20
      ],
@@ -581,7 +581,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      842,
+      856,
       860,
       20
      ],
@@ -599,7 +599,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      864,
+      878,
       860,
       20
      ],
@@ -617,7 +617,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      886,
+      900,
       860,
       20
      ],
@@ -635,7 +635,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      908,
+      922,
       860,
       20
      ],
@@ -653,7 +653,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      930,
+      944,
       860,
       20
      ],
@@ -671,7 +671,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      952,
+      966,
       860,
       34
      ],
@@ -689,7 +689,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      988,
+      1002,
       860,
       20
      ],
@@ -707,11 +707,11 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1010,
+      1024,
       860,
       20
      ],
-     "text": "connected: 1 while the server answers.",
+     "text": "connected: a light, on while a session runs and the server answers.",
      "linecount": 1,
      "fontsize": 12.0
     }
@@ -725,7 +725,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1032,
+      1046,
       860,
       20
      ],
@@ -743,7 +743,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1054,
+      1068,
       860,
       20
      ],
@@ -761,7 +761,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1076,
+      1090,
       860,
       20
      ],
@@ -779,7 +779,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1098,
+      1112,
       860,
       20
      ],
@@ -797,7 +797,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1120,
+      1134,
       860,
       20
      ],
@@ -815,7 +815,7 @@
      "outlettype": [],
      "patching_rect": [
       20,
-      1142,
+      1156,
       860,
       34
      ],

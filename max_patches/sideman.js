@@ -7,8 +7,11 @@
  *
  * How the patch and this script share the work
  *   - The signal side is sample-exact and needs no script: [count~] is the sample clock.
- *     The input is written by [poke~ sideman.in] at slot (count % RING). Each generated
- *     stem lives in a 3-channel [buffer~ sideman.<stem>] ring: channel 1 "tail" (the direct
+ *     The input is written by [poke~ ---sideman.in] at slot (count % RING). Each generated
+ *     stem lives in a 3-channel [buffer~ ---sideman.<stem>] ring (--- is replaced by Max for
+ *     Live with the device's number, so copies do not share buffers; this script cannot see
+ *     it, so the patch sends the names at load: "buffers IN BASS DRUMS GUITAR PIANO",
+ *     "sideman.in" and "sideman.<stem>" until then): channel 1 "tail" (the direct
  *     samples of each step's output), channel 2 "head" (the first xfade samples of a step's
  *     output, which overlap the previous region) and channel 3 "gain" (the crossfade gain g of
  *     PROTOCOL.md "Writing chunks", 0 outside crossfades). The patch plays each stem as
@@ -78,6 +81,7 @@ var sm = null;             // the session (null when idle)
 var writers = {};
 var zeros = [];
 var inbuf = null;
+var bufnames = {input: "sideman.in", stems: {}};  // set by the patch at load (buffers)
 var timer = null;
 var tr = {tempo: 0, num: 4, state: 0, units: 0, res: 480, beats: 1, sent: null, sentAt: 0};
 
@@ -105,13 +109,14 @@ function fail(text) {
 // relative to this script that Max does not define). False, with a message, if one is wrong.
 function bind() {
     var i, buf, name;
-    inbuf = new Buffer("sideman.in");
+    inbuf = new Buffer(bufnames.input);
     if (inbuf.framecount() !== RING) {
-        fail("buffer~ sideman.in has " + inbuf.framecount() + " frames, expected " + RING);
+        fail("buffer~ " + bufnames.input + " has " + inbuf.framecount() + " frames, expected "
+             + RING);
         return false;
     }
     for (i = 0; i < STEM_NAMES.length; i++) {
-        name = "sideman." + STEM_NAMES[i];
+        name = bufnames.stems[STEM_NAMES[i]] || "sideman." + STEM_NAMES[i];
         buf = new Buffer(name);
         if (buf.framecount() !== RING || buf.channelcount() !== 3) {
             fail("buffer~ " + name + " has " + buf.framecount() + " frames and "
@@ -168,6 +173,20 @@ function session(address, args) {
 }
 
 // -- controls -----------------------------------------------------------------------------
+// "buffers IN BASS DRUMS GUITAR PIANO": the buffer~ names as the patch resolved them (Max
+// for Live replaces --- with the device's number); used from the next connect on.
+function buffers() {
+    var names = arrayfromargs(arguments), i;
+    if (names.length !== STEM_NAMES.length + 1) {
+        fail("buffers needs " + (STEM_NAMES.length + 1) + " names, got " + names.length);
+        return;
+    }
+    bufnames.input = String(names[0]);
+    for (i = 0; i < STEM_NAMES.length; i++) {
+        bufnames.stems[STEM_NAMES[i]] = String(names[i + 1]);
+    }
+}
+
 function loadbang() {
     outlet(1, "port", cfg.replyPort);
     outlet(0, "host", cfg.host);

@@ -16,7 +16,7 @@
    1100.0
   ],
   "bglocked": 0,
-  "openinpresentation": 0,
+  "openinpresentation": 1,
   "default_fontsize": 12.0,
   "default_fontface": 0,
   "default_fontname": "Arial",
@@ -45,7 +45,14 @@
      ],
      "text": "sideman: an AI accompanist that listens to you and plays along",
      "linecount": 1,
-     "fontsize": 18.0
+     "fontsize": 18.0,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      5.0,
+      600.0,
+      28.0
+     ]
     }
    },
    {
@@ -99,7 +106,14 @@
       45
      ],
      "parameter_enable": 0,
-     "varname": "audio"
+     "varname": "audio",
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      40.0,
+      45.0,
+      45.0
+     ]
     }
    },
    {
@@ -117,7 +131,14 @@
      ],
      "text": "audio",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      58.0,
+      53.0,
+      50.0,
+      20.0
+     ]
     }
    },
    {
@@ -135,7 +156,14 @@
      ],
      "text": "host",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      115.0,
+      40.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
@@ -160,7 +188,14 @@
      "varname": "host",
      "text": "127.0.0.1",
      "keymode": 1,
-     "lines": 1
+     "lines": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      155.0,
+      40.0,
+      110.0,
+      22.0
+     ]
     }
    },
    {
@@ -215,7 +250,14 @@
      ],
      "text": "port",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      275.0,
+      40.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
@@ -237,7 +279,14 @@
      "parameter_enable": 0,
      "varname": "port",
      "minimum": 1,
-     "maximum": 65535
+     "maximum": 65535,
+     "presentation": 1,
+     "presentation_rect": [
+      315.0,
+      40.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -369,7 +418,14 @@
      ],
      "parameter_enable": 0,
      "varname": "connect",
-     "text": "connect"
+     "text": "connect",
+     "presentation": 1,
+     "presentation_rect": [
+      390.0,
+      40.0,
+      63.0,
+      22.0
+     ]
     }
    },
    {
@@ -389,7 +445,14 @@
      ],
      "parameter_enable": 0,
      "varname": "disconnect",
-     "text": "disconnect"
+     "text": "disconnect",
+     "presentation": 1,
+     "presentation_rect": [
+      460.0,
+      40.0,
+      84.0,
+      22.0
+     ]
     }
    },
    {
@@ -409,7 +472,14 @@
      ],
      "parameter_enable": 0,
      "varname": "reset",
-     "text": "reset"
+     "text": "reset",
+     "presentation": 1,
+     "presentation_rect": [
+      551.0,
+      40.0,
+      49.0,
+      22.0
+     ]
     }
    },
    {
@@ -446,7 +516,14 @@
      ],
      "text": "r",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      95.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -481,7 +558,14 @@
         0.25
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      115.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -535,7 +619,14 @@
      ],
      "text": "w",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      85.0,
+      95.0,
+      50.0,
+      20.0
+     ]
     }
    },
    {
@@ -570,7 +661,14 @@
         1
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      85.0,
+      115.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -624,7 +722,14 @@
      ],
      "text": "steps",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      150.0,
+      95.0,
+      50.0,
+      20.0
+     ]
     }
    },
    {
@@ -659,7 +764,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      150.0,
+      115.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
@@ -713,7 +825,14 @@
      ],
      "text": "variation",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      215.0,
+      95.0,
+      70.0,
+      20.0
+     ]
     }
    },
    {
@@ -748,7 +867,14 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      215.0,
+      115.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -802,7 +928,14 @@
      ],
      "text": "delay (ms)",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      300.0,
+      95.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
@@ -837,7 +970,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      300.0,
+      115.0,
+      60.0,
+      22.0
+     ]
     }
    },
    {
@@ -965,7 +1105,14 @@
      ],
      "text": "stems",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      400.0,
+      95.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -999,7 +1146,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      400.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1017,7 +1171,14 @@
      ],
      "text": "bass",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      424.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1069,7 +1230,14 @@
         1
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      490.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1087,7 +1255,14 @@
      ],
      "text": "drums",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      514.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1139,7 +1314,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      580.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1157,7 +1339,14 @@
      ],
      "text": "guitar",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      604.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1209,7 +1398,14 @@
         0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      670.0,
+      115.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1227,7 +1423,14 @@
      ],
      "text": "piano",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      694.0,
+      115.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
@@ -1747,21 +1950,28 @@
    {
     "box": {
      "id": "obj-85",
-     "maxclass": "number",
+     "maxclass": "toggle",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      "int"
      ],
      "patching_rect": [
       20,
-      595,
-      60,
+      620,
+      22,
       22
      ],
      "parameter_enable": 0,
-     "varname": "connected"
+     "varname": "connected",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      615.0,
+      40.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
@@ -1772,110 +1982,138 @@
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      20,
+      45,
       620,
-      80,
+      70,
       20
      ],
      "text": "connected",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      640.0,
+      40.0,
+      70.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-87",
-     "maxclass": "flonum",
+     "maxclass": "newobj",
+     "text": "prepend set",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      ""
      ],
      "patching_rect": [
-      105,
-      595,
-      60,
-      22
-     ],
-     "parameter_enable": 0,
-     "varname": "latency"
+      120,
+      592,
+      91.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-88",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "outlettype": [],
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
      "patching_rect": [
-      105,
+      120,
       620,
       80,
-      20
+      22
      ],
-     "text": "latency ms",
-     "linecount": 1,
-     "fontsize": 12.0
+     "parameter_enable": 0,
+     "varname": "latency",
+     "text": "-",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-89",
-     "maxclass": "flonum",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "patching_rect": [
-      190,
-      595,
-      60,
-      22
-     ],
-     "parameter_enable": 0,
-     "varname": "slack"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-90",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      190,
-      620,
+      120,
+      645,
       80,
       20
      ],
-     "text": "slack ms",
+     "text": "latency ms",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      235.0,
+      80.0,
+      20.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-90",
+     "maxclass": "newobj",
+     "text": "prepend set",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      220,
+      592,
+      91.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-91",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
      "outlettype": [
-      "",
-      "bang"
+      ""
      ],
      "patching_rect": [
-      275,
-      595,
-      60,
+      220,
+      620,
+      80,
       22
      ],
      "parameter_enable": 0,
-     "varname": "misses"
+     "varname": "slack",
+     "text": "-",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      100.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
@@ -1886,57 +2124,26 @@
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
-      275,
-      620,
+      220,
+      645,
       80,
       20
      ],
-     "text": "misses",
+     "text": "slack ms",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      100.0,
+      235.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
      "id": "obj-93",
-     "maxclass": "number",
-     "numinlets": 1,
-     "numoutlets": 2,
-     "outlettype": [
-      "",
-      "bang"
-     ],
-     "patching_rect": [
-      360,
-      595,
-      60,
-      22
-     ],
-     "parameter_enable": 0,
-     "varname": "lost"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-94",
-     "maxclass": "comment",
-     "numinlets": 1,
-     "numoutlets": 0,
-     "outlettype": [],
-     "patching_rect": [
-      360,
-      620,
-      80,
-      20
-     ],
-     "text": "lost",
-     "linecount": 1,
-     "fontsize": 12.0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-95",
      "maxclass": "newobj",
      "text": "prepend set",
      "numinlets": 1,
@@ -1945,8 +2152,8 @@
       ""
      ],
      "patching_rect": [
-      450,
-      595,
+      320,
+      592,
       91.0,
       22.0
      ]
@@ -1954,7 +2161,7 @@
    },
    {
     "box": {
-     "id": "obj-96",
+     "id": "obj-94",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1962,19 +2169,52 @@
       ""
      ],
      "patching_rect": [
-      450,
-      625,
-      400,
+      320,
+      620,
+      80,
       22
      ],
      "parameter_enable": 0,
-     "varname": "info",
-     "text": "not connected"
+     "varname": "misses",
+     "text": "-",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      255.0,
+      80.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-97",
+     "id": "obj-95",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "outlettype": [],
+     "patching_rect": [
+      320,
+      645,
+      80,
+      20
+     ],
+     "text": "misses",
+     "linecount": 1,
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      235.0,
+      80.0,
+      20.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-96",
      "maxclass": "newobj",
      "text": "prepend set",
      "numinlets": 1,
@@ -1983,9 +2223,37 @@
       ""
      ],
      "patching_rect": [
-      560,
-      595,
+      420,
+      592,
       91.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-97",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      420,
+      620,
+      80,
+      22
+     ],
+     "parameter_enable": 0,
+     "varname": "lost",
+     "text": "-",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      280.0,
+      255.0,
+      80.0,
       22.0
      ]
     }
@@ -1993,6 +2261,49 @@
    {
     "box": {
      "id": "obj-98",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "outlettype": [],
+     "patching_rect": [
+      420,
+      645,
+      80,
+      20
+     ],
+     "text": "lost",
+     "linecount": 1,
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      280.0,
+      235.0,
+      80.0,
+      20.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-99",
+     "maxclass": "newobj",
+     "text": "prepend set",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      520,
+      592,
+      91.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-100",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2000,19 +2311,73 @@
       ""
      ],
      "patching_rect": [
-      20,
+      520,
+      620,
+      400,
+      22
+     ],
+     "parameter_enable": 0,
+     "varname": "info",
+     "text": "not connected",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      255.0,
+      400.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-101",
+     "maxclass": "newobj",
+     "text": "prepend set",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      620,
+      592,
+      91.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-102",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      520,
       645,
       420,
       22
      ],
      "parameter_enable": 0,
      "varname": "server",
-     "text": "server: -"
+     "text": "server: -",
+     "ignoreclick": 1,
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      285.0,
+      760.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-99",
+     "id": "obj-103",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2031,7 +2396,7 @@
    },
    {
     "box": {
-     "id": "obj-100",
+     "id": "obj-104",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2042,14 +2407,14 @@
       1200,
       48
      ],
-     "text": "Input: count~ gives every sample its absolute position; poke~ writes the input at slot (count % 1048576) of buffer~ sideman.in, where sideman.js reads it. Output: each stem's buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head (the first xfade samples of a step), 3 gain (crossfade gain, 0 elsewhere). index~ reads them at slot ((count + 1048576 - delay) % 1048576) and the stem plays tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever order the chunks came in. The offset comes from sideman.js (outlet 4).",
+     "text": "Input: count~ gives every sample its absolute position; poke~ writes the input at slot (count % 1048576) of buffer~ ---sideman.in, where sideman.js reads it (--- is the Max for Live device's number: copies do not share buffers). Output: each stem's buffer~ has 3 channels written by sideman.js: 1 tail (direct samples), 2 head (the first xfade samples of a step), 3 gain (crossfade gain, 0 elsewhere). index~ reads them at slot ((count + 1048576 - delay) % 1048576) and the stem plays tail + gain * (head - tail): the crossfade of PROTOCOL.md, computed once, whatever order the chunks came in. The offset comes from sideman.js (outlet 4).",
      "linecount": 3,
      "fontsize": 12.0
     }
    },
    {
     "box": {
-     "id": "obj-101",
+     "id": "obj-105",
      "maxclass": "newobj",
      "text": "adc~ 1",
      "numinlets": 1,
@@ -2067,12 +2432,13 @@
    },
    {
     "box": {
-     "id": "obj-102",
+     "id": "obj-106",
      "maxclass": "newobj",
-     "text": "sfplay~ 1",
+     "text": "sfplay~ 2",
      "numinlets": 2,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "outlettype": [
+      "signal",
       "signal",
       "bang"
      ],
@@ -2086,7 +2452,43 @@
    },
    {
     "box": {
-     "id": "obj-103",
+     "id": "obj-107",
+     "maxclass": "newobj",
+     "text": "+~",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "signal"
+     ],
+     "patching_rect": [
+      140,
+      820,
+      40.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-108",
+     "maxclass": "newobj",
+     "text": "*~ 0.5",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "signal"
+     ],
+     "patching_rect": [
+      190,
+      820,
+      56.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-109",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2101,12 +2503,19 @@
      ],
      "parameter_enable": 0,
      "varname": "open",
-     "text": "open"
+     "text": "open",
+     "presentation": 1,
+     "presentation_rect": [
+      80.0,
+      155.0,
+      42.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-104",
+     "id": "obj-110",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2120,12 +2529,19 @@
       22
      ],
      "parameter_enable": 0,
-     "varname": "play"
+     "varname": "play",
+     "presentation": 1,
+     "presentation_rect": [
+      130.0,
+      155.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-105",
+     "id": "obj-111",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2138,12 +2554,19 @@
      ],
      "text": "play",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      154.0,
+      155.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-106",
+     "id": "obj-112",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2157,12 +2580,19 @@
       22
      ],
      "parameter_enable": 0,
-     "varname": "file"
+     "varname": "file",
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      155.0,
+      22.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-107",
+     "id": "obj-113",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2175,12 +2605,19 @@
      ],
      "text": "file",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      34.0,
+      155.0,
+      40.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-108",
+     "id": "obj-114",
      "maxclass": "newobj",
      "text": "+ 1",
      "numinlets": 2,
@@ -2198,7 +2635,7 @@
    },
    {
     "box": {
-     "id": "obj-109",
+     "id": "obj-115",
      "maxclass": "newobj",
      "text": "selector~ 2 1",
      "numinlets": 3,
@@ -2216,7 +2653,7 @@
    },
    {
     "box": {
-     "id": "obj-110",
+     "id": "obj-116",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2234,7 +2671,7 @@
    },
    {
     "box": {
-     "id": "obj-111",
+     "id": "obj-117",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2264,12 +2701,19 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      285.0,
+      155.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-118",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2282,12 +2726,19 @@
      ],
      "text": "input_gain",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      205.0,
+      155.0,
+      80.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-119",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2305,7 +2756,31 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-120",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      215,
+      852,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      475.0,
+      160.0,
+      120.0,
+      13.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-121",
      "maxclass": "newobj",
      "text": "count~ 0 0 1 0",
      "numinlets": 2,
@@ -2323,7 +2798,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-122",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2341,23 +2816,23 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-123",
      "maxclass": "newobj",
-     "text": "poke~ sideman.in",
+     "text": "poke~ ---sideman.in",
      "numinlets": 3,
      "numoutlets": 0,
      "outlettype": [],
      "patching_rect": [
       20,
       910,
-      126.0,
+      147.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-124",
      "maxclass": "newobj",
      "text": "snapshot~ 5",
      "numinlets": 2,
@@ -2375,7 +2850,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-125",
      "maxclass": "newobj",
      "text": "prepend tick",
      "numinlets": 1,
@@ -2393,7 +2868,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-126",
      "maxclass": "newobj",
      "text": "+~ 1048576",
      "numinlets": 2,
@@ -2411,7 +2886,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-127",
      "maxclass": "newobj",
      "text": "%~ 1048576",
      "numinlets": 2,
@@ -2429,7 +2904,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-128",
      "maxclass": "newobj",
      "text": "*~ 0.",
      "numinlets": 2,
@@ -2447,7 +2922,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-129",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2477,12 +2952,19 @@
         0.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      410.0,
+      155.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-130",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2495,12 +2977,19 @@
      ],
      "text": "monitor",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      350.0,
+      155.0,
+      60.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-131",
      "maxclass": "newobj",
      "text": "dac~ 1 2",
      "numinlets": 2,
@@ -2516,7 +3005,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-132",
      "maxclass": "newobj",
      "text": "loadbang",
      "numinlets": 1,
@@ -2534,7 +3023,7 @@
    },
    {
     "box": {
-     "id": "obj-126",
+     "id": "obj-133",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2553,9 +3042,9 @@
    },
    {
     "box": {
-     "id": "obj-127",
+     "id": "obj-134",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.in",
+     "text": "buffer~ ---sideman.in",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -2565,14 +3054,33 @@
      "patching_rect": [
       1230,
       820,
-      140.0,
+      161.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-128",
+     "id": "obj-135",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      20,
+      505,
+      637.0,
+      22
+     ],
+     "parameter_enable": 0,
+     "text": "buffers ---sideman.in ---sideman.bass ---sideman.drums ---sideman.guitar ---sideman.piano"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-136",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2591,9 +3099,9 @@
    },
    {
     "box": {
-     "id": "obj-129",
+     "id": "obj-137",
      "maxclass": "newobj",
-     "text": "index~ sideman.bass 1",
+     "text": "index~ ---sideman.bass 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2609,9 +3117,9 @@
    },
    {
     "box": {
-     "id": "obj-130",
+     "id": "obj-138",
      "maxclass": "newobj",
-     "text": "index~ sideman.bass 2",
+     "text": "index~ ---sideman.bass 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2627,9 +3135,9 @@
    },
    {
     "box": {
-     "id": "obj-131",
+     "id": "obj-139",
      "maxclass": "newobj",
-     "text": "index~ sideman.bass 3",
+     "text": "index~ ---sideman.bass 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2645,7 +3153,7 @@
    },
    {
     "box": {
-     "id": "obj-132",
+     "id": "obj-140",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2663,7 +3171,7 @@
    },
    {
     "box": {
-     "id": "obj-133",
+     "id": "obj-141",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2681,7 +3189,7 @@
    },
    {
     "box": {
-     "id": "obj-134",
+     "id": "obj-142",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2699,7 +3207,7 @@
    },
    {
     "box": {
-     "id": "obj-135",
+     "id": "obj-143",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2717,7 +3225,7 @@
    },
    {
     "box": {
-     "id": "obj-136",
+     "id": "obj-144",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2747,12 +3255,19 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-137",
+     "id": "obj-145",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2765,12 +3280,19 @@
      ],
      "text": "gain_bass",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      63.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-138",
+     "id": "obj-146",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -2788,9 +3310,33 @@
    },
    {
     "box": {
-     "id": "obj-139",
+     "id": "obj-147",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      330,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-148",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.bass",
+     "text": "buffer~ ---sideman.bass",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -2800,16 +3346,16 @@
      "patching_rect": [
       1230,
       880,
-      154.0,
+      175.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-140",
+     "id": "obj-149",
      "maxclass": "newobj",
-     "text": "index~ sideman.drums 1",
+     "text": "index~ ---sideman.drums 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2825,9 +3371,9 @@
    },
    {
     "box": {
-     "id": "obj-141",
+     "id": "obj-150",
      "maxclass": "newobj",
-     "text": "index~ sideman.drums 2",
+     "text": "index~ ---sideman.drums 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2843,9 +3389,9 @@
    },
    {
     "box": {
-     "id": "obj-142",
+     "id": "obj-151",
      "maxclass": "newobj",
-     "text": "index~ sideman.drums 3",
+     "text": "index~ ---sideman.drums 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -2861,7 +3407,7 @@
    },
    {
     "box": {
-     "id": "obj-143",
+     "id": "obj-152",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -2879,7 +3425,7 @@
    },
    {
     "box": {
-     "id": "obj-144",
+     "id": "obj-153",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -2897,7 +3443,7 @@
    },
    {
     "box": {
-     "id": "obj-145",
+     "id": "obj-154",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -2915,7 +3461,7 @@
    },
    {
     "box": {
-     "id": "obj-146",
+     "id": "obj-155",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -2933,7 +3479,7 @@
    },
    {
     "box": {
-     "id": "obj-147",
+     "id": "obj-156",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -2963,12 +3509,19 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-148",
+     "id": "obj-157",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2981,12 +3534,19 @@
      ],
      "text": "gain_drums",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      243.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-149",
+     "id": "obj-158",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3004,9 +3564,33 @@
    },
    {
     "box": {
-     "id": "obj-150",
+     "id": "obj-159",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      550,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      190.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-160",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.drums",
+     "text": "buffer~ ---sideman.drums",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -3016,16 +3600,16 @@
      "patching_rect": [
       1230,
       905,
-      161.0,
+      182.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-151",
+     "id": "obj-161",
      "maxclass": "newobj",
-     "text": "index~ sideman.guitar 1",
+     "text": "index~ ---sideman.guitar 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3041,9 +3625,9 @@
    },
    {
     "box": {
-     "id": "obj-152",
+     "id": "obj-162",
      "maxclass": "newobj",
-     "text": "index~ sideman.guitar 2",
+     "text": "index~ ---sideman.guitar 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3059,9 +3643,9 @@
    },
    {
     "box": {
-     "id": "obj-153",
+     "id": "obj-163",
      "maxclass": "newobj",
-     "text": "index~ sideman.guitar 3",
+     "text": "index~ ---sideman.guitar 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3077,7 +3661,7 @@
    },
    {
     "box": {
-     "id": "obj-154",
+     "id": "obj-164",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3095,7 +3679,7 @@
    },
    {
     "box": {
-     "id": "obj-155",
+     "id": "obj-165",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3113,7 +3697,7 @@
    },
    {
     "box": {
-     "id": "obj-156",
+     "id": "obj-166",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3131,7 +3715,7 @@
    },
    {
     "box": {
-     "id": "obj-157",
+     "id": "obj-167",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3149,7 +3733,7 @@
    },
    {
     "box": {
-     "id": "obj-158",
+     "id": "obj-168",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3179,12 +3763,19 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-159",
+     "id": "obj-169",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3197,12 +3788,19 @@
      ],
      "text": "gain_guitar",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      423.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-160",
+     "id": "obj-170",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3220,9 +3818,33 @@
    },
    {
     "box": {
-     "id": "obj-161",
+     "id": "obj-171",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      770,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-172",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.guitar",
+     "text": "buffer~ ---sideman.guitar",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -3232,16 +3854,16 @@
      "patching_rect": [
       1230,
       930,
-      168.0,
+      189.0,
       22.0
      ]
     }
    },
    {
     "box": {
-     "id": "obj-162",
+     "id": "obj-173",
      "maxclass": "newobj",
-     "text": "index~ sideman.piano 1",
+     "text": "index~ ---sideman.piano 1",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3257,9 +3879,9 @@
    },
    {
     "box": {
-     "id": "obj-163",
+     "id": "obj-174",
      "maxclass": "newobj",
-     "text": "index~ sideman.piano 2",
+     "text": "index~ ---sideman.piano 2",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3275,9 +3897,9 @@
    },
    {
     "box": {
-     "id": "obj-164",
+     "id": "obj-175",
      "maxclass": "newobj",
-     "text": "index~ sideman.piano 3",
+     "text": "index~ ---sideman.piano 3",
      "numinlets": 2,
      "numoutlets": 1,
      "outlettype": [
@@ -3293,7 +3915,7 @@
    },
    {
     "box": {
-     "id": "obj-165",
+     "id": "obj-176",
      "maxclass": "newobj",
      "text": "-~",
      "numinlets": 2,
@@ -3311,7 +3933,7 @@
    },
    {
     "box": {
-     "id": "obj-166",
+     "id": "obj-177",
      "maxclass": "newobj",
      "text": "*~",
      "numinlets": 2,
@@ -3329,7 +3951,7 @@
    },
    {
     "box": {
-     "id": "obj-167",
+     "id": "obj-178",
      "maxclass": "newobj",
      "text": "+~",
      "numinlets": 2,
@@ -3347,7 +3969,7 @@
    },
    {
     "box": {
-     "id": "obj-168",
+     "id": "obj-179",
      "maxclass": "newobj",
      "text": "*~ 1.",
      "numinlets": 2,
@@ -3365,7 +3987,7 @@
    },
    {
     "box": {
-     "id": "obj-169",
+     "id": "obj-180",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -3395,12 +4017,19 @@
         1.0
        ]
       }
-     }
+     },
+     "presentation": 1,
+     "presentation_rect": [
+      550.0,
+      195.0,
+      50.0,
+      22.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-170",
+     "id": "obj-181",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -3413,12 +4042,19 @@
      ],
      "text": "gain_piano",
      "linecount": 1,
-     "fontsize": 12.0
+     "fontsize": 12.0,
+     "presentation": 1,
+     "presentation_rect": [
+      603.0,
+      195.0,
+      90.0,
+      20.0
+     ]
     }
    },
    {
     "box": {
-     "id": "obj-171",
+     "id": "obj-182",
      "maxclass": "newobj",
      "text": "loadmess 1.",
      "numinlets": 1,
@@ -3436,9 +4072,33 @@
    },
    {
     "box": {
-     "id": "obj-172",
+     "id": "obj-183",
+     "maxclass": "meter~",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      990,
+      1045,
+      80,
+      13
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      550.0,
+      219.0,
+      140.0,
+      10.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-184",
      "maxclass": "newobj",
-     "text": "buffer~ sideman.piano",
+     "text": "buffer~ ---sideman.piano",
      "numinlets": 1,
      "numoutlets": 2,
      "outlettype": [
@@ -3448,7 +4108,7 @@
      "patching_rect": [
       1230,
       955,
-      161.0,
+      182.0,
       22.0
      ]
     }
@@ -4262,11 +4922,11 @@
    {
     "patchline": {
      "source": [
-      "obj-84",
-      2
+      "obj-87",
+      0
      ],
      "destination": [
-      "obj-89",
+      "obj-88",
       0
      ]
     }
@@ -4275,7 +4935,19 @@
     "patchline": {
      "source": [
       "obj-84",
-      3
+      2
+     ],
+     "destination": [
+      "obj-90",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-90",
+      0
      ],
      "destination": [
       "obj-91",
@@ -4287,10 +4959,46 @@
     "patchline": {
      "source": [
       "obj-84",
-      4
+      3
      ],
      "destination": [
       "obj-93",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-93",
+      0
+     ],
+     "destination": [
+      "obj-94",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-84",
+      4
+     ],
+     "destination": [
+      "obj-96",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-96",
+      0
+     ],
+     "destination": [
+      "obj-97",
       0
      ]
     }
@@ -4302,7 +5010,7 @@
       5
      ],
      "destination": [
-      "obj-95",
+      "obj-99",
       0
      ]
     }
@@ -4310,11 +5018,11 @@
    {
     "patchline": {
      "source": [
-      "obj-95",
+      "obj-99",
       0
      ],
      "destination": [
-      "obj-96",
+      "obj-100",
       0
      ]
     }
@@ -4326,67 +5034,7 @@
       6
      ],
      "destination": [
-      "obj-97",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-97",
-      0
-     ],
-     "destination": [
-      "obj-98",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-103",
-      0
-     ],
-     "destination": [
-      "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-104",
-      0
-     ],
-     "destination": [
-      "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-106",
-      0
-     ],
-     "destination": [
-      "obj-108",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-108",
-      0
-     ],
-     "destination": [
-      "obj-109",
+      "obj-101",
       0
      ]
     }
@@ -4398,7 +5046,67 @@
       0
      ],
      "destination": [
+      "obj-102",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-109",
+      0
+     ],
+     "destination": [
+      "obj-106",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-110",
+      0
+     ],
+     "destination": [
+      "obj-106",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-112",
+      0
+     ],
+     "destination": [
+      "obj-114",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-114",
+      0
+     ],
+     "destination": [
+      "obj-115",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-105",
+      0
+     ],
+     "destination": [
+      "obj-115",
       1
      ]
     }
@@ -4406,11 +5114,47 @@
    {
     "patchline": {
      "source": [
-      "obj-102",
+      "obj-106",
       0
      ],
      "destination": [
-      "obj-109",
+      "obj-107",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-106",
+      1
+     ],
+     "destination": [
+      "obj-107",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-107",
+      0
+     ],
+     "destination": [
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-108",
+      0
+     ],
+     "destination": [
+      "obj-115",
       2
      ]
     }
@@ -4418,83 +5162,11 @@
    {
     "patchline": {
      "source": [
-      "obj-109",
-      0
-     ],
-     "destination": [
-      "obj-110",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-113",
-      0
-     ],
-     "destination": [
-      "obj-111",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-111",
-      0
-     ],
-     "destination": [
-      "obj-110",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-114",
-      0
-     ],
-     "destination": [
-      "obj-115",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-110",
-      0
-     ],
-     "destination": [
-      "obj-116",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-115",
       0
      ],
      "destination": [
       "obj-116",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-114",
-      0
-     ],
-     "destination": [
-      "obj-117",
       0
      ]
     }
@@ -4502,55 +5174,7 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
-      0
-     ],
-     "destination": [
-      "obj-118",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-118",
-      0
-     ],
-     "destination": [
-      "obj-61",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-114",
-      0
-     ],
-     "destination": [
-      "obj-119",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-61",
-      3
-     ],
-     "destination": [
-      "obj-119",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-119",
+      "obj-116",
       0
      ],
      "destination": [
@@ -4562,11 +5186,47 @@
    {
     "patchline": {
      "source": [
-      "obj-110",
+      "obj-119",
       0
      ],
      "destination": [
+      "obj-117",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-117",
+      0
+     ],
+     "destination": [
+      "obj-116",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-121",
+      0
+     ],
+     "destination": [
+      "obj-122",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-116",
+      0
+     ],
+     "destination": [
+      "obj-123",
       0
      ]
     }
@@ -4578,7 +5238,7 @@
       0
      ],
      "destination": [
-      "obj-121",
+      "obj-123",
       1
      ]
     }
@@ -4598,12 +5258,12 @@
    {
     "patchline": {
      "source": [
-      "obj-121",
+      "obj-124",
       0
      ],
      "destination": [
-      "obj-124",
-      1
+      "obj-125",
+      0
      ]
     }
    },
@@ -4614,8 +5274,32 @@
       0
      ],
      "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-121",
+      0
+     ],
+     "destination": [
       "obj-126",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-61",
+      3
+     ],
+     "destination": [
+      "obj-126",
+      1
      ]
     }
    },
@@ -4634,7 +5318,7 @@
    {
     "patchline": {
      "source": [
-      "obj-125",
+      "obj-116",
       0
      ],
      "destination": [
@@ -4646,31 +5330,19 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
-      0
-     ],
-     "destination": [
       "obj-129",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-120",
-      0
      ],
      "destination": [
-      "obj-130",
-      0
+      "obj-128",
+      1
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-128",
       0
      ],
      "destination": [
@@ -4682,47 +5354,11 @@
    {
     "patchline": {
      "source": [
-      "obj-130",
+      "obj-128",
       0
      ],
      "destination": [
-      "obj-132",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-129",
-      0
-     ],
-     "destination": [
-      "obj-132",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-132",
-      0
-     ],
-     "destination": [
-      "obj-133",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-131",
-      0
-     ],
-     "destination": [
-      "obj-133",
       1
      ]
     }
@@ -4730,6 +5366,18 @@
    {
     "patchline": {
      "source": [
+      "obj-132",
+      0
+     ],
+     "destination": [
+      "obj-133",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-133",
       0
      ],
@@ -4742,19 +5390,7 @@
    {
     "patchline": {
      "source": [
-      "obj-129",
-      0
-     ],
-     "destination": [
-      "obj-134",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-134",
+      "obj-67",
       0
      ],
      "destination": [
@@ -4766,55 +5402,55 @@
    {
     "patchline": {
      "source": [
+      "obj-135",
+      0
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-132",
+      0
+     ],
+     "destination": [
+      "obj-136",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-137",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
       "obj-138",
       0
-     ],
-     "destination": [
-      "obj-136",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-136",
-      0
-     ],
-     "destination": [
-      "obj-135",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-135",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-128",
+      "obj-127",
       0
      ],
      "destination": [
@@ -4826,7 +5462,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-138",
       0
      ],
      "destination": [
@@ -4838,7 +5474,19 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-137",
+      0
+     ],
+     "destination": [
+      "obj-140",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-140",
       0
      ],
      "destination": [
@@ -4850,12 +5498,12 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-139",
       0
      ],
      "destination": [
-      "obj-142",
-      0
+      "obj-141",
+      1
      ]
     }
    },
@@ -4866,7 +5514,7 @@
       0
      ],
      "destination": [
-      "obj-143",
+      "obj-142",
       0
      ]
     }
@@ -4874,24 +5522,12 @@
    {
     "patchline": {
      "source": [
-      "obj-140",
+      "obj-137",
       0
      ],
      "destination": [
-      "obj-143",
+      "obj-142",
       1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-143",
-      0
-     ],
-     "destination": [
-      "obj-144",
-      0
      ]
     }
    },
@@ -4902,19 +5538,7 @@
       0
      ],
      "destination": [
-      "obj-144",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-144",
-      0
-     ],
-     "destination": [
-      "obj-145",
+      "obj-143",
       0
      ]
     }
@@ -4922,79 +5546,91 @@
    {
     "patchline": {
      "source": [
-      "obj-140",
-      0
-     ],
-     "destination": [
-      "obj-145",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-145",
-      0
-     ],
-     "destination": [
       "obj-146",
       0
+     ],
+     "destination": [
+      "obj-144",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
+      "obj-144",
+      0
+     ],
+     "destination": [
+      "obj-143",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-147",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-143",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
+      0
+     ],
+     "destination": [
+      "obj-148",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
       "obj-149",
       0
-     ],
-     "destination": [
-      "obj-147",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-147",
-      0
-     ],
-     "destination": [
-      "obj-146",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-146",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-146",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-128",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5006,7 +5642,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5018,7 +5654,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-150",
       0
      ],
      "destination": [
@@ -5030,12 +5666,12 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-149",
       0
      ],
      "destination": [
-      "obj-153",
-      0
+      "obj-152",
+      1
      ]
     }
    },
@@ -5046,7 +5682,7 @@
       0
      ],
      "destination": [
-      "obj-154",
+      "obj-153",
       0
      ]
     }
@@ -5058,20 +5694,8 @@
       0
      ],
      "destination": [
-      "obj-154",
+      "obj-153",
       1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-154",
-      0
-     ],
-     "destination": [
-      "obj-155",
-      0
      ]
     }
    },
@@ -5082,6 +5706,54 @@
       0
      ],
      "destination": [
+      "obj-154",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-149",
+      0
+     ],
+     "destination": [
+      "obj-154",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-154",
+      0
+     ],
+     "destination": [
+      "obj-155",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-158",
+      0
+     ],
+     "destination": [
+      "obj-156",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-156",
+      0
+     ],
+     "destination": [
       "obj-155",
       1
      ]
@@ -5094,7 +5766,7 @@
       0
      ],
      "destination": [
-      "obj-156",
+      "obj-159",
       0
      ]
     }
@@ -5102,11 +5774,23 @@
    {
     "patchline": {
      "source": [
-      "obj-151",
+      "obj-155",
       0
      ],
      "destination": [
-      "obj-156",
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-155",
+      0
+     ],
+     "destination": [
+      "obj-131",
       1
      ]
     }
@@ -5114,67 +5798,19 @@
    {
     "patchline": {
      "source": [
-      "obj-156",
+      "obj-136",
       0
      ],
      "destination": [
-      "obj-157",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-160",
       0
-     ],
-     "destination": [
-      "obj-158",
-      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-158",
-      0
-     ],
-     "destination": [
-      "obj-157",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-157",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-157",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-128",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5186,7 +5822,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5198,7 +5834,7 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-127",
       0
      ],
      "destination": [
@@ -5210,11 +5846,35 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
+      "obj-162",
       0
      ],
      "destination": [
       "obj-164",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-161",
+      0
+     ],
+     "destination": [
+      "obj-164",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-164",
+      0
+     ],
+     "destination": [
+      "obj-165",
       0
      ]
     }
@@ -5227,18 +5887,6 @@
      ],
      "destination": [
       "obj-165",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-162",
-      0
-     ],
-     "destination": [
-      "obj-165",
       1
      ]
     }
@@ -5258,7 +5906,7 @@
    {
     "patchline": {
      "source": [
-      "obj-164",
+      "obj-161",
       0
      ],
      "destination": [
@@ -5282,19 +5930,7 @@
    {
     "patchline": {
      "source": [
-      "obj-162",
-      0
-     ],
-     "destination": [
-      "obj-167",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-167",
+      "obj-170",
       0
      ],
      "destination": [
@@ -5306,11 +5942,35 @@
    {
     "patchline": {
      "source": [
+      "obj-168",
+      0
+     ],
+     "destination": [
+      "obj-167",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-167",
+      0
+     ],
+     "destination": [
       "obj-171",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-167",
+      0
      ],
      "destination": [
-      "obj-169",
+      "obj-131",
       0
      ]
     }
@@ -5318,11 +5978,11 @@
    {
     "patchline": {
      "source": [
-      "obj-169",
+      "obj-167",
       0
      ],
      "destination": [
-      "obj-168",
+      "obj-131",
       1
      ]
     }
@@ -5330,35 +5990,203 @@
    {
     "patchline": {
      "source": [
-      "obj-168",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-168",
-      0
-     ],
-     "destination": [
-      "obj-124",
-      1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-128",
+      "obj-136",
       0
      ],
      "destination": [
       "obj-172",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-173",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-174",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-175",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-174",
+      0
+     ],
+     "destination": [
+      "obj-176",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-176",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-176",
+      0
+     ],
+     "destination": [
+      "obj-177",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-175",
+      0
+     ],
+     "destination": [
+      "obj-177",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-177",
+      0
+     ],
+     "destination": [
+      "obj-178",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-173",
+      0
+     ],
+     "destination": [
+      "obj-178",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-178",
+      0
+     ],
+     "destination": [
+      "obj-179",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-182",
+      0
+     ],
+     "destination": [
+      "obj-180",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-180",
+      0
+     ],
+     "destination": [
+      "obj-179",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-183",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-179",
+      0
+     ],
+     "destination": [
+      "obj-131",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-136",
+      0
+     ],
+     "destination": [
+      "obj-184",
       0
      ]
     }

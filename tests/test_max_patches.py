@@ -182,8 +182,17 @@ def test_buffers_and_files_named_in_the_patch_exist() -> None:
     buffers = {t.split()[1] for t in texts if t.startswith("buffer~ ")}
     used = {t.split()[1] for t in texts if t.split()[0] in ("poke~", "index~")}
     assert used and used <= buffers, f"no buffer~ for {sorted(used - buffers)}"
-    assert buffers == {"sideman.in"} | {f"sideman.{s}" for s in ("bass", "drums", "guitar",
-                                                                    "piano")}
+    stems = ("bass", "drums", "guitar", "piano")
+    # "---" names: Max for Live gives each copy its own buffers (issue 14, item 5)
+    assert buffers == {"---sideman.in"} | {f"---sideman.{s}" for s in stems}
+    # sideman.js gets the same names, as Max resolved them, at load
+    messages = {b["text"]: i for i, b in main.items() if b["maxclass"] == "message"}
+    names = "buffers ---sideman.in " + " ".join(f"---sideman.{s}" for s in stems)
+    assert names in messages
+    by_id = boxes(MAIN)
+    targets = {(by_id[x["source"][0]].get("text"), by_id[x["destination"][0]].get("text"))
+               for x in lines(MAIN)}
+    assert ("loadbang", names) in targets and (names, "js sideman.js") in targets
     # The ring size is the same in the patch, the buffer sizing messages and the script.
     ring = int(re.search(r"^var RING = (\d+);", SCRIPT.read_text(), re.M).group(1))
     assert f"%~ {ring}" in texts and f"+~ {ring}" in texts
@@ -231,10 +240,86 @@ def test_the_main_patch_is_wired_as_designed() -> None:
         in joined
     assert ("prepend tick", 0, js, 0) in joined
     assert (js, 3, "+~ 1048576", 1) in joined
-    assert ("%~ 1048576", 0, "poke~ sideman.in", 1) in joined
+    assert ("%~ 1048576", 0, "poke~ ---sideman.in", 1) in joined
     for stem in ("bass", "drums", "guitar", "piano"):
         for ch in (1, 2, 3):
-            assert ("%~ 1048576", 0, f"index~ sideman.{stem} {ch}", 0) in joined
+            assert ("%~ 1048576", 0, f"index~ ---sideman.{stem} {ch}", 0) in joined
+
+
+def test_a_stereo_file_is_mixed_down() -> None:
+    """Issue 14, item 5: [sfplay~ 2] plays both channels of a file and the input gets
+    (left + right) / 2, not the left channel alone."""
+    by_id = boxes(MAIN)
+    (play,) = [i for i, b in by_id.items() if b.get("text", "").startswith("sfplay~")]
+    assert by_id[play]["text"] == "sfplay~ 2" and by_id[play]["numoutlets"] == 3
+    into = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    (left,), (right,) = into[(play, 0)], into[(play, 1)]
+    assert left[0] == right[0] and {left[1], right[1]} == {0, 1}
+    assert by_id[left[0]]["text"] == "+~"
+    ((half, _),) = into[(left[0], 0)]
+    assert by_id[half]["text"] == "*~ 0.5"
+    ((selector, inlet),) = into[(half, 0)]
+    assert by_id[selector]["text"].startswith("selector~") and inlet == 2
+
+
+def test_status_is_shown_in_displays_with_a_connection_light() -> None:
+    """Issue 14, item 5: the performer reads the status at a glance: connected is a light (a
+    toggle that ignores clicks) and latency, slack, misses and lost are message boxes set by
+    the status, not number boxes a click or a drag would change."""
+    by_id = boxes(MAIN)
+    by_name = {b["varname"]: i for i, b in by_id.items() if "varname" in b}
+    route = next(i for i, b in by_id.items() if b.get("text", "").startswith("route connected"))
+    into = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    light = by_id[by_name["connected"]]
+    assert light["maxclass"] == "toggle" and light["ignoreclick"] == 1
+    assert (by_name["connected"], 0) in into[(route, 0)]
+    for outlet, key in enumerate(("latency", "slack", "misses", "lost", "info", "server"),
+                                 start=1):
+        box = by_id[by_name[key]]
+        assert box["maxclass"] == "message" and box["ignoreclick"] == 1, key
+        ((pre, _),) = into[(route, outlet)]
+        assert by_id[pre]["text"] == "prepend set"
+        assert into[(pre, 0)] == [(by_name[key], 0)], key
+    assert not [b for b in by_id.values() if b["maxclass"] in ("number", "flonum")
+                and b.get("varname") in ("connected", "latency", "slack", "misses", "lost")]
+
+
+def test_the_patch_opens_in_a_performers_view() -> None:
+    """Issue 14, item 5: presentation mode shows the performer's controls, their labels and
+    the status (the plumbing stays in the patching view), none hiding another."""
+    patcher = json.loads(MAIN.read_text())["patcher"]
+    assert patcher["openinpresentation"] == 1
+    shown = [b["box"] for b in patcher["boxes"] if b["box"].get("presentation") == 1]
+    names = {b["varname"] for b in shown if "varname" in b}
+    stems = ("bass", "drums", "guitar", "piano")
+    wanted = {"audio", "host", "port", "connect", "disconnect", "connected", "r", "w",
+              "variation", "delay", "file", "open", "play", "input_gain", "monitor",
+              "latency", "slack", "misses", "lost", "info", "server",
+              *(f"{kind}_{stem}" for kind in ("stem", "gain") for stem in stems)}
+    assert wanted <= names, f"not in the performer's view: {sorted(wanted - names)}"
+    assert all(b["maxclass"] != "newobj" for b in shown), "plumbing in the performer's view"
+    labels = {b["text"] for b in shown if b["maxclass"] == "comment"}
+    assert {"host", "port", "connected", "latency ms", *stems} <= labels
+    rects = [(b.get("varname", b.get("text")), b["presentation_rect"]) for b in shown]
+    for i, (name_a, (ax, ay, aw, ah)) in enumerate(rects):
+        for name_b, (bx, by, bw, bh) in rects[i + 1:]:
+            overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+            assert not overlap, f"{name_a!r} and {name_b!r} overlap in presentation"
+
+
+def test_levels_are_metered_in_the_performers_view() -> None:
+    """Issue 14, item 5: a meter~ shows the input as sent and one each generated stem."""
+    by_id = boxes(MAIN)
+    meters = {i for i, b in by_id.items() if b["maxclass"] == "meter~"}
+    fed = {x["destination"][0]: by_id[x["source"][0]].get("text") for x in lines(MAIN)
+           if x["destination"][0] in meters}
+    assert set(fed) == meters and len(meters) == 5
+    assert sorted(fed.values()) == ["*~ 1."] * 5  # input_gain and the four stem gains
+    assert all(by_id[i].get("presentation") == 1 for i in meters)
 
 
 def test_live_controls_are_ranged_parameters() -> None:
@@ -367,9 +452,9 @@ def test_script_refuses_to_connect_with_a_wrong_buffer(tmp_path: Path, frames: i
     result = json.loads(run.stdout)
     assert result["sent"] == [], "nothing may be sent with a misconfigured patch"
     message = " ".join(result["errors"])
-    assert "buffer~ sideman.guitar" in message and f"{frames} frames" in message
+    assert "buffer~ ---sideman.guitar" in message and f"{frames} frames" in message
     assert "expected 1048576 and 3" in message
-    assert "sideman.guitar" in result["status"]["info"]
+    assert "---sideman.guitar" in result["status"]["info"]
 
 
 @needs_node

@@ -121,12 +121,98 @@ def test_pd_patch_uses_vanilla_objects_only() -> None:
         "array", "soundfiler", "openpanel", "makefilename", "samplerate~", "bang~",
         "netsend", "oscformat", "oscparse", "adc~", "dac~", "*~", "+~", "-~", "sig~",
         "tabreceive~", "tabread~", "tabwrite~", "tabplay~", "writesf~", "tgl", "bng",
+        "vu", "env~",
     }
     used = set()
     for line in PATCH.read_text().split(";\n"):
         if line.startswith("#X obj "):
             used.add(line.split()[4])
     assert used <= vanilla, f"not vanilla: {sorted(used - vanilla)}"
+
+
+def test_pd_file_input_mixes_a_stereo_file_down() -> None:
+    """Issue 14, item 5: the file is read into a left and a right array, both play into one
+    [*~] (Pd sums signals into an inlet) whose gain is 1 / min(channels, 2) from
+    soundfiler's header info, so stereo is (left + right) / 2 and mono keeps its level."""
+    audio = next(c for c in pd_structure(PATCH.read_text()) if c[0] == "audio")
+    _, items, cords = audio
+    index = {item: i for i, item in enumerate(items)}
+    left, right = index[("obj", "tabplay~ sideman-file")], index[("obj",
+                                                                   "tabplay~ sideman-file-r")]
+    mix = index[("obj", "*~ 1")]
+    assert (left, 0, mix, 0) in cords and (right, 0, mix, 0) in cords
+    assert ("obj", "list append sideman-file sideman-file-r") in index
+    chain = [index[("obj", "soundfiler")], index[("msg", "\\$3")], index[("obj", "min 2")],
+             index[("obj", "expr 1 / \\$f1")]]
+    assert (chain[0], 1, chain[1], 0) in cords
+    assert (chain[1], 0, chain[2], 0) in cords and (chain[2], 0, chain[3], 0) in cords
+    assert (chain[3], 0, mix, 1) in cords
+
+
+def test_pd_status_is_shown_in_displays_with_a_connection_light() -> None:
+    """Issue 14, item 5: connected is a light (a toggle the session sets through
+    sideman-show-connected), latency, slack, misses and lost are message boxes set from
+    sideman-show-<key>: no number box a performer could change by mistake."""
+    _, items, cords = pd_structure(PATCH.read_text())[-1]
+    assert not [i for i in items if i[0] == "floatatom" and i[1].startswith("sideman-show-")]
+    assert any(i[0] == "obj" and i[1].startswith("tgl ")
+               and i[1].split()[4] == "sideman-show-connected" for i in items)
+    index = {item: i for i, item in enumerate(items)}
+    edges = {(a, b) for a, _, b, _ in cords}
+    for key in ("latency", "slack", "misses", "lost"):
+        receive = index[("obj", f"r sideman-show-{key}")]
+        (prepend,) = [b for a, b in edges if a == receive]
+        (trim,) = [b for a, b in edges if a == prepend]
+        (display,) = [b for a, b in edges if a == trim]
+        assert items[prepend] == ("obj", "list prepend set") and items[trim] == ("obj",
+                                                                                 "list trim")
+        assert items[display][0] == "msg", key
+
+
+def test_pd_patch_has_a_graph_on_parent_with_the_controls() -> None:
+    """Issue 14, item 5: the top canvas is a graph on parent whose area holds every control
+    (toggles, bangs, number and symbol boxes) of the top canvas."""
+    text = PATCH.read_text()
+    top = text[:text.index("#N canvas", 1)] + text[text.rindex("#X restore"):]
+    coords = re.search(r"^#X coords 0 -1 1 1 (\d+) (\d+) 2 (\d+) (\d+);$", top, re.M)
+    assert coords, "no graph-on-parent area on the top canvas"
+    w, h, x0, y0 = map(int, coords.groups())
+    guis = re.findall(r"^#X (?:obj (\d+) (\d+) (?:tgl|bng)|(?:floatatom|symbolatom) "
+                      r"(\d+) (\d+)) ", top, re.M)
+    assert len(guis) >= 25
+    for a, b, c, d in guis:
+        x, y = int(a or c), int(b or d)
+        assert x0 <= x < x0 + w - 20 and y0 <= y < y0 + h - 20, (x, y)
+
+
+def test_pd_levels_are_metered() -> None:
+    """Issue 14, item 5: a vu meter for the input as sent and one for each generated stem,
+    each fed by [env~] - 100 (dB below full scale) from [pd audio]."""
+    canvases = {name: (items, cords) for name, items, cords in pd_structure(PATCH.read_text())}
+    meters = [i[1].split()[3] for i in canvases["(top)"][0]
+              if i[0] == "obj" and i[1].startswith("vu ")]
+    keys = ["in", "bass", "drums", "guitar", "piano"]
+    assert meters == [f"sideman-level-{k}" for k in keys]
+    items, cords = canvases["audio"]
+    index = {item: i for i, item in enumerate(items)}
+    for key in keys:
+        send = index[("obj", f"s sideman-level-{key}")]
+        (db,) = [a for a, _, b, _ in cords if b == send]
+        (env,) = [a for a, _, b, _ in cords if b == db]
+        assert items[db] == ("obj", "- 100") and items[env] == ("obj", "env~"), key
+
+
+def test_pd_live_controls_are_ranged() -> None:
+    """Issue 14, item 5: the number boxes of the live controls have the Max patch's ranges
+    (Pd clips what is typed, dragged or sent to them)."""
+    ranges = {send: (float(lo), float(hi)) for lo, hi, send in re.findall(
+        r"^#X floatatom \d+ \d+ \d+ (\S+) (\S+) 0 - \S+ (\S+) 0;$", PATCH.read_text(), re.M)}
+    want = {"r": (0.015625, 1.0), "w": (-1.0, 14.0), "steps": (0.0, 64.0),
+            "variation": (0.0, 2.0), "delay": (0.0, 10000.0), "input-gain": (0.0, 4.0),
+            "monitor": (0.0, 4.0), **{f"gain-{s}": (0.0, 4.0) for s in
+                                      ("bass", "drums", "guitar", "piano")}}
+    for key, (lo, hi) in want.items():
+        assert ranges[f"sideman-{key}"] == (lo, hi), key
 
 
 @needs_pd

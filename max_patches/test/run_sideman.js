@@ -5,8 +5,8 @@
 //   node run_sideman.js writer CONFIG.json  feed recorded chunks, dump what the patch plays
 //
 // The signal simulation is what sideman.maxpat does with MSP objects, vector by vector:
-// [count~] counts samples; [poke~ sideman.in] writes the input at slot (count % RING);
-// each stem plays tail + gain * (head - tail) from [index~ sideman.<stem> 1|2|3] at slot
+// [count~] counts samples; [poke~ ---sideman.in] writes the input at slot (count % RING);
+// each stem plays tail + gain * (head - tail) from [index~ ---sideman.<stem> 1|2|3] at slot
 // ((count + offset) % RING), offset = RING - delay from the script's outlet 3;
 // [snapshot~ 5] sends "tick <count at the start of the last vector>" every 5 ms.
 "use strict";
@@ -18,13 +18,20 @@ const {JsObject} = require("./maxjs");
 const SCRIPT = path.join(__dirname, "..", "sideman.js");
 const STEMS = ["bass", "drums", "guitar", "piano"];
 const VECTOR = 64;
+// The buffer~ names of sideman.maxpat (--- as in plain Max), sent at load as the patch does.
+const IN = "---sideman.in";
+const stemBuffer = (stem) => `---sideman.${stem}`;
+function nameBuffers(js) {
+  js.message("buffers", IN, ...STEMS.map(stemBuffer));
+}
 
 function makeObject(options) {
   const js = new JsObject(SCRIPT, options);
   js.load([]);
   const ring = js.ctx.RING;
-  js.buffer("sideman.in", ring, 1);
-  for (const stem of STEMS) js.buffer(`sideman.${stem}`, ring, 3);
+  js.buffer(IN, ring, 1);
+  for (const stem of STEMS) js.buffer(stemBuffer(stem), ring, 3);
+  nameBuffers(js);
   return js;
 }
 
@@ -54,7 +61,7 @@ function live(cfg) {
   const total = Math.ceil((cfg.seconds + cfg.lead_seconds) * sr) + ring;
   const rec = {};
   for (const stem of cfg.stems) rec[stem] = new Float32Array(Math.ceil((cfg.seconds + cfg.lead_seconds + 2) * sr));
-  const inStore = js.buffers.get("sideman.in");
+  const inStore = js.buffers.get(IN);
 
   js.message("replyport", cfg.reply_port);
   js.message("loadbang");
@@ -85,7 +92,7 @@ function live(cfg) {
   };
 
   function dspUntil(target) {
-    const stores = cfg.stems.map((s) => js.buffers.get(`sideman.${s}`));
+    const stores = cfg.stems.map((s) => js.buffers.get(stemBuffer(s)));
     while (c + VECTOR <= target) {
       const offset = js.offset === null ? ring : js.offset;
       for (let i = 0; i < VECTOR; i++) {
@@ -199,7 +206,7 @@ function writer(cfg) {
   for (const chunk of cfg.chunks) js.message("/sideman/chunk", session, ...chunk);
   const out = {};
   for (const stem of cfg.stems) {
-    const store = js.buffers.get(`sideman.${stem}`);
+    const store = js.buffers.get(stemBuffer(stem));
     const values = new Float32Array(cfg.length);
     for (let p = 0; p < cfg.length; p++) values[p] = play(store, (origin + p) % ring);
     fs.writeFileSync(`${cfg.output}.${stem}.f32`, Buffer.from(values.buffer));
@@ -238,11 +245,12 @@ function badbuffer(cfg) {
   const js = new JsObject(SCRIPT, {network: false, manualTasks: true});
   js.load([]);
   const ring = js.ctx.RING;
-  js.buffer("sideman.in", ring, 1);
+  js.buffer(IN, ring, 1);
   for (const stem of STEMS) {
-    js.buffer(`sideman.${stem}`, stem === cfg.stem ? cfg.frames : ring,
+    js.buffer(stemBuffer(stem), stem === cfg.stem ? cfg.frames : ring,
               stem === cfg.stem ? cfg.channels : 3);
   }
+  nameBuffers(js);
   js.message("samplerate", 44100);
   js.message("tick", 0);
   js.message("connect");
