@@ -12,6 +12,8 @@
   the wall clock or a :class:`~sideman.server.clock.ManualClock`;
 * :class:`InputAudit`: checks what each step's context holds against what a client sent
   (nothing misplaced; exactly the samples the network lost are silent);
+* :class:`ServerHarness`: a socket-free :class:`Server` on a ManualClock, spoken to as a
+  client (hello, settings, audio, session messages), its replies decoded;
 * :func:`live_server`: a :class:`Server` on a loopback UDP port, in threads;
 * :func:`malformed_corpus`: datagrams the server must refuse, each with the decoder's reason;
 * :class:`RawClient`: a bare UDP socket that speaks the protocol message by message;
@@ -287,6 +289,74 @@ class InputAudit(Generator):
                 if entry is not None and entry[0] is request.stream:
                     entry[1].check(request)
         return self.inner.generate(requests)
+
+
+class ServerHarness:
+    """A socket-free :class:`Server` on a :class:`ManualClock`, with helpers to speak to it.
+
+    Every datagram the server sends is kept in ``sent``; ``open`` says hello from a client
+    address at ``rate`` and applies settings (each must be accepted), ``audio`` sends
+    ``packet``-sample audio datagrams, ``run`` does the housekeeping and every ready step.
+    """
+
+    def __init__(self, generator: Generator, config: ServerConfig | None = None,
+                 clock: ManualClock | None = None, *, rate: int = 44100,
+                 packet: int = 1024) -> None:
+        self.clock = clock or ManualClock()
+        self.rate, self.packet = rate, packet
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+        self.server = Server(generator, config or ServerConfig(log_interval=0),
+                             clock=self.clock, send=lambda p, to: self.sent.append((p, to)))
+        self.ids: dict[tuple[str, int], tuple[int, str]] = {}
+
+    def messages(self, to: tuple[str, int] | None = None, address: str | None = None
+                 ) -> list[osc.Message]:
+        out = []
+        for payload, dest in self.sent:
+            if to is not None and dest != to:
+                continue
+            message = osc.decode(payload, max_size=65536).messages[0]
+            if address is None or message.address == address:
+                out.append(message)
+        return out
+
+    def errors(self, client: tuple[str, int]) -> list[tuple[int, str]]:
+        """``(code, text)`` of every error sent to ``client``."""
+        return [(int(m.args[1]), str(m.args[2])) for m in self.messages(client, protocol.ERROR)]
+
+    def open(self, client: tuple[str, int], rate: int | None = None, **settings: object
+             ) -> tuple[int, str]:
+        hello = protocol.encode_hello(self.rate if rate is None else rate, 1, "test")
+        self.server.handle_datagram(hello, client)
+        welcome = self.messages(client, protocol.WELCOME)[-1]
+        self.ids[client] = (int(welcome.args[0]), str(welcome.args[1]))
+        for key, value in settings.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            errors = len(self.errors(client))
+            self.call(client, protocol.SET, key, *values)
+            assert len(self.errors(client)) == errors, self.errors(client)[-1]
+        return self.ids[client]
+
+    def call(self, client: tuple[str, int], address: str, *args: object) -> None:
+        session, token = self.ids[client]
+        self.server.handle_datagram(
+            protocol.encode_session_message(address, session, token, *args), client)
+
+    def audio(self, client: tuple[str, int], position: int, n: int, value: float = 0.0
+              ) -> None:
+        for offset in range(0, n, self.packet):
+            self.call(client, protocol.AUDIO, position + offset,
+                      np.full(min(self.packet, n - offset), value, np.float32))
+
+    def run(self) -> int:
+        ran = 0
+        self.server.tick()
+        while (n := self.server.engine.process_ready()):
+            ran += n
+        return ran
+
+    def chunks(self, client: tuple[str, int]) -> list[protocol.Chunk]:
+        return [protocol.parse_chunk(m) for m in self.messages(client, protocol.CHUNK)]
 
 
 @contextlib.contextmanager

@@ -14,12 +14,13 @@ import pytest
 
 from sideman.models.base import Generator, GeneratorError, StepRequest, StepResult, StreamState
 from sideman.server import osc, protocol
-from sideman.server.app import Server, ServerConfig
+from sideman.server.app import ServerConfig
 from sideman.server.clock import ManualClock
 from sideman.server.protocol import ErrorCode
 from sideman.server.testing import (
     ModelClockClicks,
     RecordingGenerator,
+    ServerHarness,
     SimulatedLatency,
     TinyClickTrack,
 )
@@ -28,65 +29,6 @@ RATE = 44100
 HOP = 4096  # r = 0.25 of TinyClickTrack's 256 x 64-sample window
 PACKET = 1024
 A, B, C = ("127.0.0.1", 2001), ("127.0.0.1", 2002), ("127.0.0.1", 2003)
-
-
-class Harness:
-    """A socket-free server on a ManualClock, with helpers to speak to it."""
-
-    def __init__(self, generator: Generator, config: ServerConfig | None = None,
-                 clock: ManualClock | None = None) -> None:
-        self.clock = clock or ManualClock()
-        self.sent: list[tuple[bytes, tuple[str, int]]] = []
-        self.server = Server(generator, config or ServerConfig(log_interval=0),
-                             clock=self.clock, send=lambda p, to: self.sent.append((p, to)))
-        self.ids: dict[tuple[str, int], tuple[int, str]] = {}
-
-    def messages(self, to: tuple[str, int] | None = None, address: str | None = None
-                 ) -> list[osc.Message]:
-        out = []
-        for payload, dest in self.sent:
-            if to is not None and dest != to:
-                continue
-            message = osc.decode(payload, max_size=65536).messages[0]
-            if address is None or message.address == address:
-                out.append(message)
-        return out
-
-    def errors(self, client: tuple[str, int]) -> list[tuple[int, str]]:
-        return [(int(m.args[1]), str(m.args[2])) for m in self.messages(client, protocol.ERROR)]
-
-    def open(self, client: tuple[str, int], rate: int = RATE, **settings: object
-             ) -> tuple[int, str]:
-        self.server.handle_datagram(protocol.encode_hello(rate, 1, "test"), client)
-        welcome = self.messages(client, protocol.WELCOME)[-1]
-        self.ids[client] = (int(welcome.args[0]), str(welcome.args[1]))
-        for key, value in settings.items():
-            values = value if isinstance(value, (list, tuple)) else [value]
-            errors = len(self.errors(client))
-            self.call(client, protocol.SET, key, *values)
-            assert len(self.errors(client)) == errors, self.errors(client)[-1]
-        return self.ids[client]
-
-    def call(self, client: tuple[str, int], address: str, *args: object) -> None:
-        session, token = self.ids[client]
-        self.server.handle_datagram(
-            protocol.encode_session_message(address, session, token, *args), client)
-
-    def audio(self, client: tuple[str, int], position: int, n: int, value: float = 0.0
-              ) -> None:
-        for offset in range(0, n, PACKET):
-            self.call(client, protocol.AUDIO, position + offset,
-                      np.full(min(PACKET, n - offset), value, np.float32))
-
-    def run(self) -> int:
-        ran = 0
-        self.server.tick()
-        while (n := self.server.engine.process_ready()):
-            ran += n
-        return ran
-
-    def chunks(self, client: tuple[str, int]) -> list[protocol.Chunk]:
-        return [protocol.parse_chunk(m) for m in self.messages(client, protocol.CHUNK)]
 
 
 class StrictGenerator(Generator):
@@ -116,7 +58,7 @@ def test_huge_samples_stay_finite_after_resampling() -> None:
     # 1e38 is finite in float32 but overflows in the resampler's filter: the model would see
     # inf and fail the call of every session in it.
     model = StrictGenerator(ModelClockClicks())
-    h = Harness(model)
+    h = ServerHarness(model)
     h.open(A, realtime=0)
     h.open(B, realtime=0)
     h.audio(A, 0, 2 * HOP, value=1e38)
@@ -130,7 +72,7 @@ def test_huge_samples_stay_finite_after_resampling() -> None:
 def test_a_geometry_the_clients_rate_cannot_resample_is_refused_at_set() -> None:
     # At 44.1 kHz on a 22.05 kHz model, r = 1 leaves no room before the region for the
     # resampler's margin: refused when set, not acknowledged and then failed by every step.
-    h = Harness(StrictGenerator(ModelClockClicks()))
+    h = ServerHarness(StrictGenerator(ModelClockClicks()))
     h.open(A, w=-1)
     acks = len(h.messages(A, protocol.ACK))
     h.call(A, protocol.SET, "r", 1.0)
@@ -147,7 +89,7 @@ def test_a_geometry_the_clients_rate_cannot_resample_is_refused_at_set() -> None
 
 def test_one_request_the_model_fails_does_not_fail_the_others_in_its_call() -> None:
     model = StrictGenerator(TinyClickTrack())
-    h = Harness(model)
+    h = ServerHarness(model)
     h.open(A, realtime=0, seed=666)
     h.open(B, realtime=0)
     h.open(C, realtime=0)
@@ -162,7 +104,7 @@ def test_one_request_the_model_fails_does_not_fail_the_others_in_its_call() -> N
 
 
 # -- 5. positions past 2**31 and housekeeping ---------------------------------------------
-def fast_forward(h: Harness, client: tuple[str, int], position: int) -> None:
+def fast_forward(h: ServerHarness, client: tuple[str, int], position: int) -> None:
     """Put a fresh session's input and step grid at ``position`` (a multiple of HOP), as if
     it had streamed that long (hours of audio in no time)."""
     session = h.server.sessions[h.ids[client][0]]
@@ -195,7 +137,7 @@ def test_the_reference_client_streams_across_2_to_the_31() -> None:
     # own position, as the server does (before: encoding position 2**31 raised).
     from sideman.server.client import ClientSettings, StreamClient
 
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     h.open(A, realtime=0)
     start = 2**31 - 2 * HOP
     fast_forward(h, A, start)
@@ -227,7 +169,7 @@ def test_the_reference_client_streams_across_2_to_the_31() -> None:
 
 
 def test_a_session_streams_across_2_to_the_31() -> None:
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     h.open(A, realtime=0)
     start = 2**31 - 2 * HOP
     fast_forward(h, A, start)
@@ -264,7 +206,7 @@ def test_a_wrapped_session_streams_across_its_wraps(bits: int, start: int, hops:
     input sample reaches the model where it was captured, every step's chunks unwrap to its
     region. Realtime 0 on a manual clock: socket-free and independent of machine speed."""
     recorder = RecordingGenerator(TinyClickTrack())
-    h = Harness(recorder)
+    h = ServerHarness(recorder)
     h.open(A, realtime=0, wrap=bits)
     assert [m.args[2] for m in h.messages(A, protocol.ACK) if m.args[1] == "wrap"] == [32, bits]
     if start:
@@ -321,7 +263,7 @@ def test_a_wrapped_session_streams_across_its_wraps(bits: int, start: int, hops:
 def test_a_wrap_too_small_for_the_session_is_refused() -> None:
     # TinyClickTrack at 44.1 kHz holds 3 x 16384 + 44100 = 93252 samples: half a wrap must
     # cover that (and the output delay), or a wrapped position could stand for two.
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     h.open(A)
     h.call(A, protocol.SET, "wrap", 17)
     assert h.errors(A)[-1][0] == ErrorCode.BAD_VALUE and "allowed wrap 18 ... 32" in \
@@ -333,7 +275,7 @@ def test_a_wrap_too_small_for_the_session_is_refused() -> None:
 
 
 def test_one_sessions_housekeeping_error_does_not_stop_the_others(caplog) -> None:
-    h = Harness(TinyClickTrack(), ServerConfig(log_interval=0, idle_timeout=5.0))
+    h = ServerHarness(TinyClickTrack(), ServerConfig(log_interval=0, idle_timeout=5.0))
     h.open(A)
     h.open(B)
     h.open(C)
@@ -361,7 +303,7 @@ def test_one_sessions_housekeeping_error_does_not_stop_the_others(caplog) -> Non
 
 # -- 4. per-session queue limits ----------------------------------------------------------
 def test_one_sessions_backlog_never_supersedes_another_sessions_steps() -> None:
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     h.open(B, realtime=0)
     h.open(A, realtime=0, r=1 / 256)  # one latent frame (64 samples) per step
     h.audio(B, 0, HOP)  # B: steps 0 and 1 queued
@@ -384,7 +326,7 @@ def test_a_hop_shorter_than_one_model_call_is_refused_live() -> None:
     clock = ManualClock()
     model = SimulatedLatency(TinyClickTrack(), clock, per_call=0.002, per_step=0.001,
                              batch_slope=1.0)
-    h = Harness(model, clock=clock)
+    h = ServerHarness(model, clock=clock)
     h.server.engine.warmup()
     h.open(A)
     h.call(A, protocol.SET, "r", 1 / 256)  # 1.5 ms hops, 3 ms per call
@@ -406,7 +348,7 @@ def test_tiny_hop_sessions_do_not_starve_an_honest_one() -> None:
     clock = ManualClock()
     model = SimulatedLatency(TinyClickTrack(), clock, per_call=0.001, per_step=0.001,
                              batch_slope=1.0)
-    h = Harness(model, clock=clock)
+    h = ServerHarness(model, clock=clock)
     h.server.engine.warmup()
     h.open(B, w=1, steps=2, refine=0)
     for hostile in (A, C):
@@ -435,7 +377,7 @@ STRANGER, BYSTANDER = ("127.0.0.1", 2100), ("127.0.0.1", 2101)
 
 
 def test_bundles_pay_for_every_message_and_reply() -> None:
-    h = Harness(TinyClickTrack(), ServerConfig(log_interval=0, source_rate=100.0,
+    h = ServerHarness(TinyClickTrack(), ServerConfig(log_interval=0, source_rate=100.0,
                                                source_burst=200.0))
     pings = osc.encode_bundle([protocol.encode_ping(i) for i in range(328)])
     hellos = osc.encode_bundle([protocol.encode_hello(RATE, 7, "x", reply_port=BYSTANDER[1])
@@ -454,7 +396,7 @@ def test_bundles_pay_for_every_message_and_reply() -> None:
 
 
 def test_garbage_with_a_performers_address_does_not_silence_the_performer() -> None:
-    h = Harness(TinyClickTrack(), ServerConfig(log_interval=0, source_rate=100.0,
+    h = ServerHarness(TinyClickTrack(), ServerConfig(log_interval=0, source_rate=100.0,
                                                source_burst=200.0))
     session, _ = h.open(A, realtime=0)
     for j in range(40):
@@ -470,7 +412,7 @@ def test_garbage_with_a_performers_address_does_not_silence_the_performer() -> N
 
 
 def test_expensive_session_messages_are_rate_limited() -> None:
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     h.open(A)
     for i in range(200):
         h.clock.set(i / 200)
@@ -488,14 +430,14 @@ def test_expensive_session_messages_are_rate_limited() -> None:
 # -- 8. logs, reply sizes, resumed sessions ------------------------------------------------
 def test_the_hello_name_is_escaped_in_the_log(caplog) -> None:
     caplog.set_level("INFO")
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     h.server.handle_datagram(protocol.encode_hello(RATE, 1, "x\nFAKE line\x1b[31m"), A)
     lines = [r.getMessage() for r in caplog.records if "opened" in r.getMessage()]
     assert lines and "\n" not in lines[0] and "\x1b" not in lines[0]
 
 
 def test_allowed_lists_fit_the_datagram_setting() -> None:
-    h = Harness(TinyClickTrack(window_frames=4096))
+    h = ServerHarness(TinyClickTrack(window_frames=4096))
     h.open(A, realtime=0)
     h.call(A, protocol.SET, "r", 1 / 4096)
     assert h.errors(A) == []
@@ -503,7 +445,7 @@ def test_allowed_lists_fit_the_datagram_setting() -> None:
 
 
 def test_a_client_whose_session_was_resumed_elsewhere_is_told() -> None:
-    h = Harness(TinyClickTrack())
+    h = ServerHarness(TinyClickTrack())
     session, token = h.open(A)
     h.server.handle_datagram(protocol.encode_session_message(
         protocol.RESUME, session, token, RATE), B)

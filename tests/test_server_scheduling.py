@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from sideman.server import osc, protocol
-from sideman.server.app import Server, ServerConfig
 from sideman.server.client import ClientSettings
 from sideman.server.clock import ManualClock
 from sideman.server.engine import Engine
@@ -26,6 +25,7 @@ from sideman.server.testing import (
     ModelClockClicks,
     RawClient,
     RecordingGenerator,
+    ServerHarness,
     SimulatedLatency,
     TinyClickTrack,
     live_server,
@@ -36,56 +36,8 @@ HOP = 4096  # r = 0.25 of TinyClickTrack's 256 x 64-sample window
 PACKET = 1024
 
 
-class Harness:
-    """A socket-free server on a ManualClock, with helpers to speak to it."""
-
-    def __init__(self, generator, config: ServerConfig | None = None,
-                 clock: ManualClock | None = None) -> None:
-        self.clock = clock or ManualClock()
-        self.sent: list[tuple[bytes, tuple[str, int]]] = []
-        self.server = Server(generator, config or ServerConfig(log_interval=0),
-                             clock=self.clock, send=lambda p, to: self.sent.append((p, to)))
-        self.ids: dict[tuple[str, int], tuple[int, str]] = {}
-
-    def messages(self, to: tuple[str, int] | None = None, address: str | None = None
-                 ) -> list[osc.Message]:
-        out = []
-        for payload, dest in self.sent:
-            if to is not None and dest != to:
-                continue
-            message = osc.decode(payload, max_size=65536).messages[0]
-            if address is None or message.address == address:
-                out.append(message)
-        return out
-
-    def open(self, client: tuple[str, int], **settings: object) -> tuple[int, str]:
-        self.server.handle_datagram(protocol.encode_hello(RATE, 1, "test"), client)
-        welcome = self.messages(client, protocol.WELCOME)[-1]
-        self.ids[client] = (int(welcome.args[0]), str(welcome.args[1]))
-        for key, value in settings.items():
-            values = value if isinstance(value, (list, tuple)) else [value]
-            errors = len(self.messages(client, protocol.ERROR))
-            self.call(client, protocol.SET, key, *values)
-            assert len(self.messages(client, protocol.ERROR)) == errors, \
-                self.messages(client, protocol.ERROR)[-1]
-        return self.ids[client]
-
-    def call(self, client: tuple[str, int], address: str, *args: object) -> None:
-        session, token = self.ids[client]
-        self.server.handle_datagram(
-            protocol.encode_session_message(address, session, token, *args), client)
-
-    def audio(self, client: tuple[str, int], position: int, n: int) -> None:
-        for offset in range(0, n, PACKET):
-            self.call(client, protocol.AUDIO, position + offset,
-                      np.zeros(min(PACKET, n - offset), np.float32))
-
-    def run(self) -> int:
-        ran = 0
-        self.server.tick()
-        while (n := self.server.engine.process_ready()):
-            ran += n
-        return ran
+class Harness(ServerHarness):
+    """The server harness with a client streaming live at ``HOP``."""
 
     def stream_live(self, client: tuple[str, int], hops: int, *, late_from: int | None = None,
                     late_by: float = 0.0) -> None:
