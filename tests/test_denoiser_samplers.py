@@ -436,7 +436,7 @@ def test_condition_pyramid_reaches_every_level_and_survives_save_and_distillatio
     """A fresh pyramid leaves the U-Net's function unchanged (zero-initialised outputs);
     trained, it makes the estimate depend on the planes at every level; its weights are
     saved and loaded with the U-Net's, and a distilled student feeds its own copy."""
-    from sideman.models.checkpoint import load_denoiser, save_pretrained
+    from sideman.models.checkpoint import CheckpointError, load_denoiser, save_pretrained
     from sideman.models.denoiser import consistency_student
 
     cond = make_cond(2, beat=True)
@@ -484,7 +484,7 @@ def test_condition_pyramid_reaches_every_level_and_survives_save_and_distillatio
     # an old checkpoint without the pyramid does not load into a config that has one
     save_pretrained(tmp_path / "plain", plain, tiny_config(**base))
     (tmp_path / "plain" / "config.json").write_text(config.to_json())
-    with pytest.raises(Exception, match="does not fit the architecture"):
+    with pytest.raises(CheckpointError, match="does not fit the architecture"):
         load_denoiser(tmp_path / "plain")
 
 

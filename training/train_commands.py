@@ -230,8 +230,9 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                         "EDM loss; validation always uses the plain loss)")
     m.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="warm start from this teacher's weights and config (architecture, "
-                        "sigma_data, trained grid; --window-frames, --hops, --unet and "
-                        "--no-beat-grid are then ignored); e.g. "
+                        "sigma_data, trained grid; --window-frames, --hops, --unet, "
+                        "--no-beat-grid, --beat-phase, --cond-width, --noise-scale and "
+                        "--no-history-planes are then ignored); e.g. "
                         "models/weights/default-teacher")
     m.add_argument("--p-mean", type=float, default=None,
                    help="EDM log-sigma mean (default -1.2 + ln(sigma_data / 0.5))")
