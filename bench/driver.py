@@ -1,7 +1,7 @@
 """Many real-time clients in one thread, audited: the workhorse of the reliability scenarios.
 
 * :class:`AuditedClient` is the reference client's protocol core
-  (:class:`~sideman.server.client.StreamClient`) that also checks every chunk it receives
+  (:class:`~sideman.client.StreamClient`) that also checks every chunk it receives
   against the step plan: its ``start``, ``xfade``, ``position``, ``index``, ``count`` and
   length must be exactly what the geometry and the chunk layout say (``alignment_errors``);
 * :class:`LiveClient` streams one input in real time the way a patch does (blocks as they are
@@ -28,13 +28,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sideman.client import ClientRunner, ClientSettings, RunOptions, StreamClient
 from sideman.server import osc, protocol
 from sideman.server.app import Server
-from sideman.server.client import ClientRunner, ClientSettings, RunOptions, StreamClient
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,11 @@ class Reconnect:
 
 
 class LiveClient:
-    """One real-time client: streams ``audio`` (every sample nonzero) block by block."""
+    """One real-time client: streams ``audio`` (every sample nonzero) block by block.
+
+    Its capture is the reference client's real-time stream phase
+    (:class:`~sideman.client.protocol.ClientProtocol`), driven from :func:`run_realtime`'s
+    loop; while its socket is down (``reconnect``) what the phase sends is not sent."""
 
     def __init__(self, name: str, settings: ClientSettings, audio: np.ndarray, rate: int,
                  server: Address, *, length: int | None = None, block: int = 1024,
@@ -140,7 +144,10 @@ class LiveClient:
         self.start_delay = start_delay
         self.reconnect = reconnect
         self.core = AuditedClient(settings, rate, length or len(audio), name=name)
-        self.runner = ClientRunner(self.core, server, options=options or RunOptions(pings=3))
+        options = replace(options or RunOptions(pings=3), fast=False, realtime_block=block,
+                          start=0.0)
+        self.runner = ClientRunner(self.core, server, options=options)
+        self.protocol = self.runner.protocol
         self.sent_mask = np.zeros(len(self.audio), bool)
         self.lost_mask = np.zeros(len(self.audio), bool)  # set by a proxy observer
         self.resumed_at: float | None = None
@@ -171,76 +178,44 @@ class LiveClient:
         if self.end > len(self.audio):
             raise ValueError(f"{self.name}: {len(self.audio)} samples of audio, the stream "
                              f"needs {self.end}")
-        self.captures = []
-        k = 0
-        while (c := cm.to_client(g.step_position(k))) <= self.end:
-            self.captures.append(c)
-            k += 1
         self.hop_seconds = g.hop_seconds
         self.hop = cm.to_client(g.hop_samples)
         self.window = cm.to_client(g.window_samples)
 
     def begin(self, t0: float, selector: selectors.BaseSelector) -> None:
         self.t0 = t0
-        self.pos = 0
-        self.next_capture = 1
-        self.started = False
         self.down_until: float | None = None
         self.resume_pending = False
         self.active = True
         self._selector = selector
         selector.register(self.sock, selectors.EVENT_READ, self)
-        for p in self.plan:
-            self.core.captured(p.step, t0 + p.capture / self.rate)
+        self.protocol.start_stream(self.audio, t0)
 
     def due(self) -> float:
-        if not self.started:
-            return self.t0
+        wake = self.protocol.wake
+        due = wake if wake is not None else self.t0
         if self.down_until is not None:
-            return min(self.down_until, self._next_block_time())
+            return min(self.down_until, due)
         if self.resume_pending:
-            return min(self._next_resend, self._next_block_time())
-        return self._next_block_time()
-
-    def _next_stop(self) -> int:
-        stop = min(self.pos + self.block, self.end)
-        if self.next_capture < len(self.captures):
-            stop = min(stop, self.captures[self.next_capture])
-        return stop
-
-    def _next_block_time(self) -> float:
-        return self.t0 + self._next_stop() / self.rate
+            return min(self._next_resend, due)
+        return due
 
     def act(self, now: float) -> None:
-        core = self.core
-        if not self.started:
-            self.started = True
-            self.runner.send(core.mark(0))  # step 0 is due as capture starts
-            return
         if self.down_until is not None and now >= self.down_until:
             self._come_back(now)
         if self.resume_pending and now >= self._next_resend:
             self._send_resume(now)
-        if now < self._next_block_time():
-            return
-        stop = self._next_stop()
-        sending = self.down_until is None and not self.resume_pending
-        if sending:
-            for i in range(self.pos, stop, self.block):
-                j = min(i + self.block, stop)
-                self.runner.send(protocol.encode_audio(core.session, core.token, i,  # type: ignore[arg-type]
-                                                       self.audio[i:j]))
-            self.sent_mask[self.pos:stop] = True
-        self.pos = stop
-        while self.next_capture < len(self.captures) and \
-                self.captures[self.next_capture] <= self.pos:
-            if sending:
-                self.runner.send(core.mark(self.captures[self.next_capture]))
-            self.next_capture += 1
+        before = self.protocol.captured_upto
+        payloads = self.protocol.poll(now)
+        if self.down_until is None and not self.resume_pending:
+            for payload in payloads:
+                self.runner.send(payload)
+            self.sent_mask[before:self.protocol.captured_upto] = True
+        pos = self.protocol.captured_upto
         if (self.reconnect is not None and self.dropped_at is None
-                and self.pos >= self.reconnect.at * self.rate):
+                and pos >= self.reconnect.at * self.rate):
             self._drop(now)
-        if self.pos >= self.end:
+        if pos >= self.end or not self.protocol.busy:
             self.active = False
 
     # -- reconnecting ----------------------------------------------------------------------

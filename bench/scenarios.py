@@ -37,17 +37,18 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from sideman.client import ClientSettings, RunOptions
+from sideman.eval.latency import Latency, SimulatedModel
 from sideman.models import clicktrack as clicktrack_module
 from sideman.models.base import Generator
 from sideman.models.clicktrack import ClickTrack
 from sideman.server import app as server_module
 from sideman.server import osc, protocol
 from sideman.server.app import Server, ServerConfig
-from sideman.server.client import ClientSettings, RunOptions
 from sideman.server.clock import ManualClock
 from sideman.server.session import Session
 from sideman.server.telemetry import percentile
-from sideman.server.testing import InputAudit, StepDelays
+from sideman.server.testing import InputAudit
 from sideman.server.transport import UdpServer, freeze_heap
 
 from .driver import (
@@ -398,7 +399,7 @@ def run_slow(generator: Generator, run: SlowRun, *, config: ServerConfig | None 
     hop_seconds = frames * info.hop_length / model_rate
     delays = {k: run.slow_factor * hop_seconds for k in run.slow_steps}
     delays[run.stall_step] = run.stall
-    slow = StepDelays(generator, delays, default=run.base_delay)
+    slow = SimulatedModel(generator, Latency(per_call=run.base_delay, steps=delays))
     with serve(slow, config) as (server, address):
         (client,) = make_clients(1, run.stream, generator, address)
         handshake_all([client], server, None)

@@ -299,7 +299,7 @@ def bench_input(options: BenchOptions, seconds: float, workdir: Path
     """Mono float32 input of at least ``seconds`` (tiled if the file is shorter), its rate
     and where it came from: ``--input``, or one synthetic song rendered now."""
     if options.input is not None:
-        from sideman.server.client import read_mono
+        from sideman.client import read_mono
 
         if not options.input.is_file():
             raise BenchError(f"--input {options.input}: no such file")
@@ -374,9 +374,9 @@ def measure_stage_block(pipe: Any, *, audio: np.ndarray, rate: int, r: float, w:
     step runs at full quality (``num_steps``) and nothing waits for another session. The
     pipeline should be warmed up (:meth:`~sideman.server.engine.Engine.warmup`) already.
     """
+    from sideman.client import ClientSettings, RunOptions, run_client
     from sideman.models.geometry import ClockMap
     from sideman.server.app import Server, ServerConfig
-    from sideman.server.client import ClientSettings, RunOptions, run_client
     from sideman.server.transport import UdpServer
 
     g = pipe.geometry_for(r, w)
@@ -637,7 +637,7 @@ def missed_steps(core: Any) -> int:
 
 def _client_thread(audio: np.ndarray, rate: int, settings: Any, address: tuple[str, int],
                    out: list, index: int) -> None:
-    from sideman.server.client import ClientError, run_client
+    from sideman.client import ClientError, run_client
 
     try:
         out[index] = run_client(audio, rate, settings, address, name=f"sideman-bench-{index}")
@@ -649,7 +649,7 @@ def measure_sessions(model: Path, *, sessions: int, max_batch: int, threads: int
                      w: int, stems: int, audio: np.ndarray, rate: int, workdir: Path,
                      timeout: float = 180.0) -> dict[str, Any]:
     """N real-time clients against a fresh ``sideman serve``: steps, slack, misses, memory."""
-    from sideman.server.client import ClientSettings
+    from sideman.client import ClientSettings
 
     load = load_average()
     server = ServeProcess(model, threads=threads, max_batch=max_batch, sessions=sessions,

@@ -290,9 +290,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`~sideman.eval.sweep.SweepConfig` of parsed ``eval sweep`` arguments."""
-    from sideman.bench.impair import Impairment
-    from sideman.server.offline import Latency
-
+    from .latency import Latency
+    from .network import Impairment
     from .sweep import SweepConfig
 
     latency = Latency(per_call=args.latency, per_step=args.latency_per_step,

@@ -4,7 +4,7 @@ plots.
 
 For every (song, stem) the client streams the mix without that stem
 (:func:`~sideman.training.datasets.mix_without`) at the song's own rate, exactly as a patch
-would, through :class:`~sideman.server.offline.Simulation` (the server's sessions, scheduler,
+would, through :class:`~sideman.eval.simulate.Simulation` (the server's sessions, scheduler,
 engine and chunker, the reference client's protocol core); the server generates the stem.
 Nothing here re-implements streaming: this module picks songs, builds the simulated clients,
 and scores what they received.
@@ -56,15 +56,14 @@ from typing import Any
 
 import numpy as np
 
-from sideman.bench.impair import Impairment
+from sideman.client.core import ClientSettings, StreamClient, TransportUpdate
+from sideman.client.core import transport_updates as client_transport_updates
 from sideman.models.base import Generator, song_seed
 from sideman.models.geometry import Geometry, GeometryError, hop_frames_for_ratio
 from sideman.server.app import ServerConfig
-from sideman.server.client import ClientSettings, StreamClient
-from sideman.server.client import transport_updates as client_transport_updates
-from sideman.server.offline import Latency, SimClient, Simulation, Timing, TransportUpdate
 from sideman.training.datasets import STEMS, Song, load_audio, mix_without, open_dataset
 
+from .latency import Latency
 from .metrics import (
     EMBED_DIM,
     SILENCE_DB,
@@ -78,7 +77,9 @@ from .metrics import (
     fit_length,
     resolve_tracker,
 )
+from .network import Impairment
 from .report import SongRecord, SweepResults, write_json
+from .simulate import SIM_OPTIONS, SimClient, Simulation
 
 log = logging.getLogger(__name__)
 
@@ -661,7 +662,8 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
     sim = Simulation(generator, config=ServerConfig(
         log_interval=0, max_sessions=config.batch_size + 1, max_batch=config.batch_size,
         max_queue=max(64, 4 * config.batch_size), idle_timeout=3600.0),
-        latency=config.latency, timing=Timing(block=config.block), seed=config.seed)
+        latency=config.latency, options=replace(SIM_OPTIONS, realtime_block=config.block),
+        seed=config.seed)
     cells: list[Cell] = []
     audio: list[str] = []
     pictures: list[str] = []

@@ -9,7 +9,7 @@ in here knows about threads except the lock that guards session state.
 Driving it offline (one implementation of the streaming logic, two drivers)
 ---------------------------------------------------------------------------
 An offline driver (the evaluation sweep, tests) runs the very same session, scheduler and
-engine code on a simulated clock, without sockets; :mod:`sideman.server.offline` is the
+engine code on a simulated clock, without sockets; :mod:`sideman.eval.simulate` is the
 reference (``Simulation``, a discrete-event driver for any number of clients in fast or real
 time, and ``run_offline``, one fast client)::
 
@@ -17,7 +17,7 @@ time, and ``run_offline``, one fast client)::
     outbox = []                                   # what the server sent
     server = Server(generator, ServerConfig(), clock=clock,
                     send=lambda payload, address: outbox.append(payload))
-    core = StreamClient(settings, rate, len(audio))   # sideman.server.client, no socket
+    core = StreamClient(settings, rate, len(audio))   # sideman.client, no socket
     server.handle_datagram(core.hello(), CLIENT)      # datagrams in ...
     ...                                               # set_message(), audio_messages(), mark()
     clock.advance(seconds)                            # time moves only when told
@@ -32,7 +32,7 @@ the simulated time while datagrams keep arriving and the server keeps ticking
 (``Simulation``'s ``Latency``); the engine measures steps with the clock, so deadlines,
 degradation and misses follow the simulation. Simulated loss: drop, duplicate, delay or
 reorder datagrams between the two sides (``Simulation``'s ``link`` callable, or per client
-the seeded ``sideman.bench.impair.Decider``). The noise of each step is seeded by (seed,
+the seeded ``sideman.eval.network.Decider``). The noise of each step is seeded by (seed,
 step, stem) and the step grid is fixed by the settings, so the output equals what a live
 client gets with the same settings and seed (tests/test_server_simulation.py checks it in
 fast mode and in real time).

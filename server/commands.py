@@ -151,7 +151,7 @@ def _load_generator(args: argparse.Namespace):
 def _client_settings(args: argparse.Namespace, rate: int):
     """ClientSettings from the arguments, each checked the way the server will check it
     (the exact limits that depend on the model, such as r rounding, come from the server)."""
-    from .client import ClientSettings
+    from sideman.client import ClientSettings
 
     stems = tuple(args.stems or ["drums"])
     unknown = [s for s in stems if s not in KNOWN_STEMS]
@@ -186,7 +186,7 @@ def _client_settings(args: argparse.Namespace, rate: int):
 
 
 def _read_input(path: Path) -> tuple[np.ndarray, int]:
-    from .client import read_mono
+    from sideman.client import read_mono
 
     if not path.is_file():
         raise CommandError(f"no such input file: {path}")
@@ -225,7 +225,7 @@ def _resolve(host: str, port_: int) -> tuple[str, int]:
 
 def _transports(args: argparse.Namespace, audio: np.ndarray, rate: int) -> tuple:
     """The beat grid to send (--bpm or --beats), as transport updates; () for none."""
-    from .client import transport_updates
+    from sideman.client import transport_updates
 
     if args.beats is not None:
         if not args.beats.is_file():
@@ -297,7 +297,7 @@ class _Progress:
 def _check_plan(who: str):
     """``on_ready`` check of the stream: refuses an input too short for any step, and warns
     when the accompaniment covers less than half of it (it starts one look-ahead late)."""
-    from .client import ClientError
+    from sideman.client import ClientError
 
     def check(core) -> None:
         rate, length = core.client_rate, core.length
@@ -324,7 +324,7 @@ def _check_plan(who: str):
 def _run_stream(who: str, audio: np.ndarray, rate: int, settings, server, options, *,
                 transports: tuple, progress: bool, name: str):
     """run_client with the plan check and a progress bar; a ClientError is exit status 1."""
-    from .client import ClientError, run_client
+    from sideman.client import ClientError, run_client
 
     bar = _Progress(rate, progress, who)
     try:
@@ -524,7 +524,7 @@ def _print_warnings(who: str, warnings: list[str]) -> None:
 
 
 def _client(args: argparse.Namespace) -> int:
-    from .client import RunOptions, default_stats_path, stem_paths, write_outputs
+    from sideman.client import RunOptions, default_stats_path, stem_paths, write_outputs
 
     audio, rate = _read_input(args.input)
     settings = _client_settings(args, rate)
@@ -597,8 +597,9 @@ def synth_groove(seconds: float, rate: int = 44100, bpm: float = 110.0) -> np.nd
 def _demo(args: argparse.Namespace) -> int:
     import soundfile as sf
 
+    from sideman.client import RunOptions, write_outputs
+
     from .app import Server, ServerConfig
-    from .client import RunOptions, write_outputs
     from .transport import UdpServer, freeze_heap
 
     # Everything that can be wrong is checked before the model loads (it takes seconds).

@@ -5,11 +5,8 @@
 * :class:`ModelClockClicks`: clicks on a *model* clock different from the client's, to test
   the resampling path end to end;
 * :class:`RecordingGenerator`: wraps a generator and records every ``generate`` call;
-* :class:`SimulatedLatency`: makes each call take simulated time on a
-  :class:`~sideman.server.clock.ManualClock` (deterministic deadlines in tests and offline);
 * :class:`GatedGenerator`: blocks inside ``generate`` until released (a stalled model);
-* :class:`StepDelays`: each call takes a time chosen per step (slow steps, a long stall), on
-  the wall clock or a :class:`~sideman.server.clock.ManualClock`;
+  (calls that take simulated or wall time: :class:`sideman.eval.latency.SimulatedModel`);
 * :class:`InputAudit`: checks what each step's context holds against what a client sent
   (nothing misplaced; exactly the samples the network lost are silent);
 * :class:`ServerHarness`: a socket-free :class:`Server` on a ManualClock, spoken to as a
@@ -28,7 +25,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -99,32 +96,6 @@ class RecordingGenerator(Generator):
         return self.inner.generate(requests)
 
 
-class SimulatedLatency(Generator):
-    """Each call advances ``clock`` by ``(per_call + per_step · num_steps) · (1 + batch_slope ·
-    (items − 1))`` seconds, ``items`` being the stems of all its requests (``batch_slope`` 1: a
-    batch costs the sum of its items, like a CPU; 0: no more than one, like an idle GPU)."""
-
-    def __init__(self, inner: Generator, clock: ManualClock, *, per_call: float = 0.0,
-                 per_step: float = 0.0, batch_slope: float = 0.0) -> None:
-        self.inner = inner
-        self.info = inner.info
-        self.clock = clock
-        self.per_call = per_call
-        self.per_step = per_step
-        self.batch_slope = batch_slope
-
-    def new_stream(self) -> StreamState:
-        return self.inner.new_stream()
-
-    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
-        results = self.inner.generate(requests)
-        steps = max(r.num_steps for r in requests)
-        items = sum(len(r.stems) for r in requests)
-        self.clock.advance((self.per_call + self.per_step * steps)
-                           * (1 + self.batch_slope * (items - 1)))
-        return results
-
-
 class GatedGenerator(Generator):
     """Blocks in ``generate`` until :meth:`release` (``entered`` is set while blocked)."""
 
@@ -144,53 +115,6 @@ class GatedGenerator(Generator):
         self.entered.set()
         self._gate.wait(timeout=30)
         return self.inner.generate(requests)
-
-
-@dataclass
-class DelayedCall:
-    """One call of a :class:`StepDelays` generator: its steps and when it ran."""
-
-    steps: list[int]
-    delay: float
-    started: float
-    ended: float
-
-
-class StepDelays(Generator):
-    """Each call takes ``delays.get(step, default)`` seconds (the largest over the batch's
-    steps; ``step`` is the grid index k of the request): sleeps on the wall clock, or advances
-    ``clock`` when given. ``calls`` records what ran and when (``clock`` or ``time.monotonic``)."""
-
-    def __init__(self, inner: Generator, delays: Mapping[int, float], *, default: float = 0.0,
-                 clock: ManualClock | None = None) -> None:
-        if default < 0 or any(d < 0 for d in delays.values()):
-            raise ValueError("delays must be >= 0 seconds")
-        self.inner = inner
-        self.info = inner.info
-        self.delays = dict(delays)
-        self.default = default
-        self.clock = clock
-        self.calls: list[DelayedCall] = []
-        self._lock = threading.Lock()
-
-    def new_stream(self) -> StreamState:
-        return self.inner.new_stream()
-
-    def _now(self) -> float:
-        return self.clock.now() if self.clock is not None else time.monotonic()
-
-    def generate(self, requests: Sequence[StepRequest]) -> list[StepResult]:
-        steps = [r.step for r in requests]
-        delay = max(self.delays.get(k, self.default) for k in steps)
-        started = self._now()
-        results = self.inner.generate(requests)
-        if self.clock is not None:
-            self.clock.advance(delay)
-        else:
-            time.sleep(delay)
-        with self._lock:
-            self.calls.append(DelayedCall(steps, delay, started, self._now()))
-        return results
 
 
 @dataclass

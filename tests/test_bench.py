@@ -323,7 +323,7 @@ def test_serve_threads_option(tmp_path: Path) -> None:
 def test_missed_steps_counts_each_step_once() -> None:
     from types import SimpleNamespace
 
-    from sideman.server.client import ClientSettings, PlannedStep, _StepLog
+    from sideman.client.core import ClientSettings, PlannedStep, _StepLog
 
     plan = [PlannedStep(step=k, capture=100 * k, region=(100 * k + 100, 100 * k + 200),
                         out_start=100 * k + 100) for k in range(6)]

@@ -19,7 +19,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from sideman.client import ClientSettings, RunOptions, run_client
 from sideman.eval import commands as eval_commands
+from sideman.eval.latency import Latency
 from sideman.eval.metrics import ENTRIES, METRICS, fit_length
 from sideman.eval.report import AGGREGATE_CSV_COLUMNS, SONG_CSV_LEADING, read_song_json
 from sideman.eval.sweep import (
@@ -39,8 +41,6 @@ from sideman.models.base import StepRequest, StepResult
 from sideman.models.clicktrack import render_clicks
 from sideman.models.testing import tiny_pipeline
 from sideman.server.cli import build_parser, main
-from sideman.server.client import ClientSettings, RunOptions, run_client
-from sideman.server.offline import Latency
 from sideman.server.testing import TinyClickTrack, live_server
 from sideman.training.datasets import Song, load_audio, mix_without, open_dataset
 from sideman.training.synth.dataset import SynthOptions, synthesize

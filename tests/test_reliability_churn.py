@@ -14,9 +14,9 @@ from two hops after the resume on plays normally. And a client whose ``bye`` ack
 from __future__ import annotations
 
 from sideman.bench.scenarios import ChurnRun, Stream, churn_in_process, churn_live
+from sideman.client import ClientSettings, StreamClient
 from sideman.server import protocol
 from sideman.server.app import Server, ServerConfig
-from sideman.server.client import ClientSettings, StreamClient
 from sideman.server.testing import TinyClickTrack
 
 

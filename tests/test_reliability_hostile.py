@@ -20,10 +20,10 @@ import time
 import numpy as np
 import pytest
 
+from sideman.client import ClientSettings, RunOptions, run_client
 from sideman.models.base import Generator
 from sideman.server import osc, protocol
 from sideman.server.app import Server
-from sideman.server.client import ClientSettings, RunOptions, run_client
 from sideman.server.testing import RawClient, TinyClickTrack, live_server
 
 pytestmark = pytest.mark.flaky(reruns=2, reruns_delay=2)

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from sideman.bench.impair import Decider, Impairment, ImpairProxy
+from sideman.bench.impair import ImpairProxy
+from sideman.eval.network import Decider, Impairment
 
 
 def run_lengths(lost: list[bool]) -> list[int]:

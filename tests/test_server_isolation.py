@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from sideman.eval.latency import SimulatedModel
 from sideman.models.base import Generator, GeneratorError, StepRequest, StepResult, StreamState
 from sideman.server import osc, protocol
 from sideman.server.app import ServerConfig
@@ -21,7 +22,6 @@ from sideman.server.testing import (
     ModelClockClicks,
     RecordingGenerator,
     ServerHarness,
-    SimulatedLatency,
     TinyClickTrack,
 )
 
@@ -135,7 +135,7 @@ def test_the_reference_client_streams_across_2_to_the_31() -> None:
     # The reference client's own messages against a session 13.5 h in: its audio and marks
     # go out wrapped to int32, and it unwraps the chunks' steps and positions against its
     # own position, as the server does (before: encoding position 2**31 raised).
-    from sideman.server.client import ClientSettings, StreamClient
+    from sideman.client import ClientSettings, StreamClient
 
     h = ServerHarness(TinyClickTrack())
     h.open(A, realtime=0)
@@ -324,7 +324,7 @@ def test_one_sessions_backlog_never_supersedes_another_sessions_steps() -> None:
 # -- 3. fair scheduling -------------------------------------------------------------------
 def test_a_hop_shorter_than_one_model_call_is_refused_live() -> None:
     clock = ManualClock()
-    model = SimulatedLatency(TinyClickTrack(), clock, per_call=0.002, per_step=0.001,
+    model = SimulatedModel.on_clock(TinyClickTrack(), clock, per_call=0.002, per_step=0.001,
                              batch_slope=1.0)
     h = ServerHarness(model, clock=clock)
     h.server.engine.warmup()
@@ -346,7 +346,7 @@ def test_tiny_hop_sessions_do_not_starve_an_honest_one() -> None:
     # more than the whole model: by earliest deadline alone their steps are always more
     # urgent than the honest client's (93 ms ahead). Fair share puts the honest step first.
     clock = ManualClock()
-    model = SimulatedLatency(TinyClickTrack(), clock, per_call=0.001, per_step=0.001,
+    model = SimulatedModel.on_clock(TinyClickTrack(), clock, per_call=0.001, per_step=0.001,
                              batch_slope=1.0)
     h = ServerHarness(model, clock=clock)
     h.server.engine.warmup()

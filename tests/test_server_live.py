@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
+from sideman.client import ClientError, ClientSettings, RunOptions, StreamClient, run_client
 from sideman.models.clicktrack import ClickTrack
 from sideman.models.geometry import ClockMap, Geometry
-from sideman.server.client import ClientError, ClientSettings, RunOptions, StreamClient, run_client
 from sideman.server.testing import ModelClockClicks, TinyClickTrack, live_server
 
 PERIOD = 4410

@@ -8,9 +8,10 @@ from collections import Counter
 
 import numpy as np
 
-from sideman.bench.impair import Decider, Impairment, ImpairProxy
+from sideman.bench.impair import ImpairProxy
+from sideman.client import ClientRunner, ClientSettings, RunOptions, StreamClient
+from sideman.eval.network import Decider, Impairment
 from sideman.server import osc, protocol
-from sideman.server.client import ClientRunner, ClientSettings, RunOptions, StreamClient
 from sideman.server.testing import TinyClickTrack, live_server
 
 PERIOD = 441

@@ -13,11 +13,12 @@ import threading
 import numpy as np
 import pytest
 
+from sideman.client import ClientSettings
+from sideman.eval.latency import SimulatedModel
+from sideman.eval.simulate import run_offline
 from sideman.server import osc, protocol
-from sideman.server.client import ClientSettings
 from sideman.server.clock import ManualClock
 from sideman.server.engine import Engine
-from sideman.server.offline import run_offline
 from sideman.server.protocol import ErrorCode
 from sideman.server.scheduler import SAFETY, CostModel
 from sideman.server.testing import (
@@ -26,7 +27,6 @@ from sideman.server.testing import (
     RawClient,
     RecordingGenerator,
     ServerHarness,
-    SimulatedLatency,
     TinyClickTrack,
     live_server,
 )
@@ -101,7 +101,8 @@ def test_reset_supersedes_queued_steps_and_numbering_carries_on() -> None:
 def test_slow_model_degrades_instead_of_falling_behind() -> None:
     clock = ManualClock()
     recorder = RecordingGenerator(TinyClickTrack())
-    slow = SimulatedLatency(recorder, clock, per_step=0.03)  # 8 steps: 0.24 s > a 0.093 s hop
+    # 8 steps: 0.24 s > a 0.093 s hop
+    slow = SimulatedModel.on_clock(recorder, clock, per_step=0.03)
     h = Harness(slow, clock=clock)
     h.open(A, r=0.25, w=1, steps=8, refine=0)
     h.stream_live(A, hops=16)
@@ -137,7 +138,7 @@ class PessimisticCost(CostModel):
 def test_quick_result_is_refined_when_time_allows() -> None:
     clock = ManualClock()
     recorder = RecordingGenerator(TinyClickTrack())
-    fast = SimulatedLatency(recorder, clock, per_step=0.01)
+    fast = SimulatedModel.on_clock(recorder, clock, per_step=0.01)
     h = Harness(fast, clock=clock)
     h.server.engine.cost = PessimisticCost()
     h.open(A, r=0.25, w=2, steps=4, refine=1)
@@ -203,7 +204,7 @@ def test_sessions_share_a_call_only_when_it_keeps_them_on_time(batch_slope: floa
     # 50 ms whatever it holds: they share it at full quality.
     clock = ManualClock()
     recorder = RecordingGenerator(TinyClickTrack())
-    model = SimulatedLatency(recorder, clock, per_step=0.025, batch_slope=batch_slope)
+    model = SimulatedModel.on_clock(recorder, clock, per_step=0.025, batch_slope=batch_slope)
     h = Harness(model, clock=clock)
     h.server.engine.warmup()
     assert h.server.engine.cost.batch_slope() == pytest.approx(batch_slope)
@@ -346,7 +347,7 @@ def test_pd_style_float_settings_and_positions_work() -> None:
 
 
 def test_offline_driver_equals_the_live_client() -> None:
-    from sideman.server.client import RunOptions, run_client
+    from sideman.client import RunOptions, run_client
 
     audio = np.zeros(60000, np.float32)
     settings = ClientSettings(r=0.125, w=2, stems=("drums", "bass"), realtime=False, seed=3)

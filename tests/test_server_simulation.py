@@ -1,4 +1,4 @@
-"""The simulated-clock driver (server/offline.py): the live server's own code, offline.
+"""The simulated-clock driver (eval/simulate.py): the live server's own code, offline.
 
 Its output equals what a live client gets over real UDP for the same settings and seed; under
 a simulated model latency the scheduler misses and degrades exactly where its rules say; a
@@ -12,11 +12,12 @@ import math
 import numpy as np
 import pytest
 
-from sideman.bench.impair import Impairment
+from sideman.client import ClientSettings, RunOptions, TransportUpdate, run_client
+from sideman.eval.latency import Latency
+from sideman.eval.network import Impairment
+from sideman.eval.simulate import SimClient, Simulation
 from sideman.models.base import Transport
 from sideman.models.testing import tiny_pipeline
-from sideman.server.client import ClientSettings, RunOptions, run_client
-from sideman.server.offline import Latency, SimClient, Simulation, TransportUpdate
 from sideman.server.scheduler import SAFETY
 from sideman.server.testing import RecordingGenerator, TinyClickTrack, live_server
 

@@ -143,10 +143,10 @@ def test_metrics_endpoint() -> None:
 
 
 def test_warmup_calibrates_the_cost_model() -> None:
-    from sideman.server.testing import SimulatedLatency
+    from sideman.eval.latency import SimulatedModel
 
     clock = ManualClock()
-    server = Server(SimulatedLatency(TinyClickTrack(), clock, per_call=0.01, per_step=0.03),
+    server = Server(SimulatedModel.on_clock(TinyClickTrack(), clock, per_call=0.01, per_step=0.03),
                     ServerConfig(log_interval=0), clock=clock)
     timings = server.engine.warmup()
     # A one-item call costs the same whatever the stems: batch_slope 0, like an idle GPU.
@@ -154,7 +154,7 @@ def test_warmup_calibrates_the_cost_model() -> None:
     assert server.engine.cost.coefficients() == pytest.approx((0.01, 0.03))
     assert server.engine.cost.batch_slope() == pytest.approx(0.0)
     cpu_clock = ManualClock()
-    cpu = Server(SimulatedLatency(TinyClickTrack(), cpu_clock, per_call=0.01, per_step=0.03,
+    cpu = Server(SimulatedModel.on_clock(TinyClickTrack(), cpu_clock, per_call=0.01, per_step=0.03,
                                   batch_slope=1.0), ServerConfig(log_interval=0), clock=cpu_clock)
     assert cpu.engine.warmup()["1 step, 2 stems"] == pytest.approx(0.08)
     assert cpu.engine.cost.batch_slope() == pytest.approx(1.0)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sideman.server.client import KEEP_STEPS, StemWriter
+from sideman.client import KEEP_STEPS, StemWriter
 
 HOP, XFADE, CHUNK = 400, 64, 150
 
