@@ -15,90 +15,23 @@ after), the model, the settings and every figure of the scenario (see
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import platform
-import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sideman.models.base import Generator, GeneratorError
-from sideman.server.cli import CommandError
+from sideman.models.base import Generator
 
 from . import scenarios as sc
 
 log = logging.getLogger(__name__)
 
 RANDOM_DEFAULT_NAME = "default-architecture-random"
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "soak", help="reliability soak: impairment, slow model, fuzzing, flood, churn",
-        description="Run reliability scenarios against a live server on loopback and write a "
-                    "JSON report and a PNG per scenario (figures and how to read them: "
-                    "docs/RELIABILITY.md).")
-    p.add_argument("--scenario", choices=[*sc.SCENARIOS, "all"], default="impairment",
-                   help="which scenario to run (default impairment; all: each in turn)")
-    p.add_argument("--minutes", type=float, default=10.0,
-                   help="length of the real-time part of each scenario (default 10)")
-    p.add_argument("--clients", type=int, default=4, help="real-time clients (default 4)")
-    p.add_argument("--loss", type=float, default=0.05,
-                   help="impairment: datagram loss each way, 0..1 (default 0.05)")
-    p.add_argument("--burst", type=float, default=0.0, metavar="DATAGRAMS",
-                   help="impairment: losses come in bursts of this mean length (default 0: "
-                        "independent)")
-    p.add_argument("--reorder", type=float, default=0.05,
-                   help="impairment: probability a datagram is reordered, 0..1 (default 0.05)")
-    p.add_argument("--duplicate", type=float, default=0.01,
-                   help="impairment: probability a datagram arrives twice, 0..1 (default 0.01)")
-    p.add_argument("--jitter-ms", type=float, default=3.0, metavar="MS",
-                   help="impairment: one-way delay jitter (default 3 ms)")
-    p.add_argument("--model", default="default",
-                   help="'default' (must exist; the default), 'clicktrack' or a checkpoint "
-                        "directory")
-    p.add_argument("--random-default", type=Path, default=None, metavar="DIR",
-                   help="use a randomly initialised model of the default architecture saved "
-                        "in DIR (built there first if DIR has none): the default's compute "
-                        "cost before its weights exist")
-    p.add_argument("--click-period", type=int, default=441, metavar="SAMPLES",
-                   help="clicktrack: impulse every N samples (default 441)")
-    p.add_argument("--click-window-frames", type=int, default=None, metavar="FRAMES",
-                   help="clicktrack: a shorter window (e.g. 512: hops of 0.19 s at r=0.25)")
-    p.add_argument("--torch-threads", type=int, default=None, metavar="N",
-                   help="torch CPU threads of the model (default: torch's)")
-    p.add_argument("--r", type=float, default=0.25, help="clients' hop ratio (default 0.25)")
-    p.add_argument("--w", type=int, default=1, help="clients' look-ahead (default 1)")
-    p.add_argument("--stem", action="append", dest="stems", metavar="STEM",
-                   help="stem the clients ask for (repeat for several; default drums)")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (model default)")
-    p.add_argument("--datagram", type=int, default=8192,
-                   help="largest server datagram in bytes (default 8192, the server's)")
-    p.add_argument("--client-rate", type=int, default=None,
-                   help="clients' sample rate (default: the model's, so each step's input can "
-                        "be compared with what was sent sample for sample)")
-    p.add_argument("--stall-s", type=float, default=2.0, metavar="S",
-                   help="slow: the long stall (default 2 s)")
-    p.add_argument("--fuzz-datagrams", type=int, default=1_000_000,
-                   help="fuzz: in-process datagrams (default 1e6)")
-    p.add_argument("--fuzz-udp-rate", type=float, default=4000.0,
-                   help="fuzz: datagrams per second over UDP beside a client")
-    p.add_argument("--flood-rate", type=float, default=50000.0,
-                   help="flood: datagrams per second (default 50000)")
-    p.add_argument("--flood-sources", type=int, default=4,
-                   help="flood: source addresses (default 4)")
-    p.add_argument("--churn-sessions", type=int, default=10000,
-                   help="churn: sessions opened and abandoned in-process (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scenarios (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="directory for the reports")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_soak)
 
 
 def build_random_default(directory: Path) -> Path:
@@ -258,7 +191,7 @@ def headline(report: dict[str, Any]) -> str:
     return s
 
 
-def _json_default(value: object) -> object:
+def json_default(value: object) -> object:
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -268,40 +201,3 @@ def _json_default(value: object) -> object:
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _soak(args: argparse.Namespace) -> int:
-    from .plots import plot_report
-
-    for name, value, lo, hi in (("--loss", args.loss, 0.0, 0.99),
-                                ("--reorder", args.reorder, 0.0, 1.0),
-                                ("--duplicate", args.duplicate, 0.0, 1.0)):
-        if not lo <= value <= hi:
-            raise CommandError(f"{name} {value} is out of range; allowed {lo} ... {hi}") from None
-    if args.minutes <= 0 or args.clients < 1:
-        raise CommandError("--minutes must be > 0 and --clients >= 1") from None
-    try:
-        generator, model = load_model(args)
-    except (GeneratorError, ValueError, RuntimeError) as exc:
-        raise CommandError(f"{exc} (a model of the default architecture with random weights "
-                           f"has the same compute cost: --random-default DIR)") from None
-    names = sc.SCENARIOS if args.scenario == "all" else (args.scenario,)
-    args.out.mkdir(parents=True, exist_ok=True)
-    command = "sideman " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-        if Path(sys.argv[0]).name == "sideman" else " ".join(map(shlex.quote, sys.argv))
-    for name in names:
-        before = machine()
-        started = time.time()
-        report = run_scenario(name, generator, args, progress=not args.no_progress)
-        report = {"command": command, "options": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-            if isinstance(v, (str, int, float, bool, Path, type(None)))},
-            "started": time.strftime(
-            "%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-            "wall_seconds": round(time.time() - started, 1), "machine": before,
-            "loadavg_after": machine()["loadavg"], "model_spec": model, **report}
-        path = args.out / f"{name}.json"
-        path.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
-        png = plot_report(report, args.out / f"{name}.png")
-        print(f"{headline(report)}\n  wrote {path} and {png}", flush=True)
-    return 0

@@ -1,5 +1,5 @@
 """``python -m sideman`` is the ``sideman`` command."""
 
-from sideman.server.cli import main
+from sideman.cli.main import main
 
 raise SystemExit(main())

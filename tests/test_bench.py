@@ -28,7 +28,7 @@ from sideman.bench.speed import (
     targets,
 )
 from sideman.bench.speed_report import markdown, write_report
-from sideman.server.cli import main
+from sideman.cli.main import main
 
 STAGE_KEYS = {"model", "sampler", "device", "codec", "model_calls", "r", "w", "hop_frames",
               "hop_ms", "threads", "stems", "num_steps", "num_steps_ran", "steps_measured",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sideman.server.cli import main
+from sideman.cli.main import main
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_version_and_verbose_after_the_command(capsys) -> None:
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip().startswith("sideman 0.")
-    from sideman.server.cli import build_parser
+    from sideman.cli.main import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["serve", "-v"]).verbose == 1
@@ -165,7 +165,7 @@ def test_version_and_verbose_after_the_command(capsys) -> None:
 
 
 def test_data_commands_take_the_data_set_either_way(tmp_path: Path, capsys) -> None:
-    from sideman.server.cli import build_parser
+    from sideman.cli.main import build_parser
 
     parser = build_parser()
     for action in ("info", "check", "cache"):
@@ -182,7 +182,7 @@ def test_data_commands_take_the_data_set_either_way(tmp_path: Path, capsys) -> N
 
 
 def test_train_check_lists_take_spaces_or_commas() -> None:
-    from sideman.server.cli import build_parser
+    from sideman.cli.main import build_parser
 
     parser = build_parser()
     base = ["train", "check", "--model", "m", "--data", "d", "--out", "o"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from sideman.server.cli import build_parser
+from sideman.cli.main import build_parser
 
 
 def all_parsers(parser: argparse.ArgumentParser | None = None

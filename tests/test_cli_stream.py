@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sideman.cli.main import INTERRUPTED, main
 from sideman.models.clicktrack import ClickTrack
-from sideman.server.cli import INTERRUPTED, main
 from sideman.server.testing import live_server
 
 RATE = 44100
@@ -140,7 +140,7 @@ def test_delay_in_milliseconds_is_the_patch_unit(clicktrack, tmp_path: Path) -> 
 
 def test_the_demo_sends_its_songs_true_beats_unless_told_not_to(tmp_path: Path,
                                                                 capsys) -> None:
-    from sideman.server.commands import DEMO_BEATS, DEMO_INPUT
+    from sideman.cli.live import DEMO_BEATS, DEMO_INPUT
 
     if not DEMO_INPUT.is_file():
         pytest.skip("no demo song (not a source tree)")
@@ -160,7 +160,7 @@ def test_the_progress_bar_shows_seconds_streamed_on_a_terminal(monkeypatch) -> N
     import io
     import sys
 
-    from sideman.server.commands import _Progress
+    from sideman.cli.live import _Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

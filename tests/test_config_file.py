@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sideman.server.cli import build_parser, main
-from sideman.server.config_file import CONFIG_NAME, expand_argv, write_config
+from sideman.cli.config_file import CONFIG_NAME, expand_argv, write_config
+from sideman.cli.main import build_parser, main
 
 COMMANDS = {
     "ldm": ["train", "ldm", "--data", "d", "--out", "OUT", "--smoke", "--hops", "8,16,32",

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from sideman.server.cli import main
+from sideman.cli.main import main
 from sideman.training.datasets import (
     STEMS,
     DatasetError,

@@ -28,7 +28,7 @@ def test_two_processes_train_together(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
          str(ROOT / "docs" / "accelerate" / "multi_gpu.yaml"), "--num_processes", "2",
-         "-m", "sideman.server.cli", "train", "ldm", "--data", str(data), "--out", str(out),
+         "-m", "sideman.cli", "train", "ldm", "--data", str(data), "--out", str(out),
          "--smoke", "--no-progress", "--no-samples"],
         env=env, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sideman.server.cli import build_parser
-from sideman.server.config_file import expand_argv, leaf
+from sideman.cli.config_file import expand_argv, leaf
+from sideman.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
@@ -43,7 +43,7 @@ def make_targets() -> set[str]:
 
 
 CASES = [(path, line, words) for path in DOCS for line, words in commands(path)
-         if Path(words[0]).name in ("sideman", "make") or "sideman.server.cli" in words]
+         if Path(words[0]).name in ("sideman", "make") or "sideman.cli" in words]
 
 
 def test_the_docs_have_commands_to_check() -> None:
@@ -60,8 +60,8 @@ def test_documented_command_parses(path: Path, line: int, words: list[str], caps
         missing = set(words[1:]) - make_targets()
         assert not any(w for w in missing if "=" not in w), f"{path}:{line}: {words}"
         return
-    if "sideman.server.cli" in words:  # accelerate launch -m sideman.server.cli ...
-        words = ["sideman", *words[words.index("sideman.server.cli") + 1:]]
+    if "sideman.cli" in words:  # accelerate launch -m sideman.cli ...
+        words = ["sideman", *words[words.index("sideman.cli") + 1:]]
     parser = build_parser()
     argv = _with_config(parser, words[1:], tmp_path)
     try:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from sideman.cli.main import main
 from sideman.eval.compare import HEADLINE, read_sweep, spread_test
 from sideman.eval.compare import compare as compare_sweeps
 from sideman.eval.report import SweepResults, read_song_json
 from sideman.eval.sweep import SweepConfig, run_sweep
-from sideman.server.cli import main
 from sideman.server.testing import TinyClickTrack
 
 SR = 22050

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sideman.eval.commands import _shard, command_line, config_from_args
+from sideman.cli.evaluate import _shard, command_line, config_from_args
+from sideman.cli.main import build_parser, main
 from sideman.eval.merge import merge_shards, unsharded_command
 from sideman.eval.sweep import SweepConfig, SweepError, _jobs, run_sweep, shard_jobs
-from sideman.server.cli import build_parser, main
 from sideman.server.testing import TinyClickTrack
 from sideman.training.datasets import open_dataset
 

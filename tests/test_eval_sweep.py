@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from sideman.cli.main import build_parser, main
 from sideman.client import ClientSettings, RunOptions, run_client
 from sideman.eval import commands as eval_commands
 from sideman.eval.latency import Latency
@@ -40,7 +41,6 @@ from sideman.eval.sweep import (
 from sideman.models.base import StepRequest, StepResult
 from sideman.models.clicktrack import render_clicks
 from sideman.models.testing import tiny_pipeline
-from sideman.server.cli import build_parser, main
 from sideman.server.testing import TinyClickTrack, live_server
 from sideman.training.datasets import Song, load_audio, mix_without, open_dataset
 from sideman.training.synth.dataset import SynthOptions, synthesize

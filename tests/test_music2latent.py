@@ -158,8 +158,8 @@ def test_pipeline_runs_on_music2latent(tiny_checkpoint: Path) -> None:
 
 
 def test_commands_take_the_codec_weights(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from sideman.server.cli import build_parser
-    from sideman.server.commands import CommandError, _load_generator
+    from sideman.cli.live import CommandError, _load_generator
+    from sideman.cli.main import build_parser
 
     codec = Music2LatentCodec(weights=tiny_checkpoint, hparams=TINY, decode_context_frames=1)
     config = ModelConfig.for_codec(codec, name="m2l-tiny", window_frames=8,

@@ -34,7 +34,7 @@ def test_building_the_package_prints_no_setuptools_warning(tmp_path: Path) -> No
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for folder in ("sideman", "server", "client", "models", "training", "eval", "bench"):
+    for folder in ("sideman", "server", "client", "cli", "models", "training", "eval", "bench"):
         shutil.copytree(ROOT / folder, source / folder,
                         ignore=shutil.ignore_patterns("__pycache__"))
     done = subprocess.run(

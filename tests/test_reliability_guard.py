@@ -204,7 +204,7 @@ def test_resuming_from_many_ports_leaves_one_entry() -> None:
 
 
 def test_metrics_bind_localhost_unless_told() -> None:
-    from sideman.server.cli import build_parser
+    from sideman.cli.main import build_parser
 
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--metrics-port", "0"])
     assert isinstance(args, argparse.Namespace)

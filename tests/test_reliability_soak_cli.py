@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sideman.server.cli import main
+from sideman.cli.main import main
 
 FIGURES = {
     "impairment": ("totals", "clients", "latency_ms", "slack_ms", "proxy", "server", "series"),

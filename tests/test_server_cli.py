@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sideman.cli.main import main
 from sideman.models.base import GeneratorError, StepRequest, StepResult
-from sideman.server.cli import main
 from sideman.server.testing import TinyClickTrack, live_server
 
 STATS_KEYS = {"steps", "steps_complete", "steps_lost", "steps_late", "misses", "superseded",

@@ -11,11 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from sideman.cli.main import main
 from sideman.models.base import StepRequest
 from sideman.models.codecs import build_codec
 from sideman.models.conditioning import BEAT_PLANES, Conditioning, TrainingGrid, beat_planes
 from sideman.models.pipeline import load_pipeline
-from sideman.server.cli import main
 from sideman.training.beats import transport_at
 from sideman.training.cache import (
     CacheError,

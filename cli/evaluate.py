@@ -1,4 +1,5 @@
-"""``sideman eval sweep``: argument parsing in one place, turned into a :class:`SweepConfig`.
+"""``sideman eval sweep``: argument parsing in one place, turned into a
+:class:`~sideman.eval.sweep.SweepConfig`.
 
 Heavy imports (torch, librosa) happen inside the handler so ``sideman --help`` stays quick.
 """
@@ -11,8 +12,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from sideman.server.cli import INTERRUPTED, CommandError, Flatten, list_of, split_name
-from sideman.server.config_file import add_config_option
+from .config_file import add_config_option
+from .main import INTERRUPTED, CommandError, Flatten, list_of, split_name
+from .options import BATCH_THREADS, threads_option
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +198,9 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                             "each stem, every setting, in plots/spectrograms/ (default 2)")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
     run = p.add_argument_group("compute")
-    run.add_argument("--threads", type=int, default=1,
-                     help="torch CPU threads (default 1; 0: torch's default; more than 1 "
-                          "helps only on idle cores)")
+    # SweepConfig.threads is the same (eval.sweep is too heavy to import for --help)
+    threads_option(run, help=f"torch CPU threads (default {BATCH_THREADS}; 0: torch's default; "
+                             "more than 1 helps only on idle cores)")
     run.add_argument("--jobs", type=int, default=1, metavar="N",
                      help="worker processes, each running one song (and stem) at a time "
                           "with its own copy of the model and --threads threads (default 1)")
@@ -238,8 +240,8 @@ def _register_merge(actions: argparse._SubParsersAction) -> None:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from .merge import merge_shards
-    from .sweep import SweepError
+    from sideman.eval.merge import merge_shards
+    from sideman.eval.sweep import SweepError
 
     try:
         info = merge_shards(args.dirs, args.out)
@@ -274,7 +276,7 @@ def _register_compare(actions: argparse._SubParsersAction) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import CompareError, compare, markdown, read_sweep, write
+    from sideman.eval.compare import CompareError, compare, markdown, read_sweep, write
 
     try:
         a, b = read_sweep(args.a), read_sweep(args.b)
@@ -290,9 +292,9 @@ def _compare(args: argparse.Namespace) -> int:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`~sideman.eval.sweep.SweepConfig` of parsed ``eval sweep`` arguments."""
-    from .latency import Latency
-    from .network import Impairment
-    from .sweep import SweepConfig
+    from sideman.eval.latency import Latency
+    from sideman.eval.network import Impairment
+    from sideman.eval.sweep import SweepConfig
 
     latency = Latency(per_call=args.latency, per_step=args.latency_per_step,
                       jitter=args.latency_jitter, measured=args.latency_measured)
@@ -352,10 +354,9 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sideman.eval.sweep import SweepError, run_sweep
     from sideman.models.base import GeneratorError
     from sideman.training.datasets import DatasetError
-
-    from .sweep import SweepError, run_sweep
 
     try:
         config = config_from_args(args)

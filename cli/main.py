@@ -1,4 +1,4 @@
-"""The ``sideman`` command: one parser, subcommands registered by each part of the project.
+"""The ``sideman`` command: one parser, subcommands registered by the modules of ``cli/``.
 
 Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``, which adds its
 subcommands and sets ``func`` (called with the parsed namespace, returns an exit code).
@@ -26,10 +26,10 @@ from typing import NoReturn, TypeVar
 from sideman import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "sideman.server.commands",  # serve, client, demo
-    "sideman.training.commands",  # data synth, train ldm | cd
-    "sideman.eval.commands",  # eval sweep
-    "sideman.bench.commands",  # bench, soak
+    "sideman.cli.live",  # serve, client, demo
+    "sideman.cli.data",  # data synth|info|check|cache, train ldm|cd|check|probe
+    "sideman.cli.evaluate",  # eval sweep|merge|compare
+    "sideman.cli.bench",  # bench, soak
 )
 
 T = TypeVar("T")

@@ -2,7 +2,8 @@
 
 ``register`` adds a ``data`` group (``synth``, ``info``, ``check``, ``cache``) and a ``train``
 group (``ldm``, ``cd``, ``check``). Options are parsed here, once, into the option
-dataclasses of :mod:`.stage`, :mod:`.loop`, :mod:`.ldm` and :mod:`.cd`.
+dataclasses of :mod:`sideman.training.stage`, ``.loop``, ``.ldm`` and ``.cd``
+(:mod:`.train` registers ``data cache`` and ``train``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import logging
 import time
 from pathlib import Path
 
-from sideman.server.cli import CommandError, data_path
+from .main import CommandError, data_path
 
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from .train_commands import register_cache, register_train
+    from .train import register_cache, register_train
 
     register_cache(_register_data(subparsers))
     register_train(subparsers)
@@ -118,8 +119,8 @@ def _dir_size(path: Path) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from .synth.dataset import SynthOptions, synthesize
-    from .synth.styles import STYLES
+    from sideman.training.synth.dataset import SynthOptions, synthesize
+    from sideman.training.synth.styles import STYLES
 
     if args.style is not None and args.style not in STYLES:
         raise CommandError(f"unknown --style {args.style!r}; known: {', '.join(STYLES)}") from None
@@ -150,8 +151,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .datacheck import plot_song
-    from .datasets import DatasetError, open_dataset, summarize
+    from sideman.training.datacheck import plot_song
+    from sideman.training.datasets import DatasetError, open_dataset, summarize
 
     args.path = data_path(args)
     try:
@@ -204,8 +205,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from rich.table import Table
     from tqdm import tqdm
 
-    from .datacheck import check_song
-    from .datasets import DatasetError, open_dataset
+    from sideman.training.datacheck import check_song
+    from sideman.training.datasets import DatasetError, open_dataset
 
     args.path = data_path(args)
     try:

@@ -1,7 +1,7 @@
 """``sideman serve``, ``sideman client`` and ``sideman demo``: argument parsing in one place.
 
 Handlers check every setting they can before the slow work (loading a model, streaming a
-song): a wrong value is one line naming what is allowed (:class:`~.cli.CommandError`), not a
+song): a wrong value is one line naming what is allowed (:class:`~.main.CommandError`), not a
 traceback after the fact. Then they turn the arguments into constructor arguments
 (ServerConfig, ClientSettings, RunOptions) and call into the library; heavy imports happen
 inside them. Ctrl-C in ``client`` and ``demo`` keeps what was received (written as partial
@@ -21,9 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from sideman.models.base import STEMS
+from sideman.server.protocol import DEFAULT_PORT
 
-from .cli import INTERRUPTED, CommandError, listen_port, port
-from .protocol import DEFAULT_MAX_DATAGRAM, DEFAULT_PORT
+from .main import INTERRUPTED, CommandError, listen_port, port
+from .options import (
+    server_limits,
+    server_options,
+    stream_options,
+    threads_option,
+    timeout_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +69,7 @@ def _model_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def _stream_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stem", action="append", dest="stems", metavar="STEM",
-                        help=f"stem to generate: {', '.join(KNOWN_STEMS)} (repeat for "
-                             "several; default drums)")
-    parser.add_argument("--r", type=float, default=0.25,
-                        help="hop ratio H/T, 0 < r <= 1 with (w+2)*r <= 1 (default 0.25)")
-    parser.add_argument("--w", type=int, default=1,
-                        help="look-ahead in hops: -1, 0, 1 (live) or more (default 1)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="sampling steps (default: the model's)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    stream_options(parser)
     parser.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (default 1; useful from 0.05)")
     parser.add_argument("--guidance", type=float, default=None,
@@ -114,7 +112,7 @@ def _check_model(args: argparse.Namespace) -> None:
 
 
 def _pace(args: argparse.Namespace):
-    from .delivery import Pace
+    from sideman.server.delivery import Pace
 
     if args.pace_burst < 0:
         raise ValueError(f"--pace-burst {args.pace_burst} is out of range; allowed >= 0 "
@@ -358,44 +356,18 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--allow", nargs="+", default=[], metavar="CIDR",
                    help="networks allowed besides loopback, e.g. 192.168.1.0/24 "
                         "(needed with --host 0.0.0.0)")
-    p.add_argument("--max-sessions", type=int, default=16,
-                   help="concurrent sessions at most (default 16)")
-    p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
-                   help="close sessions silent for this long (default 60 s)")
-    p.add_argument("--max-datagram", type=int, default=DEFAULT_MAX_DATAGRAM, metavar="BYTES",
-                   help=f"largest datagram accepted or sent (default {DEFAULT_MAX_DATAGRAM}, "
-                        "the macOS UDP limit)")
-    p.add_argument("--max-batch", type=int, default=8,
-                   help="steps per model call at most (default 8)")
+    server_options(p)
     p.add_argument("--metrics-port", type=listen_port, default=None, metavar="PORT",
                    help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics "
                         "(default: off)")
     p.add_argument("--metrics-host", default="127.0.0.1",
                    help="address the metrics endpoint binds (default 127.0.0.1, whatever "
                         "--host is: the metrics name sessions and source addresses)")
-    p.add_argument("--source-rate", type=float, default=100.0, metavar="N",
-                   help="datagrams per second a source may send besides its session's own "
-                        "valid messages, before the rest is dropped unread (default 100; "
-                        "0: no limit)")
-    p.add_argument("--source-burst", type=float, default=200.0, metavar="N",
-                   help="burst allowed above --source-rate (default 200)")
-    p.add_argument("--log-interval", type=float, default=10.0, metavar="S",
-                   help="seconds between one-line status logs (default 10; 0: never)")
-    p.add_argument("--watchdog-ms", type=float, default=20.0, metavar="MS",
-                   help="real time: start a step this long after its capture point even if "
-                        "input is missing (default 20)")
-    p.add_argument("--pace-burst", type=int, default=16384, metavar="BYTES",
-                   help="generated audio leaves paced per client, at most this many bytes "
-                        "back to back (default 16384: a patch with the OS-default UDP receive "
-                        "buffer loses nothing); 0 sends each step in one burst (measurements "
-                        "only)")
-    p.add_argument("--pace-max", type=float, default=16.0, metavar="MB/S",
-                   help="fastest pace, in megabytes per second, however close the deadline "
-                        "(default 16)")
+    server_limits(p)
     p.add_argument("--no-warmup", action="store_true",
                    help="skip the throw-away model calls that calibrate step timing (two, "
                         "plus one on two stems for a model with several)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    threads_option(p, default=None, metavar="N",
                    help="torch CPU threads for the model (default: torch's, one per core); "
                         "1 is much faster when other programs share the cores")
     p.set_defaults(func=_serve)
@@ -404,7 +376,7 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
 def _check_listen(host: str, port_: int) -> None:
     """Bind the address once before the model loads: a port in use (a second ``sideman
     serve``) or a host that is not ours is an error in a second, not after the load."""
-    from .transport import open_udp_socket
+    from sideman.server.transport import open_udp_socket
 
     try:
         open_udp_socket(host, port_).close()
@@ -434,9 +406,9 @@ def _check_metrics(host: str, port_: int) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import Server, ServerConfig
-    from .telemetry import MetricsServer
-    from .transport import UdpServer, freeze_heap
+    from sideman.server.app import Server, ServerConfig
+    from sideman.server.telemetry import MetricsServer
+    from sideman.server.transport import UdpServer, freeze_heap
 
     if args.threads is not None and args.threads < 1:
         raise CommandError(f"--threads {args.threads} is out of range; allowed >= 1")
@@ -507,11 +479,7 @@ def _register_client(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=DEFAULT_PORT,
                    help=f"server UDP port (default {DEFAULT_PORT})")
-    p.add_argument("--step-timeout", type=float, default=10.0, metavar="S",
-                   help="--fast: give up on a step's chunks after S seconds (default 10)")
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
-                   help="give up when the server does not answer hello or set within S s "
-                        "(default 5)")
+    timeout_options(p)
     _stream_options(p)
     p.set_defaults(func=_client)
 
@@ -598,9 +566,8 @@ def _demo(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from sideman.client import RunOptions, write_outputs
-
-    from .app import Server, ServerConfig
-    from .transport import UdpServer, freeze_heap
+    from sideman.server.app import Server, ServerConfig
+    from sideman.server.transport import UdpServer, freeze_heap
 
     # Everything that can be wrong is checked before the model loads (it takes seconds).
     source = args.input or (DEMO_INPUT if DEMO_INPUT.is_file() else None)

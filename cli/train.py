@@ -12,12 +12,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sideman.server.cli import CommandError, Flatten, data_path, list_of, split_name
-from sideman.server.config_file import add_config_option, add_preset
+from .config_file import add_config_option, add_preset
+from .main import CommandError, Flatten, data_path, list_of, split_name
+from .options import BATCH_THREADS, threads_option
 
 if TYPE_CHECKING:
-    from .loop import LoopOptions
-    from .stage import DataOptions
+    from sideman.training.loop import LoopOptions
+    from sideman.training.stage import DataOptions
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def register_cache(data_group: argparse._SubParsersAction) -> None:
                        help="music2latent codec weights (default: the package's own location)")
     cache.add_argument("--out", type=Path, default=None,
                        help="cache root (default DATA/latents)")
-    cache.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    threads_option(cache)
     cache.add_argument("--no-progress", action="store_true", help="no progress bar")
     cache.set_defaults(func=_cmd_cache)
 
@@ -67,9 +68,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     import torch
 
     from sideman.models.codecs import CodecError, build_codec
-
-    from .cache import CacheError, build_cache, open_cache
-    from .datasets import DatasetError
+    from sideman.training.cache import CacheError, build_cache, open_cache
+    from sideman.training.datasets import DatasetError
 
     args.data = data_path(args)
     torch.set_num_threads(args.threads)
@@ -155,9 +155,8 @@ def _add_common(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
     o.add_argument("--keep-checkpoints", type=int, default=2,
                    help="resumable states kept (exported models are all kept; default 2)")
     o.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    o.add_argument("--threads", type=int, default=1,
-                   help="torch threads per process (default 1: on a shared CPU more threads "
-                        "are slower)")
+    threads_option(o, help=f"torch threads per process (default {BATCH_THREADS}: on a shared "
+                           "CPU more threads are slower)")
     o.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no",
                    help="accelerate's mixed precision (default no; bf16 or fp16 on a GPU)")
     o.add_argument("--resume", nargs="?", const=True, default=False, type=Path,
@@ -186,7 +185,7 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train", help="train the latent diffusion teacher, distil it, check it",
         description="Training runs on one CPU, one GPU, or several GPUs with "
-                    "`accelerate launch -m sideman.server.cli train ...`.")
+                    "`accelerate launch -m sideman.cli train ...`.")
     group = train.add_subparsers(dest="train_command", metavar="STAGE")
     train.set_defaults(func=lambda args: (train.print_help(), 2)[1])
 
@@ -296,7 +295,7 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--wavs", type=int, default=2, help="songs whose audio is saved")
     check.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                        help="music2latent codec weights (default: the package's own location)")
-    check.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    threads_option(check)
     check.add_argument("--seed", type=int, default=0,
                        help="seed; each song's is derived from it (default 0)")
     check.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -327,13 +326,13 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--no-history", action="store_true",
                        help="probe without the generated history (for models trained with "
                             "--history-dropout 1)")
-    probe.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    threads_option(probe)
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(func=_cmd_probe)
 
 
 def _loop_options(args: argparse.Namespace) -> LoopOptions:
-    from .loop import LoopOptions
+    from sideman.training.loop import LoopOptions
 
     return LoopOptions(
         out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
@@ -346,7 +345,7 @@ def _loop_options(args: argparse.Namespace) -> LoopOptions:
 
 
 def _data_options(args: argparse.Namespace) -> DataOptions:
-    from .stage import DataOptions, parse_stem_weights
+    from sideman.training.stage import DataOptions, parse_stem_weights
 
     return DataOptions(
         data=args.data, cache=args.cache, codec=getattr(args, "codec", None) or "mel",
@@ -364,7 +363,7 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
 def _cmd_ldm(args: argparse.Namespace) -> int:
     import torch
 
-    from .ldm import LdmOptions, train_ldm
+    from sideman.training.ldm import LdmOptions, train_ldm
 
     torch.set_num_threads(args.threads)
     try:
@@ -388,7 +387,7 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
 def _cmd_cd(args: argparse.Namespace) -> int:
     import torch
 
-    from .cd import CdOptions, train_cd
+    from sideman.training.cd import CdOptions, train_cd
 
     torch.set_num_threads(args.threads)
     try:
@@ -406,7 +405,7 @@ def _cmd_cd(args: argparse.Namespace) -> int:
 def _cmd_check_model(args: argparse.Namespace) -> int:
     import torch
 
-    from .check import CheckOptions, run_check
+    from sideman.training.check import CheckOptions, run_check
 
     torch.set_num_threads(args.threads)
     try:
@@ -429,7 +428,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .probe import probe_table, run_probe
+    from sideman.training.probe import probe_table, run_probe
 
     torch.set_num_threads(args.threads)
     try:

@@ -1,0 +1,220 @@
+"""``sideman bench`` and ``sideman soak``: argument parsing; the work is in
+:mod:`sideman.bench.speed` and :mod:`sideman.bench.soak`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from sideman.bench.scenarios import SCENARIOS
+from sideman.client.core import ClientSettings
+from sideman.models.base import GeneratorError
+from sideman.server.protocol import DEFAULT_DATAGRAM
+
+from .main import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_bench(subparsers)
+    _register_soak(subparsers)
+
+
+# -- bench ---------------------------------------------------------------------------------
+def _register_bench(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench", help="speed benchmark: stage times, teacher vs distilled, 1-8 sessions",
+        description="Measure where a step's time goes (encode, sample, decode, send) for the "
+                    "teacher and the distilled sampler, concurrent real-time sessions over "
+                    "loopback with and without batching, start-up time and peak memory. "
+                    "Writes OUT/bench.json, OUT/bench.md and plots.")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--model", default="default",
+                   help="distilled (consistency) checkpoint: 'default' (packaged, the "
+                        "default) or a directory")
+    p.add_argument("--teacher", default="default-teacher",
+                   help="teacher checkpoint: 'default-teacher' (packaged, the default) or "
+                        "a directory")
+    p.add_argument("--random-weights", action="store_true",
+                   help="time randomly initialised models of the default architecture "
+                        "instead (same cost; for builds without the packaged weights)")
+    p.add_argument("--tiny", action="store_true",
+                   help="tiny random models (models/testing.py): checks the benchmark works")
+    p.add_argument("--quick", action="store_true",
+                   help="few steps, 1-2 sessions, short input (with --tiny: the test's mode)")
+    p.add_argument("--threads", type=int, nargs="+", default=None, metavar="N",
+                   help="torch CPU threads; several values measure each (the sessions use "
+                        "the first; default 1)")
+    p.add_argument("--r", type=float, nargs="+", default=None, dest="ratios", metavar="R",
+                   help="hop ratios of the stage measurements (default 0.125 0.25)")
+    p.add_argument("--w", type=int, default=None, dest="lookahead",
+                   help="look-ahead in hops (default 1, the live regime)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps measured per stage configuration (default 12; --quick 3)")
+    p.add_argument("--teacher-steps", type=int, default=None,
+                   help="teacher sampling steps (default: the teacher's own default_steps)")
+    p.add_argument("--stems", type=int, default=None,
+                   help="stems generated per step, 1-4 (default 1: drums)")
+    p.add_argument("--sessions", type=int, nargs="+", default=None, metavar="N",
+                   help="concurrent session counts (default 1 2 4 8; --quick 1 2)")
+    p.add_argument("--session-r", type=float, default=None, dest="session_ratio",
+                   help="hop ratio of the concurrent sessions (default 0.25)")
+    p.add_argument("--session-seconds", type=float, default=None,
+                   help="seconds of audio each concurrent session streams (default 15)")
+    p.add_argument("--max-batch", type=int, default=None,
+                   help="the server's --max-batch for the batched rows (default 8)")
+    p.add_argument("--unbatched", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run each session count > 1 with --max-batch 1, to show what "
+                        "batching buys (default on; off with --quick)")
+    p.add_argument("--input", type=Path, default=None,
+                   help="input sound file (default: one synthetic song rendered at start)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the synthetic input song (default 1)")
+    p.add_argument("--m2l-weights", type=Path, default=None,
+                   help="music2latent.pt (default: the package's own location); the "
+                        "Music2Latent section is skipped when it is absent")
+    p.add_argument("--m2l-steps", type=int, default=None,
+                   help="steps measured per Music2Latent configuration (default 3)")
+    p.add_argument("--no-gpu", dest="gpu", action="store_false", default=None,
+                   help="skip the GPU section even when a GPU is available")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
+    p.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from sideman.bench.speed import BenchError, BenchOptions, run_bench
+    from sideman.bench.speed_report import TOY_NOTE, is_toy, write_report
+
+    names = ("model", "teacher", "threads", "ratios", "lookahead", "steps", "teacher_steps",
+             "stems", "sessions", "session_ratio", "session_seconds", "max_batch", "unbatched",
+             "input", "seed", "m2l_weights", "m2l_steps", "gpu", "progress")
+    given = {name: getattr(args, name) for name in names}
+    for name in ("threads", "ratios", "sessions"):
+        if given[name] is not None:
+            given[name] = tuple(given[name])
+    try:
+        options = BenchOptions.preset(out=args.out, quick=args.quick, tiny=args.tiny,
+                                      random_weights=args.random_weights, **given)
+        result = run_bench(options)
+    except BenchError as exc:
+        raise CommandError(f"{exc}") from None
+    paths = write_report(result, args.out)
+    print(f"sideman bench: wrote {', '.join(str(p) for p in paths.values())} "
+          f"in {result['duration_s']:.0f} s")
+    if is_toy(result):
+        print(f"  {TOY_NOTE}")
+        return 0
+    for target in result["targets"]:
+        print(f"  {'met   ' if target['met'] else 'MISSED'} {target['what']}: "
+              f"{target['value']} (margin {target['margin']})")
+    return 0
+
+
+# -- soak ----------------------------------------------------------------------------------
+def _register_soak(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "soak", help="reliability soak: impairment, slow model, fuzzing, flood, churn",
+        description="Run reliability scenarios against a live server on loopback and write a "
+                    "JSON report and a PNG per scenario (figures and how to read them: "
+                    "docs/RELIABILITY.md).")
+    p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="impairment",
+                   help="which scenario to run (default impairment; all: each in turn)")
+    p.add_argument("--minutes", type=float, default=10.0,
+                   help="length of the real-time part of each scenario (default 10)")
+    p.add_argument("--clients", type=int, default=4, help="real-time clients (default 4)")
+    p.add_argument("--loss", type=float, default=0.05,
+                   help="impairment: datagram loss each way, 0..1 (default 0.05)")
+    p.add_argument("--burst", type=float, default=0.0, metavar="DATAGRAMS",
+                   help="impairment: losses come in bursts of this mean length (default 0: "
+                        "independent)")
+    p.add_argument("--reorder", type=float, default=0.05,
+                   help="impairment: probability a datagram is reordered, 0..1 (default 0.05)")
+    p.add_argument("--duplicate", type=float, default=0.01,
+                   help="impairment: probability a datagram arrives twice, 0..1 (default 0.01)")
+    p.add_argument("--jitter-ms", type=float, default=3.0, metavar="MS",
+                   help="impairment: one-way delay jitter (default 3 ms)")
+    p.add_argument("--model", default="default",
+                   help="'default' (must exist; the default), 'clicktrack' or a checkpoint "
+                        "directory")
+    p.add_argument("--random-default", type=Path, default=None, metavar="DIR",
+                   help="use a randomly initialised model of the default architecture saved "
+                        "in DIR (built there first if DIR has none): the default's compute "
+                        "cost before its weights exist")
+    p.add_argument("--click-period", type=int, default=441, metavar="SAMPLES",
+                   help="clicktrack: impulse every N samples (default 441)")
+    p.add_argument("--click-window-frames", type=int, default=None, metavar="FRAMES",
+                   help="clicktrack: a shorter window (e.g. 512: hops of 0.19 s at r=0.25)")
+    p.add_argument("--torch-threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads of the model (default: torch's)")
+    client = ClientSettings()
+    p.add_argument("--r", type=float, default=client.r,
+                   help=f"clients' hop ratio (default {client.r:g})")
+    p.add_argument("--w", type=int, default=client.w,
+                   help=f"clients' look-ahead (default {client.w})")
+    p.add_argument("--stem", action="append", dest="stems", metavar="STEM",
+                   help="stem the clients ask for (repeat for several; default drums)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (model default)")
+    p.add_argument("--datagram", type=int, default=DEFAULT_DATAGRAM,
+                   help=f"largest server datagram in bytes (default {DEFAULT_DATAGRAM}, the "
+                        "server's)")
+    p.add_argument("--client-rate", type=int, default=None,
+                   help="clients' sample rate (default: the model's, so each step's input can "
+                        "be compared with what was sent sample for sample)")
+    p.add_argument("--stall-s", type=float, default=2.0, metavar="S",
+                   help="slow: the long stall (default 2 s)")
+    p.add_argument("--fuzz-datagrams", type=int, default=1_000_000,
+                   help="fuzz: in-process datagrams (default 1e6)")
+    p.add_argument("--fuzz-udp-rate", type=float, default=4000.0,
+                   help="fuzz: datagrams per second over UDP beside a client")
+    p.add_argument("--flood-rate", type=float, default=50000.0,
+                   help="flood: datagrams per second (default 50000)")
+    p.add_argument("--flood-sources", type=int, default=4,
+                   help="flood: source addresses (default 4)")
+    p.add_argument("--churn-sessions", type=int, default=10000,
+                   help="churn: sessions opened and abandoned in-process (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the scenarios (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="directory for the reports")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_soak)
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from sideman.bench.plots import plot_report
+    from sideman.bench.soak import headline, json_default, load_model, machine, run_scenario
+
+    for name, value, lo, hi in (("--loss", args.loss, 0.0, 0.99),
+                                ("--reorder", args.reorder, 0.0, 1.0),
+                                ("--duplicate", args.duplicate, 0.0, 1.0)):
+        if not lo <= value <= hi:
+            raise CommandError(f"{name} {value} is out of range; allowed {lo} ... {hi}") from None
+    if args.minutes <= 0 or args.clients < 1:
+        raise CommandError("--minutes must be > 0 and --clients >= 1") from None
+    try:
+        generator, model = load_model(args)
+    except (GeneratorError, ValueError, RuntimeError) as exc:
+        raise CommandError(f"{exc} (a model of the default architecture with random weights "
+                           f"has the same compute cost: --random-default DIR)") from None
+    names = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "sideman " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
+        if Path(sys.argv[0]).name == "sideman" else " ".join(map(shlex.quote, sys.argv))
+    for name in names:
+        before = machine()
+        started = time.time()
+        report = run_scenario(name, generator, args, progress=not args.no_progress)
+        report = {"command": command, "options": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+            if isinstance(v, (str, int, float, bool, Path, type(None)))},
+            "started": time.strftime(
+            "%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "wall_seconds": round(time.time() - started, 1), "machine": before,
+            "loadavg_after": machine()["loadavg"], "model_spec": model, **report}
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(report, indent=1, default=json_default) + "\n")
+        png = plot_report(report, args.out / f"{name}.png")
+        print(f"{headline(report)}\n  wrote {path} and {png}", flush=True)
+    return 0
