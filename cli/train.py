@@ -405,7 +405,7 @@ def _cmd_cd(args: argparse.Namespace) -> int:
 def _cmd_check_model(args: argparse.Namespace) -> int:
     import torch
 
-    from sideman.training.check import CheckOptions, run_check
+    from sideman.eval.check import CheckOptions, run_check
 
     torch.set_num_threads(args.threads)
     try:

@@ -25,14 +25,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
-from sideman.models.geometry import Geometry
-
-if TYPE_CHECKING:
-    from .session import Session
+from sideman.models.geometry import ClockMap, Geometry
 
 #: Seconds kept between the predicted end of a step and its deadline.
 SAFETY = 0.003
@@ -40,11 +37,32 @@ SAFETY = 0.003
 MAX_STEPS_PER_POLL = 256
 
 
+class SessionView(Protocol):
+    """What the scheduler reads of a session (:class:`~.session.Session` is one; the
+    scheduler does not import it: session.py builds on this module, not the reverse)."""
+
+    closed: bool
+    started: bool
+    epoch: int
+    mark: int  #: the highest ``mark`` position received (-1: none)
+    client_rate: int
+    geometry: Geometry
+    clock_map: ClockMap
+    settings: Any  #: :class:`~.settings.Settings`
+    input: Any  #: :class:`~.session.InputBuffer`
+    resampler: Any  #: :class:`~.resample.Resampler`
+    clock: Any  #: :class:`~.session.ClientClockEstimate`
+
+    def play_position(self, now: float) -> float | None: ...
+
+    def deadline_of(self, client_position: int) -> float | None: ...
+
+
 @dataclass
 class StepJob:
     """A step that is ready to run (or a refinement of one that ran quick)."""
 
-    session: Session
+    session: SessionView  #: the session it belongs to (the engine reads more of it)
     epoch: int
     grid: int  #: k on the model-clock grid (what the generator sees)
     step: int  #: the step number on the wire
@@ -90,7 +108,7 @@ class StepJob:
 class StepScheduler:
     """Turns a session's input progress into ready :class:`StepJob` objects."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionView) -> None:
         self.session = session
         self.next_grid: int | None = None
         self.offset = 0

@@ -463,7 +463,7 @@ def test_train_cd_smoke_and_check(teacher: Path, data: Path, tmp_path: Path) -> 
     assert len(list(check.glob("*-generated.wav"))) == 1
     assert len(list(check.glob("*-generated-for-*-input.wav"))) == 1
     with pytest.raises(ValueError, match="test split"):
-        from sideman.training.check import CheckOptions
+        from sideman.eval.check import CheckOptions
 
         CheckOptions(model=out, data=data, out=check, split="test")
 

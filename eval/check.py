@@ -5,8 +5,8 @@ look-ahead w, with or without the client's transport), the model's
 :class:`~sideman.models.pipeline.StreamingPipeline` is driven step by step exactly as a live
 client would: step ``k`` sees the mix without the target stem up to ``n_k = k·H`` and
 generates ``[n_k + w·H, n_k + (w + 1)·H)``; the transport (when on) is the song's local tempo
-and last beat at ``n_k`` (:func:`~.beats.transport_at`). The regions are laid end to end into
-a stem track on the song's timeline and scored with
+and last beat at ``n_k`` (:func:`~sideman.training.beats.transport_at`). The regions are laid
+end to end into a stem track on the song's timeline and scored with
 :func:`~sideman.eval.metrics.evaluate_stem` next to the references it brings (the
 ground-truth stem, silence, the same stem of another song): beat F1 against the annotated
 (true) beats first, beat F1 against beats tracked in the context (the reference paper's
@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from .beats import transport_at
-from .cache import beats_per_bar_of
-from .datasets import Song, load_audio, mix_without, open_dataset
+from sideman.training.beats import transport_at
+from sideman.training.cache import beats_per_bar_of
+from sideman.training.datasets import Song, load_audio, mix_without, open_dataset
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +139,10 @@ def run_check(options: CheckOptions) -> dict[str, Any]:
     import soundfile as sf
     from tqdm import tqdm
 
-    from sideman.eval.metrics import conditioning_sensitivity, evaluate_stem, fit_length
     from sideman.models.base import song_seed
     from sideman.models.pipeline import load_pipeline
+
+    from .metrics import conditioning_sensitivity, evaluate_stem, fit_length
 
     pipe = load_pipeline(str(options.model), codec_weights=options.codec_weights)
     sr = pipe.config.sample_rate
