@@ -60,7 +60,8 @@ def raw_message(address: bytes, tags: bytes, body: bytes) -> bytes:
 
 
 def python_osc_failures() -> list[bytes]:
-    """Datagrams that break python-osc 1.10.2's parser or server (DESIGN.md pitfalls)."""
+    """Datagrams that break python-osc 1.10.2's parser or server (the pitfalls server/osc.py
+    guards against)."""
     ping = protocol.encode_ping(1)
     header = osc.BUNDLE_TAG + struct.pack(">Q", osc.IMMEDIATE)
     deep = ping

@@ -455,13 +455,13 @@ class Engine:
         window_start, _ = g.window(job.grid)
         n_model = g.step_position(job.grid)
         mixture = np.zeros(g.window_samples, np.float32)
-        known = n_model - window_start  # samples before the capture point: the rest is future
-        if known > 0:
-            segment = p.segment
-            c1 = job.session.resampler.client_range(window_start, n_model)[1]
-            segment = np.pad(segment, (0, max(0, c1 - p.segment_start - len(segment))))
-            mixture[:known] = job.session.resampler.from_client(
-                segment, p.segment_start, window_start, n_model)
+        # Samples before the capture point (the rest is future): T - (w+1)·H >= H > 0, as
+        # the geometry keeps (w+2)·H <= T.
+        known = n_model - window_start
+        c1 = job.session.resampler.client_range(window_start, n_model)[1]
+        segment = np.pad(p.segment, (0, max(0, c1 - p.segment_start - len(p.segment))))
+        mixture[:known] = job.session.resampler.from_client(
+            segment, p.segment_start, window_start, n_model)
         assert p.request is not None
         p.request.mixture = mixture
         return p.request

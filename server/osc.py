@@ -1,7 +1,7 @@
 """Guarded OSC 1.0 codec for untrusted UDP datagrams.
 
-Datagrams from the network are decoded here, never by python-osc's parser (see DESIGN.md,
-"Known pitfalls": a bundle element size of -4 loops forever there, future timetags stall its
+Datagrams from the network are decoded here, never by python-osc's parser (1.10.2's, read at
+the source: a bundle element size of -4 loops forever there, future timetags stall its
 server, deep nesting recurses, non-UTF-8 addresses raise the wrong error). Every limit is
 explicit and every rejection carries a short machine-readable ``reason`` that the server
 counts:

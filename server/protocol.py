@@ -11,7 +11,8 @@ sessions. The server and the reference client both use it, so the two sides cann
   :func:`chunk_datagrams` splits one step's audio into ``/sideman/chunk`` datagrams that never
   exceed the session's ``datagram`` size (:func:`chunk_capacity` computes the header size
   exactly);
-* :func:`parse_reply` decodes server -> client messages for clients.
+* :func:`parse_chunk` and :func:`status_dict` decode the server -> client messages a client
+  reads (:mod:`sideman.client.core`).
 """
 
 from __future__ import annotations

@@ -161,8 +161,6 @@ def ack_values(settings: Settings, key: str, ctx: SettingContext) -> list:
         return list(settings.stems)
     if key in ("variation", "guidance"):
         return [float(getattr(settings, key))]
-    if key in ("realtime", "refine"):
-        return [int(getattr(settings, key))]
     return [int(getattr(settings, key))]
 
 
@@ -286,9 +284,7 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
 
 
 def _trained_ratios(info: ModelInfo) -> str:
-    ratios = [f / info.window_frames for f in info.trained_hop_frames]
-    return ", ".join(f"{r:g}" for r in allowed_ratios(info)) if len(ratios) > 64 else \
-        ", ".join(f"{r:g}" for r in ratios)
+    return ", ".join(f"{r:g}" for r in allowed_ratios(info))
 
 
 def allowed_ratios(info: ModelInfo) -> list[float]:

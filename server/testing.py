@@ -311,7 +311,8 @@ def _nested(depth: int) -> bytes:
 
 def malformed_corpus() -> list[tuple[str, bytes, str]]:
     """``(name, datagram, reason)`` for every malformed shape the decoder must refuse
-    (DESIGN.md's python-osc pitfalls included: element size -4, deep nesting, non-UTF-8)."""
+    (python-osc 1.10.2's failure inputs included, see server/osc.py: element size -4, deep
+    nesting, non-UTF-8)."""
     ping = protocol.encode_ping(1)
     header = b"#bundle\x00" + struct.pack(">Q", 1)
     return [

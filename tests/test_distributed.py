@@ -9,14 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from sideman.training.synth.dataset import SynthOptions, synthesize
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
 def test_two_processes_train_together(tmp_path: Path) -> None:
     data = tmp_path / "synth"
     synthesize(data, SynthOptions(seed=3, songs=3, seconds=4.0,

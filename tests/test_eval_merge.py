@@ -47,7 +47,6 @@ def sweeps(tmp_path_factory: pytest.TempPathFactory, click_songs) -> tuple[Path,
     return root, config
 
 
-@pytest.mark.slow
 def test_shards_merged_write_the_bytes_of_one_run(sweeps, capsys) -> None:
     root, config = sweeps
     whole = root / "whole"

@@ -27,7 +27,6 @@ def test_pyproject_uses_no_deprecated_or_ambiguous_setuptools_config() -> None:
             assert name in packages, name
 
 
-@pytest.mark.slow
 def test_building_the_package_prints_no_setuptools_warning(tmp_path: Path) -> None:
     pytest.importorskip("setuptools")
     source = tmp_path / "src"  # a copy: the build leaves build/ and egg-info behind
