@@ -19,8 +19,10 @@ $(BIN)/sideman: pyproject.toml
 
 install: $(BIN)/sideman
 
+# ruff everywhere; mypy on the packages listed in pyproject.toml's [tool.mypy] (growing).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: install lint
 	$(BIN)/pytest

@@ -103,7 +103,7 @@ def _parse_fractions(text: str) -> tuple[float, float, float]:
         parts = ()
     if len(parts) != 3:
         raise ValueError(f"--split-fractions needs three numbers like 0.8,0.1,0.1, got {text!r}")
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 def _songs_in(path: Path) -> int:

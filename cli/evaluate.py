@@ -11,6 +11,7 @@ import logging
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from .config_file import add_config_option
 from .main import INTERRUPTED, CommandError, Flatten, list_of, split_name
@@ -329,6 +330,7 @@ def command_line(args: argparse.Namespace) -> str:
     sub = parser.add_subparsers()
     _register_sweep(sub)  # a throw-away parser for the defaults
     defaults = vars(sub.choices["sweep"].parse_args(["--data", "D", "--out", "O"]))
+    value: Any
     words = ["sideman", "eval", "sweep"]
     for action in sub.choices["sweep"]._actions:
         if not action.option_strings or action.dest in ("help", "func"):

@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -273,7 +274,7 @@ class _Progress:
 
     def __init__(self, rate: int, enabled: bool, what: str) -> None:
         self.rate, self.enabled, self.what = rate, enabled, what
-        self.bar = None
+        self.bar: Any = None
         self.done = 0
 
     def __call__(self, done: int, total: int) -> None:

@@ -106,7 +106,7 @@ def split_name(text: str) -> str:
 class Flatten(argparse.Action):
     """Joins the lists :func:`list_of` makes of each word into one list."""
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
         setattr(namespace, self.dest, [item for group in values for item in group])
 
 
@@ -124,7 +124,7 @@ class Parser(argparse.ArgumentParser):
         print(error_line(self.prog, f"{message} (see {self.prog} --help)"), file=sys.stderr)
         raise SystemExit(2)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
         if not hasattr(namespace, "sideman_prog"):  # a subcommand's parser returns first
             namespace.sideman_prog = self.prog

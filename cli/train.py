@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -173,7 +174,7 @@ def _add_common(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
     add_config_option(p, not_recorded=("resume",))
 
 
-def _add_smoke(p: argparse.ArgumentParser, preset: dict[str, object]) -> None:
+def _add_smoke(p: argparse.ArgumentParser, preset: Mapping[str, object]) -> None:
     words = " ".join(f"--{k} {v}" for k, v in preset.items())
     p.add_argument("--smoke", action="store_true",
                    help=f"a few steps with a tiny model on whatever data is given (CI): sets "

@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +136,7 @@ class StreamClient:
         self.name = name
         self.session: int | None = None
         self.token = ""
-        self.welcome: dict[str, object] = {}
+        self.welcome: dict[str, Any] = {}
         self.allowed: dict[str, tuple] = {}
         self.acks: dict[str, tuple] = {}
         self.errors: list[tuple[int, str]] = []
@@ -213,7 +214,7 @@ class StreamClient:
 
     def max_datagram(self) -> int:
         """Largest datagram this client sends (the server's limit and the session's)."""
-        limit = int(self.welcome.get("max_datagram", protocol.DEFAULT_DATAGRAM))  # type: ignore[arg-type]
+        limit = int(self.welcome.get("max_datagram", protocol.DEFAULT_DATAGRAM))
         datagram = self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0]  # type: ignore[index]
         return min(limit, int(datagram))
 
@@ -333,9 +334,9 @@ class StreamClient:
 
     def geometry(self) -> tuple[Geometry, ClockMap]:
         w = self.welcome
-        window_frames = int(w["window_frames"])  # type: ignore[arg-type]
+        window_frames = int(w["window_frames"])
         hop_frames = round(float(self.setting("r")[0]) * window_frames)  # type: ignore[index]
-        g = Geometry(sample_rate=int(w["model_rate"]), hop_length=int(w["hop_length"]),  # type: ignore[arg-type]
+        g = Geometry(sample_rate=int(w["model_rate"]), hop_length=int(w["hop_length"]),
                      window_frames=window_frames, hop_frames=hop_frames,
                      lookahead=int(self.setting("w")[0]))  # type: ignore[index]
         return g, ClockMap(model_rate=g.sample_rate, client_rate=self.client_rate)
@@ -452,7 +453,7 @@ class StreamClient:
             entry = self.steps.get(p.step, _StepLog())
             if entry.superseded:
                 continue
-            done_times = []
+            done_times: list[float | None] = []
             step_whole = True
             for stem in self.settings.stems:
                 expected = self.expected_chunks(p, stem)
@@ -473,7 +474,7 @@ class StreamClient:
                 lost_steps += 1
                 continue
             complete += 1
-            done = max(done_times)  # type: ignore[type-var]
+            done = max(t for t in done_times if t is not None)  # every stem arrived
             if entry.capture_time is not None:
                 latencies.append((done - entry.capture_time) * 1e3)
                 play = self.play_time(p.step, p.region[0])

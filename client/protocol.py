@@ -21,7 +21,8 @@ thread (:mod:`sideman.bench.driver`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +54,8 @@ _Wait = tuple[float, "Callable[[], bool] | None"]
 def expected_ack(key: str, values: list, core: StreamClient) -> tuple | None:
     """The acknowledged value of ``set key values``: as the server applies it."""
     if key == "r":  # rounded to whole latent frames by the server, the same way
-        frames = hop_frames_for_ratio(float(values[0]), int(core.welcome["window_frames"]))  # type: ignore[arg-type]
-        return (float(np.float32(frames / int(core.welcome["window_frames"]))),)  # type: ignore[arg-type]
+        frames = hop_frames_for_ratio(float(values[0]), int(core.welcome["window_frames"]))
+        return (float(np.float32(frames / int(core.welcome["window_frames"]))),)
     if key in ("variation", "guidance"):
         return (float(np.float32(values[0])),)
     return tuple(values)
@@ -152,7 +153,7 @@ class ClientProtocol:
         self._outbox.append(payload)
 
     def _request(self, payload: Callable[[], bytes], done: Callable[[], bool],
-                 timeout: float) -> Iterator[_Wait]:
+                 timeout: float) -> Generator[_Wait, None, bool]:
         """Send, and send again every ``retry`` s, until ``done()`` or ``timeout``; the
         generator's value is ``done()``."""
         deadline = self.now + timeout
@@ -162,6 +163,10 @@ class ClientProtocol:
             self._send(payload())
             yield min(deadline, self.now + self.options.retry), done
         return True
+
+    def _changed(self, step: int, arrived: int) -> bool:
+        """Fast mode: ``step`` is complete, or a chunk of it arrived since ``arrived``."""
+        return self.core.step_complete(step) or len(self.core.steps[step].arrivals) != arrived
 
     def _send_transports(self, upto: int) -> None:
         while (self._next_transport < len(self.transports)
@@ -197,7 +202,8 @@ class ClientProtocol:
                 return (ack is not None and ack_matches(ack, expected)) \
                     or len(core.errors) > before
 
-            ok = yield from self._request(lambda m=message: m, acked, o.handshake_timeout)
+            ok = yield from self._request(functools.partial(bytes, message), acked,
+                                          o.handshake_timeout)
             if len(core.errors) > before:
                 code, reason = core.errors[-1]
                 raise ClientError(f"set {key} {' '.join(map(str, values))} refused ({code}): "
@@ -254,10 +260,8 @@ class ClientProtocol:
                         self._send(mark)  # the mark (or the whole output) may be lost
                         next_resend = self.now + o.retry
                     wake = next_resend
-                arrived = len(core.steps[p.step].arrivals)
-                yield min(wake, since + o.step_timeout), \
-                    lambda s=p.step, n=arrived: (core.step_complete(s)
-                                                 or len(core.steps[s].arrivals) != n)
+                yield min(wake, since + o.step_timeout), functools.partial(
+                    self._changed, p.step, len(core.steps[p.step].arrivals))
             self._report(p.capture, self.plan[-1].capture)
 
     def _stream_realtime(self, audio: np.ndarray, length: int) -> Iterator[_Wait]:

@@ -37,6 +37,7 @@ not depend on which other clients share its simulation.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -200,7 +201,7 @@ class Simulation:
             return
         now = self.clock.now()
         for delay in peer.decide("down", payload):
-            self._at(now + delay, lambda p=payload, q=peer: self._deliver(q, p))
+            self._at(now + delay, functools.partial(self._deliver, peer, payload))
 
     def _deliver(self, peer: _Peer, payload: bytes) -> None:
         peer.protocol.on_datagram(payload, self.clock.now())
@@ -211,8 +212,8 @@ class Simulation:
         now = self.clock.now()
         for payload in peer.protocol.poll(now):
             for delay in peer.decide("up", payload):
-                self._at(now + delay, lambda p=payload, a=peer.address:
-                         self.server.handle_datagram(p, a))
+                self._at(now + delay, functools.partial(self.server.handle_datagram,
+                                                        payload, peer.address))
         wake = peer.protocol.wake
         if wake is not None and (peer.timer is None or wake < peer.timer
                                  or peer.timer <= now):
