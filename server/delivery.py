@@ -35,7 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .clock import Clock
-from .session import Address
+
+Address = tuple[str, int]
 
 log = logging.getLogger(__name__)
 

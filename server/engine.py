@@ -32,9 +32,9 @@ from sideman.models.base import Generator, StepRequest, StepResult
 
 from . import protocol
 from .clock import Clock
-from .delivery import Pace, PacedSender, Parcel, play_order
+from .delivery import Pace, PacedSender, Parcel
 from .scheduler import SAFETY, CostModel, StepJob, choose_num_steps, refine_fits
-from .session import Address
+from .session import Address, StepInput
 from .telemetry import ServerCounters, StepTiming
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,11 @@ class _Prepared:
     num_steps: int
     final: bool
     degraded: bool
-    out_start_model: int
-    xfade: int
-    segment: np.ndarray  #: client samples from ``segment_start`` up to the capture point
-    segment_start: int
-    request: StepRequest | None = None
+    input: StepInput
+
+    @property
+    def request(self) -> StepRequest:
+        return self.input.request
 
 
 class Engine:
@@ -152,15 +152,14 @@ class Engine:
         """Report a dropped job (server lock held). Refinements and closed sessions go
         silently: the first has a result already, the second has nobody to tell."""
         s = job.session
-        s.scheduler.built(job)
+        s.mark_built(job)
         if job.refine or why == "closed":
             return
         s.counters.superseded += 1
         self.counters.superseded += 1
-        if why != "closed":
-            self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded",
-                                           s.settings.wrap),
-                       s.reply_to)
+        self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded",
+                                       s.settings.wrap),
+                   s.reply_to)
 
     # -- running -------------------------------------------------------------------------
     def warmup(self, client_rate: int = 44100) -> dict[str, float]:
@@ -207,7 +206,7 @@ class Engine:
                 except Exception as exc:  # one session's state, one refusal
                     log.warning("step %d of session %d could not be prepared: %s", job.step,
                                 job.session.id, exc)
-                    job.session.scheduler.built(job)
+                    job.session.mark_built(job)
             if not prepared:
                 return len(batch)
         refused: list[tuple[_Prepared, str]] = []
@@ -227,7 +226,7 @@ class Engine:
             return len(prepared)
         started = self.clock.now()
         try:
-            results = self._generate([p.request for p in good])  # type: ignore[misc]
+            results = self._generate([p.request for p in good])
         except Exception as exc:
             if len(good) == 1:
                 log.exception("model call failed")
@@ -240,7 +239,7 @@ class Engine:
             for p in good:
                 started = self.clock.now()
                 try:
-                    result = self._generate([p.request])[0]  # type: ignore[list-item]
+                    result = self._generate([p.request])[0]
                 except Exception as alone:
                     log.exception("model call failed")
                     self._fail([(p, str(alone))])
@@ -286,7 +285,7 @@ class Engine:
         self._charge(prepared, generated - started, generated)
         self.cost.observe(prepared[0].num_steps, generated - started,
                           items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
-                                    for p in prepared if p.request))
+                                    for p in prepared))
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
@@ -419,51 +418,17 @@ class Engine:
         return self.cost.predict(num_steps, items) + self._send_time * jobs + SAFETY
 
     def _prepare(self, job: StepJob, num_steps: int) -> _Prepared:
-        """Copy what the step reads from its session (server lock held): the input up to the
-        capture point (what is missing reads as silence and is counted), the settings."""
-        s = job.session
-        g = job.geometry
-        settings = s.settings
-        n_model = g.step_position(job.grid)
-        window_start, _ = g.window(job.grid)
-        if not job.refine:
-            s.counters.lost_in += s.input.consume(job.capture)
-        c0, c1 = s.resampler.client_range(window_start, n_model)
-        segment = s.input.read(c0, min(c1, job.capture))
-        region_start_model = g.region(job.grid)[0]
-        xfade = min(settings.xfade, job.region[1] - job.region[0])
-        out_start = s.resampler.model_output_start(region_start_model, xfade)
-        s.scheduler.built(job)
-        s.scheduler.release_input()
+        """Read what the step needs from its session (server lock held)."""
+        step = job.session.read_window(job, num_steps)
+        settings = job.session.settings
         degraded = num_steps < job.requested_steps
         final = job.refine or not (degraded and settings.refine and settings.realtime)
-        prepared = _Prepared(job=job, num_steps=num_steps, final=final, degraded=degraded,
-                             out_start_model=out_start, xfade=xfade, segment=segment,
-                             segment_start=c0)
-        prepared.request = StepRequest(
-            stream=s.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
-            stems=settings.stems, num_steps=num_steps, seed=settings.seed,
-            variation=settings.variation, guidance=settings.guidance,
-            xfade=region_start_model - out_start,
-            transport=s.transport)
-        return prepared
+        return _Prepared(job=job, num_steps=num_steps, final=final, degraded=degraded,
+                         input=step)
 
     def _request(self, p: _Prepared) -> StepRequest:
         """The window on the model clock (no lock: resampling can take milliseconds)."""
-        job = p.job
-        g = job.geometry
-        window_start, _ = g.window(job.grid)
-        n_model = g.step_position(job.grid)
-        mixture = np.zeros(g.window_samples, np.float32)
-        # Samples before the capture point (the rest is future): T - (w+1)·H >= H > 0, as
-        # the geometry keeps (w+2)·H <= T.
-        known = n_model - window_start
-        c1 = job.session.resampler.client_range(window_start, n_model)[1]
-        segment = np.pad(p.segment, (0, max(0, c1 - p.segment_start - len(p.segment))))
-        mixture[:known] = job.session.resampler.from_client(
-            segment, p.segment_start, window_start, n_model)
-        assert p.request is not None
-        p.request.mixture = mixture
+        p.request.mixture = p.job.session.model_window(p.job, p.input)
         return p.request
 
     def _deliver(self, p: _Prepared, result: StepResult, started: float, batch: int) -> None:
@@ -473,8 +438,6 @@ class Engine:
         job = p.job
         s = job.session
         send_start = self.clock.now()
-        request = p.request
-        assert request is not None
         with self._lock:
             why = job.superseded(send_start)
             if why in ("closed", "reset"):
@@ -483,26 +446,7 @@ class Engine:
             s.last_generated_step = max(s.last_generated_step, job.step)
             datagram = s.settings.datagram
         # Back to the client clock and into datagrams, without holding the lock.
-        c0 = job.region[0] - p.xfade
-        c1 = job.region[1]
-        skip = max(0, -c0)
-        expected = request.xfade + job.geometry.hop_samples
-        stems: list[list[tuple[int, bytes]]] = []
-        bad: list[str] = []
-        for stem in request.stems:
-            audio = result.audio.get(stem)
-            if audio is None or len(audio) != expected:
-                bad.append(f"the model returned {None if audio is None else len(audio)} "
-                           f"samples of {stem} for step {job.step}, expected {expected}")
-                continue
-            client_audio = s.resampler.to_client(audio, p.out_start_model, c0, c1)[skip:]
-            layout = protocol.chunk_layout(len(client_audio), stem, datagram)
-            chunks = protocol.chunk_datagrams(s.id, stem, job.step, c0, p.xfade, c0 + skip,
-                                              client_audio, p.final, datagram,
-                                              s.settings.wrap)
-            stems.append([(c0 + skip + offset, payload)
-                          for (offset, _), payload in zip(layout, chunks, strict=True)])
-        datagrams = play_order(stems)
+        datagrams, bad = s.output_datagrams(job, p.input, result.audio, p.final, datagram)
         with self._lock:
             address = s.reply_to  # a resume may have moved the session meanwhile
             for reason in bad:
@@ -515,7 +459,7 @@ class Engine:
                         else job.deadline)
             if not p.final and not job.refine:
                 refine = replace(job, refine=True)
-                s.scheduler.queued[job.step] = job.window_start
+                s.queue_refinement(job)
                 with self._cv:
                     self._refines.append(refine)
         size = sum(len(d) for d in datagrams)

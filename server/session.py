@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from sideman.models.base import Generator, ModelInfo, StreamState, Transport
+from sideman.models.base import Generator, ModelInfo, StepRequest, StreamState, Transport
 from sideman.models.geometry import ClockMap, Geometry
 
+from .delivery import play_order
 from .guard import Bucket
-from .protocol import unwrap_position
+from .protocol import chunk_datagrams, chunk_layout, unwrap_position
 from .resample import Resampler
-from .scheduler import StepScheduler
+from .scheduler import StepJob, StepScheduler
 from .settings import SettingContext, Settings, default_settings
 from .telemetry import SessionTelemetry
 
@@ -202,6 +204,17 @@ def reply_address(source: Address, reply_port: int) -> Address:
     return source if not reply_port else (source[0], reply_port, *source[2:])  # type: ignore[return-value]
 
 
+@dataclass
+class StepInput:
+    """What a step read from its session (:meth:`Session.read_window`), to run without it."""
+
+    segment: np.ndarray  #: client samples from ``segment_start`` up to the capture point
+    segment_start: int
+    out_start_model: int  #: model position of the output's first sample (crossfade included)
+    xfade: int  #: crossfade samples on the client clock
+    request: StepRequest  #: the model request, its mixture filled in by :meth:`model_window`
+
+
 class Session:
     """One client: identity and binding, settings, input ring, clock estimate, telemetry."""
 
@@ -306,6 +319,86 @@ class Session:
     def deadline_of(self, client_position: int) -> float | None:
         """Wall time at which the client plays ``client_position`` (None if unknown)."""
         return self.clock.time_of(client_position + self.settings.delay)
+
+    # -- the engine's port (server/engine.py reads and writes a session only through these) -
+    def read_window(self, job: StepJob, num_steps: int) -> StepInput:
+        """Take what step ``job`` reads (server lock held): the input up to its capture point
+        (what is missing reads as silence and is counted lost), the settings in force; the
+        job is built (its input may be released)."""
+        g = job.geometry
+        settings = self.settings
+        n_model = g.step_position(job.grid)
+        window_start, _ = g.window(job.grid)
+        if not job.refine:
+            self.counters.lost_in += self.input.consume(job.capture)
+        c0, c1 = self.resampler.client_range(window_start, n_model)
+        segment = self.input.read(c0, min(c1, job.capture))
+        region_start_model = g.region(job.grid)[0]
+        xfade = min(settings.xfade, job.region[1] - job.region[0])
+        out_start = self.resampler.model_output_start(region_start_model, xfade)
+        self.mark_built(job)
+        self.scheduler.release_input()
+        request = StepRequest(
+            stream=self.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
+            stems=settings.stems, num_steps=num_steps, seed=settings.seed,
+            variation=settings.variation, guidance=settings.guidance,
+            xfade=region_start_model - out_start, transport=self.transport)
+        return StepInput(segment=segment, segment_start=c0, out_start_model=out_start,
+                         xfade=xfade, request=request)
+
+    def model_window(self, job: StepJob, step: StepInput) -> np.ndarray:
+        """The step's window on the model clock (no lock: resampling can take milliseconds):
+        the input before the capture point, silence after (the future)."""
+        g = job.geometry
+        window_start, _ = g.window(job.grid)
+        n_model = g.step_position(job.grid)
+        mixture = np.zeros(g.window_samples, np.float32)
+        # Samples before the capture point: T - (w+1)·H >= H > 0, as the geometry keeps
+        # (w+2)·H <= T.
+        known = n_model - window_start
+        c1 = self.resampler.client_range(window_start, n_model)[1]
+        segment = np.pad(step.segment,
+                         (0, max(0, c1 - step.segment_start - len(step.segment))))
+        mixture[:known] = self.resampler.from_client(segment, step.segment_start,
+                                                     window_start, n_model)
+        return mixture
+
+    def mark_built(self, job: StepJob) -> None:
+        """``job`` left the queue (built, dropped or refused): the scheduler stops keeping
+        its window's input."""
+        self.scheduler.built(job)
+
+    def output_datagrams(self, job: StepJob, step: StepInput, audio: Mapping[str, np.ndarray],
+                         final: bool, datagram: int) -> tuple[list[bytes], list[str]]:
+        """The step's output as ``/sideman/chunk`` datagrams in play order (no lock): each
+        stem back on the client clock (:mod:`.resample`), cut into datagrams of at most
+        ``datagram`` bytes, stems interleaved (:func:`~.delivery.play_order`). The second
+        list says what the model returned wrongly (a stem missing or of the wrong length)."""
+        request = step.request
+        c0 = job.region[0] - step.xfade
+        c1 = job.region[1]
+        skip = max(0, -c0)
+        expected = request.xfade + job.geometry.hop_samples
+        stems: list[list[tuple[int, bytes]]] = []
+        bad: list[str] = []
+        for stem in request.stems:
+            samples = audio.get(stem)
+            if samples is None or len(samples) != expected:
+                bad.append(f"the model returned {None if samples is None else len(samples)} "
+                           f"samples of {stem} for step {job.step}, expected {expected}")
+                continue
+            client_audio = self.resampler.to_client(samples, step.out_start_model, c0,
+                                                    c1)[skip:]
+            layout = chunk_layout(len(client_audio), stem, datagram)
+            chunks = chunk_datagrams(self.id, stem, job.step, c0, step.xfade, c0 + skip,
+                                     client_audio, final, datagram, self.settings.wrap)
+            stems.append([(c0 + skip + offset, payload)
+                          for (offset, _), payload in zip(layout, chunks, strict=True)])
+        return play_order(stems), bad
+
+    def queue_refinement(self, job: StepJob) -> None:
+        """A quick result went out: its refinement reads the same window again."""
+        self.scheduler.queued[job.step] = job.window_start
 
     def reset_stream(self) -> None:
         """``/sideman/reset``: forget audio and generated state; settings and counters stay."""
