@@ -85,7 +85,7 @@ class BenchError(RuntimeError):
 # -- options --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BenchOptions:
-    """Everything ``sideman bench`` takes (parsed once, in :mod:`.commands`)."""
+    """Everything ``sideman bench`` takes (parsed once, in :mod:`sideman.cli.bench`)."""
 
     out: Path
     model: str = "default"

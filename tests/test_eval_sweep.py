@@ -19,9 +19,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from sideman.cli import evaluate as eval_commands
 from sideman.cli.main import build_parser, main
 from sideman.client import ClientSettings, RunOptions, run_client
-from sideman.eval import commands as eval_commands
 from sideman.eval.latency import Latency
 from sideman.eval.metrics import ENTRIES, METRICS, fit_length
 from sideman.eval.report import AGGREGATE_CSV_COLUMNS, SONG_CSV_LEADING, read_song_json
