@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sideman.models.base import Generator, StepRequest, StepResult
+from sideman.models.base import Generator, StepRequest, StepResult, network_copies
 
 from . import protocol
 from .clock import Clock
@@ -285,8 +285,9 @@ class Engine:
         generated = self.clock.now()
         self._charge(prepared, generated - started, generated)
         self.cost.observe(prepared[0].num_steps, generated - started,
-                          items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
-                                    for p in prepared if p.request))
+                          items=sum(len(p.request.stems) * network_copies(
+                              p.request.guidance, p.request.grid_guidance,
+                              self.generator.info.uses_beat_grid) for p in prepared if p.request))
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
@@ -407,12 +408,12 @@ class Engine:
             self.counters.batch_deferred += min(len(candidates), self.max_batch) - len(batch)
         return batch
 
-    @staticmethod
-    def _items(job: StepJob) -> int:
-        """What a job adds to a call's work: its stems, twice with mixture guidance (every
-        network call then also runs without the mix)."""
+    def _items(self, job: StepJob) -> int:
+        """What a job adds to a call's work: its stems, once more per guidance in use (every
+        network call then also runs without the mix, or without the grid)."""
         settings = job.session.settings
-        return max(1, len(settings.stems)) * (1 if settings.guidance == 1 else 2)
+        return max(1, len(settings.stems)) * network_copies(
+            settings.guidance, settings.grid_guidance, self.generator.info.uses_beat_grid)
 
     def _finish(self, num_steps: int, items: int, jobs: int) -> float:
         """Predicted seconds from now until the last of ``jobs`` jobs of a call is sent."""
@@ -444,8 +445,8 @@ class Engine:
             stream=s.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
             stems=settings.stems, num_steps=num_steps, seed=settings.seed,
             variation=settings.variation, guidance=settings.guidance,
-            xfade=region_start_model - out_start,
-            transport=s.transport)
+            grid_guidance=settings.grid_guidance, xfade=region_start_model - out_start,
+            transport=s.transport, track_beats=settings.track)
         return prepared
 
     def _request(self, p: _Prepared) -> StepRequest:
@@ -576,6 +577,8 @@ class Engine:
             if not job.refine:
                 s.telemetry.record(timing)
                 self.counters.timings.append(timing)
+                s.telemetry.grid_source = result.grid_source
+                s.telemetry.grid_bpm = result.grid.bpm if result.grid is not None else None
 
     def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
         """The engine thread: run batches until ``stop`` is set."""
