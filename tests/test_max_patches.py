@@ -41,10 +41,10 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (CI 
                                                      "/usr/bin/node)")
 
 
-def load_builder():
-    spec = importlib.util.spec_from_file_location("build_patches", PATCHES / "build_patches.py")
+def load_checker():
+    spec = importlib.util.spec_from_file_location("check_patches", PATCHES / "check_patches.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["build_patches"] = module  # dataclasses look their module up there
+    sys.modules["check_patches"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -85,42 +85,69 @@ def js_declared(path: Path) -> tuple[int, int]:
 
 
 # -- the patch files -----------------------------------------------------------------------
-#: What a box is, as opposed to where it sits or how it looks: a performer who moves a box,
-#: resizes it or changes its colour in Max and saves keeps the patch valid (issue 14, item 6).
-MAX_SEMANTIC = ("maxclass", "text", "varname", "numinlets", "numoutlets")
+# The saved patches are the source of truth: a performer edits them in Max and saves. The
+# checks below (max_patches/check_patches.py) say what must hold, never where boxes sit.
+def test_the_saved_patch_has_what_sideman_needs() -> None:
+    assert load_checker().check_max(MAIN) == []
 
 
-def max_structure(data: dict) -> tuple[dict, set]:
-    """Boxes (by id: class, text, name, counts) and cords of a patcher, without layout."""
+def edited(data: dict) -> dict:
+    """``data`` as a performer may save it: a box moved, a comment and a number box added,
+    attributes Max adds of its own, the cords in another order."""
+    data = json.loads(json.dumps(data))
     patcher = data["patcher"]
-    found = {b["box"]["id"]: tuple(b["box"].get(k) for k in MAX_SEMANTIC)
-             for b in patcher["boxes"]}
-    cords = {(tuple(x["patchline"]["source"]), tuple(x["patchline"]["destination"]))
-             for x in patcher["lines"]}
-    return found, cords
+    for b in patcher["boxes"]:
+        if b["box"].get("text") == "js sideman.js":
+            b["box"]["patching_rect"][0] += 137
+        b["box"]["fontsize"] = 14.0
+    patcher["boxes"].append({"box": {"id": "obj-note", "maxclass": "comment",
+                                     "text": "my cue: bar 32", "numinlets": 1,
+                                     "numoutlets": 0, "patching_rect": [900, 900, 120, 20]}})
+    patcher["boxes"].append({"box": {"id": "obj-mine", "maxclass": "number", "numinlets": 1,
+                                     "numoutlets": 2, "outlettype": ["", "bang"],
+                                     "patching_rect": [900, 940, 50, 22]}})
+    patcher["lines"].reverse()
+    return data
 
 
-def test_patches_have_the_designed_structure() -> None:
-    """The saved patches have the boxes and cords the builder designs; where boxes sit is
-    the performer's (a moved box saved from Max must not fail CI, so no byte comparison)."""
-    for path, text in load_builder().outputs().items():
-        if path.suffix != ".maxpat":
-            continue
-        designed = max_structure(json.loads(text))
-        saved = max_structure(json.loads(path.read_text()))
-        assert saved[0] == designed[0], (f"{path.name}: boxes differ from the design: run "
-                                         f"python max_patches/build_patches.py")
-        assert saved[1] == designed[1], f"{path.name}: cords differ from the design"
+def test_an_edited_patch_still_checks(tmp_path: Path) -> None:
+    path = tmp_path / "sideman.maxpat"
+    path.write_text(json.dumps(edited(json.loads(MAIN.read_text()))))
+    assert load_checker().check_max(path) == []
 
 
-def test_moving_a_box_keeps_the_structure() -> None:
+@pytest.mark.parametrize(("source", "target", "outlet", "message"), [
+    ("udpreceive 7401", "js sideman.js", 0, "no path from [udpreceive \\d+] to [js "
+     "sideman\\.js]: the server's replies reach sideman.js"),
+    ("index~ ---sideman.drums 2", "-~", 0, "the drums buffer (channel 2) is played"),
+    ("count~ 0 0 1 0", "snapshot~ 5", 0, "the sample clock is read"),
+])
+def test_a_missing_cord_is_named(tmp_path: Path, source: str, target: str, outlet: int,
+                                 message: str) -> None:
+    data = edited(json.loads(MAIN.read_text()))
+    by_id = {b["box"]["id"]: b["box"] for b in data["patcher"]["boxes"]}
+    before = len(data["patcher"]["lines"])
+    data["patcher"]["lines"] = [
+        x for x in data["patcher"]["lines"]
+        if not (by_id[x["patchline"]["source"][0]].get("text") == source
+                and x["patchline"]["source"][1] == outlet
+                and by_id[x["patchline"]["destination"][0]].get("text") == target)]
+    assert len(data["patcher"]["lines"]) == before - 1
+    path = tmp_path / "sideman.maxpat"
+    path.write_text(json.dumps(data))
+    problems = load_checker().check_max(path)
+    assert any(message in p for p in problems), problems
+
+
+def test_a_control_that_is_no_parameter_is_named(tmp_path: Path) -> None:
     data = json.loads(MAIN.read_text())
-    moved = json.loads(MAIN.read_text())
-    for b in moved["patcher"]["boxes"]:
-        b["box"]["patching_rect"][0] += 37
-        b["box"]["fontsize"] = 14.0  # Max adds attributes of its own when it saves
-    moved["patcher"]["lines"].reverse()
-    assert max_structure(moved) == max_structure(data)
+    for b in data["patcher"]["boxes"]:
+        if b["box"].get("varname") == "variation":
+            b["box"]["parameter_enable"] = 0
+    path = tmp_path / "sideman.maxpat"
+    path.write_text(json.dumps(data))
+    assert load_checker().check_max(path) == [
+        "sideman.maxpat: variation is not a parameter (parameter_enable)"]
 
 
 @pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
@@ -163,17 +190,6 @@ def test_every_box_is_a_real_max_object_with_its_counts(path: Path) -> None:
         assert (box["numinlets"], box["numoutlets"]) == expected, (
             f"{box.get('text', cls)!r}: {box['numinlets']}/{box['numoutlets']} inlets/outlets, "
             f"Max gives {expected[0]}/{expected[1]}")
-
-
-@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
-def test_no_box_hides_another(path: Path) -> None:
-    """A performer sees every box: none overlaps another on screen."""
-    rects = [(b.get("text", b.get("varname", b["maxclass"])), b["patching_rect"])
-             for b in boxes(path).values()]
-    for i, (name_a, (ax, ay, aw, ah)) in enumerate(rects):
-        for name_b, (bx, by, bw, bh) in rects[i + 1:]:
-            overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
-            assert not overlap, f"{name_a!r} and {name_b!r} overlap"
 
 
 def test_buffers_and_files_named_in_the_patch_exist() -> None:
@@ -222,30 +238,6 @@ def test_every_cord_joins_an_existing_outlet_to_an_existing_inlet(path: Path) ->
             assert name.endswith("~"), f"signal into {name}"
 
 
-def test_the_main_patch_is_wired_as_designed() -> None:
-    """The few cords the design depends on, named by the objects they join."""
-    by_id = boxes(MAIN)
-    joined = {(by_id[x["source"][0]].get("text", by_id[x["source"][0]].get("varname")),
-               x["source"][1],
-               by_id[x["destination"][0]].get("text", by_id[x["destination"][0]].get("varname")),
-               x["destination"][1]) for x in lines(MAIN)}
-    js = "js sideman.js"
-    assert (js, 0, "udpsend 127.0.0.1 7400", 0) in joined
-    assert (js, 1, "udpreceive 7401", 0) in joined
-    assert ("udpreceive 7401", 0, js, 0) in joined
-    # no autoreset: an audio-chain rebuild must not restart the session's clock
-    assert ("count~ 0 0 1 0", 0, "snapshot~ 5", 0) in joined
-    assert ("loadbang", 0, "dspstate~", 0) in joined  # the sample rate known at load
-    assert ("route connected latency slack misses lost info server", 6, "prepend set", 0) \
-        in joined
-    assert ("prepend tick", 0, js, 0) in joined
-    assert (js, 3, "+~ 1048576", 1) in joined
-    assert ("%~ 1048576", 0, "poke~ ---sideman.in", 1) in joined
-    for stem in ("bass", "drums", "guitar", "piano"):
-        for ch in (1, 2, 3):
-            assert ("%~ 1048576", 0, f"index~ ---sideman.{stem} {ch}", 0) in joined
-
-
 def test_a_stereo_file_is_mixed_down() -> None:
     """Issue 14, item 5: [sfplay~ 2] plays both channels of a file and the input gets
     (left + right) / 2, not the left channel alone."""
@@ -290,7 +282,7 @@ def test_status_is_shown_in_displays_with_a_connection_light() -> None:
 
 def test_the_patch_opens_in_a_performers_view() -> None:
     """Issue 14, item 5: presentation mode shows the performer's controls, their labels and
-    the status (the plumbing stays in the patching view), none hiding another."""
+    the status (the plumbing stays in the patching view). Where they sit is the performer's."""
     patcher = json.loads(MAIN.read_text())["patcher"]
     assert patcher["openinpresentation"] == 1
     shown = [b["box"] for b in patcher["boxes"] if b["box"].get("presentation") == 1]
@@ -304,11 +296,6 @@ def test_the_patch_opens_in_a_performers_view() -> None:
     assert all(b["maxclass"] != "newobj" for b in shown), "plumbing in the performer's view"
     labels = {b["text"] for b in shown if b["maxclass"] == "comment"}
     assert {"host", "port", "connected", "latency ms", *stems} <= labels
-    rects = [(b.get("varname", b.get("text")), b["presentation_rect"]) for b in shown]
-    for i, (name_a, (ax, ay, aw, ah)) in enumerate(rects):
-        for name_b, (bx, by, bw, bh) in rects[i + 1:]:
-            overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
-            assert not overlap, f"{name_a!r} and {name_b!r} overlap in presentation"
 
 
 def test_levels_are_metered_in_the_performers_view() -> None:
@@ -317,31 +304,10 @@ def test_levels_are_metered_in_the_performers_view() -> None:
     meters = {i for i, b in by_id.items() if b["maxclass"] == "meter~"}
     fed = {x["destination"][0]: by_id[x["source"][0]].get("text") for x in lines(MAIN)
            if x["destination"][0] in meters}
-    assert set(fed) == meters and len(meters) == 5
-    assert sorted(fed.values()) == ["*~ 1."] * 5  # input_gain and the four stem gains
-    assert all(by_id[i].get("presentation") == 1 for i in meters)
-
-
-def test_live_controls_are_ranged_parameters() -> None:
-    """Issue 14, item 5: r, w, steps, variation, delay, the stems and the levels are Max
-    parameters (MIDI-mappable, automatable) with a range, and start inside it."""
-    live = {"r", "w", "steps", "variation", "delay", "input_gain", "monitor",
-            *(f"{kind}_{stem}" for kind in ("stem", "gain")
-              for stem in ("bass", "drums", "guitar", "piano"))}
-    by_name = {b["varname"]: b for b in boxes(MAIN).values() if "varname" in b}
-    longnames = []
-    for name in sorted(live):
-        box = by_name[name]
-        assert box["parameter_enable"] == 1, name
-        value = box["saved_attribute_attributes"]["valueof"]
-        lo, hi = value["parameter_mmin"], value["parameter_mmax"]
-        assert lo < hi and (box["minimum"], box["maximum"]) == (lo, hi), name
-        assert lo <= value["parameter_initial"][0] <= hi, name
-        longnames.append(value["parameter_longname"])
-    assert len(set(longnames)) == len(longnames)
-    # Everything else stays out of Max's parameter list.
-    others = [b for b in boxes(MAIN).values() if b.get("varname") not in live]
-    assert all(b.get("parameter_enable", 0) == 0 for b in others)
+    # input_gain and the four stem gains (a performer may add meters of their own)
+    gained = [i for i, source in fed.items() if source == "*~ 1."]
+    assert len(gained) == 5
+    assert all(by_id[i].get("presentation") == 1 for i in gained)
 
 
 def test_help_patch_explains_every_control() -> None:

@@ -84,32 +84,77 @@ def pd_structure(text: str) -> list[tuple[str, list[tuple], list[tuple]]]:
     return [(name, items, sorted(cords)) for name, items, cords in canvases]
 
 
-def test_pd_patch_has_the_designed_structure() -> None:
-    """sideman.pd has the boxes and cords the builder designs; where boxes sit is the
-    performer's (a box moved and saved in Pd must not fail CI: no byte comparison)."""
+def load_checker():
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("build_patches", PATCHES / "build_patches.py")
+    spec = importlib.util.spec_from_file_location("check_patches", PATCHES / "check_patches.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["build_patches"] = module
+    sys.modules["check_patches"] = module
     spec.loader.exec_module(module)
-    designed, saved = pd_structure(module.build_pd()), pd_structure(PATCH.read_text())
-    assert [c[0] for c in saved] == [c[0] for c in designed]
-    for (name, items, cords), (_, want_items, want_cords) in zip(saved, designed, strict=True):
-        assert items == want_items, f"[pd {name}]: boxes differ from the design: run python " \
-                                    f"max_patches/build_patches.py"
-        assert cords == want_cords, f"[pd {name}]: cords differ from the design"
+    return module
 
 
-def test_moving_a_box_in_pd_keeps_the_structure() -> None:
-    """As Pd saves it: coordinates changed, long records wrapped onto several lines."""
-    text = PATCH.read_text()
+# The saved patch is the source of truth: a performer edits it in Pd and saves. The checks
+# (max_patches/check_patches.py) say what must hold, never where boxes sit.
+def test_the_saved_pd_patch_has_what_sideman_needs() -> None:
+    assert load_checker().check_pd(PATCH) == []
+
+
+def edited_pd(text: str) -> str:
+    """``text`` as a performer may save it from Pd: every box moved, long records wrapped,
+    a comment and a number box added on the top canvas (after its last box)."""
     moved = re.sub(r"^(#X (?:obj|msg|text|floatatom|symbolatom)) (\d+) (\d+)",
                    lambda m: f"{m[1]} {int(m[2]) + 13} {int(m[3]) + 7}", text, flags=re.M)
     wrapped = re.sub(r"(#X msg \d+ \d+ [^\n]{40}\S*) ", r"\1\n", moved)
-    assert wrapped != text
-    assert pd_structure(wrapped) == pd_structure(text)
+    last = wrapped.rindex("#X restore")
+    end = wrapped.index("\n", last) + 1
+    added = ("#X text 40 900 my cue: bar 32 \\, then the bridge;\n"
+             "#X floatatom 40 940 5 0 0 0 - - - 0;\n")
+    return wrapped[:end] + added + wrapped[end:]
+
+
+def test_an_edited_pd_patch_still_checks(tmp_path: Path) -> None:
+    text = edited_pd(PATCH.read_text())
+    assert text.count("\n") > PATCH.read_text().count("\n")
+    (tmp_path / "sideman.pd").write_text(text)
+    assert load_checker().check_pd(tmp_path / "sideman.pd") == []
+
+
+@needs_pd
+def test_an_edited_pd_patch_still_loads(tmp_path: Path) -> None:
+    (tmp_path / "sideman.pd").write_text(edited_pd(PATCH.read_text()))
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
+                          "-send", "pd quit", str(tmp_path / "sideman.pd")],
+                         capture_output=True, text=True, timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+
+
+@pytest.mark.parametrize(("canvas", "cord", "message"), [
+    ("net", (1, 1, 20, 0), "no path from [netsend -u -b] to [oscparse]: the server's replies "
+                           "are parsed"),
+    ("audio", (0, 0, 1, 0), "no path from [adc~ 1] to [tabwrite~ sideman-in]: the microphone "
+                            "reaches the input ring"),
+])
+def test_a_missing_pd_cord_is_named(tmp_path: Path, canvas: str, cord: tuple,
+                                    message: str) -> None:
+    text = edited_pd(PATCH.read_text())
+    start = text.index(f"1100 760 {canvas} 0;")
+    line = "#X connect {} {} {} {};\n".format(*cord)
+    at = text.index(line, start)
+    assert at < text.index("#X restore", start)
+    (tmp_path / "sideman.pd").write_text(text[:at] + text[at + len(line):])
+    problems = load_checker().check_pd(tmp_path / "sideman.pd")
+    assert message in "\n".join(problems), problems
+
+
+def test_a_control_without_its_range_is_named(tmp_path: Path) -> None:
+    text = PATCH.read_text()
+    changed = re.sub(r"^(#X floatatom \d+ \d+ \d+) 0\.015625 1 ", r"\1 0 0 ", text, flags=re.M)
+    assert changed != text
+    (tmp_path / "sideman.pd").write_text(changed)
+    assert load_checker().check_pd(tmp_path / "sideman.pd") == [
+        "sideman.pd: the r box ranges 0...0, not 0.015625...1"]
 
 
 def test_pd_patch_uses_vanilla_objects_only() -> None:
@@ -169,22 +214,6 @@ def test_pd_status_is_shown_in_displays_with_a_connection_light() -> None:
         assert items[display][0] == "msg", key
 
 
-def test_pd_patch_has_a_graph_on_parent_with_the_controls() -> None:
-    """Issue 14, item 5: the top canvas is a graph on parent whose area holds every control
-    (toggles, bangs, number and symbol boxes) of the top canvas."""
-    text = PATCH.read_text()
-    top = text[:text.index("#N canvas", 1)] + text[text.rindex("#X restore"):]
-    coords = re.search(r"^#X coords 0 -1 1 1 (\d+) (\d+) 2 (\d+) (\d+);$", top, re.M)
-    assert coords, "no graph-on-parent area on the top canvas"
-    w, h, x0, y0 = map(int, coords.groups())
-    guis = re.findall(r"^#X (?:obj (\d+) (\d+) (?:tgl|bng)|(?:floatatom|symbolatom) "
-                      r"(\d+) (\d+)) ", top, re.M)
-    assert len(guis) >= 25
-    for a, b, c, d in guis:
-        x, y = int(a or c), int(b or d)
-        assert x0 <= x < x0 + w - 20 and y0 <= y < y0 + h - 20, (x, y)
-
-
 def test_pd_levels_are_metered() -> None:
     """Issue 14, item 5: a vu meter for the input as sent and one for each generated stem,
     each fed by [env~] - 100 (dB below full scale) from [pd audio]."""
@@ -192,7 +221,7 @@ def test_pd_levels_are_metered() -> None:
     meters = [i[1].split()[3] for i in canvases["(top)"][0]
               if i[0] == "obj" and i[1].startswith("vu ")]
     keys = ["in", "bass", "drums", "guitar", "piano"]
-    assert meters == [f"sideman-level-{k}" for k in keys]
+    assert set(meters) >= {f"sideman-level-{k}" for k in keys}
     items, cords = canvases["audio"]
     index = {item: i for i, item in enumerate(items)}
     for key in keys:
@@ -200,19 +229,6 @@ def test_pd_levels_are_metered() -> None:
         (db,) = [a for a, _, b, _ in cords if b == send]
         (env,) = [a for a, _, b, _ in cords if b == db]
         assert items[db] == ("obj", "- 100") and items[env] == ("obj", "env~"), key
-
-
-def test_pd_live_controls_are_ranged() -> None:
-    """Issue 14, item 5: the number boxes of the live controls have the Max patch's ranges
-    (Pd clips what is typed, dragged or sent to them)."""
-    ranges = {send: (float(lo), float(hi)) for lo, hi, send in re.findall(
-        r"^#X floatatom \d+ \d+ \d+ (\S+) (\S+) 0 - \S+ (\S+) 0;$", PATCH.read_text(), re.M)}
-    want = {"r": (0.015625, 1.0), "w": (-1.0, 14.0), "steps": (0.0, 64.0),
-            "variation": (0.0, 2.0), "delay": (0.0, 10000.0), "input-gain": (0.0, 4.0),
-            "monitor": (0.0, 4.0), **{f"gain-{s}": (0.0, 4.0) for s in
-                                      ("bass", "drums", "guitar", "piano")}}
-    for key, (lo, hi) in want.items():
-        assert ranges[f"sideman-{key}"] == (lo, hi), key
 
 
 @needs_pd
