@@ -41,11 +41,12 @@ class Graph:
         rx = re.compile(pattern)
         return [node for node, text in self.text.items() if rx.fullmatch(text)]
 
-    def reaches(self, source: str, target: str, outlet: int | None = None) -> bool:
+    def reaches(self, source: str | set, target: str | set, outlet: int | None = None) -> bool:
         """Whether a box matching ``source`` (from ``outlet`` only, if given) reaches a box
-        matching ``target``."""
-        targets = set(self.find(target))
-        todo = [b for a in self.find(source) for o, b in self.edges[a]
+        matching ``target`` (patterns, or sets of boxes)."""
+        targets = set(self.find(target)) if isinstance(target, str) else target
+        sources = self.find(source) if isinstance(source, str) else source
+        todo = [b for a in sources for o, b in self.edges[a]
                 if outlet is None or o == outlet]
         seen: set[object] = set()
         while todo:
@@ -64,6 +65,8 @@ def name_links(g: Graph, senders: dict, receivers: dict, shared: dict) -> None:
     (values, arrays read and written by expr) both send and receive."""
     for kind, table in (("out", senders), ("in", receivers), ("both", shared)):
         for name, nodes in table.items():
+            if name in ("-", "empty"):  # Pd's "no name"
+                continue
             hub = ("name", name)
             for node in nodes:
                 if kind in ("out", "both"):
@@ -82,7 +85,8 @@ PD_ARRAY_READ = {"tabread", "tabread~", "tabread4~", "tabplay~", "tabreceive~"}
 
 def pd_records(text: str) -> list[list[str]]:
     """Pd's records (it wraps long ones over several lines): split at unescaped semicolons."""
-    return [r.split() for r in re.split(r"(?<!\\);\s*\n", text) if len(r.split()) >= 2]
+    words = (re.split(r"(?<!\\)\s+", r.strip()) for r in re.split(r"(?<!\\);\s*\n", text))
+    return [w for w in words if len(w) >= 2]
 
 
 @dataclass
@@ -136,7 +140,7 @@ def pd_parse(text: str) -> tuple[list[PdBox], list[tuple[int, int, int, int, int
 
 def pd_describe(box: PdBox) -> str:
     t = box.tokens
-    if box.kind in ("floatatom", "symbolatom"):
+    if box.kind in ("floatatom", "symbolatom", "listbox"):
         return f"{box.kind} {t[5]} {t[6]}"  # receive, send
     if box.kind == "msg":
         return "msg " + " ".join(t)
@@ -184,7 +188,7 @@ def pd_graph(text: str) -> tuple[Graph, list[PdBox], dict]:
                 receivers[t[6]].append(node)
             elif name == "vu" and len(t) > 3:
                 receivers[t[3]].append(node)
-        elif b.kind in ("floatatom", "symbolatom") and len(t) > 6:
+        elif b.kind in ("floatatom", "symbolatom", "listbox") and len(t) > 6:
             receivers[t[5]].append(node)
             senders[t[6]].append(node)
         elif b.kind == "msg":
@@ -291,6 +295,17 @@ def check_pd(path: Path) -> list[str]:
             if not any(x0 <= b.x < x0 + w and y0 <= b.y < y0 + h for b in shown):
                 problems.append(f"{path.name}: the {key} control is outside the "
                                 f"graph-on-parent area")
+        # Message boxes and comments do not show there: the status needs a number, symbol
+        # or list box (or a toggle) that the status reaches.
+        shown = {(b.canvas, b.index) for b in boxes if b.canvas == 0
+                 and (b.kind in ("floatatom", "symbolatom", "listbox")
+                      or (b.kind == "obj" and b.tokens[0] == "tgl"))
+                 and x0 <= b.x < x0 + w and y0 <= b.y < y0 + h}
+        for key in ("info", "show-connected", "show-latency", "show-slack", "show-misses",
+                    "show-lost"):
+            if not g.reaches({("name", f"sideman-{key}")}, shown):
+                problems.append(f"{path.name}: sideman-{key} is not shown in the "
+                                f"graph-on-parent area")
     return problems
 
 
@@ -359,6 +374,10 @@ MAX_PATHS = [
     (r"msg buffers .*", None, JS, "the buffer names reach sideman.js"),
     (r"adc~ 1", None, r"poke~ ---sideman\.in", "the microphone reaches the input buffer"),
     (r"sfplay~ 2", None, r"poke~ ---sideman\.in", "the file reaches the input buffer"),
+    (r"opendialog sound", None, r"sfplay~ 2", "the chosen file is played"),
+    (r"opendialog sound", None, r"sfinfo~", "the chosen file's channels are read"),
+    (r"sfinfo~", None, r"sfplay~ 2|selector~ .*", "a mono file keeps its level (the mix gain "
+     "follows the channel count)"),
     (r"count~ 0 0 1 0", None, rf"%~ {RING}", "the ring position follows the sample clock"),
     (rf"%~ {RING}", None, r"poke~ ---sideman\.in", "the input is written at the clock"),
     (JS, 3, rf"\+~ {RING}", "sideman.js's output delay offsets the read position"),

@@ -4112,6 +4112,172 @@
       22.0
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-185",
+     "maxclass": "newobj",
+     "text": "t b",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "bang"
+     ],
+     "patching_rect": [
+      630,
+      740,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-186",
+     "maxclass": "newobj",
+     "text": "opendialog sound",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      630,
+      770,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-187",
+     "maxclass": "newobj",
+     "text": "t s s",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      ""
+     ],
+     "patching_rect": [
+      630,
+      800,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
+     "maxclass": "newobj",
+     "text": "prepend open",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      630,
+      830,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-189",
+     "maxclass": "newobj",
+     "text": "prepend open",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      755,
+      740,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "newobj",
+     "text": "sfinfo~",
+     "numinlets": 1,
+     "numoutlets": 6,
+     "outlettype": [
+      "int",
+      "int",
+      "float",
+      "float",
+      "",
+      ""
+     ],
+     "patching_rect": [
+      755,
+      770,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-191",
+     "maxclass": "newobj",
+     "text": "clip 1 2",
+     "numinlets": 3,
+     "numoutlets": 1,
+     "outlettype": [
+      "int"
+     ],
+     "patching_rect": [
+      755,
+      800,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-192",
+     "maxclass": "newobj",
+     "text": "!/ 1.",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      755,
+      830,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-193",
+     "maxclass": "comment",
+     "text": "a mono file plays at full level, a stereo file as (left + right) / 2: the gain is 1 / min(channels, 2), from sfinfo~",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      880,
+      740,
+      260.0,
+      60.0
+     ]
+    }
    }
   ],
   "lines": [
@@ -5047,18 +5213,6 @@
      ],
      "destination": [
       "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-109",
-      0
-     ],
-     "destination": [
-      "obj-106",
       0
      ]
     }
@@ -6187,6 +6341,126 @@
      ],
      "destination": [
       "obj-184",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-109",
+      0
+     ],
+     "destination": [
+      "obj-185",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-185",
+      0
+     ],
+     "destination": [
+      "obj-186",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-186",
+      0
+     ],
+     "destination": [
+      "obj-187",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-187",
+      1
+     ],
+     "destination": [
+      "obj-189",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-189",
+      0
+     ],
+     "destination": [
+      "obj-190",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-190",
+      0
+     ],
+     "destination": [
+      "obj-191",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-191",
+      0
+     ],
+     "destination": [
+      "obj-192",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-192",
+      0
+     ],
+     "destination": [
+      "obj-108",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-187",
+      0
+     ],
+     "destination": [
+      "obj-188",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-188",
+      0
+     ],
+     "destination": [
+      "obj-106",
       0
      ]
     }

@@ -256,6 +256,35 @@ def test_a_stereo_file_is_mixed_down() -> None:
     assert by_id[selector]["text"].startswith("selector~") and inlet == 2
 
 
+def test_a_mono_file_keeps_its_level() -> None:
+    """Issue 14: [sfplay~ 2] plays a mono file on its left outlet only, so (left + right) / 2
+    would halve it. The file chosen in the dialog goes to sfplay~ and to sfinfo~, whose
+    channel count sets the mix gain to 1 / min(channels, 2): 1 for mono, 0.5 for stereo."""
+    by_id = boxes(MAIN)
+    named = {b.get("text"): i for i, b in by_id.items()}
+    into: dict = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    (open_box,) = [i for i, b in by_id.items() if b.get("varname") == "open"]
+    ((trig, _),) = into[(open_box, 0)]
+    assert by_id[trig]["text"] == "t b"  # "open" into opendialog would set its file type
+    ((dialog, _),) = into[(trig, 0)]
+    assert by_id[dialog]["text"] == "opendialog sound"
+    ((fork, _),) = into[(dialog, 0)]
+    assert by_id[fork]["text"] == "t s s"
+    # right to left: sfinfo~ first (the gain is set before the file can play)
+    ((info_open, _),) = into[(fork, 1)]
+    ((info, _),) = into[(info_open, 0)]
+    assert by_id[info_open]["text"] == "prepend open" and by_id[info]["text"] == "sfinfo~"
+    ((play_open, _),) = into[(fork, 0)]
+    assert by_id[play_open]["text"] == "prepend open"
+    assert into[(play_open, 0)] == [(named["sfplay~ 2"], 0)]
+    ((clip, _),) = into[(info, 0)]  # outlet 0: the number of channels
+    ((reciprocal, _),) = into[(clip, 0)]
+    assert by_id[clip]["text"] == "clip 1 2" and by_id[reciprocal]["text"] == "!/ 1."
+    assert into[(reciprocal, 0)] == [(named["*~ 0.5"], 1)]
+
+
 def test_status_is_shown_in_displays_with_a_connection_light() -> None:
     """Issue 14, item 5: the performer reads the status at a glance: connected is a light (a
     toggle that ignores clicks) and latency, slack, misses and lost are message boxes set by

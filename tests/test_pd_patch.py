@@ -62,7 +62,7 @@ def pd_structure(text: str) -> list[tuple[str, list[tuple], list[tuple]]]:
     canvases: list[tuple[str, list[tuple], list[tuple]]] = []
     stack: list[tuple[str, list[tuple], list[tuple]]] = []
     for record in re.split(r"(?<!\\);\s*\n", text):
-        tokens = record.split()
+        tokens = re.split(r"(?<!\\)\s+", record.strip())
         if len(tokens) < 2:
             continue
         kind = tokens[1]
@@ -74,8 +74,8 @@ def pd_structure(text: str) -> list[tuple[str, list[tuple], list[tuple]]]:
             stack[-1][1].append(("pd", child[0]))
         elif kind in ("obj", "msg"):
             stack[-1][1].append((kind, " ".join(tokens[4:])))
-        elif kind in ("floatatom", "symbolatom"):
-            stack[-1][1].append((kind, tokens[8], tokens[9]))
+        elif kind in ("floatatom", "symbolatom", "listbox"):
+            stack[-1][1].append((kind, tokens[9], tokens[10]))  # receive, send
         elif kind == "text":
             stack[-1][1].append((kind,))
         elif kind == "connect":
@@ -103,12 +103,12 @@ def test_the_saved_pd_patch_has_what_sideman_needs() -> None:
 
 def edited_pd(text: str) -> str:
     """``text`` as a performer may save it from Pd: every box moved, long records wrapped,
-    a comment and a number box added on the top canvas (after its last box)."""
+    a comment and a number box added on the top canvas (Pd saves new boxes after the
+    others: before the top canvas's first cord)."""
     moved = re.sub(r"^(#X (?:obj|msg|text|floatatom|symbolatom)) (\d+) (\d+)",
                    lambda m: f"{m[1]} {int(m[2]) + 13} {int(m[3]) + 7}", text, flags=re.M)
     wrapped = re.sub(r"(#X msg \d+ \d+ [^\n]{40}\S*) ", r"\1\n", moved)
-    last = wrapped.rindex("#X restore")
-    end = wrapped.index("\n", last) + 1
+    end = wrapped.index("#X connect", wrapped.rindex("#X restore"))
     added = ("#X text 40 900 my cue: bar 32 \\, then the bridge;\n"
              "#X floatatom 40 940 5 0 0 0 - - - 0;\n")
     return wrapped[:end] + added + wrapped[end:]
@@ -196,22 +196,25 @@ def test_pd_file_input_mixes_a_stereo_file_down() -> None:
 
 def test_pd_status_is_shown_in_displays_with_a_connection_light() -> None:
     """Issue 14, item 5: connected is a light (a toggle the session sets through
-    sideman-show-connected), latency, slack, misses and lost are message boxes set from
-    sideman-show-<key>: no number box a performer could change by mistake."""
+    sideman-show-connected); latency, slack, misses, lost and the status line are list boxes
+    set (``set``, no output, no send name) from sideman-show-<key> and sideman-info, so the
+    graph-on-parent view shows them too (message boxes do not show there)."""
     _, items, cords = pd_structure(PATCH.read_text())[-1]
     assert not [i for i in items if i[0] == "floatatom" and i[1].startswith("sideman-show-")]
     assert any(i[0] == "obj" and i[1].startswith("tgl ")
                and i[1].split()[4] == "sideman-show-connected" for i in items)
     index = {item: i for i, item in enumerate(items)}
     edges = {(a, b) for a, _, b, _ in cords}
-    for key in ("latency", "slack", "misses", "lost"):
-        receive = index[("obj", f"r sideman-show-{key}")]
-        (prepend,) = [b for a, b in edges if a == receive]
+    for key in ("show-latency", "show-slack", "show-misses", "show-lost", "info"):
+        receive = index[("obj", f"r sideman-{key}")]
+        (prepend,) = [b for a, b in edges if a == receive and items[b][0] == "obj"
+                      and "print" not in items[b][1]]
         (trim,) = [b for a, b in edges if a == prepend]
-        (display,) = [b for a, b in edges if a == trim]
         assert items[prepend] == ("obj", "list prepend set") and items[trim] == ("obj",
                                                                                  "list trim")
-        assert items[display][0] == "msg", key
+        lists = [b for a, b in edges if a == trim and items[b][0] == "listbox"]
+        assert len(lists) == 1 and items[lists[0]][2] == "-", key  # no send name
+        assert not [b for a, b in edges if a == lists[0]], f"{key}: the display outputs"
 
 
 def test_pd_levels_are_metered() -> None:
