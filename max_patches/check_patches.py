@@ -400,6 +400,11 @@ MAX_PATHS = [
     *[(rf"flonum @gain_{s}", None, r"dac~ 1 2", f"the {s} gain acts on the output")
       for s in STEMS],
     (r"transport", None, JS, "sideman.js hears Max's transport"),
+    # a parent patch (sideman.maxhelp) drives the patch through its inlet, as the controls do
+    *[(r"inlet", None, target, f"the inlet's {key} message reaches the {key} control")
+      for key, target in (("open", r"opendialog sound"), ("file", r"toggle @file"),
+                          ("play", r"toggle @play"), ("connect", r"message @connect"),
+                          ("disconnect", r"message @disconnect"))],
 ]
 
 #: The live controls: Max parameters (MIDI-mappable, automatable) with a range.

@@ -4278,6 +4278,62 @@
       60.0
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-194",
+     "maxclass": "inlet",
+     "comment": "open, file 0/1, play 0/1, connect, disconnect (as the controls)",
+     "numinlets": 0,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      190,
+      450,
+      30.0,
+      30.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-195",
+     "maxclass": "newobj",
+     "text": "route open file play connect disconnect",
+     "numinlets": 2,
+     "numoutlets": 6,
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "patching_rect": [
+      230,
+      455,
+      260.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-196",
+     "maxclass": "comment",
+     "text": "driven from a parent patch (sideman.maxhelp) as by the controls",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      500,
+      455,
+      300.0,
+      20.0
+     ]
+    }
    }
   ],
   "lines": [
@@ -6461,6 +6517,78 @@
      ],
      "destination": [
       "obj-106",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-194",
+      0
+     ],
+     "destination": [
+      "obj-195",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      0
+     ],
+     "destination": [
+      "obj-185",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      1
+     ],
+     "destination": [
+      "obj-112",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      2
+     ],
+     "destination": [
+      "obj-110",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      3
+     ],
+     "destination": [
+      "obj-18",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      4
+     ],
+     "destination": [
+      "obj-19",
       0
      ]
     }

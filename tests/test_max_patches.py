@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PATCHES = ROOT / "max_patches"
 MAIN = PATCHES / "sideman.maxpat"
 HELP = PATCHES / "sideman-help.maxpat"
+DEMO = PATCHES / "sideman.maxhelp"
 SCRIPT = PATCHES / "sideman.js"
 HARNESS = PATCHES / "test" / "run_sideman.js"
 TABLE = json.loads((ROOT / "tests" / "data" / "max_objects.json").read_text())
@@ -150,7 +151,7 @@ def test_a_control_that_is_no_parameter_is_named(tmp_path: Path) -> None:
         "sideman.maxpat: variation is not a parameter (parameter_enable)"]
 
 
-@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [MAIN, HELP, DEMO], ids=lambda p: p.name)
 def test_maxpat_is_patcher_json(path: Path) -> None:
     data = json.loads(path.read_text())
     patcher = data["patcher"]
@@ -168,7 +169,7 @@ def test_maxpat_is_patcher_json(path: Path) -> None:
             assert isinstance(box["text"], str) and box["text"].strip()
 
 
-@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [MAIN, HELP, DEMO], ids=lambda p: p.name)
 def test_every_box_is_a_real_max_object_with_its_counts(path: Path) -> None:
     for box in boxes(path).values():
         cls = box["maxclass"]
@@ -219,7 +220,7 @@ def test_buffers_and_files_named_in_the_patch_exist() -> None:
             assert (PATCHES / b["text"].split()[1]).is_file()
 
 
-@pytest.mark.parametrize("path", [MAIN, HELP], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [MAIN, HELP, DEMO], ids=lambda p: p.name)
 def test_every_cord_joins_an_existing_outlet_to_an_existing_inlet(path: Path) -> None:
     by_id = boxes(path)
     seen = set()
@@ -337,6 +338,28 @@ def test_levels_are_metered_in_the_performers_view() -> None:
     gained = [i for i, source in fed.items() if source == "*~ 1."]
     assert len(gained) == 5
     assert all(by_id[i].get("presentation") == 1 for i in gained)
+
+
+def test_the_max_help_plays_the_demo_song() -> None:
+    """sideman.maxhelp is a working example: the performer's view of sideman.maxpat in a
+    bpatcher, and message boxes that drive it through its inlet (open, then file, connect,
+    play; then stop), each selector one the main patch's inlet routes to its control."""
+    by_id = boxes(DEMO)
+    (view,) = [i for i, b in by_id.items() if b["maxclass"] == "bpatcher"]
+    assert by_id[view]["name"] == "sideman.maxpat"
+    main = boxes(MAIN)
+    (inlet,) = [i for i, b in main.items() if b["maxclass"] == "inlet"]
+    (route,) = [x["destination"][0] for x in lines(MAIN) if x["source"][0] == inlet]
+    routed = main[route]["text"].split()[1:]
+    sent = []
+    for x in lines(DEMO):
+        (src, _), (dst, _) = x["source"], x["destination"]
+        if dst == view:
+            sent += [part.split()[0] for part in by_id[src]["text"].split(",")]
+    assert sent == ["open", "file", "connect", "play", "play", "disconnect"]
+    assert set(sent) <= set(routed), f"the main patch does not route {set(sent) - set(routed)}"
+    assert (PATCHES / "media" / "demo_input.wav").is_file()
+    assert any("media/demo_input.wav" in b.get("text", "") for b in by_id.values())
 
 
 def test_help_patch_explains_every_control() -> None:

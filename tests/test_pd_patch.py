@@ -322,6 +322,53 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     assert beat_position % 64 == 0 and 0 < beat_position <= position
 
 
+HELP = PATCHES / "sideman-help.pd"
+
+
+@needs_pd
+def test_pd_help_plays_the_demo_song_against_the_server(tmp_path: Path) -> None:
+    """The help patch is a working example: "play demo" loads media/demo_input.wav beside
+    the patch into [sideman] (opened there as an abstraction), turns DSP on, makes the file
+    the input and connects; the server hears the demo song, from its first sample."""
+    song, sr = sf.read(PATCHES / "media" / "demo_input.wav", dtype="float32")
+    recorder = RecordingGenerator(TinyClickTrack(period=4410))
+    config = ServerConfig(log_interval=0, watchdog_grace=0.5)
+    with live_server(recorder, config) as (server, address):
+        send = [f"sideman-host-set symbol {address[0]}", f"sideman-port-set {address[1]}",
+                "sideman-r-set 0.25", "sideman-test-ms 1500", "sideman-help-play bang"]
+        run = subprocess.run([PD, "-nogui", "-nosound", "-r", str(sr), "-stderr", "-open",
+                              str(HELP), "-open", str(DRIVER), "-send", "; ".join(send)],
+                             capture_output=True, text=True, timeout=90)
+        counters = server.counters
+    assert run.returncode == 0 and pd_problems(run.stderr) == [], run.stderr
+    assert f"sideman: loaded samples: {len(song)}" in run.stderr
+    assert "connected to clicktrack" in run.stderr
+    assert counters.sessions_opened == 1
+    heard = [mixture for call in recorder.calls for mixture in call.mixtures]
+    assert heard, "the server heard nothing"
+    # the last window the model saw ends with the demo song as the patch played it
+    (_step, _num, _stems, region) = recorder.calls[-1].requests[-1]
+    capture = region[0] - 16384 // 4  # w 1: the region starts one hop after the capture
+    window = heard[-1][:16384 - (region[1] - capture)]
+    start = capture - len(window)
+    np.testing.assert_array_equal(window[max(0, -start):], song[max(0, start):capture])
+    assert np.abs(window).max() > 0.01
+
+
+@needs_pd
+def test_pd_help_says_when_the_demo_song_is_missing(tmp_path: Path) -> None:
+    for name in ("sideman.pd", "sideman-help.pd"):
+        shutil.copy(PATCHES / name, tmp_path / name)
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-open",
+                          str(tmp_path / "sideman-help.pd"), "-send",
+                          "sideman-help-play bang; pd quit"], capture_output=True, text=True,
+                         timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+    assert ("sideman: no demo song: media/demo_input.wav is not beside this patch (it ships "
+            "in the source tree: max_patches/media)") in run.stderr
+    assert "connecting" not in run.stderr and "loaded samples" not in run.stderr
+
+
 @needs_pd
 def test_pd_connect_again_goes_to_the_new_port() -> None:
     """Issue 14: connect into a connected [netsend] is ignored ("already connected"), so a
