@@ -4334,6 +4334,278 @@
       20.0
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-197",
+     "maxclass": "comment",
+     "text": "presets",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1040,
+      20,
+      60.0,
+      20.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      315.0,
+      60.0,
+      20.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-198",
+     "maxclass": "newobj",
+     "text": "route preset",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      80,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-199",
+     "maxclass": "newobj",
+     "text": "route live wifi slow steady",
+     "numinlets": 2,
+     "numoutlets": 5,
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      110,
+      180.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-200",
+     "maxclass": "newobj",
+     "text": "unpack 0. 0 0 0. 0",
+     "numinlets": 1,
+     "numoutlets": 5,
+     "outlettype": [
+      "float",
+      "int",
+      "int",
+      "float",
+      "int"
+     ],
+     "patching_rect": [
+      1040,
+      170,
+      180.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-201",
+     "maxclass": "comment",
+     "text": "each preset sets r w steps variation delay (unpack: right to left, so w before r); add your own: a message 'preset <name>' here and its values below",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1240,
+      170,
+      260.0,
+      48.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-202",
+     "maxclass": "message",
+     "text": "preset live",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      75.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-206",
+     "maxclass": "message",
+     "text": "0.25 1 0 1.0 0",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-203",
+     "maxclass": "message",
+     "text": "preset wifi",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1140,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      170.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-207",
+     "maxclass": "message",
+     "text": "0.25 1 0 1.0 50",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1140,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-204",
+     "maxclass": "message",
+     "text": "preset slow",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1240,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      265.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-208",
+     "maxclass": "message",
+     "text": "0.25 2 0 1.0 150",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1240,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-205",
+     "maxclass": "message",
+     "text": "preset steady",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1340,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      360.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-209",
+     "maxclass": "message",
+     "text": "0.25 1 0 0.5 0",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1340,
+      140,
+      95.0,
+      22.0
+     ]
+    }
    }
   ],
   "lines": [
@@ -6589,6 +6861,222 @@
      ],
      "destination": [
       "obj-19",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-198",
+      0
+     ],
+     "destination": [
+      "obj-199",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-202",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      0
+     ],
+     "destination": [
+      "obj-206",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-206",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-203",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      1
+     ],
+     "destination": [
+      "obj-207",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-207",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-204",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      2
+     ],
+     "destination": [
+      "obj-208",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-208",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-205",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      3
+     ],
+     "destination": [
+      "obj-209",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-209",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      0
+     ],
+     "destination": [
+      "obj-23",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      1
+     ],
+     "destination": [
+      "obj-27",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      2
+     ],
+     "destination": [
+      "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      3
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      4
+     ],
+     "destination": [
+      "obj-39",
       0
      ]
     }

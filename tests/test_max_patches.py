@@ -362,6 +362,59 @@ def test_the_max_help_plays_the_demo_song() -> None:
     assert any("media/demo_input.wav" in b.get("text", "") for b in by_id.values())
 
 
+def max_presets() -> dict[str, dict[str, float]]:
+    """The presets of sideman.maxpat as they act: {name: {control: value}}, following the
+    cords from each 'preset <name>' message box through the routes and [unpack]."""
+    by_id = boxes(MAIN)
+    into: dict = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    presets = {}
+    for i, b in by_id.items():
+        if b["maxclass"] != "message" or not b["text"].startswith("preset "):
+            continue
+        name = b["text"].split()[1]
+        ((first, _),) = into[(i, 0)]
+        assert by_id[first]["text"] == "route preset"
+        ((names, _),) = into[(first, 0)]
+        outlet = by_id[names]["text"].split()[1:].index(name)
+        ((values, _),) = into[(names, outlet)]
+        ((unpack, _),) = into[(values, 0)]
+        assert by_id[unpack]["text"].startswith("unpack")
+        numbers = [float(v) for v in by_id[values]["text"].split()]
+        controls = {}
+        for o, value in enumerate(numbers):
+            ((control, inlet),) = into[(unpack, o)]
+            assert inlet == 0
+            controls[by_id[control]["varname"]] = value
+        presets[name] = controls
+    return presets
+
+
+def test_presets_set_the_live_controls_together() -> None:
+    """Issue 14: preset message boxes in the performer's view set r, w, steps, variation and
+    delay at once (w before r: [unpack] outputs right to left), each inside its parameter's
+    range and allowed by the server ((w + 2) r <= 1), the same presets as sideman.pd's."""
+    presets = max_presets()
+    assert set(presets) >= {"live", "wifi", "slow", "steady"}
+    by_name = {b["varname"]: b for b in boxes(MAIN).values() if "varname" in b}
+    for name, values in presets.items():
+        assert list(values)[:2] == ["r", "w"], name  # unpack: w is output before r
+        assert set(values) == {"r", "w", "steps", "variation", "delay"}
+        for key, value in values.items():
+            box = by_name[key]
+            assert box["minimum"] <= value <= box["maximum"], (name, key, value)
+        assert (values["w"] + 2) * values["r"] <= 1, name
+    shown = {b["text"] for b in boxes(MAIN).values() if b.get("presentation") == 1
+             and b["maxclass"] == "message"}
+    assert {f"preset {n}" for n in presets} <= shown
+    spec = importlib.util.spec_from_file_location("pd_tests", ROOT / "tests" / "test_pd_patch.py")
+    pd_tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pd_tests)
+    assert {n: dict(sorted(v.items())) for n, v in presets.items()} == {
+        n: dict(sorted(v.items())) for n, v in pd_tests.pd_presets().items()}
+
+
 def test_help_patch_explains_every_control() -> None:
     controls = {b["varname"] for b in boxes(MAIN).values() if "varname" in b}
     assert len(controls) >= 30

@@ -234,6 +234,62 @@ def test_pd_levels_are_metered() -> None:
         assert items[db] == ("obj", "- 100") and items[env] == ("obj", "env~"), key
 
 
+PRESET_KEYS = ("w", "r", "steps", "variation", "delay")
+
+
+def pd_presets() -> dict[str, dict[str, float]]:
+    """The preset message boxes of sideman.pd: {name: {control: value}}."""
+    _, items, cords = pd_structure(PATCH.read_text())[-1]
+    presets = {}
+    for a, _, b, _ in cords:
+        if items[a][0] == "obj" and items[a][1].startswith("r sideman-preset-"):
+            sets = re.findall(r"\\; sideman-(\S+)-set (\S+)", items[b][1])
+            presets[items[a][1].split("-", 2)[2]] = {k: float(v) for k, v in sets}
+    return presets
+
+
+def test_pd_presets_set_the_live_controls_together() -> None:
+    """Each preset (a button in the graph-on-parent area sending sideman-preset-<name>) sets
+    w, r, steps, variation and delay, w first, every value inside its box's range and the
+    pair allowed by the server ((w + 2) r <= 1)."""
+    presets = pd_presets()
+    assert set(presets) >= {"live", "wifi", "slow", "steady"}
+    ranges = load_checker().PD_RANGES
+    for name, values in presets.items():
+        assert tuple(values) == PRESET_KEYS, name
+        for key, value in values.items():
+            lo, hi = ranges[key]
+            assert lo <= value <= hi, (name, key, value)
+        assert (values["w"] + 2) * values["r"] <= 1, name
+    assert len({tuple(v.values()) for v in presets.values()}) == len(presets)
+    buttons = re.findall(r"^#X obj (\d+) (\d+) bng \S+ \S+ \S+ \S+ sideman-preset-(\S+) ",
+                         PATCH.read_text(), re.M)
+    assert {name for _, _, name in buttons} == set(presets)
+    area = re.search(r"^#X coords 0 -1 1 1 (\d+) (\d+) 2 (\d+) (\d+);", PATCH.read_text(),
+                     re.M)
+    w, h, x0, y0 = map(int, area.groups())
+    assert all(x0 <= int(x) < x0 + w and y0 <= int(y) < y0 + h for x, y, _ in buttons)
+
+
+@needs_pd
+def test_pd_preset_button_sets_the_controls(tmp_path: Path) -> None:
+    """Pressing a preset sets the number boxes, which send their values on as a performer's
+    change would (sideman-<key>, what the session reads)."""
+    probe = ["#N canvas 0 0 400 300 12;"]
+    probe += [f"#X obj {100 * i} 10 r sideman-{k};\n#X obj {100 * i} 40 print probe-{k};"
+              for i, k in enumerate(PRESET_KEYS)]
+    probe += [f"#X connect {2 * i} 0 {2 * i + 1} 0;" for i in range(len(PRESET_KEYS))]
+    (tmp_path / "probe.pd").write_text("\n".join(probe) + "\n")
+    want = pd_presets()["slow"]
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES), "-open",
+                          str(PATCH), "-open", str(tmp_path / "probe.pd"), "-send",
+                          "sideman-preset-slow bang; pd quit"], capture_output=True, text=True,
+                         timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+    got = dict(re.findall(r"^probe-(\S+): (\S+)$", run.stderr, re.M))
+    assert {k: float(v) for k, v in got.items()} == want
+
+
 @needs_pd
 def test_pd_patch_loads_without_errors() -> None:
     run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
