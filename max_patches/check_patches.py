@@ -365,8 +365,14 @@ MAX_PATHS = [
     (r"udpreceive \d+", None, JS, "the server's replies reach sideman.js"),
     (JS, 0, r"udpsend \S+ \d+", "sideman.js's messages are sent to the server"),
     (JS, 1, r"udpreceive \d+", "sideman.js sets the reply port"),
-    (r"count~ 0 0 1 0", None, r"snapshot~ \d+", "the sample clock is read"),
-    (r"snapshot~ \d+", None, JS, "sideman.js hears the sample clock (tick)"),
+    (r"count~ 0 0 1 0", None, r"snapshot~ [1-9]\d*", "the sample clock is read"),
+    (r"snapshot~ [1-9]\d*", None, r"prepend tick", "the clock readings are ticks"),
+    (r"prepend tick", None, JS, "sideman.js hears the sample clock (tick)"),
+    (r"count~ 0 0 1 0", None, r"snapshot~ 0", "the clock is read with the transport"),
+    (r"metro \d+", None, r"snapshot~ 0", "the transport poll reads the clock in the same "
+     "event"),
+    (r"snapshot~ 0", None, r"prepend tr_clock", "sideman.js gets the transport's clock"),
+    (r"prepend tr_clock", None, JS, "sideman.js gets the transport's clock"),
     (r"loadbang", None, r"dspstate~", "the sample rate is known at load"),
     (r"dspstate~", None, JS, "sideman.js gets the sample rate"),
     (r"loadbang", None, r"msg buffers ---sideman\.in" + "".join(
@@ -399,6 +405,7 @@ MAX_PATHS = [
                        ("message", "connect"), ("message", "disconnect"))],
     *[(rf"flonum @gain_{s}", None, r"dac~ 1 2", f"the {s} gain acts on the output")
       for s in STEMS],
+    (r"metro \d+", None, r"transport", "the transport is polled"),
     (r"transport", None, JS, "sideman.js hears Max's transport"),
     # a parent patch (sideman.maxhelp) drives the patch through its inlet, as the controls do
     *[(r"inlet", None, target, f"the inlet's {key} message reaches the {key} control")

@@ -4606,6 +4606,76 @@
       22.0
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-210",
+     "maxclass": "newobj",
+     "text": "t b b",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "bang",
+      "bang"
+     ],
+     "patching_rect": [
+      1180,
+      450,
+      50.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-211",
+     "maxclass": "newobj",
+     "text": "snapshot~ 0",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      1180,
+      480,
+      80.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-212",
+     "maxclass": "newobj",
+     "text": "prepend tr_clock",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1180,
+      510,
+      110.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-213",
+     "maxclass": "comment",
+     "text": "the clock and the transport in one metro event: sample-accurate with Overdrive and Scheduler in Audio Interrupt on",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1320,
+      450,
+      200.0,
+      48.0
+     ]
+    }
    }
   ],
   "lines": [
@@ -5193,18 +5263,6 @@
      ],
      "destination": [
       "obj-74",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-74",
-      0
-     ],
-     "destination": [
-      "obj-75",
       0
      ]
     }
@@ -7077,6 +7135,78 @@
      ],
      "destination": [
       "obj-39",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-74",
+      0
+     ],
+     "destination": [
+      "obj-210",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-210",
+      1
+     ],
+     "destination": [
+      "obj-211",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-121",
+      0
+     ],
+     "destination": [
+      "obj-211",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-211",
+      0
+     ],
+     "destination": [
+      "obj-212",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-212",
+      0
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-210",
+      0
+     ],
+     "destination": [
+      "obj-75",
       0
      ]
     }

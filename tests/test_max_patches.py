@@ -545,9 +545,47 @@ def test_script_sends_maxs_transport_as_transport_info(tmp_path: Path) -> None:
     session, token, bpm, beat_position, beats_per_bar, beat_in_bar = first
     assert (session, token, bpm, beats_per_bar, beat_in_bar) == (4242, "00ab00cd00ef0011", 120,
                                                                  3, 1)
-    # The script estimates "now" from the last tick plus the wall time since (a few ms here).
+    # Without the patch's clock reading the script estimates "now" from the last tick plus
+    # the wall time since (a few ms here).
     assert 100000 - 11025 <= beat_position <= 100000 - 11025 + 2205
     assert stop[2:] == [0, 0, 3, 0]
+
+
+@needs_node
+def test_script_reads_the_transport_at_the_clock_of_the_same_event(tmp_path: Path) -> None:
+    """Issue 14: the patch bangs [snapshot~] of [count~] and [transport] in one metro event
+    (tr_clock, then the report): the beat position is computed from that clock reading, to
+    the sample, whatever the wall time since the last tick. Here the reading is 37 samples
+    after the last tick: the beat fell at 100037 - 11025."""
+    (tmp_path / "cfg.json").write_text(json.dumps({
+        "clock": 5000, "stems": ["drums"], "window_frames": 256, "position": 100000,
+        "bpm": 120, "num": 3, "units": 240, "beats": 2, "clock_at": 37}))
+    run = subprocess.run([NODE, str(HARNESS), "transport", str(tmp_path / "cfg.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["errors"] == []
+    first, stop = result["sent"]
+    assert first[2:] == [120, 100037 - 11025, 3, 1]
+    assert stop[2:] == [0, 0, 3, 0]
+
+
+def test_the_transport_and_the_clock_are_read_in_one_event() -> None:
+    """The metro that polls [transport] first bangs a [snapshot~] of [count~] (tr_clock)."""
+    by_id = boxes(MAIN)
+    named = {b.get("text"): i for i, b in by_id.items()}
+    into: dict = {}
+    for x in lines(MAIN):
+        into.setdefault(tuple(x["source"]), []).append(tuple(x["destination"]))
+    ((trig, _),) = into[(named["metro 250"], 0)]
+    assert by_id[trig]["text"] == "t b b"
+    ((snap, _),) = into[(trig, 1)]  # right outlet: first
+    assert by_id[snap]["text"] == "snapshot~ 0"
+    assert (snap, 0) in into[(named["count~ 0 0 1 0"], 0)]
+    ((pre, _),) = into[(snap, 0)]
+    assert by_id[pre]["text"] == "prepend tr_clock"
+    assert into[(pre, 0)] == [(named["js sideman.js"], 0)]
+    assert into[(trig, 0)] == [(named["transport"], 0)]
 
 
 # -- live: the script against a server ------------------------------------------------------
