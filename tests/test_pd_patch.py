@@ -299,6 +299,29 @@ def test_pd_patch_loads_without_errors() -> None:
 
 
 @needs_pd
+@pytest.mark.parametrize("copies", [1, 2])
+def test_pd_a_second_copy_says_that_copies_share_their_names(tmp_path: Path,
+                                                             copies: int) -> None:
+    """Issue 14: the patch's arrays, sends and values are global (Pd 0.53 expands no $0 in
+    message boxes, and [expr] reads values by name), so two copies in one Pd would share
+    buffers. A copy that loads beside another says so in the status; one copy says nothing."""
+    paths = [PATCH]
+    if copies == 2:
+        (tmp_path / "other").mkdir()  # Pd opens a file only once
+        paths.append(tmp_path / "other" / "sideman.pd")
+        shutil.copy(PATCH, paths[-1])
+    (tmp_path / "quit.pd").write_text("#N canvas 0 0 300 200 12;\n#X obj 10 10 loadbang;\n"
+                                      "#X obj 10 40 delay 600;\n#X msg 10 70 \\; pd quit;\n"
+                                      "#X connect 0 0 1 0;\n#X connect 1 0 2 0;\n")
+    opens = [arg for path in [*paths, tmp_path / "quit.pd"] for arg in ("-open", str(path))]
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES), *opens],
+                         capture_output=True, text=True, timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+    warned = "another copy of sideman.pd is open in this Pd" in run.stderr
+    assert warned == (copies == 2), run.stderr
+
+
+@needs_pd
 def test_pd_speaks_the_protocol_with_int_positions() -> None:
     """Against a scripted server: the hello, the settings (w before r when w does not grow),
     then audio and marks, every position an OSC int32 and the audio contiguous from 0."""
