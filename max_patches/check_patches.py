@@ -89,14 +89,22 @@ def pd_records(text: str) -> list[list[str]]:
     return [w for w in words if len(w) >= 2]
 
 
+#: Names in sideman.pd end in _$0 (local to a copy: Pd saves it as _\$0); the checks below
+#: name them without it. Only these are global: the control bus, the events other patches
+#: may listen to, and Pd itself.
+LOCAL = "_\\$0"
+PD_GLOBAL = {"sideman", "sideman-streaming", "sideman-heard-chunk", "sideman-loaded", "pd"}
+
+
 @dataclass
 class PdBox:
     canvas: int
     index: int
     kind: str  # obj, msg, floatatom, symbolatom, text, pd
-    tokens: list[str]  # after the coordinates
+    tokens: list[str]  # after the coordinates, local names without their _$0
     x: int
     y: int
+    raw: list[str] = field(default_factory=list)  # as saved
 
 
 def pd_parse(text: str) -> tuple[list[PdBox], list[tuple[int, int, int, int, int]], dict]:
@@ -121,15 +129,17 @@ def pd_parse(text: str) -> tuple[list[PdBox], list[tuple[int, int, int, int, int
         if kind == "restore":
             child = stack.pop()
             parent = stack[-1]
-            box = PdBox(parent, counts[parent], "pd", tokens[4:], int(tokens[2]), int(tokens[3]))
+            box = PdBox(parent, counts[parent], "pd", tokens[4:], int(tokens[2]), int(tokens[3]),
+                        tokens[4:])
             canvases[child]["box"] = box
             boxes.append(box)
             counts[parent] += 1
         elif kind in ("obj", "msg", "floatatom", "symbolatom", "text", "listbox"):
             if kind == "obj" and len(tokens) < 5:  # an empty object box
                 tokens = [*tokens, ""]
-            boxes.append(PdBox(here, counts[here], kind, tokens[4:], int(tokens[2]),
-                               int(tokens[3])))
+            boxes.append(PdBox(here, counts[here], kind,
+                               [w.replace(LOCAL, "") for w in tokens[4:]], int(tokens[2]),
+                               int(tokens[3]), tokens[4:]))
             counts[here] += 1
         elif kind == "connect":
             cords.append((here, *(int(t) for t in tokens[2:6])))
@@ -156,8 +166,9 @@ def pd_graph(text: str) -> tuple[Graph, list[PdBox], dict]:
     senders: dict = defaultdict(list)
     receivers: dict = defaultdict(list)
     shared: dict = defaultdict(list)
-    arrays = {b.tokens[2] for b in boxes if b.kind == "obj" and b.tokens[:2] == ["array",
-                                                                                "define"]}
+    sends = {(b.canvas, b.index) for b in boxes if b.kind == "obj"
+             and b.tokens == ["s", "sideman-fwd"]}
+    forwarded = {(c, a) for c, a, _, b, _ in cords if (c, b) in sends}
     for b in boxes:
         node = (b.canvas, b.index)
         g.text[node] = pd_describe(b)
@@ -196,6 +207,10 @@ def pd_graph(text: str) -> tuple[Graph, list[PdBox], dict]:
                 words = part.split()
                 if words:
                     senders[words[0]].append(node)
+            if node in forwarded:  # "name args, ..." out of the box into the forwarder
+                for part in re.split(r"\\,", " ".join(t)):
+                    if part.split():
+                        senders[part.split()[0]].append(node)
         elif b.kind == "pd":
             pass
     name_links(g, senders, receivers, shared)
@@ -212,7 +227,6 @@ def pd_graph(text: str) -> tuple[Graph, list[PdBox], dict]:
                 g.link((box.canvas, box.index), -1, (b.canvas, b.index))
             if b.canvas == number and b.kind == "obj" and b.tokens[0] in ("outlet", "outlet~"):
                 g.link((b.canvas, b.index), -1, (box.canvas, box.index))
-    del arrays
     return g, boxes, canvases
 
 
@@ -263,10 +277,42 @@ PD_OBJECTS = [
 ]
 
 
+def pd_names(boxes: list[PdBox]) -> dict[str, str]:
+    """Every array, send, receive and value name of the patch as saved: {name: where}."""
+    found = {}
+    for b in boxes:
+        t, what = b.raw, pd_describe(b)
+        picks: list[str] = []
+        if b.kind == "obj" and t:
+            if t[0] in PD_SEND | PD_RECEIVE | PD_VALUE | PD_ARRAY_WRITE | PD_ARRAY_READ:
+                picks = t[1:2]
+            elif t[0] == "array" and t[1:2] and t[1] in ("define", "set", "get", "size"):
+                picks = t[2:3]
+            elif t[0] == "tgl":
+                picks = t[3:5]
+            elif t[0] == "bng":
+                picks = t[5:7]
+            elif t[0] == "vu":
+                picks = t[3:4]
+        elif b.kind in ("floatatom", "symbolatom", "listbox"):
+            picks = t[5:7]
+        elif b.kind == "msg":
+            picks = [p.split()[0] for p in re.split(r"\\;", " ".join(t))[1:] if p.split()]
+        for name in picks:
+            if name not in ("-", "empty"):
+                found.setdefault(name, what)
+    return found
+
+
 def check_pd(path: Path) -> list[str]:
     text = path.read_text()
     g, boxes, canvases = pd_graph(text)
     problems = [f"{path.name}: no [{p}]" for p in PD_OBJECTS if not g.find(p)]
+    # Two copies in one Pd must not share a buffer, a value or a message.
+    for name, where in sorted(pd_names(boxes).items()):
+        if not name.endswith(LOCAL) and name not in PD_GLOBAL:
+            problems.append(f"{path.name}: [{where}] uses the global name {name} (local names "
+                            f"end in _$0)")
     for source, target, meaning in PD_PATHS:
         if not g.find(source):
             problems.append(f"{path.name}: no [{source}] ({meaning})")
