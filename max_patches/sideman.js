@@ -873,7 +873,10 @@ function retireSteps(played) {
 }
 
 // The server's own figures (PROTOCOL.md, Status keys), one line for the display: its
-// worst recent slack, how long sending a step takes, its misses and the input it lacked.
+// worst recent slack, how long sending a step takes, its misses, the input it lacked and
+// the beat grid the model follows (the host's, one tracked in what it hears, or none).
+var GRID_SOURCES = ["no grid", "tracked", "host grid"];
+
 function onStatus(a) {
     var i, v = {};
     for (i = 1; i + 1 < a.length; i += 2) {
@@ -882,7 +885,9 @@ function onStatus(a) {
     show("server", "server: slack min " + fmtMs(v.slack_min_ms) + ", step "
          + fmtMs(v.step_p50_ms) + ", send " + fmtMs(v.send_p50_ms) + ", misses "
          + (v.misses === undefined ? "?" : v.misses) + ", input lost "
-         + (v.lost_in === undefined ? "?" : v.lost_in) + " samples");
+         + (v.lost_in === undefined ? "?" : v.lost_in) + " samples"
+         + (v.grid === undefined ? "" : ", " + (GRID_SOURCES[v.grid] || "?")
+            + (v.bpm === undefined || v.bpm < 0 ? "" : " " + Math.round(v.bpm) + " bpm")));
 }
 
 function fmtMs(value) {

@@ -34,6 +34,30 @@ EDGE_FRAMES = 4
 TIGHTNESS = 100.0
 
 
+def pulse(sample_rate: int, seconds: float, *, bpm: float = 120.0, first: float = 0.0
+          ) -> np.ndarray:
+    """Decaying noise bursts (a hi-hat-like pulse) at ``first + k·60/bpm`` seconds: a signal
+    with a known beat, for warming the tracker up (numba compiles it on first use, ~5 s)
+    and for tests."""
+    audio = np.zeros(int(seconds * sample_rate), np.float32)
+    length = max(1, sample_rate // 50)
+    burst = np.random.default_rng(0).standard_normal(length).astype(np.float32)
+    burst *= np.exp(-np.arange(length) / (length / 7)).astype(np.float32)
+    t = first
+    while round(t * sample_rate) + length <= audio.size:
+        i = round(t * sample_rate)
+        audio[i:i + length] += burst
+        t += 60.0 / bpm
+    return audio
+
+
+def warm_up(sample_rate: int = 22050) -> None:
+    """Track a steady pulse once, so numba's compilation (seconds) is paid now rather than in
+    a live session's first step (a server's engine warm-up does this with its own model)."""
+    audio = pulse(sample_rate, MIN_SECONDS + 1.0)
+    track_transport(audio, sample_rate, known=audio.size, start=0)
+
+
 def track_transport(audio: np.ndarray, sample_rate: int, *, known: int, start: int,
                     beats_per_bar: int = 4) -> Transport | None:
     """The transport that the known audio implies, on the model clock.

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sideman.models.base import Generator, StepRequest, StepResult, network_copies
+from sideman.models.tempo import pulse
 
 from . import protocol
 from .clock import Clock
@@ -180,10 +181,15 @@ class Engine:
             calls.append((1, 2))
         seconds: dict[str, float] = {}
         for num_steps, stems in calls:
+            # a steady pulse with beat tracking on: the tracker's first use (numba compiles
+            # it, seconds) happens here, not in a live session's first step
+            mixture = np.zeros(geometry.window_samples, np.float32)
+            beat = pulse(geometry.sample_rate, geometry.window_samples / geometry.sample_rate)
+            mixture[:beat.size] = beat[:mixture.size]
             request = StepRequest(
                 stream=self.generator.new_stream(), step=0, geometry=geometry,
-                mixture=np.zeros(geometry.window_samples, np.float32),
-                stems=info.stems[:stems], num_steps=num_steps)
+                mixture=mixture, stems=info.stems[:stems], num_steps=num_steps,
+                track_beats=True)
             started = self.clock.now()
             self.generator.generate([request])
             label = f"{num_steps} step{'s' if num_steps > 1 else ''}"

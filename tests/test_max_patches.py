@@ -826,6 +826,9 @@ def test_script_gets_every_chunk_of_a_real_hop(tmp_path: Path, default_model, r:
     assert result["counts"]["lateSamples"] == 0, result["counts"]
     # the server's status reply is shown (it was thrown away before issue 14)
     assert str(result["status"].get("server", "")).startswith("server: slack min"), result["status"]
+    # and the beat grid the model follows (issue 13: tracked in the input without a transport)
+    assert re.search(r", (no grid|tracked \d+ bpm|host grid \d+ bpm)$",
+                     str(result["status"]["server"])), result["status"]
     origin = result["origin"]
     end = max(c.start + c.xfade + hop for c in played)
     for stem in cfg["stems"]:

@@ -3,22 +3,13 @@
 import numpy as np
 import pytest
 
-from sideman.models.tempo import MIN_SECONDS, track_transport
+from sideman.models.tempo import MIN_SECONDS, pulse, track_transport
 
 SR = 22050
 
 
-def clicks(bpm: float, first: float, seconds: float, *, rate: int = SR) -> np.ndarray:
-    """Decaying noise bursts (a hi-hat-like pulse) at ``first + k·60/bpm`` seconds."""
-    audio = np.zeros(int(seconds * rate), np.float32)
-    burst = np.random.default_rng(0).standard_normal(400).astype(np.float32)
-    burst *= np.exp(-np.arange(400) / 60.0).astype(np.float32)
-    t = first
-    while t * rate + 400 < audio.size:
-        i = round(t * rate)
-        audio[i:i + 400] += burst
-        t += 60.0 / bpm
-    return audio
+def clicks(bpm: float, first: float, seconds: float) -> np.ndarray:
+    return pulse(SR, seconds, bpm=bpm, first=first)
 
 
 @pytest.mark.parametrize("bpm,first", [(96.0, 0.13), (123.0, 0.41), (141.0, 0.02)])
