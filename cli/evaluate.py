@@ -113,12 +113,14 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                       help="look-ahead depths in hops (-1 retrospective, 0 immediate, 1 live, "
                            ">= 2 deeper); (w+2)*r <= 1 (default 1)")
     what.add_argument("--beat-grid", default="off",
-                      choices=("on", "off", "both", "beat_grid", "no_grid"),
+                      choices=("on", "off", "both", "tracked", "all", "beat_grid", "no_grid"),
                       help="send /sideman/transport with the song's annotated tempo and beats "
-                           "(on), not (off), or both as two conditions (a model without the "
-                           "beat-grid input gives the same output: run once, noted); "
-                           "beat_grid and no_grid, the conditions' names in the results, "
-                           "mean on and off (default off)")
+                           "(on), not and with the server's beat tracking off (off), not and "
+                           "the server tracks the beat in the input (tracked), on and off as "
+                           "two conditions (both) or all three (a model without the beat-grid "
+                           "input gives the same output: run once, noted); beat_grid and "
+                           "no_grid, the conditions' names in the results, mean on and off "
+                           "(default off)")
     client = p.add_argument_group("client settings (as `sideman client`)")
     client.add_argument("--steps", type=int, default=None,
                         help="sampling steps (default: the model's)")
@@ -129,6 +131,8 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                         help="noise temperature 0..2 (default: the server's, 1)")
     client.add_argument("--guidance", type=float, default=None,
                         help="mixture guidance 0..5 (default: the server's, 1 = off)")
+    client.add_argument("--grid-guidance", type=float, default=None,
+                        help="beat-grid guidance 0..5 (default: the model's; 1 = off)")
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade at the head of each region (default: the server's)")
     client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",
@@ -309,7 +313,8 @@ def config_from_args(args: argparse.Namespace):
         song_ids=tuple(args.song_ids or ()), stems=tuple(args.stems), rs=tuple(args.rs),
         ws=tuple(args.ws), beat_grid=BEAT_GRID_NAMES.get(args.beat_grid, args.beat_grid),
         steps=args.steps, seed=args.seed,
-        variation=args.variation, guidance=args.guidance, xfade=args.xfade, delay=args.delay,
+        variation=args.variation, guidance=args.guidance, grid_guidance=args.grid_guidance,
+        xfade=args.xfade, delay=args.delay,
         refine=not args.no_refine, realtime=args.realtime, latency=latency, up=link,
         down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
         tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,

@@ -76,6 +76,12 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=None,
                         help="mixture guidance 0..5 (1 = off, the default; above 1 the part "
                              "follows what it hears more, at twice the model's work)")
+    parser.add_argument("--grid-guidance", type=float, default=None,
+                        help="beat-grid guidance 0..5 (default: the model's; 1 = off; above 1 "
+                             "the part locks to the beat grid more, one more network pass)")
+    parser.add_argument("--no-track", action="store_true",
+                        help="without a host transport, give the model no beat grid (by "
+                             "default the server tracks the beat in the input)")
     parser.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade samples at the head of each region (default 256)")
     parser.add_argument("--datagram", type=int, default=None, metavar="BYTES",
@@ -168,7 +174,8 @@ def _client_settings(args: argparse.Namespace, rate: int):
         raise CommandError(f"--r {args.r:g} with --w {args.w} breaks (w+2)*r <= 1; allowed r "
                            f"<= {1 / (args.w + 2):g} for this w")
     for name, value, lo, hi in (("--variation", args.variation, 0.0, 2.0),
-                                ("--guidance", args.guidance, 0.0, 5.0)):
+                                ("--guidance", args.guidance, 0.0, 5.0),
+                                ("--grid-guidance", args.grid_guidance, 0.0, 5.0)):
         if value is not None and not lo <= value <= hi:
             raise CommandError(f"{name} {value:g} is out of range; allowed {lo:g} ... {hi:g}")
     for name, value, lo in (("--steps", args.steps, 1), ("--xfade", args.xfade, 0),
@@ -179,8 +186,9 @@ def _client_settings(args: argparse.Namespace, rate: int):
         round((args.delay_ms or 0.0) * rate / 1000.0)
     return ClientSettings(
         stems=stems, r=args.r, w=args.w, steps=args.steps,
-        seed=args.seed, variation=args.variation, guidance=args.guidance, xfade=args.xfade,
-        datagram=args.datagram,
+        seed=args.seed, variation=args.variation, guidance=args.guidance,
+        grid_guidance=args.grid_guidance, track=False if args.no_track else None,
+        xfade=args.xfade, datagram=args.datagram,
         delay=delay, realtime=not args.fast, refine=not args.no_refine)
 
 

@@ -43,6 +43,8 @@ class ClientSettings:
     seed: int = 0
     variation: float | None = None
     guidance: float | None = None
+    grid_guidance: float | None = None
+    track: bool | None = None
     xfade: int | None = None
     datagram: int | None = None
     delay: int = 0
@@ -56,10 +58,13 @@ class ClientSettings:
         r_first = (current_w + 2) * self.r <= 1.0
         rw: list[tuple[str, list]] = [("r", [float(self.r)]), ("w", [self.w])]
         out = (rw if r_first else rw[::-1]) + [("stems", list(self.stems))]
-        for key in ("steps", "seed", "variation", "guidance", "xfade", "datagram", "delay"):
+        for key in ("steps", "seed", "variation", "guidance", "grid_guidance", "xfade",
+                    "datagram", "delay"):
             value = getattr(self, key)
             if value is not None:
                 out.append((key, [value]))
+        if self.track is not None:
+            out.append(("track", [int(self.track)]))
         out.append(("realtime", [int(self.realtime)]))
         out.append(("refine", [int(self.refine)]))
         return out

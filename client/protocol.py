@@ -56,7 +56,7 @@ def expected_ack(key: str, values: list, core: StreamClient) -> tuple | None:
     if key == "r":  # rounded to whole latent frames by the server, the same way
         frames = hop_frames_for_ratio(float(values[0]), int(core.welcome["window_frames"]))
         return (float(np.float32(frames / int(core.welcome["window_frames"]))),)
-    if key in ("variation", "guidance"):
+    if key in ("variation", "guidance", "grid_guidance"):
         return (float(np.float32(values[0])),)
     return tuple(values)
 

@@ -9,11 +9,13 @@ engine and chunker, the reference client's protocol core); the server generates 
 Nothing here re-implements streaming: this module picks songs, builds the simulated clients,
 and scores what they received.
 
-* **Jobs** are (song, stem, r, w, condition); ``condition`` is ``no_grid`` or ``beat_grid``
-  (the client sends ``/sideman/transport`` at every annotated beat with the host's tempo and
-  the beat's position in the bar). For a model without the beat-grid input the two are
-  identical by construction: ``beat_grid`` jobs reuse the ``no_grid`` output (noted in
-  ``meta``) instead of running it again.
+* **Jobs** are (song, stem, r, w, condition); ``condition`` is ``no_grid`` (no grid at all:
+  no transport, the server's beat tracking off), ``tracked`` (no transport: the server tracks
+  the beat in the input, as it does by default) or ``beat_grid`` (the client sends
+  ``/sideman/transport`` at every annotated beat with the host's tempo and the beat's
+  position in the bar). For a model without the beat-grid input they are identical by
+  construction: the other conditions reuse the ``no_grid`` output (noted in ``meta``)
+  instead of running it again.
 * **Batching**: up to ``batch`` jobs run as concurrent sessions of one simulated server, so
   the engine batches their steps into one model call (fast mode; in real time they also share
   the model like concurrent clients, so the default there is one job at a time).
@@ -85,7 +87,11 @@ log = logging.getLogger(__name__)
 
 #: Condition labels by ``--beat-grid`` choice.
 BEAT_GRID_CONDITIONS: dict[str, tuple[str, ...]] = {
-    "off": ("no_grid",), "on": ("beat_grid",), "both": ("no_grid", "beat_grid")}
+    "off": ("no_grid",), "on": ("beat_grid",), "both": ("no_grid", "beat_grid"),
+    "tracked": ("tracked",), "all": ("no_grid", "tracked", "beat_grid")}
+#: The server's ``track`` setting per condition: ``no_grid`` gives the model no grid at all,
+#: ``tracked`` the one the server tracks in the input; with ``beat_grid`` the host's wins.
+TRACK_SETTING: dict[str, bool | None] = {"no_grid": False, "tracked": True, "beat_grid": None}
 #: The numbers each record's ``counts`` holds (keys documented in docs/EVAL.md).
 COUNT_KEYS: tuple[str, ...] = (
     "steps", "steps_complete", "steps_lost", "steps_late", "misses", "superseded",
@@ -120,6 +126,7 @@ class SweepConfig:
     seed: int = 0  #: the sweep's seed; each song's own comes from :func:`song_seed`
     variation: float | None = None
     guidance: float | None = None
+    grid_guidance: float | None = None
     xfade: int | None = None
     delay: int = 0
     refine: bool = True
@@ -201,11 +208,13 @@ class SweepConfig:
             return self.batch
         return DEFAULT_BATCH_REALTIME if self.realtime else DEFAULT_BATCH_FAST
 
-    def client_settings(self, stem: str, r: float, w: int, seed: int) -> ClientSettings:
+    def client_settings(self, stem: str, r: float, w: int, seed: int,
+                        condition: str = "beat_grid") -> ClientSettings:
         return ClientSettings(stems=(stem,), r=r, w=w, steps=self.steps, seed=seed,
                               variation=self.variation, guidance=self.guidance,
-                              xfade=self.xfade, delay=self.delay,
-                              realtime=self.realtime, refine=self.refine)
+                              grid_guidance=self.grid_guidance,
+                              track=TRACK_SETTING[condition], xfade=self.xfade,
+                              delay=self.delay, realtime=self.realtime, refine=self.refine)
 
 
 @dataclass(frozen=True)
@@ -651,8 +660,8 @@ def shard_jobs(jobs: Sequence[Job], index: int, count: int) -> list[tuple[int, J
     return picked
 
 
-def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator: Generator,
-               tracker: BeatTracker, on_cell: Any = None) -> _GroupRun:
+def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: tuple[str, ...],
+               generator: Generator, tracker: BeatTracker, on_cell: Any = None) -> _GroupRun:
     """Simulate the jobs of one (song, stem) in batches of ``config.batch_size`` concurrent
     sessions of one simulated server, and score them."""
     seconds = {"references_seconds": 0.0, "simulate_seconds": 0.0, "evaluate_seconds": 0.0}
@@ -689,9 +698,9 @@ def _run_group(config: SweepConfig, jobs: Sequence[Job], alias: bool, generator:
             core = runs["own"]
             other = job.other.id if job.other else None
             done = [Cell(job.label, record, embeddings, other)]
-            if alias:  # the same output, scored once, recorded under both labels
-                twin = replace(job, condition="beat_grid")
-                done.append(Cell(twin.label, replace(record, condition="beat_grid"),
+            for twin_condition in alias:  # the same output, scored once, recorded again
+                twin = replace(job, condition=twin_condition)
+                done.append(Cell(twin.label, replace(record, condition=twin_condition),
                                  embeddings, other))
             if config.save_audio:
                 audio.append(str(_save_audio(config.out, job, core.writers[job.stem].buffer,
@@ -748,12 +757,13 @@ def _client(config: SweepConfig, job: Job, ref: _Reference, role: str) -> SimCli
     assert audio is not None
     seed = job.reseed(config.seed) if role == "reseed" else job.seed(config.seed)
     return SimClient(audio=audio, rate=ref.rate, name=f"{job.label}/{role}",
-                     settings=config.client_settings(job.stem, job.r, job.w, seed),
+                     settings=config.client_settings(job.stem, job.r, job.w, seed,
+                                                     job.condition),
                      transport=transport if grid else (), up=config.up, down=config.down,
                      link_seed=job.link_seed(config.link_seed))
 
 
-def _worker_group(config: SweepConfig, jobs: Sequence[Job], alias: bool) -> _GroupRun:
+def _worker_group(config: SweepConfig, jobs: Sequence[Job], alias: tuple[str, ...]) -> _GroupRun:
     """One (song, stem) in a worker process (``--jobs`` > 1): its own model and tracker."""
     if config.threads:
         import torch
@@ -822,9 +832,10 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     digest = model_digest(generator)
     finished = load_checkpoint(config, info.name, digest)
 
-    # A model without the beat-grid input gives the same output with and without it.
-    alias = "beat_grid" in config.conditions and not info.uses_beat_grid \
-        and "no_grid" in config.conditions
+    # A model without the beat-grid input gives the same output with the host's grid, a
+    # tracked one or none: no_grid runs, the other conditions are recorded from it.
+    alias = tuple(c for c in config.conditions if c != "no_grid") \
+        if not info.uses_beat_grid and "no_grid" in config.conditions else ()
     runs = [j for j in jobs if j.condition == "no_grid"] if alias else jobs
 
     def done(job: Job) -> bool:
@@ -834,11 +845,13 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
         return cell is not None and cell.other == (job.other.id if job.other else None)
 
     runs = [j for j in runs if not done(j)
-            or (alias and not done(replace(j, condition="beat_grid")))]
+            or any(not done(replace(j, condition=c)) for c in alias)]
     beat_grid_note = None
-    if "beat_grid" in config.conditions and not info.uses_beat_grid:
-        beat_grid_note = (f"{info.name} has no beat-grid input: beat_grid results equal "
-                          f"no_grid" + (" (reused, not run twice)" if alias else ""))
+    gridded = [c for c in config.conditions if c != "no_grid"]
+    if gridded and not info.uses_beat_grid:
+        beat_grid_note = (f"{info.name} has no beat-grid input: {' and '.join(gridded)} "
+                          f"results equal no_grid" + (" (reused, not run twice)" if alias
+                                                      else ""))
 
     meta = {
         "model": info.name, "model_spec": config.model, "data": str(config.data),

@@ -83,7 +83,8 @@ var zeros = [];
 var inbuf = null;
 var bufnames = {input: "sideman.in", stems: {}};  // set by the patch at load (buffers)
 var timer = null;
-var tr = {tempo: 0, num: 4, state: 0, units: 0, res: 480, beats: 1, sent: null, sentAt: 0};
+var tr = {tempo: 0, num: 4, state: 0, units: 0, res: 480, beats: 1, sent: null, sentAt: 0,
+          clock: null};
 
 setinletassist(0, "controls, tick <count> from [snapshot~], OSC replies from [udpreceive]");
 setoutletassist(0, "to [udpsend]");
@@ -872,7 +873,10 @@ function retireSteps(played) {
 }
 
 // The server's own figures (PROTOCOL.md, Status keys), one line for the display: its
-// worst recent slack, how long sending a step takes, its misses and the input it lacked.
+// worst recent slack, how long sending a step takes, its misses, the input it lacked and
+// the beat grid the model follows (the host's, one tracked in what it hears, or none).
+var GRID_SOURCES = ["no grid", "tracked", "host grid"];
+
 function onStatus(a) {
     var i, v = {};
     for (i = 1; i + 1 < a.length; i += 2) {
@@ -881,7 +885,9 @@ function onStatus(a) {
     show("server", "server: slack min " + fmtMs(v.slack_min_ms) + ", step "
          + fmtMs(v.step_p50_ms) + ", send " + fmtMs(v.send_p50_ms) + ", misses "
          + (v.misses === undefined ? "?" : v.misses) + ", input lost "
-         + (v.lost_in === undefined ? "?" : v.lost_in) + " samples");
+         + (v.lost_in === undefined ? "?" : v.lost_in) + " samples"
+         + (v.grid === undefined ? "" : ", " + (GRID_SOURCES[v.grid] || "?")
+            + (v.bpm === undefined || v.bpm < 0 ? "" : " " + Math.round(v.bpm) + " bpm")));
 }
 
 function fmtMs(value) {
@@ -919,6 +925,16 @@ function pruneSeen(step) {
 }
 
 // -- transport (Max's [transport], banged by a [metro]; outlets arrive right to left) -----
+// "tr_clock C": the sample clock, read by a [snapshot~] of [count~] banged by the same
+// [metro] event just before the [transport] (a [t b b]). With Overdrive and Scheduler in
+// Audio Interrupt on, the metro runs in the audio thread between two signal vectors and
+// snapshot~ is sample-accurate, so the clock and the transport's position describe the same
+// moment. Without it the position is still read at the clock's last value, not estimated
+// from the wall time: the error is the scheduler's lag (see README, Tempo).
+function tr_clock(c) {
+    tr.clock = c;
+}
+
 function tr_tempo(v) {
     tr.tempo = v;
 }
@@ -946,6 +962,8 @@ function tr_beats(v) {
 // The bars outlet fires last: everything else of this report is in.
 function tr_bars() {
     var running = tr.state && tr.tempo > 0, key, beat, pos, inBar, t = now();
+    var at = tr.clock === null ? clockNow() : tr.clock;  // the clock of this report's event
+    tr.clock = null;
     if (sm === null || sm.phase !== "streaming" || clock.sr <= 0) {
         return;
     }
@@ -961,7 +979,7 @@ function tr_bars() {
         return;
     }
     beat = 60 * clock.sr / tr.tempo;
-    pos = clockNow() - sm.origin - (tr.units / tr.res) * beat;
+    pos = at - sm.origin - (tr.units / tr.res) * beat;
     inBar = (tr.beats - 1) % tr.num;
     while (pos < 0) {
         pos += beat;

@@ -4112,6 +4112,570 @@
       22.0
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-185",
+     "maxclass": "newobj",
+     "text": "t b",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      "bang"
+     ],
+     "patching_rect": [
+      630,
+      740,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-186",
+     "maxclass": "newobj",
+     "text": "opendialog sound",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "patching_rect": [
+      630,
+      770,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-187",
+     "maxclass": "newobj",
+     "text": "t s s",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      ""
+     ],
+     "patching_rect": [
+      630,
+      800,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-188",
+     "maxclass": "newobj",
+     "text": "prepend open",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      630,
+      830,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-189",
+     "maxclass": "newobj",
+     "text": "prepend open",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      755,
+      740,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-190",
+     "maxclass": "newobj",
+     "text": "sfinfo~",
+     "numinlets": 1,
+     "numoutlets": 6,
+     "outlettype": [
+      "int",
+      "int",
+      "float",
+      "float",
+      "",
+      ""
+     ],
+     "patching_rect": [
+      755,
+      770,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-191",
+     "maxclass": "newobj",
+     "text": "clip 1 2",
+     "numinlets": 3,
+     "numoutlets": 1,
+     "outlettype": [
+      "int"
+     ],
+     "patching_rect": [
+      755,
+      800,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-192",
+     "maxclass": "newobj",
+     "text": "!/ 1.",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      755,
+      830,
+      115,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-193",
+     "maxclass": "comment",
+     "text": "a mono file plays at full level, a stereo file as (left + right) / 2: the gain is 1 / min(channels, 2), from sfinfo~",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      880,
+      740,
+      260.0,
+      60.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-194",
+     "maxclass": "inlet",
+     "comment": "open, file 0/1, play 0/1, connect, disconnect (as the controls)",
+     "numinlets": 0,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      190,
+      450,
+      30.0,
+      30.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-195",
+     "maxclass": "newobj",
+     "text": "route open file play connect disconnect",
+     "numinlets": 2,
+     "numoutlets": 6,
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "patching_rect": [
+      230,
+      455,
+      260.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-196",
+     "maxclass": "comment",
+     "text": "driven from a parent patch (sideman.maxhelp) as by the controls",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      500,
+      455,
+      300.0,
+      20.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-197",
+     "maxclass": "comment",
+     "text": "presets",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1040,
+      20,
+      60.0,
+      20.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      10.0,
+      315.0,
+      60.0,
+      20.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-198",
+     "maxclass": "newobj",
+     "text": "route preset",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "outlettype": [
+      "",
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      80,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-199",
+     "maxclass": "newobj",
+     "text": "route live wifi slow steady",
+     "numinlets": 2,
+     "numoutlets": 5,
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      110,
+      180.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-200",
+     "maxclass": "newobj",
+     "text": "unpack 0. 0 0 0. 0",
+     "numinlets": 1,
+     "numoutlets": 5,
+     "outlettype": [
+      "float",
+      "int",
+      "int",
+      "float",
+      "int"
+     ],
+     "patching_rect": [
+      1040,
+      170,
+      180.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-201",
+     "maxclass": "comment",
+     "text": "each preset sets r w steps variation delay (unpack: right to left, so w before r); add your own: a message 'preset <name>' here and its values below",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1240,
+      170,
+      260.0,
+      48.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-202",
+     "maxclass": "message",
+     "text": "preset live",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      75.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-206",
+     "maxclass": "message",
+     "text": "0.25 1 0 1.0 0",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1040,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-203",
+     "maxclass": "message",
+     "text": "preset wifi",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1140,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      170.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-207",
+     "maxclass": "message",
+     "text": "0.25 1 0 1.0 50",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1140,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-204",
+     "maxclass": "message",
+     "text": "preset slow",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1240,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      265.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-208",
+     "maxclass": "message",
+     "text": "0.25 2 0 1.0 150",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1240,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-205",
+     "maxclass": "message",
+     "text": "preset steady",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1340,
+      50,
+      90.0,
+      22.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      360.0,
+      315.0,
+      90.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-209",
+     "maxclass": "message",
+     "text": "0.25 1 0 0.5 0",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1340,
+      140,
+      95.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-210",
+     "maxclass": "newobj",
+     "text": "t b b",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "outlettype": [
+      "bang",
+      "bang"
+     ],
+     "patching_rect": [
+      1180,
+      450,
+      50.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-211",
+     "maxclass": "newobj",
+     "text": "snapshot~ 0",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "outlettype": [
+      "float"
+     ],
+     "patching_rect": [
+      1180,
+      480,
+      80.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-212",
+     "maxclass": "newobj",
+     "text": "prepend tr_clock",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      1180,
+      510,
+      110.0,
+      22.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-213",
+     "maxclass": "comment",
+     "text": "the clock and the transport in one metro event: sample-accurate with Overdrive and Scheduler in Audio Interrupt on",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      1320,
+      450,
+      200.0,
+      48.0
+     ]
+    }
    }
   ],
   "lines": [
@@ -4706,18 +5270,6 @@
    {
     "patchline": {
      "source": [
-      "obj-74",
-      0
-     ],
-     "destination": [
-      "obj-75",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-75",
       0
      ],
@@ -5047,18 +5599,6 @@
      ],
      "destination": [
       "obj-102",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-109",
-      0
-     ],
-     "destination": [
-      "obj-106",
       0
      ]
     }
@@ -6187,6 +6727,486 @@
      ],
      "destination": [
       "obj-184",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-109",
+      0
+     ],
+     "destination": [
+      "obj-185",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-185",
+      0
+     ],
+     "destination": [
+      "obj-186",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-186",
+      0
+     ],
+     "destination": [
+      "obj-187",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-187",
+      1
+     ],
+     "destination": [
+      "obj-189",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-189",
+      0
+     ],
+     "destination": [
+      "obj-190",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-190",
+      0
+     ],
+     "destination": [
+      "obj-191",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-191",
+      0
+     ],
+     "destination": [
+      "obj-192",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-192",
+      0
+     ],
+     "destination": [
+      "obj-108",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-187",
+      0
+     ],
+     "destination": [
+      "obj-188",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-188",
+      0
+     ],
+     "destination": [
+      "obj-106",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-194",
+      0
+     ],
+     "destination": [
+      "obj-195",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      0
+     ],
+     "destination": [
+      "obj-185",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      1
+     ],
+     "destination": [
+      "obj-112",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      2
+     ],
+     "destination": [
+      "obj-110",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      3
+     ],
+     "destination": [
+      "obj-18",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-195",
+      4
+     ],
+     "destination": [
+      "obj-19",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-198",
+      0
+     ],
+     "destination": [
+      "obj-199",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-202",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      0
+     ],
+     "destination": [
+      "obj-206",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-206",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-203",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      1
+     ],
+     "destination": [
+      "obj-207",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-207",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-204",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      2
+     ],
+     "destination": [
+      "obj-208",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-208",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-205",
+      0
+     ],
+     "destination": [
+      "obj-198",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-199",
+      3
+     ],
+     "destination": [
+      "obj-209",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-209",
+      0
+     ],
+     "destination": [
+      "obj-200",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      0
+     ],
+     "destination": [
+      "obj-23",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      1
+     ],
+     "destination": [
+      "obj-27",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      2
+     ],
+     "destination": [
+      "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      3
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-200",
+      4
+     ],
+     "destination": [
+      "obj-39",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-74",
+      0
+     ],
+     "destination": [
+      "obj-210",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-210",
+      1
+     ],
+     "destination": [
+      "obj-211",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-121",
+      0
+     ],
+     "destination": [
+      "obj-211",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-211",
+      0
+     ],
+     "destination": [
+      "obj-212",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-212",
+      0
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-210",
+      0
+     ],
+     "destination": [
+      "obj-75",
       0
      ]
     }

@@ -37,6 +37,12 @@ STEMS: tuple[str, ...] = ("bass", "drums", "guitar", "piano")
 MAX_GUIDANCE = 5.0
 
 
+def network_copies(guidance: float, grid_guidance: float, uses_beat_grid: bool) -> int:
+    """How many copies of an item every network call evaluates: the conditional one, plus one
+    for mixture guidance and one for grid guidance (beat-grid models) when in use."""
+    return 1 + (guidance != 1) + (uses_beat_grid and grid_guidance != 1)
+
+
 class GeneratorError(RuntimeError):
     """A generator cannot be built or cannot serve a request (clear message, no traceback)."""
 
@@ -101,6 +107,8 @@ class ModelInfo:
     uses_beat_grid: bool = False
     default_steps: int = 2
     max_steps: int = 8
+    #: the grid-guidance scale this model was measured best at (1 = off; beat-grid models)
+    default_grid_guidance: float = 1.0
 
     def geometry(self, *, hop_frames: int, lookahead: int, client_rate: int | None = None
                  ) -> Geometry:
@@ -138,8 +146,15 @@ class StepRequest:
     #: mixture guidance (classifier-free guidance on the heard mix): 1 = off; ``g`` makes
     #: the estimate ``D_mix + (g - 1)·(D_mix - D_no_mix)``, at twice the network's work
     guidance: float = 1.0
+    #: grid guidance (classifier-free guidance on the beat grid, beat-grid models): 1 = off;
+    #: ``g`` adds ``(g - 1)·(D - D_no_grid)``, one more network pass per item
+    grid_guidance: float = 1.0
     xfade: int = 0
+    #: the host's transport (wins when given)
     transport: Transport | None = None
+    #: without a host transport, track the beat in the known mixture (:mod:`~.tempo`) and
+    #: give a beat-grid model that grid
+    track_beats: bool = False
 
     @property
     def region(self) -> tuple[int, int]:
@@ -169,9 +184,10 @@ class StepRequest:
         unknown = [s for s in self.stems if s not in info.stems]
         if unknown:
             raise GeneratorError(f"unknown stems {unknown}; this model generates {info.stems}")
-        if not (math.isfinite(self.guidance) and 0.0 <= self.guidance <= MAX_GUIDANCE):
-            raise GeneratorError(f"guidance must be in [0, {MAX_GUIDANCE:g}], got "
-                                 f"{self.guidance!r}")
+        for name in ("guidance", "grid_guidance"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 <= value <= MAX_GUIDANCE):
+                raise GeneratorError(f"{name} must be in [0, {MAX_GUIDANCE:g}], got {value!r}")
         if not (1 <= self.num_steps <= info.max_steps):
             raise GeneratorError(f"num_steps must be in [1, {info.max_steps}], "
                                  f"got {self.num_steps}")
@@ -190,6 +206,9 @@ class StepResult:
     audio: dict[str, np.ndarray]
     num_steps: int
     timings: dict[str, float] = field(default_factory=dict)
+    #: the beat grid the model was given: the host's, one tracked in the input, or none
+    grid: Transport | None = None
+    grid_source: str = "none"  # "host", "tracked" or "none"
 
 
 class Generator(abc.ABC):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import STEMS, GeneratorError, ModelInfo
+from .base import MAX_GUIDANCE, STEMS, GeneratorError, ModelInfo
 from .codecs import CODEC_NAMES, Codec
 from .conditioning import BEAT_PHASES
 from .samplers import SAMPLERS
@@ -110,6 +110,9 @@ class ModelConfig:
     sampler: str = "heun"
     default_steps: int = 4
     max_steps: int = 16
+    #: the grid-guidance scale (StepRequest.grid_guidance) a server starts a session with:
+    #: measured per model (its card says how); 1 = off, as in older configs
+    default_grid_guidance: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "hop_length", "latent_channels", "window_frames",
@@ -133,6 +136,11 @@ class ModelConfig:
         if not isinstance(self.history_planes, bool):
             raise ConfigError(f"history_planes must be true or false, got "
                               f"{self.history_planes!r}")
+        if not (isinstance(self.default_grid_guidance, int | float)
+                and math.isfinite(self.default_grid_guidance)
+                and 0 <= self.default_grid_guidance <= MAX_GUIDANCE):
+            raise ConfigError(f"default_grid_guidance must be in [0, {MAX_GUIDANCE:g}], got "
+                              f"{self.default_grid_guidance!r}")
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.sampler not in SAMPLERS:
@@ -220,6 +228,8 @@ class ModelConfig:
             trained_lookaheads=tuple(self.trained_lookaheads),
             uses_beat_grid=self.uses_beat_grid, default_steps=self.default_steps,
             max_steps=self.max_steps,
+            default_grid_guidance=float(self.default_grid_guidance) if self.uses_beat_grid
+            else 1.0,
         )
 
     def check_codec(self, codec: Codec) -> None:

@@ -40,6 +40,7 @@ from .base import (
     StepRequest,
     StepResult,
     StreamState,
+    Transport,
     step_seed,
 )
 from .checkpoint import build_denoiser, load_denoiser, save_pretrained
@@ -59,6 +60,7 @@ from .samplers import (
     sample_heun,
     tempered_sigmas,
 )
+from .tempo import GridTracker
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ class PipelineStream(StreamState):
     def __init__(self, owner: StreamingPipeline) -> None:
         self.owner = owner
         self.tracks: dict[str, LatentTrack] = {}
+        #: the beat heard so far (used when the request asks to track it)
+        self.beats = GridTracker(owner.config.sample_rate)
 
     def track(self, stem: str) -> LatentTrack:
         if stem not in self.tracks:
@@ -147,6 +151,7 @@ class PipelineStream(StreamState):
 
     def reset(self) -> None:
         self.tracks.clear()
+        self.beats.reset()
 
 
 @dataclass
@@ -233,13 +238,15 @@ class StreamingPipeline(Generator):
         self._check(requests)
         started = self._now()
         mixture = self._encode(requests)
+        grids = [self._grid(r) for r in requests]
         encoded = self._now()
 
         items = [_Item(i, r, stem, r.geometry.frame_index(r.geometry.window(r.step)[0]))
                  for i, r in enumerate(requests) for stem in r.stems]
         for steps in sorted({r.num_steps for r in requests}):
             group = [it for it in items if it.request.num_steps == steps]
-            sampled_latent = self._sample(group, mixture, steps)
+            sampled_latent = self._sample(group, mixture, [grids[it.request_index][0]
+                                                           for it in group], steps)
             for item, latent in zip(group, sampled_latent, strict=True):
                 item.latent = latent[None]
         for item in items:  # state advances only once the whole batch has sampled
@@ -264,8 +271,25 @@ class StreamingPipeline(Generator):
                 audio={item.stem: audio[id(item)] for item in items if item.request_index == i},
                 num_steps=request.num_steps,
                 timings=dict(timings),
+                grid=grids[i][0],
+                grid_source=grids[i][1],
             ))
         return results
+
+    def _grid(self, request: StepRequest) -> tuple[Transport | None, str]:
+        """The beat grid a request's items get, and where it came from: the host's transport,
+        one tracked in the heard mixture (``track_beats``, beat-grid models only), or none."""
+        if request.transport is not None:
+            return request.transport, "host"
+        if not (request.track_beats and self.config.uses_beat_grid):
+            return None, "none"
+        g = request.geometry
+        start = g.window(request.step)[0]
+        stream = request.stream
+        assert isinstance(stream, PipelineStream)
+        tracked = stream.beats.update(request.mixture,
+                                      known=g.step_position(request.step) - start, start=start)
+        return (tracked, "tracked") if tracked is not None else (None, "none")
 
     def geometry_for(self, r: float, w: int, *, exact: bool = False) -> Geometry:
         """The geometry of hop ratio ``r`` and look-ahead ``w`` for this model's window.
@@ -328,12 +352,15 @@ class StreamingPipeline(Generator):
             row[max(0, future):] = 0.0
         return self.codec.encode(torch.from_numpy(batch).to(self.device)).float()
 
-    def _sample(self, group: list[_Item], mixture: torch.Tensor, steps: int) -> torch.Tensor:
-        """Sample one batch of items that share a step count → ``(b, 1, C, T)``."""
+    def _sample(self, group: list[_Item], mixture: torch.Tensor,
+                grids: Sequence[Transport | None], steps: int) -> torch.Tensor:
+        """Sample one batch of items that share a step count → ``(b, 1, C, T)``; item ``i``
+        is given the beat grid ``grids[i]``."""
         c = self.config
         mix, mix_known, tgt, tgt_known, beat, labels, seeds, variation, guidance = (
             [] for _ in range(9))
-        for item in group:
+        grid_guidance = []
+        for item, grid in zip(group, grids, strict=True):
             r, g = item.request, item.request.geometry
             mix_mask, tgt_mask = window_masks(g, self.codec.context_frames)
             latent, known = item.request.stream.track(item.stem).read(  # type: ignore[attr-defined]
@@ -344,12 +371,13 @@ class StreamingPipeline(Generator):
             tgt_known.append(known & tgt_mask)
             if c.uses_beat_grid:
                 beat.append(torch.from_numpy(beat_planes(
-                    r.transport, item.window_first_frame, g.window_frames,
+                    grid, item.window_first_frame, g.window_frames,
                     hop_length=c.hop_length, sample_rate=c.sample_rate)))
             labels.append(c.stems.index(item.stem))
             seeds.append(step_seed(r.seed, r.step, item.stem))
             variation.append(float(r.variation))
             guidance.append(float(r.guidance))
+            grid_guidance.append(float(r.grid_guidance) if c.uses_beat_grid else 1.0)
         dev = self.device
         cond = Conditioning(
             mixture=torch.stack(mix).to(dev), mixture_known=torch.stack(mix_known).to(dev),
@@ -359,11 +387,12 @@ class StreamingPipeline(Generator):
         )
         return self.sample(cond, seeds=seeds, steps=steps,
                            variation=torch.tensor(variation, device=dev),
-                           guidance=torch.tensor(guidance, device=dev))
+                           guidance=torch.tensor(guidance, device=dev),
+                           grid_guidance=torch.tensor(grid_guidance, device=dev))
 
     def sample(self, cond: Conditioning, *, seeds: Sequence[int], steps: int,
-               variation: torch.Tensor | None = None, guidance: torch.Tensor | None = None
-               ) -> torch.Tensor:
+               variation: torch.Tensor | None = None, guidance: torch.Tensor | None = None,
+               grid_guidance: torch.Tensor | None = None) -> torch.Tensor:
         """Sample target latents ``(B, 1, C, F)`` for ``cond`` with this model's sampler.
 
         Item ``i`` draws all its noise from ``seeds[i]``. ``variation (B,)`` is a noise
@@ -385,32 +414,43 @@ class StreamingPipeline(Generator):
         ``guidance (B,)``: classifier-free guidance on the mixture (Ho & Salimans 2022), per
         item; 1 (the default) is the plain conditional model. Otherwise every network call
         also runs with the mixture removed (every frame unknown, as a model trained with
-        mixture dropout sees it) and the estimate becomes ``D_mix + (g - 1)·(D_mix -
-        D_no_mix)``: what the mix changes is pushed further. One doubled batch per call.
+        mixture dropout sees it) and the estimate gains ``(g - 1)·(D - D_no_mix)``: what the
+        mix changes is pushed further. ``grid_guidance (B,)``: the same on the beat grid
+        (the planes zeroed, as beat dropout trains the model to go without them): ``(g -
+        1)·(D - D_no_grid)`` pushes the part onto the grid. Each guidance in use adds one
+        copy of the batch to every network call.
         """
         c = self.config
         b, channels, frames = cond.mixture.shape
         dev = self.device
         noise = ItemNoise(seeds, (1, channels, frames), device=dev)
         var = torch.ones(b, device=dev) if variation is None else variation.to(dev)
-        planes = self.denoiser.planes(cond)
-        scale = None if guidance is None else guidance.to(dev).reshape(-1, 1, 1, 1)
-        if scale is not None and bool((scale != 1).any()):
-            deaf = replace(cond, mixture_known=torch.zeros_like(cond.mixture_known))
-            planes = torch.cat([planes, self.denoiser.planes(deaf)])
-            stems = torch.cat([cond.stem, cond.stem])
-        else:
-            scale, stems = None, cond.stem
+        # the branches every call evaluates: the conditional one, then one per guidance in use
+        branches = [self.denoiser.planes(cond)]
+        scales: list[torch.Tensor] = []
+        if guidance is not None and bool((guidance != 1).any()):
+            branches.append(self.denoiser.planes(
+                replace(cond, mixture_known=torch.zeros_like(cond.mixture_known))))
+            scales.append(guidance.to(dev).reshape(-1, 1, 1, 1))
+        if (grid_guidance is not None and c.uses_beat_grid
+                and bool((grid_guidance != 1).any())):
+            branches.append(self.denoiser.planes(replace(cond, beat=None)))
+            scales.append(grid_guidance.to(dev).reshape(-1, 1, 1, 1))
+        planes = torch.cat(branches)
+        stems = cond.stem.repeat(len(branches))
+        copies = len(branches)
 
         bounds = self.codec.latent_bounds()
 
         def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            if scale is None:
+            if copies == 1:
                 estimate = self.denoiser(x, sigma, planes, stems)
-            else:  # one call for both halves: with the mix, and without it
-                heard, unheard = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]),
-                                               planes, stems).chunk(2)
-                estimate = heard + (scale - 1) * (heard - unheard)
+            else:  # one call for every branch: D, then D without the mix / the grid
+                outs = self.denoiser(x.repeat(copies, 1, 1, 1), sigma.repeat(copies), planes,
+                                     stems).chunk(copies)
+                estimate = outs[0]
+                for scale, without in zip(scales, outs[1:], strict=True):
+                    estimate = estimate + (scale - 1) * (outs[0] - without)
             return estimate if bounds is None else estimate.clamp(*bounds)
 
         inpaint = Inpaint(cond.target[:, None], cond.target_known)

@@ -49,7 +49,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sideman.models.base import Generator, Transport
+from sideman.models.base import Generator, Transport, network_copies
 
 from . import osc, protocol
 from .clock import Clock, WallClock
@@ -618,7 +618,8 @@ class Server:
         # Only a change that makes the session's work per hop larger is checked: a slower
         # model later never makes an unrelated setting fail.
         too_small = (self._hop_too_small(session, new)
-                     if request.key in ("r", "stems", "guidance", "realtime") else None)
+                     if request.key in ("r", "stems", "guidance", "grid_guidance", "realtime")
+                     else None)
         if too_small:
             self._error(session, ErrorCode.BAD_VALUE, too_small, address)
             return
@@ -640,7 +641,8 @@ class Server:
         cost = self.engine.cost
         if not settings.realtime or not cost.known:
             return None
-        items = len(settings.stems) * (1 if settings.guidance == 1 else 2)
+        items = len(settings.stems) * network_copies(settings.guidance, settings.grid_guidance,
+                                                     session.info.uses_beat_grid)
         need = cost.predict(1, items)
         ctx = session.context
         hop = settings.geometry(ctx).hop_samples / ctx.model_rate

@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sideman.models.base import Generator, StepRequest, StepResult
+from sideman.models.base import Generator, StepRequest, StepResult, network_copies
+from sideman.models.tempo import pulse
 
 from . import protocol
 from .clock import Clock
@@ -179,10 +180,15 @@ class Engine:
             calls.append((1, 2))
         seconds: dict[str, float] = {}
         for num_steps, stems in calls:
+            # a steady pulse with beat tracking on: the tracker's first use (numba compiles
+            # it, seconds) happens here, not in a live session's first step
+            mixture = np.zeros(geometry.window_samples, np.float32)
+            beat = pulse(geometry.sample_rate, geometry.window_samples / geometry.sample_rate)
+            mixture[:beat.size] = beat[:mixture.size]
             request = StepRequest(
                 stream=self.generator.new_stream(), step=0, geometry=geometry,
-                mixture=np.zeros(geometry.window_samples, np.float32),
-                stems=info.stems[:stems], num_steps=num_steps)
+                mixture=mixture, stems=info.stems[:stems], num_steps=num_steps,
+                track_beats=True)
             started = self.clock.now()
             self.generator.generate([request])
             label = f"{num_steps} step{'s' if num_steps > 1 else ''}"
@@ -284,8 +290,9 @@ class Engine:
         generated = self.clock.now()
         self._charge(prepared, generated - started, generated)
         self.cost.observe(prepared[0].num_steps, generated - started,
-                          items=sum(len(p.request.stems) * (1 if p.request.guidance == 1 else 2)
-                                    for p in prepared))
+                          items=sum(len(p.request.stems) * network_copies(
+                              p.request.guidance, p.request.grid_guidance,
+                              self.generator.info.uses_beat_grid) for p in prepared))
         self.counters.batches += 1
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
@@ -406,12 +413,12 @@ class Engine:
             self.counters.batch_deferred += min(len(candidates), self.max_batch) - len(batch)
         return batch
 
-    @staticmethod
-    def _items(job: StepJob) -> int:
-        """What a job adds to a call's work: its stems, twice with mixture guidance (every
-        network call then also runs without the mix)."""
+    def _items(self, job: StepJob) -> int:
+        """What a job adds to a call's work: its stems, once more per guidance in use (every
+        network call then also runs without the mix, or without the grid)."""
         settings = job.session.settings
-        return max(1, len(settings.stems)) * (1 if settings.guidance == 1 else 2)
+        return max(1, len(settings.stems)) * network_copies(
+            settings.guidance, settings.grid_guidance, self.generator.info.uses_beat_grid)
 
     def _finish(self, num_steps: int, items: int, jobs: int) -> float:
         """Predicted seconds from now until the last of ``jobs`` jobs of a call is sent."""
@@ -520,6 +527,8 @@ class Engine:
             if not job.refine:
                 s.telemetry.record(timing)
                 self.counters.timings.append(timing)
+                s.telemetry.grid_source = result.grid_source
+                s.telemetry.grid_bpm = result.grid.bpm if result.grid is not None else None
 
     def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
         """The engine thread: run batches until ``stop`` is set."""

@@ -342,7 +342,8 @@ class Session:
             stream=self.stream, step=job.grid, geometry=g, mixture=np.empty(0, np.float32),
             stems=settings.stems, num_steps=num_steps, seed=settings.seed,
             variation=settings.variation, guidance=settings.guidance,
-            xfade=region_start_model - out_start, transport=self.transport)
+            grid_guidance=settings.grid_guidance, xfade=region_start_model - out_start,
+            transport=self.transport, track_beats=settings.track)
         return StepInput(segment=segment, segment_start=c0, out_start_model=out_start,
                          xfade=xfade, request=request)
 

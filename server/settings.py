@@ -18,7 +18,8 @@ from .protocol import DEFAULT_DATAGRAM, MIN_DATAGRAM, as_float, as_int, as_str
 from .resample import Resampler
 
 SETTING_KEYS: tuple[str, ...] = ("r", "w", "stems", "steps", "seed", "variation", "guidance",
-                                 "xfade", "datagram", "delay", "realtime", "refine", "wrap")
+                                 "grid_guidance", "track", "xfade", "datagram", "delay",
+                                 "realtime", "refine", "wrap")
 DEFAULT_R = 0.25
 DEFAULT_W = 1
 DEFAULT_XFADE = 256
@@ -73,6 +74,11 @@ class Settings:
     seed: int = 0
     variation: float = 1.0
     guidance: float = 1.0
+    #: guidance on the beat grid (beat-grid models; the session starts at the model's own
+    #: default_grid_guidance): 1 = off
+    grid_guidance: float = 1.0
+    #: without a host transport, track the beat in the input and give the model that grid
+    track: bool = True
     xfade: int = DEFAULT_XFADE
     datagram: int = DEFAULT_DATAGRAM
     delay: int = 0
@@ -149,6 +155,7 @@ def default_settings(ctx: SettingContext) -> Settings:
     w = min(DEFAULT_W, Geometry.max_lookahead(info.window_frames, frames))
     stems = ("drums",) if "drums" in info.stems else info.stems[:1]
     settings = Settings(hop_frames=frames, w=w, stems=stems, steps=info.default_steps,
+                        grid_guidance=info.default_grid_guidance,
                         datagram=min(DEFAULT_DATAGRAM, ctx.max_datagram))
     return replace(settings, xfade=min(DEFAULT_XFADE, max_xfade(settings.geometry(ctx), ctx)))
 
@@ -159,7 +166,7 @@ def ack_values(settings: Settings, key: str, ctx: SettingContext) -> list:
         return [settings.r(ctx)]
     if key == "stems":
         return list(settings.stems)
-    if key in ("variation", "guidance"):
+    if key in ("variation", "guidance", "grid_guidance"):
         return [float(getattr(settings, key))]
     return [int(getattr(settings, key))]
 
@@ -252,9 +259,10 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
                             f"from almost no noise and returns a quiet hiss that ignores the "
                             f"music (0 is not a deterministic mode)")
         new = replace(settings, variation=variation)
-    elif key == "guidance":
-        new = replace(settings, guidance=_float_in(values, tags, key, MAX_GUIDANCE,
-                                                   " (1 = off)"))
+    elif key in ("guidance", "grid_guidance"):
+        new = replace(settings, **{key: _float_in(values, tags, key, MAX_GUIDANCE, " (1 = off)")})
+        if key == "grid_guidance" and not info.uses_beat_grid and new.grid_guidance != 1:
+            warnings.append(f"{info.name} has no beat-grid input: grid_guidance has no effect")
     elif key == "xfade":
         hi = max_xfade(settings.geometry(ctx), ctx)
         new = replace(settings, xfade=_int_in(values, tags, key, 0, hi))
@@ -264,7 +272,7 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
     elif key == "delay":
         new = replace(settings, delay=_int_in(values, tags, key, 0,
                                               MAX_DELAY_SECONDS * ctx.client_rate))
-    elif key in ("realtime", "refine"):
+    elif key in ("realtime", "refine", "track"):
         new = replace(settings, **{key: bool(_int_in(values, tags, key, 0, 1))})
     elif key == "wrap":
         new = replace(settings, wrap=_int_in(values, tags, key, MIN_WRAP, MAX_WRAP))

@@ -54,6 +54,10 @@ class StepTiming:
     slack: float | None
 
 
+#: Where the beat grid of a step came from, as the status key ``grid`` numbers them.
+GRID_SOURCES: tuple[str, ...] = ("none", "tracked", "host")
+
+
 @dataclass
 class SessionCounters:
     """The integer status keys of one session (PROTOCOL.md, "Status keys")."""
@@ -76,6 +80,9 @@ class SessionCounters:
 class SessionTelemetry:
     counters: SessionCounters = field(default_factory=SessionCounters)
     timings: deque[StepTiming] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    #: the beat grid the latest step was given: where from (GRID_SOURCES) and its tempo
+    grid_source: str = "none"
+    grid_bpm: float | None = None
 
     def record(self, timing: StepTiming) -> None:
         self.timings.append(timing)
@@ -107,6 +114,8 @@ class SessionTelemetry:
             ("step_p50_ms", ms(step_p50)), ("step_p95_ms", ms(step_p95)),
             ("queue", queue), ("r", float(r)), ("w", int(w)),
             ("send_p50_ms", ms(send_p50)),
+            ("grid", GRID_SOURCES.index(self.grid_source)),
+            ("bpm", -1.0 if self.grid_bpm is None else round(self.grid_bpm, 2)),
         ]
 
 

@@ -23,7 +23,9 @@ def _default_generator():
     """The embedded default model, loaded once per test session."""
     pytest.importorskip("torch")
     from sideman.models.registry import load_generator
+    from sideman.models.tempo import warm_up
 
+    warm_up()  # the beat tracker's first use compiles (seconds): not in a real-time test
     return load_generator("default")
 
 

@@ -233,6 +233,47 @@ def test_clicktrack_sweep_scores_its_known_answer(tmp_path: Path) -> None:
         assert c["listening"]["beat_f1_annotated"] == 1.0
 
 
+def test_all_three_grid_conditions_reach_the_server_as_the_researcher_named_them(
+        tmp_path: Path) -> None:
+    """``--beat-grid all``: no_grid (tracking off), tracked (no transport, tracking on) and
+    beat_grid (the host's transport). A model without the grid input runs once and is
+    recorded under all three; a beat-grid model runs each with its own settings."""
+    period = SR // 2
+    data = tmp_path / "clicks"
+    for i in range(2):
+        write_click_song(data, i, 4.0, period)
+    (data / "index.json").write_text(json.dumps({
+        "format": "sideman-synth", "songs": [{"id": f"Track{i:05d}"} for i in range(2)]}))
+    config = SweepConfig(data=data, out=tmp_path / "plain", model="clicktrack", rs=(0.25,),
+                         stems=("drums",), beat_grid="all", plots=False, sensitivity=False)
+    run = run_sweep(config, generator=TinyClickTrack(period=period), progress=False)
+    assert sorted(r.condition for r in run.results.records) == \
+        ["beat_grid", "beat_grid", "no_grid", "no_grid", "tracked", "tracked"]
+    assert run.info["song_settings_simulated"] == 2
+    assert "tracked and beat_grid results equal no_grid" in run.results.meta["beat_grid_note"]
+
+    class GridClicks(TinyClickTrack):
+        def __init__(self, **kw) -> None:
+            super().__init__(**kw)
+            self.info = replace(self.info, uses_beat_grid=True)
+            self.seen: set[tuple[bool, bool]] = set()
+
+        def generate(self, requests):
+            self.seen.update((r.track_beats, r.transport is not None) for r in requests)
+            return super().generate(requests)
+
+    for condition, expect in (("off", {(False, False)}), ("tracked", {(True, False)}),
+                              ("on", {(True, True)})):
+        model = GridClicks(period=period)
+        config = SweepConfig(data=data, out=tmp_path / condition, model="clicktrack",
+                             rs=(0.25,), stems=("drums",), beat_grid=condition, plots=False,
+                             sensitivity=False)
+        run_sweep(config, generator=model, progress=False)
+        # with the host's grid the track setting is the server's default (on); the first
+        # steps come before the first transport message
+        assert expect <= model.seen <= expect | {(True, False)}, (condition, model.seen)
+
+
 def test_lossy_realtime_sweep_counts_what_was_lost(tmp_path: Path) -> None:
     period = SR // 2
     data = tmp_path / "clicks"

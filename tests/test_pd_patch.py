@@ -41,11 +41,21 @@ PD = shutil.which("pd")
 needs_pd = pytest.mark.skipif(PD is None, reason="Pure Data is not installed (CI installs "
                                                  "puredata-core: see .ci/run)")
 RING = 1048576
+LOCAL = "_\\$0"  # the patch's names end in _$0 (saved as _\$0): a copy's own
+
+
+def bus(send: list[str]) -> str:
+    """Messages for Pd's -send: "sideman-<name> args" go through the patch's control bus (the
+    global send sideman, to every copy: the patch's own names end in _$0); "pd ..." and the
+    test drivers' own receivers (sideman-test-..., sideman-writer-test, sideman-help-...) as
+    they are."""
+    direct = ("pd ", "sideman-test-", "sideman-writer-test ", "sideman-help-")
+    return "; ".join(m if m.startswith(direct) else f"sideman {m}" for m in send)
 
 
 def pd_command(send: list[str], *extra: str) -> list[str]:
     return [PD, "-nogui", "-nosound", "-r", "44100", "-stderr", "-path", str(PATCHES),
-            "-open", str(PATCH), *extra, "-send", "; ".join(send)]
+            "-open", str(PATCH), *extra, "-send", bus(send)]
 
 
 def pd_problems(stderr: str) -> list[str]:
@@ -62,7 +72,7 @@ def pd_structure(text: str) -> list[tuple[str, list[tuple], list[tuple]]]:
     canvases: list[tuple[str, list[tuple], list[tuple]]] = []
     stack: list[tuple[str, list[tuple], list[tuple]]] = []
     for record in re.split(r"(?<!\\);\s*\n", text):
-        tokens = record.split()
+        tokens = re.split(r"(?<!\\)\s+", record.strip().replace(LOCAL, ""))
         if len(tokens) < 2:
             continue
         kind = tokens[1]
@@ -74,8 +84,8 @@ def pd_structure(text: str) -> list[tuple[str, list[tuple], list[tuple]]]:
             stack[-1][1].append(("pd", child[0]))
         elif kind in ("obj", "msg"):
             stack[-1][1].append((kind, " ".join(tokens[4:])))
-        elif kind in ("floatatom", "symbolatom"):
-            stack[-1][1].append((kind, tokens[8], tokens[9]))
+        elif kind in ("floatatom", "symbolatom", "listbox"):
+            stack[-1][1].append((kind, tokens[9], tokens[10]))  # receive, send
         elif kind == "text":
             stack[-1][1].append((kind,))
         elif kind == "connect":
@@ -84,32 +94,90 @@ def pd_structure(text: str) -> list[tuple[str, list[tuple], list[tuple]]]:
     return [(name, items, sorted(cords)) for name, items, cords in canvases]
 
 
-def test_pd_patch_has_the_designed_structure() -> None:
-    """sideman.pd has the boxes and cords the builder designs; where boxes sit is the
-    performer's (a box moved and saved in Pd must not fail CI: no byte comparison)."""
+def load_checker():
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("build_patches", PATCHES / "build_patches.py")
+    spec = importlib.util.spec_from_file_location("check_patches", PATCHES / "check_patches.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["build_patches"] = module
+    sys.modules["check_patches"] = module
     spec.loader.exec_module(module)
-    designed, saved = pd_structure(module.build_pd()), pd_structure(PATCH.read_text())
-    assert [c[0] for c in saved] == [c[0] for c in designed]
-    for (name, items, cords), (_, want_items, want_cords) in zip(saved, designed, strict=True):
-        assert items == want_items, f"[pd {name}]: boxes differ from the design: run python " \
-                                    f"max_patches/build_patches.py"
-        assert cords == want_cords, f"[pd {name}]: cords differ from the design"
+    return module
 
 
-def test_moving_a_box_in_pd_keeps_the_structure() -> None:
-    """As Pd saves it: coordinates changed, long records wrapped onto several lines."""
-    text = PATCH.read_text()
+# The saved patch is the source of truth: a performer edits it in Pd and saves. The checks
+# (max_patches/check_patches.py) say what must hold, never where boxes sit.
+def test_the_saved_pd_patch_has_what_sideman_needs() -> None:
+    assert load_checker().check_pd(PATCH) == []
+
+
+def edited_pd(text: str) -> str:
+    """``text`` as a performer may save it from Pd: every box moved, long records wrapped,
+    a comment and a number box added on the top canvas (Pd saves new boxes after the
+    others: before the top canvas's first cord)."""
     moved = re.sub(r"^(#X (?:obj|msg|text|floatatom|symbolatom)) (\d+) (\d+)",
                    lambda m: f"{m[1]} {int(m[2]) + 13} {int(m[3]) + 7}", text, flags=re.M)
     wrapped = re.sub(r"(#X msg \d+ \d+ [^\n]{40}\S*) ", r"\1\n", moved)
-    assert wrapped != text
-    assert pd_structure(wrapped) == pd_structure(text)
+    end = wrapped.index("#X connect", wrapped.rindex("#X restore"))
+    added = ("#X text 40 900 my cue: bar 32 \\, then the bridge;\n"
+             "#X floatatom 40 940 5 0 0 0 - - - 0;\n")
+    return wrapped[:end] + added + wrapped[end:]
+
+
+def test_an_edited_pd_patch_still_checks(tmp_path: Path) -> None:
+    text = edited_pd(PATCH.read_text())
+    assert text.count("\n") > PATCH.read_text().count("\n")
+    (tmp_path / "sideman.pd").write_text(text)
+    assert load_checker().check_pd(tmp_path / "sideman.pd") == []
+
+
+@needs_pd
+def test_an_edited_pd_patch_still_loads(tmp_path: Path) -> None:
+    (tmp_path / "sideman.pd").write_text(edited_pd(PATCH.read_text()))
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES),
+                          "-send", "pd quit", str(tmp_path / "sideman.pd")],
+                         capture_output=True, text=True, timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+
+
+@pytest.mark.parametrize(("canvas", "cord", "message"), [
+    ("net", (1, 1, 20, 0), "no path from [netsend -u -b] to [oscparse]: the server's replies "
+                           "are parsed"),
+    ("audio", (0, 0, 1, 0), "no path from [adc~ 1] to [tabwrite~ sideman-in]: the microphone "
+                            "reaches the input ring"),
+])
+def test_a_missing_pd_cord_is_named(tmp_path: Path, canvas: str, cord: tuple,
+                                    message: str) -> None:
+    text = edited_pd(PATCH.read_text())
+    start = text.index(f"1100 760 {canvas} 0;")
+    line = "#X connect {} {} {} {};\n".format(*cord)
+    at = text.index(line, start)
+    assert at < text.index("#X restore", start)
+    (tmp_path / "sideman.pd").write_text(text[:at] + text[at + len(line):])
+    problems = load_checker().check_pd(tmp_path / "sideman.pd")
+    assert message in "\n".join(problems), problems
+
+
+def test_a_global_name_is_named(tmp_path: Path) -> None:
+    """Two copies in one Pd share whatever is global: the check names every array, send,
+    receive and value that does not end in _$0 (besides the bus and the events)."""
+    text = PATCH.read_text()
+    changed = text.replace("#X obj 20 20 array define sideman-in_\\$0 1048576;",
+                           "#X obj 20 20 array define sideman-in 1048576;")
+    assert changed != text
+    (tmp_path / "sideman.pd").write_text(changed)
+    problems = load_checker().check_pd(tmp_path / "sideman.pd")
+    assert ("sideman.pd: [array define sideman-in 1048576] uses the global name sideman-in "
+            "(local names end in _$0)") in problems, problems
+
+
+def test_a_control_without_its_range_is_named(tmp_path: Path) -> None:
+    text = PATCH.read_text()
+    changed = re.sub(r"^(#X floatatom \d+ \d+ \d+) 0\.015625 1 ", r"\1 0 0 ", text, flags=re.M)
+    assert changed != text
+    (tmp_path / "sideman.pd").write_text(changed)
+    assert load_checker().check_pd(tmp_path / "sideman.pd") == [
+        "sideman.pd: the r box ranges 0...0, not 0.015625...1"]
 
 
 def test_pd_patch_uses_vanilla_objects_only() -> None:
@@ -121,7 +189,7 @@ def test_pd_patch_uses_vanilla_objects_only() -> None:
         "array", "soundfiler", "openpanel", "makefilename", "samplerate~", "bang~",
         "netsend", "oscformat", "oscparse", "adc~", "dac~", "*~", "+~", "-~", "sig~",
         "tabreceive~", "tabread~", "tabwrite~", "tabplay~", "writesf~", "tgl", "bng",
-        "vu", "env~",
+        "vu", "env~", "inlet", "send",
     }
     used = set()
     for line in PATCH.read_text().split(";\n"):
@@ -151,38 +219,25 @@ def test_pd_file_input_mixes_a_stereo_file_down() -> None:
 
 def test_pd_status_is_shown_in_displays_with_a_connection_light() -> None:
     """Issue 14, item 5: connected is a light (a toggle the session sets through
-    sideman-show-connected), latency, slack, misses and lost are message boxes set from
-    sideman-show-<key>: no number box a performer could change by mistake."""
+    sideman-show-connected); latency, slack, misses, lost and the status line are list boxes
+    set (``set``, no output, no send name) from sideman-show-<key> and sideman-info, so the
+    graph-on-parent view shows them too (message boxes do not show there)."""
     _, items, cords = pd_structure(PATCH.read_text())[-1]
     assert not [i for i in items if i[0] == "floatatom" and i[1].startswith("sideman-show-")]
     assert any(i[0] == "obj" and i[1].startswith("tgl ")
                and i[1].split()[4] == "sideman-show-connected" for i in items)
     index = {item: i for i, item in enumerate(items)}
     edges = {(a, b) for a, _, b, _ in cords}
-    for key in ("latency", "slack", "misses", "lost"):
-        receive = index[("obj", f"r sideman-show-{key}")]
-        (prepend,) = [b for a, b in edges if a == receive]
+    for key in ("show-latency", "show-slack", "show-misses", "show-lost", "info"):
+        receive = index[("obj", f"r sideman-{key}")]
+        (prepend,) = [b for a, b in edges if a == receive and items[b][0] == "obj"
+                      and "print" not in items[b][1]]
         (trim,) = [b for a, b in edges if a == prepend]
-        (display,) = [b for a, b in edges if a == trim]
         assert items[prepend] == ("obj", "list prepend set") and items[trim] == ("obj",
                                                                                  "list trim")
-        assert items[display][0] == "msg", key
-
-
-def test_pd_patch_has_a_graph_on_parent_with_the_controls() -> None:
-    """Issue 14, item 5: the top canvas is a graph on parent whose area holds every control
-    (toggles, bangs, number and symbol boxes) of the top canvas."""
-    text = PATCH.read_text()
-    top = text[:text.index("#N canvas", 1)] + text[text.rindex("#X restore"):]
-    coords = re.search(r"^#X coords 0 -1 1 1 (\d+) (\d+) 2 (\d+) (\d+);$", top, re.M)
-    assert coords, "no graph-on-parent area on the top canvas"
-    w, h, x0, y0 = map(int, coords.groups())
-    guis = re.findall(r"^#X (?:obj (\d+) (\d+) (?:tgl|bng)|(?:floatatom|symbolatom) "
-                      r"(\d+) (\d+)) ", top, re.M)
-    assert len(guis) >= 25
-    for a, b, c, d in guis:
-        x, y = int(a or c), int(b or d)
-        assert x0 <= x < x0 + w - 20 and y0 <= y < y0 + h - 20, (x, y)
+        lists = [b for a, b in edges if a == trim and items[b][0] == "listbox"]
+        assert len(lists) == 1 and items[lists[0]][2] == "-", key  # no send name
+        assert not [b for a, b in edges if a == lists[0]], f"{key}: the display outputs"
 
 
 def test_pd_levels_are_metered() -> None:
@@ -192,7 +247,7 @@ def test_pd_levels_are_metered() -> None:
     meters = [i[1].split()[3] for i in canvases["(top)"][0]
               if i[0] == "obj" and i[1].startswith("vu ")]
     keys = ["in", "bass", "drums", "guitar", "piano"]
-    assert meters == [f"sideman-level-{k}" for k in keys]
+    assert set(meters) >= {f"sideman-level-{k}" for k in keys}
     items, cords = canvases["audio"]
     index = {item: i for i, item in enumerate(items)}
     for key in keys:
@@ -202,17 +257,94 @@ def test_pd_levels_are_metered() -> None:
         assert items[db] == ("obj", "- 100") and items[env] == ("obj", "env~"), key
 
 
-def test_pd_live_controls_are_ranged() -> None:
-    """Issue 14, item 5: the number boxes of the live controls have the Max patch's ranges
-    (Pd clips what is typed, dragged or sent to them)."""
-    ranges = {send: (float(lo), float(hi)) for lo, hi, send in re.findall(
-        r"^#X floatatom \d+ \d+ \d+ (\S+) (\S+) 0 - \S+ (\S+) 0;$", PATCH.read_text(), re.M)}
-    want = {"r": (0.015625, 1.0), "w": (-1.0, 14.0), "steps": (0.0, 64.0),
-            "variation": (0.0, 2.0), "delay": (0.0, 10000.0), "input-gain": (0.0, 4.0),
-            "monitor": (0.0, 4.0), **{f"gain-{s}": (0.0, 4.0) for s in
-                                      ("bass", "drums", "guitar", "piano")}}
-    for key, (lo, hi) in want.items():
-        assert ranges[f"sideman-{key}"] == (lo, hi), key
+PRESET_KEYS = ("w", "r", "steps", "variation", "delay")
+
+
+def pd_presets() -> dict[str, dict[str, float]]:
+    """The preset message boxes of sideman.pd: {name: {control: value}}."""
+    _, items, cords = pd_structure(PATCH.read_text())[-1]
+    presets = {}
+    for a, _, b, _ in cords:
+        if items[a][0] == "obj" and items[a][1].startswith("r sideman-preset-"):
+            sets = re.findall(r"sideman-(\S+)-set (\S+)", items[b][1])
+            presets[items[a][1].split("-", 2)[2]] = {k: float(v) for k, v in sets}
+    return presets
+
+
+def test_pd_presets_set_the_live_controls_together() -> None:
+    """Each preset (a button in the graph-on-parent area sending sideman-preset-<name>) sets
+    w, r, steps, variation and delay, w first, every value inside its box's range and the
+    pair allowed by the server ((w + 2) r <= 1)."""
+    presets = pd_presets()
+    assert set(presets) >= {"live", "wifi", "slow", "steady"}
+    ranges = load_checker().PD_RANGES
+    for name, values in presets.items():
+        assert tuple(values) == PRESET_KEYS, name
+        for key, value in values.items():
+            lo, hi = ranges[key]
+            assert lo <= value <= hi, (name, key, value)
+        assert (values["w"] + 2) * values["r"] <= 1, name
+    assert len({tuple(v.values()) for v in presets.values()}) == len(presets)
+    buttons = re.findall(r"^#X obj (\d+) (\d+) bng \S+ \S+ \S+ \S+ sideman-preset-(\S+) ",
+                         PATCH.read_text().replace(LOCAL, ""), re.M)
+    assert {name for _, _, name in buttons} == set(presets)
+    area = re.search(r"^#X coords 0 -1 1 1 (\d+) (\d+) 2 (\d+) (\d+);", PATCH.read_text(),
+                     re.M)
+    w, h, x0, y0 = map(int, area.groups())
+    assert all(x0 <= int(x) < x0 + w and y0 <= int(y) < y0 + h for x, y, _ in buttons)
+
+
+def scripted_server(sock: socket.socket, until: float, stop=lambda seen: False) -> list:
+    """Answer a patch as a server would (welcome, acks) until ``until`` (monotonic) or
+    ``stop(seen)``; returns every message seen (address, tags, args)."""
+    session, token = 4242, "0a1b2c3d4e5f6789"
+    seen: list[tuple[str, str, list]] = []
+    while time.monotonic() < until and not stop(seen):
+        try:
+            data, source = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        for m in osc.decode(data, max_size=65536).messages:
+            seen.append((m.address, m.tags, list(m.args)))
+            if m.address == protocol.HELLO:
+                sock.sendto(protocol.encode_welcome(
+                    session, token, model_rate=44100, client_rate=44100, hop_length=64,
+                    window_frames=256, max_datagram=9216, model="scripted"), source)
+                sock.sendto(protocol.encode_ack(session, "refine", [1]), source)
+            elif m.address == protocol.SET:
+                sock.sendto(protocol.encode_ack(session, m.args[2], list(m.args[3:])), source)
+    return seen
+
+
+@needs_pd
+def test_pd_preset_button_sets_what_the_server_gets() -> None:
+    """Pressing a preset while streaming sets the number boxes, which the session sends on as
+    a performer's change: the server's last w, r, steps and variation are the preset's."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.5)
+    want = pd_presets()["slow"]
+    send = ["sideman-host-set symbol 127.0.0.1", f"sideman-port-set {sock.getsockname()[1]}",
+            "sideman-r-set 0.125", "sideman-w-set 4", "sideman-variation-set 1.5",
+            "sideman-test-ms 1500", "sideman-test-later 200 sideman-preset-slow bang",
+            "sideman-dsp-set 1", "sideman-connect bang"]
+    proc = subprocess.Popen(pd_command(send, "-open", str(DRIVER)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        seen = scripted_server(sock, time.monotonic() + 20,
+                               stop=lambda seen: any(a == protocol.BYE for a, _, _ in seen))
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+        sock.close()
+    assert pd_problems(stderr) == [], stderr
+    last = {args[2]: args[3] for address, _, args in seen if address == protocol.SET}
+    assert (last["r"], last["w"], last["variation"]) == (want["r"], want["w"],
+                                                         want["variation"]), last
+    if "steps" in last:
+        assert last["steps"] == want["steps"]
+    sets = [args[2] for address, _, args in seen if address == protocol.SET]
+    assert sets.count("variation") >= 2, sets  # 1.5 first, the preset's later
 
 
 @needs_pd
@@ -221,6 +353,58 @@ def test_pd_patch_loads_without_errors() -> None:
                           "-send", "pd quit", str(PATCH)], capture_output=True, text=True,
                          timeout=60)
     assert pd_problems(run.stderr) == [], run.stderr
+
+
+@needs_pd
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
+def test_two_copies_in_one_pd_stream_each_their_own_file(tmp_path: Path) -> None:
+    """Issue 14: every array, send and value of sideman.pd ends in _$0, so two copies run
+    side by side in one Pd. Two [sideman] abstractions in one parent patch, each driven
+    through its inlet, stream a different file each to a server of its own: each server
+    hears its copy's file, from its first sample, and nothing of the other's."""
+    sr = 44100
+    rng = np.random.default_rng(14)
+    songs = {k: (0.1 * rng.standard_normal(sr * 4)).astype(np.float32) for k in "ab"}
+    for key, song in songs.items():
+        sf.write(tmp_path / f"{key}.wav", song, sr, subtype="FLOAT")
+    (tmp_path / "two.pd").write_text("\n".join([
+        "#N canvas 0 0 900 800 12;", "#X obj 10 10 sideman;", "#X obj 10 400 sideman;",
+        "#X obj 400 10 r test-a;", "#X obj 400 400 r test-b;", "#X obj 600 10 loadbang;",
+        "#X obj 600 40 delay 2500;",
+        "#X msg 600 70 \\; test-a sideman-disconnect bang \\; test-b sideman-disconnect bang;",
+        "#X obj 600 100 delay 400;", "#X msg 600 130 \\; pd quit;",
+        "#X connect 2 0 0 0;", "#X connect 3 0 1 0;", "#X connect 4 0 5 0;",
+        "#X connect 5 0 6 0;", "#X connect 5 0 7 0;", "#X connect 7 0 8 0;", ""]))
+    recorders = {k: RecordingGenerator(TinyClickTrack(period=4410)) for k in "ab"}
+    config = ServerConfig(log_interval=0, watchdog_grace=0.5)
+    with live_server(recorders["a"], config) as (server_a, address_a), \
+            live_server(recorders["b"], config) as (server_b, address_b):
+        send = []
+        for key, address in (("a", address_a), ("b", address_b)):
+            send += [f"test-{key} sideman-host-set symbol {address[0]}",
+                     f"test-{key} sideman-port-set {address[1]}",
+                     f"test-{key} sideman-mic-set 0",
+                     f"test-{key} sideman-open symbol {tmp_path / f'{key}.wav'}",
+                     f"test-{key} sideman-file-set 1"]
+        send += ["pd dsp 1", "test-a sideman-connect bang", "test-b sideman-connect bang"]
+        run = subprocess.run([PD, "-nogui", "-nosound", "-r", str(sr), "-stderr", "-path",
+                              str(PATCHES), "-open", str(tmp_path / "two.pd"), "-send",
+                              "; ".join(send)], capture_output=True, text=True, timeout=90)
+        counters = {"a": server_a.counters, "b": server_b.counters}
+    assert run.returncode == 0 and pd_problems(run.stderr) == [], run.stderr
+    assert run.stderr.count("connected to clicktrack") == 2, run.stderr
+    for key in "ab":
+        assert counters[key].sessions_opened == 1, key
+        calls = [(request, mixture) for call in recorders[key].calls
+                 for request, mixture in zip(call.requests, call.mixtures, strict=True)]
+        assert len(calls) >= 5, key
+        for (_step, _num, _stems, region), mixture in calls:
+            capture = region[0] - 16384 // 4  # r 0.25, w 1: one hop before the region
+            heard = mixture[:16384 - (region[1] - capture)]
+            start = capture - len(heard)
+            song = songs[key]
+            np.testing.assert_array_equal(heard[max(0, -start):], song[max(0, start):capture],
+                                          err_msg=f"copy {key}")
 
 
 @needs_pd
@@ -301,6 +485,53 @@ def test_pd_speaks_the_protocol_with_int_positions() -> None:
     assert tags == "isfiii"
     assert (bpm, beats_per_bar, beat_in_bar) == (96.0, 3, 0)
     assert beat_position % 64 == 0 and 0 < beat_position <= position
+
+
+HELP = PATCHES / "sideman-help.pd"
+
+
+@needs_pd
+def test_pd_help_plays_the_demo_song_against_the_server(tmp_path: Path) -> None:
+    """The help patch is a working example: "play demo" loads media/demo_input.wav beside
+    the patch into [sideman] (opened there as an abstraction), turns DSP on, makes the file
+    the input and connects; the server hears the demo song, from its first sample."""
+    song, sr = sf.read(PATCHES / "media" / "demo_input.wav", dtype="float32")
+    recorder = RecordingGenerator(TinyClickTrack(period=4410))
+    config = ServerConfig(log_interval=0, watchdog_grace=0.5)
+    with live_server(recorder, config) as (server, address):
+        send = [f"sideman-host-set symbol {address[0]}", f"sideman-port-set {address[1]}",
+                "sideman-r-set 0.25", "sideman-test-ms 1500", "sideman-help-play bang"]
+        run = subprocess.run([PD, "-nogui", "-nosound", "-r", str(sr), "-stderr", "-open",
+                              str(HELP), "-open", str(DRIVER), "-send", bus(send)],
+                             capture_output=True, text=True, timeout=90)
+        counters = server.counters
+    assert run.returncode == 0 and pd_problems(run.stderr) == [], run.stderr
+    assert f"sideman: loaded samples: {len(song)}" in run.stderr
+    assert "connected to clicktrack" in run.stderr
+    assert counters.sessions_opened == 1
+    heard = [mixture for call in recorder.calls for mixture in call.mixtures]
+    assert heard, "the server heard nothing"
+    # the last window the model saw ends with the demo song as the patch played it
+    (_step, _num, _stems, region) = recorder.calls[-1].requests[-1]
+    capture = region[0] - 16384 // 4  # w 1: the region starts one hop after the capture
+    window = heard[-1][:16384 - (region[1] - capture)]
+    start = capture - len(window)
+    np.testing.assert_array_equal(window[max(0, -start):], song[max(0, start):capture])
+    assert np.abs(window).max() > 0.01
+
+
+@needs_pd
+def test_pd_help_says_when_the_demo_song_is_missing(tmp_path: Path) -> None:
+    for name in ("sideman.pd", "sideman-help.pd"):
+        shutil.copy(PATCHES / name, tmp_path / name)
+    run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-open",
+                          str(tmp_path / "sideman-help.pd"), "-send",
+                          "sideman-help-play bang; pd quit"], capture_output=True, text=True,
+                         timeout=60)
+    assert pd_problems(run.stderr) == [], run.stderr
+    assert ("sideman: no demo song: media/demo_input.wav is not beside this patch (it ships "
+            "in the source tree: max_patches/media)") in run.stderr
+    assert "connecting" not in run.stderr and "loaded samples" not in run.stderr
 
 
 @needs_pd
@@ -465,7 +696,7 @@ def test_pd_writer_plays_what_the_reference_client_writes(tmp_path: Path, xfade:
     state = ["smsession 7", "smphase 4", f"smorigin {origin}", "smlo 0", "smfirst 0",
              "smstemflag 1 1", "smfintab const -1", f"sideman-writer-test {chunks} {rings}"]
     run = subprocess.run([PD, "-nogui", "-nosound", "-stderr", "-path", str(PATCHES), "-open",
-                          str(PATCH), "-open", str(WRITER_DRIVER), "-send", "; ".join(state)],
+                          str(PATCH), "-open", str(WRITER_DRIVER), "-send", bus(state)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and pd_problems(run.stderr) == [], run.stderr
     data, _ = sf.read(rings, dtype="float32", always_2d=True)

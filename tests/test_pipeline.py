@@ -677,3 +677,119 @@ def test_guidance_is_a_request_field_the_pipeline_validates() -> None:
         pipe.generate([request(pipe, pipe.new_stream(), 3, g, guidance=6.0)])
     out = pipe.generate([request(pipe, pipe.new_stream(), 3, g, guidance=2.5)])
     assert all(np.isfinite(a).all() for a in out[0].audio.values())
+
+
+# -- the beat grid: the host's, or one tracked in the input ------------------------------------
+class TrackerSpy:
+    """Stands in for :meth:`~sideman.models.tempo.GridTracker.update` (the tiny codec's window
+    is shorter than the real tracker needs): records what it was given, returns a fixed
+    grid."""
+
+    def __init__(self, grid: Transport | None) -> None:
+        self.grid = grid
+        self.calls: list[tuple[np.ndarray, int, int, int]] = []
+
+    def __call__(self, tracker, audio, *, known, start):
+        self.calls.append((np.array(audio), tracker.sample_rate, known, start))
+        return self.grid
+
+
+def test_without_a_host_transport_the_model_gets_the_grid_tracked_in_what_it_heard(
+        monkeypatch) -> None:
+    """The tracked grid is the grid the model is given (the output equals that of a host
+    transport equal to it), read from the heard part of the window only; the host's grid
+    wins when sent; track_beats off, or a model without the grid input, gives none."""
+    from sideman.models.tempo import GridTracker
+
+    grid = Transport(bpm=113.0, beat_position=1234)
+    spy = TrackerSpy(grid)
+    monkeypatch.setattr(GridTracker, "update",
+                        lambda self, audio, **kw: spy(self, audio, **kw))
+    pipe = tiny_pipeline(uses_beat_grid=True)
+    g = pipe.info.geometry(hop_frames=4, lookahead=1)
+    k = 9
+    tracked = pipe.generate([request(pipe, pipe.new_stream(), k, g, track_beats=True)])[0]
+    assert (tracked.grid, tracked.grid_source) == (grid, "tracked")
+    ((audio, rate, known, start),) = spy.calls
+    assert rate == g.sample_rate and start == g.window(k)[0]
+    assert known == g.step_position(k) - g.window(k)[0]
+    np.testing.assert_array_equal(audio[:known], window_of(song(), g, k)[:known])
+
+    hosted = pipe.generate([request(pipe, pipe.new_stream(), k, g, transport=grid)])[0]
+    for stem in ("bass", "drums"):
+        np.testing.assert_array_equal(tracked.audio[stem], hosted.audio[stem])
+    assert hosted.grid_source == "host" and len(spy.calls) == 1  # the host's grid wins
+    host_too = pipe.generate([request(pipe, pipe.new_stream(), k, g, track_beats=True,
+                                      transport=Transport(bpm=90.0, beat_position=0))])[0]
+    assert host_too.grid_source == "host" and host_too.grid.bpm == 90.0
+    assert len(spy.calls) == 1
+    off = pipe.generate([request(pipe, pipe.new_stream(), k, g)])[0]
+    assert (off.grid, off.grid_source) == (None, "none")
+    assert not np.array_equal(off.audio["bass"], tracked.audio["bass"])
+    plain = tiny_pipeline()
+    result = plain.generate([request(plain, plain.new_stream(), k, plain.info.geometry(
+        hop_frames=4, lookahead=1), track_beats=True)])[0]
+    assert result.grid_source == "none" and len(spy.calls) == 1
+    spy.grid = None  # nothing trackable heard: no grid
+    lost = pipe.generate([request(pipe, pipe.new_stream(), k, g, track_beats=True)])[0]
+    assert lost.grid_source == "none" and len(spy.calls) == 2
+    np.testing.assert_array_equal(lost.audio["bass"], off.audio["bass"])
+
+
+@pytest.mark.parametrize("sampler", ["consistency", "heun"])
+def test_grid_guidance_extrapolates_away_from_the_model_without_the_grid(monkeypatch,
+                                                                        sampler) -> None:
+    """g = 1 is the plain model bit for bit; g = 0 the model given no grid (the planes zeroed,
+    as beat dropout trains it); per item; with mixture guidance both terms add up."""
+    kind = "consistency" if sampler == "consistency" else "teacher"
+    pipe = tiny_pipeline(kind=kind, sampler=sampler, uses_beat_grid=True)
+    g = pipe.info.geometry(hop_frames=4, lookahead=1)
+    dev = pipe.device
+    reqs = [request(pipe, pipe.new_stream(), 3, g, stems=("drums",), seed=7 + i,
+                    transport=Transport(bpm=100.0 + 10 * i, beat_position=50 * i))
+            for i in range(3)]
+    spy = Spy(pipe, monkeypatch)
+    pipe.generate(reqs)
+    ((cond, _),) = spy.calls
+    monkeypatch.undo()
+    seeds = [step_seed(r.seed, 3, "drums") for r in reqs]
+
+    def sample(c, **kw):
+        return pipe.sample(c, seeds=seeds, steps=2, **kw)
+
+    ones, zeros = torch.ones(3, device=dev), torch.zeros(3, device=dev)
+    plain = sample(cond)
+    torch.testing.assert_close(sample(cond, grid_guidance=ones), plain, rtol=0, atol=0)
+    gridless = sample(replace(cond, beat=None))
+    assert not torch.allclose(gridless, plain, atol=1e-4)
+    torch.testing.assert_close(sample(cond, grid_guidance=zeros), gridless, rtol=1e-5,
+                               atol=1e-5)
+    mixed = sample(cond, grid_guidance=torch.tensor([1.0, 0.0, 3.0], device=dev))
+    torch.testing.assert_close(mixed[0], plain[0], rtol=1e-4, atol=1e-4)  # batch size differs
+    torch.testing.assert_close(mixed[1], gridless[1], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(mixed[2], plain[2], atol=1e-4)
+    # both guidances: one network call per step, on the batch three times over (D, D
+    # without the mix, D without the grid)
+    sizes: list[int] = []
+    original = pipe.denoiser.forward
+
+    def forward(x_in, sigma_in, planes, stems):
+        sizes.append(x_in.shape[0])
+        return original(x_in, sigma_in, planes, stems)
+
+    monkeypatch.setattr(pipe.denoiser, "forward", forward)
+    twice = sample(cond, guidance=torch.full((3,), 2.0), grid_guidance=torch.full((3,), 2.0))
+    assert sizes and set(sizes) == {9} and len(sizes) == model_calls(sampler, 2)
+    assert not torch.allclose(twice, sample(cond, grid_guidance=torch.full((3,), 2.0)),
+                              atol=1e-4)
+
+
+def test_grid_guidance_is_validated_and_ignored_by_a_model_without_the_grid() -> None:
+    pipe = tiny_pipeline(uses_beat_grid=True)
+    g = pipe.info.geometry(hop_frames=4, lookahead=1)
+    with pytest.raises(GeneratorError, match=r"grid_guidance must be in \[0, 5\]"):
+        pipe.generate([request(pipe, pipe.new_stream(), 3, g, grid_guidance=5.5)])
+    plain = tiny_pipeline()
+    outs = [plain.generate([request(plain, plain.new_stream(), 3, g, grid_guidance=s)])[0]
+            for s in (1.0, 3.0)]
+    np.testing.assert_array_equal(outs[0].audio["bass"], outs[1].audio["bass"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,6 @@ from sideman.eval.latency import SimulatedModel
 from sideman.eval.simulate import run_offline
 from sideman.server import osc, protocol
 from sideman.server.clock import ManualClock
-from sideman.server.engine import Engine
 from sideman.server.protocol import ErrorCode
 from sideman.server.scheduler import SAFETY, CostModel
 from sideman.server.testing import (
@@ -271,6 +271,8 @@ def test_settings_are_validated_with_the_allowed_range() -> None:
         ("variation", [3.0], "allowed 0 ... 2"),
         ("guidance", [7.0], "allowed 0 ... 5 (1 = off)"),
         ("guidance", ["loud"], "allowed 0 ... 5"),
+        ("grid_guidance", [-1.0], "allowed 0 ... 5 (1 = off)"),
+        ("track", [2], "allowed 0 ... 1"),
         ("delay", [-1], "allowed 0 ... 441000"),
         ("realtime", [2], "allowed 0 ... 1"),
         ("tempo", [120], "settings: r, w, stems, steps"),
@@ -325,9 +327,56 @@ def test_guidance_is_a_live_setting_that_reaches_the_model_and_doubles_its_work(
     h = Harness(TinyClickTrack())
     h.open(A)
     session = h.server.sessions[h.ids[A][0]]
-    assert session.settings.guidance == 1.0 and Engine._items(_Job(session)) == 1
+    engine = h.server.engine
+    assert session.settings.guidance == 1.0 and engine._items(_Job(session)) == 1
     h.call(A, protocol.SET, "guidance", 2.5)
-    assert Engine._items(_Job(session)) == 2  # every call runs with and without the mix
+    assert engine._items(_Job(session)) == 2  # every call runs with and without the mix
+
+
+class GridSpy(TinyClickTrack):
+    """A click track that says it reads the beat grid (default grid guidance 3) and records
+    the grid settings of every request."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.info = replace(self.info, uses_beat_grid=True, default_grid_guidance=3.0)
+        self.seen: list[tuple[float, bool]] = []
+
+    def generate(self, requests):
+        self.seen.extend((r.grid_guidance, r.track_beats) for r in requests)
+        return super().generate(requests)
+
+
+def test_grid_guidance_and_beat_tracking_are_live_settings_that_reach_the_model() -> None:
+    """A session starts at the model's own grid guidance with tracking on; ``set`` changes
+    both, acked; grid guidance adds a network copy for a beat-grid model only."""
+    model = GridSpy(period=300)
+    core = run_offline(model, np.zeros(RATE, np.float32), RATE,
+                       ClientSettings(stems=("drums",), r=0.25, w=1, realtime=False))
+    assert model.seen and set(model.seen) == {(3.0, True)}
+    model.seen.clear()
+    settings = ClientSettings(stems=("drums",), r=0.25, w=1, grid_guidance=1.5, track=False,
+                              realtime=False)
+    core = run_offline(model, np.zeros(RATE, np.float32), RATE, settings)
+    assert core.setting("grid_guidance") == (1.5,) and core.setting("track") == (0,)
+    assert set(model.seen) == {(1.5, False)}
+    h = Harness(GridSpy())
+    h.open(A)
+    session = h.server.sessions[h.ids[A][0]]
+    engine = h.server.engine
+    assert session.settings.grid_guidance == 3.0 and engine._items(_Job(session)) == 2
+    h.call(A, protocol.SET, "grid_guidance", 1.0)
+    assert engine._items(_Job(session)) == 1
+    h.call(A, protocol.SET, "guidance", 2.0)
+    h.call(A, protocol.SET, "grid_guidance", 2.0)
+    assert engine._items(_Job(session)) == 3
+    plain = Harness(TinyClickTrack())
+    plain.open(A)
+    plain.call(A, protocol.SET, "grid_guidance", 2.0)
+    (warning,) = plain.messages(A, protocol.WARNING)
+    assert "no beat-grid input: grid_guidance has no effect" in warning.args[1]
+    session = plain.server.sessions[plain.ids[A][0]]
+    assert plain.server.engine._items(_Job(session)) == 1
 
 
 class _Job:

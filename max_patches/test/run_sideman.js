@@ -224,6 +224,9 @@ function transport(cfg) {
   js.message("tick", origin + cfg.position - 64);  // the backlog of input goes out here
   js.message("tick", origin + cfg.position);
   const report = (state) => {
+    // the patch's [snapshot~] of the clock in the same event (cfg.clock_at: samples after
+    // the last tick); without it the script reads the clock as of now
+    if (cfg.clock_at !== undefined) js.message("tr_clock", origin + cfg.position + cfg.clock_at);
     js.message("tr_state", state);
     js.message("tr_timesig", cfg.num, 4);
     js.message("tr_tempo", cfg.bpm);
