@@ -159,8 +159,9 @@ def test_sweep_command_end_to_end(synth_dir: Path, tiny_dir: Path, tmp_path: Pat
     # and its listening control what the client gets for the other song's input.
     song, other = open_dataset(synth_dir)[1], open_dataset(synth_dir)[0]
     context = mix_without(song, "drums")
+    # no_grid: no transport and the server's beat tracking off (TRACK_SETTING)
     settings = ClientSettings(stems=("drums",), r=0.125, w=-1, realtime=False,
-                              seed=song_seed(0, song.id))
+                              seed=song_seed(0, song.id), track=False)
     with live_server(tiny_pipeline(uses_beat_grid=True)) as (_, address):
         live = run_client(context, SR, settings, address, options=RunOptions(fast=True,
                                                                               pings=0))
