@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sideman.client import ClientSettings, read_mono, transport_updates
 from sideman.eval.metrics import beat_f1, track_beats
-from sideman.server.client import ClientSettings, read_mono, transport_updates
-from sideman.server.offline import SimClient, Simulation
+from sideman.eval.simulate import SimClient, Simulation
 
 DEMO = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "demo_input.wav"
 SECONDS = 14.0
