@@ -494,7 +494,7 @@ def test_a_worker_loads_its_own_model_and_gives_the_same_results(tmp_path: Path)
                          ws=(0, 1), plots=False, click_period=SR // 2, span_start=1.0)
     records = run_sweep(config, progress=False).results.records
     jobs, _ = _jobs(config, open_dataset(data), 1.0)
-    group = _worker_group(config, jobs, alias=False)
+    group = _worker_group(config, jobs, alias=())
     assert [c.label for c in group.cells] == ["Track00000/drums/no_grid/r0.125/w0",
                                               "Track00000/drums/no_grid/r0.125/w1"]
     assert [c.record.evaluation for c in group.cells] == [r.evaluation for r in records]
