@@ -4,7 +4,7 @@ A session's own traffic (valid messages from the address the session is bound to
 cost its source: it costs the session (:class:`Bucket`, ``SESSION_RATE``; ``set``,
 ``reset``, ``transport``, ``status`` also ``CONTROL_RATE``). Everything else costs its
 source, for each message (every element of a bundle) one token plus one per datagram sent in
-answer (a ``hello`` costs 19: it is answered with 18): messages from an address no session is
+answer (a ``hello`` costs 21: it is answered with 20): messages from an address no session is
 bound to (``hello``, ``ping``, ``resume``, garbage, messages for sessions that do not exist)
 and messages a bound address sends that are refused (undecodable, unknown address, bad token,
 another session's messages). A datagram is admitted while its source has a token, and what
