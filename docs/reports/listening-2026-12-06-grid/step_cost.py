@@ -12,10 +12,10 @@ import librosa
 import numpy as np
 import torch
 
+from sideman.client import read_mono
 from sideman.models.base import StepRequest
 from sideman.models.registry import load_generator
 from sideman.models.tempo import warm_up
-from sideman.server.client import read_mono
 
 SCALES = (1.0, 5.0)
 
