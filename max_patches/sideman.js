@@ -2,7 +2,7 @@
  * sideman.js: the protocol side of sideman.maxpat, for Max's [js] object (Max 8.5 and later).
  *
  * The wire contract is docs/PROTOCOL.md; this script mirrors the reference client
- * (server/client.py) in the subset of JavaScript that Max 8's [js] runs (ES5: var, function,
+ * (client/core.py) in the subset of JavaScript that Max 8's [js] runs (ES5: var, function,
  * no let/const/arrow functions/classes).
  *
  * How the patch and this script share the work
@@ -347,7 +347,7 @@ function request(key, values) {
 }
 
 // The settings requested after the welcome, each once, r and w in the order that keeps
-// (w + 2) r <= 1 at every point (ClientSettings.requests in server/client.py).
+// (w + 2) r <= 1 at every point (ClientSettings.requests in client/core.py).
 function requests() {
     var current = sm.acks.w ? sm.acks.w[0] : 1;
     var out = [], list = stemList();

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sideman.client import StemWriter
 from sideman.server.app import ServerConfig
-from sideman.server.client import StemWriter
 from sideman.server.testing import (
     ChunkEvent,
     RecordingGenerator,

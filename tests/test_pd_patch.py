@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sideman.client import StemWriter
 from sideman.server import osc, protocol
 from sideman.server.app import ServerConfig
-from sideman.server.client import StemWriter
 from sideman.server.testing import (
     RecordingGenerator,
     TinyClickTrack,
@@ -819,7 +819,7 @@ def test_pd_patch_gets_every_chunk_of_a_real_hop(tmp_path: Path, default_model, 
     if drops["first"] is not None:
         assert drops["last"] == drops["first"], detail
     # What the patch plays is what the chunks say: the reference writer, summed over stems.
-    from sideman.server.client import StemWriter
+    from sideman.client import StemWriter
 
     length = len(recorded) - delay
     writers = {stem: StemWriter(length + 4 * hop) for stem in {c.stem for c in sent}}
