@@ -377,7 +377,9 @@ class StreamingPipeline(Generator):
             seeds.append(step_seed(r.seed, r.step, item.stem))
             variation.append(float(r.variation))
             guidance.append(float(r.guidance))
-            grid_guidance.append(float(r.grid_guidance) if c.uses_beat_grid else 1.0)
+            # no grid: nothing to guide towards (the extra branch would equal the first)
+            grid_guidance.append(float(r.grid_guidance) if c.uses_beat_grid and grid is not None
+                                 else 1.0)
         dev = self.device
         cond = Conditioning(
             mixture=torch.stack(mix).to(dev), mixture_known=torch.stack(mix_known).to(dev),

@@ -793,3 +793,7 @@ def test_grid_guidance_is_validated_and_ignored_by_a_model_without_the_grid() ->
     outs = [plain.generate([request(plain, plain.new_stream(), 3, g, grid_guidance=s)])[0]
             for s in (1.0, 3.0)]
     np.testing.assert_array_equal(outs[0].audio["bass"], outs[1].audio["bass"])
+    # a beat-grid model given no grid has nothing to be guided towards: the plain model
+    gridless = [pipe.generate([request(pipe, pipe.new_stream(), 3, g, grid_guidance=s)])[0]
+                for s in (1.0, 3.0)]
+    np.testing.assert_array_equal(gridless[0].audio["bass"], gridless[1].audio["bass"])
