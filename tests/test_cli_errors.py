@@ -181,6 +181,15 @@ def test_data_commands_take_the_data_set_either_way(tmp_path: Path, capsys) -> N
     assert_one_error(err, "sideman data info", "is not a directory")
 
 
+def test_a_model_folder_without_a_model_is_one_line(tmp_path: Path, capsys) -> None:
+    """A checkpoint error (no config.json) is the user's input, not a crash."""
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    code, err = run(["train", "probe", "--model", str(empty), "--data", str(tmp_path)], capsys)
+    assert code == 2
+    assert_one_error(err, "sideman train probe", "config.json not found")
+
+
 def test_train_check_lists_take_spaces_or_commas() -> None:
     from sideman.cli.main import build_parser
 
