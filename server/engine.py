@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sideman.models.base import Generator, StepRequest, StepResult, network_copies
-from sideman.models.tempo import pulse
+from sideman.models.tempo import pulse, warm_up
 
 from . import protocol
 from .clock import Clock
@@ -179,9 +179,12 @@ class Engine:
         if len(info.stems) >= 2:
             calls.append((1, 2))
         seconds: dict[str, float] = {}
+        if info.uses_beat_grid:
+            # the beat tracker's first use compiles (numba, seconds): here, untimed, not in
+            # the cost model's figures (it would refuse live hops) nor in a session's step
+            warm_up(geometry.sample_rate)
         for num_steps, stems in calls:
-            # a steady pulse with beat tracking on: the tracker's first use (numba compiles
-            # it, seconds) happens here, not in a live session's first step
+            # a steady pulse with beat tracking on, so the figures include the tracker
             mixture = np.zeros(geometry.window_samples, np.float32)
             beat = pulse(geometry.sample_rate, geometry.window_samples / geometry.sample_rate)
             mixture[:beat.size] = beat[:mixture.size]

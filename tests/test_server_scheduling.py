@@ -550,3 +550,23 @@ def test_offline_driver_with_a_lossy_downlink_counts_what_it_dropped() -> None:
         covered[a:min(b, n)] = True
     grid = np.arange(0, n, 100)
     assert np.flatnonzero(core.writers["piano"].buffer).tolist() == grid[covered[grid]].tolist()
+
+
+def test_a_fresh_servers_warm_up_leaves_the_default_live_hop_allowed() -> None:
+    """In a new process (nothing compiled yet), the engine's warm-up with the embedded model
+    predicts a model call well inside the default live hop (r 0.25: 1.49 s). The beat
+    tracker's first use compiles for seconds; timed inside the warm-up it made the cost model
+    refuse every live hop (``sideman demo`` failed: 'a hop of 1486 ms is shorter than one
+    model call')."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json; from sideman.models.registry import load_generator; "
+            "from sideman.server.app import Server, ServerConfig; "
+            "s = Server(load_generator('default'), ServerConfig(log_interval=0)); "
+            "s.engine.warmup(); print(json.dumps(s.engine.cost.predict(1, 1)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)
+    predicted = json.loads(out.stdout.strip().splitlines()[-1])
+    assert predicted < 1.0, f"one model call predicted at {predicted:.2f} s"
