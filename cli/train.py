@@ -19,6 +19,10 @@ from .config_file import add_config_option, add_preset
 from .main import CommandError, Flatten, data_path, list_of, split_name
 from .options import BATCH_THREADS, threads_option
 
+#: What a training command's bad input raises (a value, a missing file, a folder that holds
+#: no model): one line, not a traceback.
+INPUT_ERRORS = (ValueError, FileNotFoundError, GeneratorError)
+
 if TYPE_CHECKING:
     from sideman.training.loop import LoopOptions
     from sideman.training.stage import DataOptions
@@ -381,7 +385,7 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
             init=args.init)
         loop = _loop_options(args)
         model = train_ldm(options, _data_options(args), loop, resume=args.resume)
-    except (ValueError, FileNotFoundError, GeneratorError) as exc:
+    except INPUT_ERRORS as exc:
         raise CommandError(f"{exc}") from None
     print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
     return 0
@@ -399,7 +403,7 @@ def _cmd_cd(args: argparse.Namespace) -> int:
                             huber_c=args.huber_c, default_steps=args.sample_steps)
         loop = _loop_options(args)
         model = train_cd(options, _data_options(args), loop, resume=args.resume)
-    except (ValueError, FileNotFoundError, GeneratorError) as exc:
+    except INPUT_ERRORS as exc:
         raise CommandError(f"{exc}") from None
     print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
     return 0
@@ -419,7 +423,7 @@ def _cmd_check_model(args: argparse.Namespace) -> int:
             num_steps=args.num_steps, seconds=args.seconds, out=args.out, wavs=args.wavs,
             seed=args.seed, progress=not args.no_progress, codec_weights=args.codec_weights)
         report = run_check(options)
-    except (ValueError, FileNotFoundError, GeneratorError) as exc:
+    except INPUT_ERRORS as exc:
         raise CommandError(f"{exc}") from None
     print(report["table"])
     print(f"results: {args.out / 'check.json'}")
@@ -442,7 +446,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         report = run_probe(args.model, str(args.data), cache=args.cache, windows=args.windows,
                            sigmas=sigmas, codec_weights=args.codec_weights,
                            progress=not args.no_progress, history=not args.no_history)
-    except (ValueError, FileNotFoundError, GeneratorError) as exc:
+    except INPUT_ERRORS as exc:
         raise CommandError(f"{exc}") from None
     print(probe_table(report))
     if args.json is not None:

@@ -37,6 +37,11 @@ STEMS: tuple[str, ...] = ("bass", "drums", "guitar", "piano")
 MAX_GUIDANCE = 5.0
 
 
+def guidance_allowed(value: float) -> bool:
+    """Whether ``value`` is a guidance scale a request or a model's default may hold."""
+    return math.isfinite(value) and 0.0 <= value <= MAX_GUIDANCE
+
+
 def network_copies(guidance: float, grid_guidance: float, uses_beat_grid: bool) -> int:
     """How many copies of an item every network call evaluates: the conditional one, plus one
     for mixture guidance and one for grid guidance (beat-grid models) when in use."""
@@ -186,7 +191,7 @@ class StepRequest:
             raise GeneratorError(f"unknown stems {unknown}; this model generates {info.stems}")
         for name in ("guidance", "grid_guidance"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and 0.0 <= value <= MAX_GUIDANCE):
+            if not guidance_allowed(value):
                 raise GeneratorError(f"{name} must be in [0, {MAX_GUIDANCE:g}], got {value!r}")
         if not (1 <= self.num_steps <= info.max_steps):
             raise GeneratorError(f"num_steps must be in [1, {info.max_steps}], "

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import MAX_GUIDANCE, STEMS, GeneratorError, ModelInfo
+from .base import MAX_GUIDANCE, STEMS, GeneratorError, ModelInfo, guidance_allowed
 from .codecs import CODEC_NAMES, Codec
 from .conditioning import BEAT_PHASES
 from .samplers import SAMPLERS
@@ -137,8 +137,7 @@ class ModelConfig:
             raise ConfigError(f"history_planes must be true or false, got "
                               f"{self.history_planes!r}")
         if not (isinstance(self.default_grid_guidance, int | float)
-                and math.isfinite(self.default_grid_guidance)
-                and 0 <= self.default_grid_guidance <= MAX_GUIDANCE):
+                and guidance_allowed(self.default_grid_guidance)):
             raise ConfigError(f"default_grid_guidance must be in [0, {MAX_GUIDANCE:g}], got "
                               f"{self.default_grid_guidance!r}")
         if self.kind not in KINDS:

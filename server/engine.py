@@ -183,11 +183,11 @@ class Engine:
             # the beat tracker's first use compiles (numba, seconds): here, untimed, not in
             # the cost model's figures (it would refuse live hops) nor in a session's step
             warm_up(geometry.sample_rate)
+        # a steady pulse with beat tracking on, so the figures include the tracker
+        mixture = np.zeros(geometry.window_samples, np.float32)
+        beat = pulse(geometry.sample_rate, geometry.window_samples / geometry.sample_rate)
+        mixture[:beat.size] = beat[:mixture.size]
         for num_steps, stems in calls:
-            # a steady pulse with beat tracking on, so the figures include the tracker
-            mixture = np.zeros(geometry.window_samples, np.float32)
-            beat = pulse(geometry.sample_rate, geometry.window_samples / geometry.sample_rate)
-            mixture[:beat.size] = beat[:mixture.size]
             request = StepRequest(
                 stream=self.generator.new_stream(), step=0, geometry=geometry,
                 mixture=mixture, stems=info.stems[:stems], num_steps=num_steps,
