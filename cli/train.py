@@ -1,4 +1,5 @@
-"""``sideman data cache`` and ``sideman train ldm | cd | check``: parsing in one place.
+"""``sideman data cache`` and ``sideman train ldm | cd | check | probe | beats``: parsing in one
+place.
 
 Handlers import torch lazily (``sideman --help`` stays quick) and turn the parsed options
 into the option dataclasses the training modules take.
@@ -37,6 +38,9 @@ SMOKE_LDM = {"unet": "tiny", "window-frames": 64, "hops": "8,16"}
 #: Each stage's optimisation defaults (shown by --help).
 LDM_LOOP = {"steps": 20000, "batch_size": 16, "lr": 3e-4, "warmup": 500,
             "checkpoint_every": 500, "valid_every": 500, "log_every": 10, "ema_decay": 0.999}
+BEATS_LOOP = {"steps": 6000, "batch_size": 32, "lr": 2e-3, "warmup": 100,
+              "checkpoint_every": 500, "valid_every": 250, "log_every": 50, "ema_decay": 0.99}
+BEAT_FRAMES = 256
 CD_LOOP = {"steps": 5000, "batch_size": 16, "lr": 5e-5, "warmup": 100,
            "checkpoint_every": 250, "valid_every": 250, "log_every": 10, "ema_decay": 0.999}
 
@@ -96,8 +100,13 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _add_common(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
-    """Options both stages take: data, windows, masks, optimisation, bookkeeping; ``loop``
-    holds the stage's optimisation defaults."""
+    """Options both diffusion stages take: data, windows, masks, optimisation, bookkeeping;
+    ``loop`` holds the stage's optimisation defaults."""
+    _add_window_data(p)
+    _add_loop(p, loop)
+
+
+def _add_window_data(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--data", type=Path, required=True, help="data set directory")
     d.add_argument("--cache", type=Path, default=None,
@@ -132,6 +141,11 @@ def _add_common(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
                    help="share of items drawn from the focus look-aheads (default 0.25)")
     d.add_argument("--valid-windows", type=int, default=64,
                    help="fixed validation windows (default 64)")
+
+
+def _add_loop(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
+    """Optimisation and bookkeeping options (:class:`LoopOptions`) with the stage's
+    defaults."""
     o = p.add_argument_group("optimisation")
     o.add_argument("--out", type=Path, required=True, help="run directory")
     o.add_argument("--steps", type=int, default=loop["steps"],
@@ -190,7 +204,7 @@ def _add_smoke(p: argparse.ArgumentParser, preset: Mapping[str, object]) -> None
 
 def register_train(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
-        "train", help="train the latent diffusion teacher, distil it, check it",
+        "train", help="train the latent diffusion teacher, distil it, check it; the beat tracker",
         description="Training runs on one CPU, one GPU, or several GPUs with "
                     "`accelerate launch -m sideman.cli train ...`.")
     group = train.add_subparsers(dest="train_command", metavar="STAGE")
@@ -337,6 +351,25 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(func=_cmd_probe)
 
+    beats = group.add_parser(
+        "beats", help="train the learned beat tracker the server follows without a host grid",
+        description="A small temporal convolution network over log-mel frames that marks "
+                    "beats and downbeats, trained on random mixes of annotated songs' stems. "
+                    "Validation reports librosa's beat tracker over its activation and over "
+                    "the onset envelope (what the server used before) on valid songs mixed "
+                    "without drums and without bass. Copy OUT/model to models/weights/beats "
+                    "to ship it.")
+    d = beats.add_argument_group("data")
+    d.add_argument("--data", type=Path, required=True,
+                   help="data set with beat annotations (sideman data synth)")
+    d.add_argument("--frames", type=int, default=BEAT_FRAMES,
+                   help=f"frames per training crop (default {BEAT_FRAMES}: the live window)")
+    d.add_argument("--valid-songs", type=int, default=10,
+                   help="validation songs (default 10)")
+    _add_loop(beats, BEATS_LOOP)
+    _add_smoke(beats, {k: v for k, v in SMOKE_LOOP.items() if k != "valid-windows"})
+    beats.set_defaults(func=_cmd_beats)
+
 
 def _loop_options(args: argparse.Namespace) -> LoopOptions:
     from sideman.training.loop import LoopOptions
@@ -406,6 +439,22 @@ def _cmd_cd(args: argparse.Namespace) -> int:
     except INPUT_ERRORS as exc:
         raise CommandError(f"{exc}") from None
     print(f"model: {model}  (loss curve: {args.out / 'loss.png'})")
+    return 0
+
+
+def _cmd_beats(args: argparse.Namespace) -> int:
+    import torch
+
+    from sideman.training.beat_tracker import BeatTrainOptions, train_beats
+
+    torch.set_num_threads(args.threads)
+    try:
+        options = BeatTrainOptions(data=args.data, frames=args.frames,
+                                   valid_songs=args.valid_songs, progress=not args.no_progress)
+        model = train_beats(options, _loop_options(args), resume=args.resume)
+    except INPUT_ERRORS as exc:
+        raise CommandError(f"{exc}") from None
+    print(f"beat tracker: {model}  (loss curve: {args.out / 'loss.png'})")
     return 0
 
 
