@@ -15,7 +15,7 @@ from typing import Any
 
 from .config_file import add_config_option
 from .main import INTERRUPTED, CommandError, Flatten, list_of, split_name
-from .options import BATCH_THREADS, threads_option
+from .options import BATCH_THREADS, GRID_TRACKER_HELP, threads_option
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,8 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                         help="mixture guidance 0..5 (default: the server's, 1 = off)")
     client.add_argument("--grid-guidance", type=float, default=None,
                         help="beat-grid guidance 0..5 (default: the model's; 1 = off)")
+    client.add_argument("--grid-tracker", default="learned", metavar="learned|onsets|DIR",
+                        help=GRID_TRACKER_HELP + " (the tracked condition of --beat-grid)")
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade at the head of each region (default: the server's)")
     client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",
@@ -314,7 +316,7 @@ def config_from_args(args: argparse.Namespace):
         ws=tuple(args.ws), beat_grid=BEAT_GRID_NAMES.get(args.beat_grid, args.beat_grid),
         steps=args.steps, seed=args.seed,
         variation=args.variation, guidance=args.guidance, grid_guidance=args.grid_guidance,
-        xfade=args.xfade, delay=args.delay,
+        grid_tracker=args.grid_tracker, xfade=args.xfade, delay=args.delay,
         refine=not args.no_refine, realtime=args.realtime, latency=latency, up=link,
         down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
         tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,

@@ -26,6 +26,7 @@ from sideman.server.protocol import DEFAULT_PORT
 
 from .main import INTERRUPTED, CommandError, listen_port, port
 from .options import (
+    GRID_TRACKER_HELP,
     server_limits,
     server_options,
     stream_options,
@@ -60,6 +61,8 @@ def _model_options(parser: argparse.ArgumentParser, default: str) -> None:
                         help="torch device of the model, e.g. cuda or cuda:1 (default cpu)")
     parser.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                         help="music2latent codec weights (default: the package's own location)")
+    parser.add_argument("--grid-tracker", default="learned", metavar="learned|onsets|DIR",
+                        help=GRID_TRACKER_HELP)
     parser.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
                         help="clicktrack: impulse every N samples of the client clock "
                              "(default 4410)")
@@ -145,6 +148,7 @@ def _load_generator(args: argparse.Namespace):
         options["delay_per_step"] = args.click_delay_per_step
     else:
         options["device"] = args.device
+        options["beat_tracker"] = args.grid_tracker
         if args.codec_weights is not None:
             options["codec_weights"] = args.codec_weights
     try:

@@ -115,3 +115,10 @@ def timeout_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connect-timeout", type=float, default=o.handshake_timeout, metavar="S",
                    help="give up when the server does not answer hello or set within S s "
                         f"(default {o.handshake_timeout:g})")
+
+
+#: ``--grid-tracker`` (serve, demo, client, eval sweep): models.tempo.envelope_for's choices.
+GRID_TRACKER_HELP = ("what the beat grid is tracked in when the host sends no transport: the "
+                     "shipped learned beat tracker (default learned), librosa's onset "
+                     "envelope (onsets), or a directory of learned weights (sideman train "
+                     "beats)")

@@ -127,6 +127,8 @@ class SweepConfig:
     variation: float | None = None
     guidance: float | None = None
     grid_guidance: float | None = None
+    #: what the tracked condition's grid is tracked in (models.tempo.envelope_for)
+    grid_tracker: str = "learned"
     xfade: int | None = None
     delay: int = 0
     refine: bool = True
@@ -383,6 +385,8 @@ def _load_model(config: SweepConfig) -> Generator:
     else:
         if config.device != "cpu":
             options["device"] = config.device
+        if config.grid_tracker != "learned":
+            options["beat_tracker"] = config.grid_tracker
         if config.codec_weights is not None:
             options["codec_weights"] = config.codec_weights
     return load_generator(config.model, **options)

@@ -43,6 +43,7 @@ from .base import (
     Transport,
     step_seed,
 )
+from .beatnet import BeatNetError
 from .checkpoint import build_denoiser, load_denoiser, save_pretrained
 from .codecs import Codec, build_codec
 from .conditioning import Conditioning, beat_planes, window_masks
@@ -60,7 +61,7 @@ from .samplers import (
     sample_heun,
     tempered_sigmas,
 )
-from .tempo import GridTracker
+from .tempo import Envelope, GridTracker, envelope_for, onset_envelope
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class PipelineStream(StreamState):
         self.owner = owner
         self.tracks: dict[str, LatentTrack] = {}
         #: the beat heard so far (used when the request asks to track it)
-        self.beats = GridTracker(owner.config.sample_rate)
+        self.beats = GridTracker(owner.config.sample_rate, envelope=owner.beat_envelope)
 
     def track(self, stem: str) -> LatentTrack:
         if stem not in self.tracks:
@@ -169,7 +170,8 @@ class StreamingPipeline(Generator):
     """Codec + denoiser + sampler with per-stream state (see the module docstring)."""
 
     def __init__(self, denoiser: Denoiser, codec: Codec, config: ModelConfig, *,
-                 device: str | torch.device = "cpu", sampler: str | None = None) -> None:
+                 device: str | torch.device = "cpu", sampler: str | None = None,
+                 beat_tracker: str = "learned") -> None:
         config.check_codec(codec)
         if denoiser.parameterization != config.parameterization:
             raise GeneratorError(f"denoiser is {denoiser.parameterization!r} but the config "
@@ -185,13 +187,23 @@ class StreamingPipeline(Generator):
         self.info: ModelInfo = config.model_info()
         self._silence = codec.silence_latent().float().cpu()
         self._warned: set[tuple[int, int]] = set()
+        #: what the beat grid is tracked in when the host sends no transport (models.tempo)
+        self.beat_envelope: Envelope = onset_envelope
+        self.beat_tracker = "none"
+        if config.uses_beat_grid:
+            try:
+                self.beat_envelope, self.beat_tracker = envelope_for(beat_tracker,
+                                                                     config.sample_rate)
+            except BeatNetError as exc:
+                raise GeneratorError(f"beat_tracker {beat_tracker!r}: {exc}") from None
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, directory: str | Path, *, codec: Codec | None = None,
                         device: str | torch.device = "cpu", sampler: str | None = None,
                         channels_last: bool | None = None,
-                        codec_options: dict[str, Any] | None = None) -> StreamingPipeline:
+                        codec_options: dict[str, Any] | None = None,
+                        beat_tracker: str = "learned") -> StreamingPipeline:
         """Load a checkpoint; build its codec from the recorded parameters unless given.
 
         ``codec_options`` are runtime options of the codec (e.g. ``weights`` for
@@ -204,7 +216,8 @@ class StreamingPipeline(Generator):
         if codec is None:
             codec = build_codec(config.codec, config.codec_params, device=device,
                                 **(codec_options or {}))
-        return cls(denoiser, codec, config, device=device, sampler=sampler)
+        return cls(denoiser, codec, config, device=device, sampler=sampler,
+                   beat_tracker=beat_tracker)
 
     @classmethod
     def random(cls, config: ModelConfig, codec: Codec, *, seed: int = 0,
@@ -500,7 +513,7 @@ class StreamingPipeline(Generator):
 
 
 RUNTIME_OPTIONS = ("device", "sampler", "codec", "codec_options", "codec_weights",
-                   "channels_last")
+                   "channels_last", "beat_tracker")
 
 
 def _available_device(spec: str | torch.device) -> torch.device:
@@ -529,7 +542,9 @@ def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
     Options: ``device`` (default cpu), ``sampler`` (override the config's), ``codec`` (a
     built :class:`~.codecs.Codec`), ``codec_options`` (dict of codec runtime options),
     ``codec_weights`` (shortcut for ``codec_options={"weights": ...}``, music2latent),
-    ``channels_last`` (default: on CPU).
+    ``channels_last`` (default: on CPU), ``beat_tracker`` (what a beat grid is tracked in
+    without a host transport: ``learned``, the default, ``onsets``, or a directory of learned
+    weights; :func:`~.tempo.envelope_for`).
     """
     unknown = sorted(set(options) - set(RUNTIME_OPTIONS))
     if unknown:
@@ -552,5 +567,5 @@ def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
     return StreamingPipeline.from_pretrained(
         directory, codec=options.get("codec"), device=device,
         sampler=options.get("sampler"), channels_last=options.get("channels_last"),
-        codec_options=codec_options,
+        codec_options=codec_options, beat_tracker=options.get("beat_tracker") or "learned",
     )

@@ -1,4 +1,5 @@
-"""Does the embedded default model listen? Its drums follow the beat grid it is given.
+"""Does the embedded default model listen? Its drums follow the beat grid it is given, and
+without a host grid, the beat the server tracks in what it hears.
 
 The listening control of docs/EVAL.md in small: the demo song (its drums taken out) streams
 through the server's own code (fast mode, default settings, so the model's own grid
@@ -31,11 +32,15 @@ def _beats() -> tuple[np.ndarray, list[float]]:
     return times, [float(r[0]) for r in rows if int(r[1]) == 1]
 
 
-def _drums(model, audio: np.ndarray, rate: int, beats: np.ndarray, downbeats: list[float]
-           ) -> np.ndarray:
+def _drums(model, audio: np.ndarray, rate: int, beats: np.ndarray | None,
+           downbeats: list[float] | None) -> np.ndarray:
+    """The drums made for ``audio``: with ``beats`` as the host's transport, or (``None``)
+    with the grid the server tracks in the audio."""
     settings = ClientSettings(stems=("drums",), r=0.25, w=1, seed=3, realtime=False)
+    transport = (() if beats is None else
+                 transport_updates(list(beats), rate, downbeats=downbeats))
     client = SimClient(audio=audio, rate=rate, settings=settings, name="listening",
-                       transport=transport_updates(list(beats), rate, downbeats=downbeats))
+                       transport=transport)
     core = Simulation(model).run([client])[0]
     return core.writers["drums"].buffer[:audio.size]
 
@@ -57,5 +62,29 @@ def test_the_default_drums_follow_the_beat_grid_they_are_given(default_model) ->
                          [d + half for d in downbeats]))
     print(f"beat F1 against the true beats: own grid {own:.3f}, grid half a beat off "
           f"{other:.3f}")
+    assert own >= 0.5, own
+    assert own >= 1.5 * other, (own, other)
+
+
+def test_without_a_host_grid_the_default_drums_follow_what_they_hear(default_model) -> None:
+    """The same song, no transport: the server tracks the beat in the mix (the shipped
+    learned tracker). The control is the same song started half a beat later, scored
+    against the song's own beats: drums that follow what they hear land between them."""
+    audio, rate = read_mono(DEMO)
+    audio = audio[:int(SECONDS * rate)]
+    beats, _ = _beats()
+    half = 0.5 * float(np.median(np.diff(beats)))
+    scored = (beats >= SCORE_FROM) & (beats < SECONDS)
+
+    def score(drums: np.ndarray, shift: float = 0.0) -> float:
+        start = int((SCORE_FROM + shift) * rate)
+        found = track_beats(drums[start:start + int((SECONDS - SCORE_FROM) * rate)], rate)
+        return beat_f1(found + SCORE_FROM, beats[scored])
+
+    own = score(_drums(default_model, audio, rate, None, None))
+    late = np.concatenate([np.zeros(round(half * rate), np.float32), audio])
+    other = score(_drums(default_model, late, rate, None, None))
+    print(f"tracked grid, beat F1 against the true beats: own {own:.3f}, the song half a "
+          f"beat late {other:.3f}")
     assert own >= 0.5, own
     assert own >= 1.5 * other, (own, other)

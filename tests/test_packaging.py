@@ -45,3 +45,11 @@ def test_building_the_package_prints_no_setuptools_warning(tmp_path: Path) -> No
     ours = [line for line in text.splitlines() if re.search(r"SetuptoolsWarning|"
             r"BuildBackendWarning|SetuptoolsDeprecationWarning", line)]
     assert not ours, "\n".join(ours)
+    # the embedded model and beat tracker ship in the wheel
+    import zipfile
+
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in ("default", "beats"):
+        for name in ("config.json", "model.safetensors"):
+            assert f"sideman/models/weights/{folder}/{name}" in names, (folder, name)
