@@ -3,12 +3,15 @@
 A model with the beat-grid input (:func:`~.conditioning.beat_planes`) follows the grid it is
 given; without the host's transport it would get none and has to guess the timing of the
 region it generates from the mix alone, which lies a hop or more past the last sample heard.
-:func:`track_transport` runs librosa's beat tracker (Ellis 2007) over the known part of a
-step's window and extends the beats it finds as one steady :class:`~.base.Transport` over
-the region, so the grid always comes from what the model hears.
+:func:`track_transport` and, with a memory per stream, :class:`GridTracker` run librosa's
+beat tracker (Ellis 2007) over an envelope of the heard audio and extend the beats it finds
+as one steady :class:`~.base.Transport` over the region, so the grid always comes from what
+the model hears.
 
-The bar is not tracked: ``beat_in_bar`` is 0 at the last tracked beat (the bar planes are
-right in tempo, arbitrary in phase). A host transport, when sent, always wins.
+The envelope is the shipped learned tracker's beat activation (:mod:`.beatnet`, the
+default: its downbeat activation also gives the bar, :func:`bar_of`) or librosa's onset
+strength (``beat_tracker="onsets"``: the bar is then not tracked, ``beat_in_bar`` is 0 at
+the last tracked beat). A host transport, when sent, always wins.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ if TYPE_CHECKING:
     from .beatnet import BeatNet
 
 #: What the beat tracker runs over: mono audio and its rate → one value per
-#: :data:`ONSET_HOP` samples (frame ``f`` centred on sample ``f·ONSET_HOP``). Librosa's onset
-#: strength (:func:`onset_envelope`) or a learned beat activation (:func:`learned_envelope`).
+#: :data:`ONSET_HOP` samples (frame ``f`` centred on sample ``f·ONSET_HOP``), ``(frames,)``,
+#: or beat and downbeat rows ``(2, frames)``. Librosa's onset strength
+#: (:func:`onset_envelope`) or a learned activation (:func:`learned_envelope`).
 Envelope = Callable[[np.ndarray, int], np.ndarray]
 
 #: Less known audio than this (seconds) gives no grid: too few beats to set a tempo.
@@ -50,6 +54,14 @@ TIGHTNESS = 100.0
 TEMPO_RANGE = (55.0, 210.0)
 #: Each tracked beat moves to the envelope's peak within this many frames (sub-frame).
 REFINE_FRAMES = 2
+#: A tracked beat whose envelope is below this share of the recent beats' median is dropped.
+WEAK_BEAT = 0.25
+#: Bar lengths (beats) a downbeat activation chooses between.
+METERS = (2, 3, 4)
+#: A shorter meter wins when it scores at least this share of the best.
+METER_MARGIN = 0.9
+#: Below this peak the downbeat activation says nothing: the bar is not tracked.
+MIN_DOWNBEAT = 0.2
 
 
 def pulse(sample_rate: int, seconds: float, *, bpm: float = 120.0, first: float = 0.0
@@ -112,7 +124,7 @@ def learned_envelope(net: BeatNet) -> Envelope:
     rate and hop must be the stream's and :data:`ONSET_HOP`: :func:`envelope_for` checks)."""
 
     def envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        return net.activation(audio)[0]
+        return net.activation(audio)
 
     return envelope
 
@@ -142,7 +154,14 @@ def grid_from_envelope(envelope: np.ndarray, sample_rate: int, *, start: int,
                        beats_per_bar: int = 4) -> Transport | None:
     """The steady grid through the latest beats librosa's tracker finds in ``envelope``
     (frame 0 at absolute model-clock sample ``start``): its tempo estimate refined by the
-    least-squares line through the last :data:`FIT_BEATS` beats (period and phase)."""
+    least-squares line through the last :data:`FIT_BEATS` beats (period and phase).
+
+    With a downbeat row (``envelope`` of shape ``(2, frames)``) the bar is tracked too
+    (:func:`bar_of`); otherwise the grid has ``beats_per_bar`` and its last beat starts a bar.
+    """
+    envelope = np.asarray(envelope, np.float32)
+    downbeat = envelope[1] if envelope.ndim == 2 and envelope.shape[0] > 1 else None
+    envelope = envelope[0] if envelope.ndim == 2 else envelope
     if envelope.size == 0 or float(envelope.max(initial=0.0)) < MIN_ONSET:
         return None
     lo, hi = TEMPO_RANGE
@@ -155,11 +174,18 @@ def grid_from_envelope(envelope: np.ndarray, sample_rate: int, *, start: int,
     bpm = float(np.atleast_1d(tempo)[0])
     if frames.size < 3 or not 20.0 <= bpm <= 400.0:
         return None
-    beats = _refine(envelope, frames)[-FIT_BEATS:] * ONSET_HOP
+    refined = _refine(envelope, frames)
+    # a beat the tracker placed where the envelope is nearly flat (its dynamic programming
+    # runs past the last real beat at the end) would pull the fit off the grid
+    strength = envelope[np.clip(np.round(refined).astype(int), 0, envelope.size - 1)]
+    refined = refined[strength >= WEAK_BEAT * float(np.median(strength[-2 * FIT_BEATS:]))]
+    if refined.size < 3:
+        return None
+    beats = refined[-FIT_BEATS:] * ONSET_HOP
     # beat i lies on grid line n_i (counted in librosa's period from the last beat); the line
     # through (n_i, b_i) gives the period (local, free of librosa's tempo-bin rounding) and
     # the anchor
-    guess = 60.0 * sample_rate / bpm
+    guess = float(np.median(np.diff(beats)))  # the beats' own spacing, not a tempo bin's
     lines = np.round((beats - beats[-1]) / guess)
     if np.ptp(lines) >= 2:
         period, anchor = np.polyfit(lines, beats, 1)
@@ -168,8 +194,36 @@ def grid_from_envelope(envelope: np.ndarray, sample_rate: int, *, start: int,
     bpm = 60.0 * sample_rate / float(period)
     if not 20.0 <= bpm <= 400.0:
         return None
+    bar = None if downbeat is None else bar_of(downbeat, anchor / ONSET_HOP,
+                                               period / ONSET_HOP)
+    meter, in_bar = bar if bar is not None else (beats_per_bar, 0)
     return Transport(bpm=bpm, beat_position=round(start + float(anchor)),
-                     beats_per_bar=beats_per_bar, beat_in_bar=0)
+                     beats_per_bar=meter, beat_in_bar=in_bar)
+
+
+def bar_of(downbeat: np.ndarray, anchor: float, period: float) -> tuple[int, int] | None:
+    """Beats per bar and the place in its bar of the grid's beat at frame ``anchor`` (beats
+    every ``period`` frames before it), from a downbeat activation; ``None`` when it is too
+    weak or too short (fewer than two bars of :data:`METERS`' longest) to tell.
+
+    Each meter and offset is scored by the mean activation at the beats it calls downbeats;
+    the shortest meter within :data:`METER_MARGIN` of the best wins (a 2/4 bar's downbeats
+    are also every other 4/4 bar's).
+    """
+    lines = np.arange(0, -int(anchor // period) - 1, -1)
+    frames = np.round(anchor + lines * period).astype(int)
+    if lines.size < 2 * max(METERS):
+        return None
+    near = np.stack([downbeat[np.clip(frames + d, 0, downbeat.size - 1)] for d in (-1, 0, 1)])
+    value = near.max(axis=0)
+    if float(value.max()) < MIN_DOWNBEAT:
+        return None
+    best = {m: max(range(m), key=lambda o: float(value[(-lines) % m == o].mean()))
+            for m in METERS}
+    score = {m: float(value[(-lines) % m == best[m]].mean()) for m in METERS}
+    top = max(score.values())
+    meter = min(m for m in METERS if score[m] >= METER_MARGIN * top)
+    return meter, best[meter]
 
 
 def _refine(envelope: np.ndarray, frames: np.ndarray, reach: int = REFINE_FRAMES
@@ -181,6 +235,8 @@ def _refine(envelope: np.ndarray, frames: np.ndarray, reach: int = REFINE_FRAMES
     for i, f in enumerate(frames):
         lo, hi = max(0, int(f) - reach), min(n, int(f) + reach + 1)
         p = lo + int(np.argmax(envelope[lo:hi]))
+        if envelope[p] <= envelope[int(f)]:  # no higher peak near: stay
+            p = int(f)
         if 0 < p < n - 1:
             a, b, c = envelope[p - 1], envelope[p], envelope[p + 1]
             den = a - 2 * b + c
@@ -204,7 +260,7 @@ class GridTracker:
         self.sample_rate = sample_rate
         self.envelope: Envelope = envelope or onset_envelope
         self.memory = max(1, int(memory_seconds * sample_rate / ONSET_HOP))
-        self.frames: dict[int, float] = {}
+        self.frames: dict[int, np.ndarray] = {}  # envelope rows per absolute frame
 
     def reset(self) -> None:
         self.frames.clear()
@@ -219,10 +275,10 @@ class GridTracker:
         heard = _heard(audio, known)
         first = start // ONSET_HOP
         if heard is not None:
-            envelope = self.envelope(heard, self.sample_rate)
-            for i, value in enumerate(envelope):
+            envelope = np.atleast_2d(self.envelope(heard, self.sample_rate))
+            for i in range(envelope.shape[1]):
                 if i >= EDGE_FRAMES or first + i not in self.frames:
-                    self.frames[first + i] = float(value)
+                    self.frames[first + i] = envelope[:, i]
         end = first + (known + ONSET_HOP - 1) // ONSET_HOP  # one past the last heard frame
         newest = max(self.frames, default=end)
         for old in [f for f in self.frames if f < newest - self.memory]:
@@ -232,6 +288,6 @@ class GridTracker:
             lo -= 1
         if (end - lo) * ONSET_HOP < MIN_SECONDS * self.sample_rate:
             return None
-        envelope = np.array([self.frames[f] for f in range(lo, end)], dtype=np.float32)
+        envelope = np.stack([self.frames[f] for f in range(lo, end)], axis=1)
         return grid_from_envelope(envelope, self.sample_rate, start=lo * ONSET_HOP,
                                   beats_per_bar=beats_per_bar)
