@@ -464,7 +464,7 @@ class ServerSampler:
         c = s.counters
         with s.lock:
             # The server's own structures that could grow: session buffers and its tables.
-            buffers = sum(x.input.data.nbytes + x.input.mask.nbytes for x in s.sessions.values())
+            buffers = sum(x.buffer_bytes() for x in s.sessions.values())
             tables = (len(s._nonces) + len(s._bound) + len(c.drops_by_source)
                       + len(c.by_source) + (0 if s.guard is None else len(s.guard)))
             sessions = len(s.sessions)

@@ -25,11 +25,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from sideman.models.geometry import ClockMap, Geometry
+
+if TYPE_CHECKING:  # for the type checker only: session.py imports this module, not the reverse
+    from .resample import Resampler
+    from .session import Session
+    from .settings import Settings
 
 #: Seconds kept between the predicted end of a step and its deadline.
 SAFETY = 0.003
@@ -39,19 +44,29 @@ MAX_STEPS_PER_POLL = 256
 
 class SessionView(Protocol):
     """What the scheduler reads of a session (:class:`~.session.Session` is one; the
-    scheduler does not import it: session.py builds on this module, not the reverse)."""
+    scheduler does not import it at run time: session.py builds on this module, not the
+    reverse)."""
 
-    closed: bool
-    started: bool
-    epoch: int
-    mark: int  #: the highest ``mark`` position received (-1: none)
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def started(self) -> bool: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def mark(self) -> int:
+        """The highest ``mark`` position received (-1: none)."""
+    @property
+    def geometry(self) -> Geometry: ...
+    @property
+    def settings(self) -> Settings: ...
     client_rate: int
-    geometry: Geometry
     clock_map: ClockMap
-    settings: Any  #: :class:`~.settings.Settings`
-    input: Any  #: :class:`~.session.InputBuffer`
-    resampler: Any  #: :class:`~.resample.Resampler`
-    clock: Any  #: :class:`~.session.ClientClockEstimate`
+    resampler: Resampler
+
+    def capture_position(self, now: float) -> float | None: ...
+
+    def received(self, start: int, end: int) -> bool: ...
 
     def play_position(self, now: float) -> float | None: ...
 
@@ -62,7 +77,7 @@ class SessionView(Protocol):
 class StepJob:
     """A step that is ready to run (or a refinement of one that ran quick)."""
 
-    session: SessionView  #: the session it belongs to (the engine reads more of it)
+    session: Session  #: its session (the engine and the delivery use its port)
     epoch: int
     grid: int  #: k on the model-clock grid (what the generator sees)
     step: int  #: the step number on the wire
@@ -164,9 +179,6 @@ class StepScheduler:
         keep = s.clock_map.to_client(g.window_samples) // 2
         return lowest - keep - (s.resampler.margin + s.resampler.client_quantum + 8)
 
-    def release_input(self) -> None:
-        self.session.input.release(self.needed_from())
-
     def poll(self, now: float, grace: float) -> list[StepJob]:
         """Steps that became ready since the last poll, in order."""
         s = self.session
@@ -181,13 +193,12 @@ class StepScheduler:
             self.next_grid = self.first_grid(g)
             self.offset = 0 if self.last_step < 0 else self.last_step + 1 - self.next_grid
         jobs: list[StepJob] = []
-        watch = s.clock.position_at(now) if realtime else None
+        watch = s.capture_position(now) if realtime else None
         for _ in range(MAX_STEPS_PER_POLL):
             grid = self.next_grid
             n_model = g.step_position(grid)
             capture = cm.to_client(n_model)
-            ready = s.mark >= capture or (
-                s.input.high >= capture and s.input.complete(self.scheduled_capture, capture))
+            ready = s.mark >= capture or s.received(self.scheduled_capture, capture)
             if not ready and watch is not None:
                 ready = watch >= capture + grace * s.client_rate
             if not ready:
@@ -209,6 +220,10 @@ class StepScheduler:
     def built(self, job: StepJob) -> None:
         """The engine has read the job's input (or dropped the job)."""
         self.queued.pop(job.step, None)
+
+    def requeue(self, job: StepJob) -> None:
+        """``job`` runs again (a refinement): keep its window's input until it is built."""
+        self.queued[job.step] = job.window_start
 
 
 class CostModel:
