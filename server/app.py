@@ -48,6 +48,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sideman.models.base import Generator, Transport, network_copies
 
@@ -79,7 +80,8 @@ from .telemetry import ServerCounters, log_line, prometheus_text
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[bytes, Address], None]
+#: Sends a datagram (what it returns, e.g. ``socket.sendto``'s byte count, is not used).
+Send = Callable[[bytes, Address], object]
 
 #: Session ids are 1 ... MAX_SESSION_ID (float32 holds every integer up to 2**24 exactly).
 MAX_SESSION_ID = 2**24 - 1
@@ -366,7 +368,7 @@ class Server:
 
     def _dispatch(self, session: Session, request: protocol.Request, address: Address,
                   now: float) -> None:
-        handler = {
+        handlers: dict[type, Callable[[Session, Any, Address, float], None]] = {
             protocol.Audio: self._on_audio,
             protocol.Mark: self._on_mark,
             protocol.SetRequest: self._on_set,
@@ -374,8 +376,8 @@ class Server:
             protocol.Reset: self._on_reset,
             protocol.StatusRequest: self._on_status,
             protocol.Bye: self._on_bye,
-        }[type(request)]
-        handler(session, request, address, now)  # type: ignore[operator]
+        }
+        handlers[type(request)](session, request, address, now)
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:

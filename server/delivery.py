@@ -47,8 +47,7 @@ from .telemetry import ServerCounters, StepTiming
 if TYPE_CHECKING:  # session.py imports this module (play_order), not the reverse
     from sideman.models.base import StepResult
 
-    from .scheduler import StepJob
-    from .session import Session, StepInput
+    from .session import Session, SessionJob, StepInput
 
 Address = tuple[str, int]
 
@@ -378,7 +377,7 @@ class Delivery:
     def pending(self) -> int:
         return self.sender.pending()
 
-    def supersede(self, job: StepJob, why: str) -> None:
+    def supersede(self, job: SessionJob, why: str) -> None:
         """Report a job dropped before it ran (server lock held). Refinements and closed
         sessions go silently: the first has a result already, the second has nobody to
         tell."""
@@ -396,9 +395,9 @@ class Delivery:
         self.counters.model_errors += 1
         self._emit(report, session.reply_to)
 
-    def deliver(self, job: StepJob, step: StepInput, result: StepResult, *, num_steps: int,
+    def deliver(self, job: SessionJob, step: StepInput, result: StepResult, *, num_steps: int,
                 final: bool, degraded: bool, started: float, batch: int,
-                refine: Callable[[StepJob], None]) -> None:
+                refine: Callable[[SessionJob], None]) -> None:
         """Cut a result into datagrams in play order and hand them to the paced sender; the
         step is booked when its last datagram has left (:meth:`_book`). ``refine`` queues
         the full-quality re-run of a quick (not ``final``) first version (lock held)."""
@@ -440,7 +439,7 @@ class Delivery:
                                   deadline=deadline, refine=job.refine, on_done=done,
                                   alive=alive))
 
-    def _book(self, job: StepJob, result: StepResult, *, num_steps: int, degraded: bool,
+    def _book(self, job: SessionJob, result: StepResult, *, num_steps: int, degraded: bool,
               started: float, batch: int, send_start: float, last: float | None,
               sent: int) -> None:
         """Book a step whose datagrams have all left (or were dropped): chunks, timing,

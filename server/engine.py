@@ -36,8 +36,8 @@ from sideman.models.tempo import pulse, warm_up
 
 from .clock import Clock
 from .delivery import Delivery, Pace
-from .scheduler import SAFETY, CostModel, StepJob, choose_num_steps, refine_fits
-from .session import Address, StepInput
+from .scheduler import SAFETY, CostModel, choose_num_steps, refine_fits
+from .session import Address, SessionJob, StepInput
 from .telemetry import ServerCounters
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ Emit = Callable[[bytes, Address], None]
 class _Prepared:
     """A job with everything read from its session (under the lock) to run without it."""
 
-    job: StepJob
+    job: SessionJob
     num_steps: int
     final: bool
     degraded: bool
@@ -76,8 +76,8 @@ class Engine:
         self.clock = clock
         self._lock = lock  # the server's lock (session state)
         self._cv = threading.Condition()
-        self._jobs: deque[StepJob] = deque()
-        self._refines: deque[StepJob] = deque()
+        self._jobs: deque[SessionJob] = deque()
+        self._refines: deque[SessionJob] = deque()
         self.counters = counters
         self.max_queue = max_queue
         self.max_batch = max_batch
@@ -98,14 +98,14 @@ class Engine:
         with self._cv:
             return sum(1 for j in self._jobs if j.session.id == session_id)
 
-    def submit(self, jobs: list[StepJob]) -> None:
+    def submit(self, jobs: list[SessionJob]) -> None:
         """Queue ready jobs (caller holds the server's lock). A session holds at most
         ``max_per_session`` queued jobs (its oldest is superseded); when the whole queue is
         full, the oldest job of the session holding the most goes: one session's backlog
         never pushes out another's steps."""
         if not jobs:
             return
-        overflow: list[StepJob] = []
+        overflow: list[SessionJob] = []
         with self._cv:
             counts: dict[int, int] = {}
             for job in self._jobs:
@@ -133,10 +133,10 @@ class Engine:
 
     def drop_superseded(self, now: float) -> int:
         """Drop queued jobs that can no longer run (caller holds the server's lock)."""
-        dropped: list[tuple[StepJob, str]] = []
+        dropped: list[tuple[SessionJob, str]] = []
         with self._cv:
             for queue in (self._jobs, self._refines):
-                keep = deque()
+                keep: deque[SessionJob] = deque()
                 for job in queue:
                     why = job.superseded(now)
                     if why is None:
@@ -149,7 +149,7 @@ class Engine:
             self._supersede(job, why)
         return len(dropped)
 
-    def _supersede(self, job: StepJob, why: str) -> None:
+    def _supersede(self, job: SessionJob, why: str) -> None:
         """Report a dropped job (server lock held; :meth:`Delivery.supersede`)."""
         self.delivery.supersede(job, why)
 
@@ -294,12 +294,12 @@ class Engine:
                 log.exception("step %d of session %d could not be delivered", p.job.step,
                               p.job.session.id)
 
-    def _take_batch(self, now: float) -> list[tuple[StepJob, int]]:
+    def _take_batch(self, now: float) -> list[tuple[SessionJob, int]]:
         """Pick the jobs of the next model call and their sampling steps (server lock held)."""
-        superseded: list[tuple[StepJob, str]] = []
+        superseded: list[tuple[SessionJob, str]] = []
         with self._cv:
-            candidates: dict[int, StepJob] = {}
-            keep: deque[StepJob] = deque()
+            candidates: dict[int, SessionJob] = {}
+            keep: deque[SessionJob] = deque()
             for job in self._jobs:
                 why = job.superseded(now)
                 if why is not None:
@@ -333,7 +333,7 @@ class Engine:
             decided.append((job, steps))
         over = self._over_share(decided, now)
 
-        def order(d: tuple[StepJob, int]) -> tuple[bool, float, float]:
+        def order(d: tuple[SessionJob, int]) -> tuple[bool, float, float]:
             # Fair share first, then earliest deadline: a session that has had more than
             # its share of the model lately yields to one that has not.
             return d[0].session.id in over, d[0].time_left(now), d[0].ready_at
@@ -367,7 +367,7 @@ class Engine:
             self._usage = {sid: u for sid, u in self._usage.items()
                            if self._usage_of(sid, now) > 1e-6}
 
-    def _over_share(self, decided: list[tuple[StepJob, int]], now: float) -> set[int]:
+    def _over_share(self, decided: list[tuple[SessionJob, int]], now: float) -> set[int]:
         """Sessions among the candidates that used more model time lately than the least
         served candidate plus one call of theirs: they go after the others."""
         usage = {d[0].session.id: self._usage_of(d[0].session.id, now) for d in decided}
@@ -381,8 +381,8 @@ class Engine:
                 over.add(sid)
         return over
 
-    def _admit(self, candidates: list[tuple[StepJob, int]], now: float
-               ) -> list[tuple[StepJob, int]]:
+    def _admit(self, candidates: list[tuple[SessionJob, int]], now: float
+               ) -> list[tuple[SessionJob, int]]:
         """The jobs of the next call: the most urgent one, then each further candidate (most
         urgent first, up to ``max_batch``) whose stems do not make a member late that would
         be on time without them. A batch is one call for all its stems, so its cost grows
@@ -405,7 +405,7 @@ class Engine:
             self.counters.batch_deferred += min(len(candidates), self.max_batch) - len(batch)
         return batch
 
-    def _items(self, job: StepJob) -> int:
+    def _items(self, job: SessionJob) -> int:
         """What a job adds to a call's work (:meth:`Session.work_items`)."""
         return job.session.work_items(self.generator.info.uses_beat_grid)
 
@@ -413,7 +413,7 @@ class Engine:
         """Predicted seconds from now until the last of ``jobs`` jobs of a call is sent."""
         return self.cost.predict(num_steps, items) + self.delivery.send_time * jobs + SAFETY
 
-    def _prepare(self, job: StepJob, num_steps: int) -> _Prepared:
+    def _prepare(self, job: SessionJob, num_steps: int) -> _Prepared:
         """Read what the step needs from its session (server lock held)."""
         step = job.session.read_window(job, num_steps)
         degraded = num_steps < job.requested_steps
@@ -426,7 +426,7 @@ class Engine:
         p.request.mixture = p.job.session.model_window(p.job, p.input)
         return p.request
 
-    def _queue_refinement(self, job: StepJob) -> None:
+    def _queue_refinement(self, job: SessionJob) -> None:
         """A quick first version went out: its full-quality re-run waits for idle time
         (server lock held)."""
         job.session.queue_refinement(job)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from sideman.models.geometry import ClockMap, Geometry
 
 if TYPE_CHECKING:  # for the type checker only: session.py imports this module, not the reverse
     from .resample import Resampler
-    from .session import Session
     from .settings import Settings
 
 #: Seconds kept between the predicted end of a step and its deadline.
@@ -73,11 +72,16 @@ class SessionView(Protocol):
     def deadline_of(self, client_position: int) -> float | None: ...
 
 
+#: The session type a job carries: the scheduler reads it as a :class:`SessionView`; the
+#: engine and the delivery get the :class:`~.session.Session` and use its port.
+S = TypeVar("S", bound=SessionView)
+
+
 @dataclass
-class StepJob:
+class StepJob(Generic[S]):
     """A step that is ready to run (or a refinement of one that ran quick)."""
 
-    session: Session  #: its session (the engine and the delivery use its port)
+    session: S  #: the session it belongs to
     epoch: int
     grid: int  #: k on the model-clock grid (what the generator sees)
     step: int  #: the step number on the wire
@@ -120,10 +124,10 @@ class StepJob:
         return self.time_left(now) + duration
 
 
-class StepScheduler:
+class StepScheduler(Generic[S]):
     """Turns a session's input progress into ready :class:`StepJob` objects."""
 
-    def __init__(self, session: SessionView) -> None:
+    def __init__(self, session: S) -> None:
         self.session = session
         self.next_grid: int | None = None
         self.offset = 0
@@ -179,7 +183,7 @@ class StepScheduler:
         keep = s.clock_map.to_client(g.window_samples) // 2
         return lowest - keep - (s.resampler.margin + s.resampler.client_quantum + 8)
 
-    def poll(self, now: float, grace: float) -> list[StepJob]:
+    def poll(self, now: float, grace: float) -> list[StepJob[S]]:
         """Steps that became ready since the last poll, in order."""
         s = self.session
         if not s.started or s.closed:
@@ -192,7 +196,7 @@ class StepScheduler:
             # reset or a new grid the numbering carries on from the last step.
             self.next_grid = self.first_grid(g)
             self.offset = 0 if self.last_step < 0 else self.last_step + 1 - self.next_grid
-        jobs: list[StepJob] = []
+        jobs: list[StepJob[S]] = []
         watch = s.capture_position(now) if realtime else None
         for _ in range(MAX_STEPS_PER_POLL):
             grid = self.next_grid
@@ -217,11 +221,11 @@ class StepScheduler:
             jobs.append(job)
         return jobs
 
-    def built(self, job: StepJob) -> None:
+    def built(self, job: StepJob[S]) -> None:
         """The engine has read the job's input (or dropped the job)."""
         self.queued.pop(job.step, None)
 
-    def requeue(self, job: StepJob) -> None:
+    def requeue(self, job: StepJob[S]) -> None:
         """``job`` runs again (a refinement): keep its window's input until it is built."""
         self.queued[job.step] = job.window_start
 

@@ -210,7 +210,7 @@ def reply_address(source: Address, reply_port: int) -> Address:
     """Replies to a request from ``source``: its own port, or ``reply_port`` on the same IP
     (a client that sends and receives on different sockets, like Max's udpsend/udpreceive)."""
     # IPv6 sources carry flow info and scope id after the port: keep them.
-    return source if not reply_port else (source[0], reply_port, *source[2:])  # type: ignore[return-value]
+    return source if not reply_port else (source[0], reply_port, *source[2:])
 
 
 @dataclass
@@ -388,7 +388,7 @@ class Session:
     def set_transport(self, transport: Transport | None) -> None:
         self._transport = transport
 
-    def poll(self, now: float, grace: float) -> list[StepJob]:
+    def poll(self, now: float, grace: float) -> list[SessionJob]:
         """Steps that became ready (:meth:`StepScheduler.poll`)."""
         return self._scheduler.poll(now, grace)
 
@@ -473,7 +473,7 @@ class Session:
         return max(1, len(settings.stems)) * network_copies(
             settings.guidance, settings.grid_guidance, uses_beat_grid)
 
-    def read_window(self, job: StepJob, num_steps: int) -> StepInput:
+    def read_window(self, job: SessionJob, num_steps: int) -> StepInput:
         """Take what step ``job`` reads (server lock held): the input up to its capture point
         (what is missing reads as silence and is counted lost), the settings in force; the
         job is built (its input may be released)."""
@@ -500,7 +500,7 @@ class Session:
                          xfade=xfade, request=request,
                          refine_quick=settings.refine and settings.realtime)
 
-    def model_window(self, job: StepJob, step: StepInput) -> np.ndarray:
+    def model_window(self, job: SessionJob, step: StepInput) -> np.ndarray:
         """The step's window on the model clock (no lock: resampling can take milliseconds):
         the input before the capture point, silence after (the future)."""
         g = job.geometry
@@ -517,23 +517,23 @@ class Session:
                                                      window_start, n_model)
         return mixture
 
-    def mark_built(self, job: StepJob) -> None:
+    def mark_built(self, job: SessionJob) -> None:
         """``job`` left the queue (built, dropped or refused): the scheduler stops keeping
         its window's input."""
         self._scheduler.built(job)
 
-    def refinable(self, job: StepJob) -> bool:
+    def refinable(self, job: SessionJob) -> bool:
         """Whether ``job``'s step is still the last one generated (a refinement of an older
         step would replace chunks a later step has overwritten)."""
         return self._last_generated == job.step
 
-    def generated(self, job: StepJob) -> int:
+    def generated(self, job: SessionJob) -> int:
         """``job``'s output exists (it is the last step generated now); returns the datagram
         size in force, what its output is cut to."""
         self._last_generated = max(self._last_generated, job.step)
         return self._settings.datagram
 
-    def output_datagrams(self, job: StepJob, step: StepInput, audio: Mapping[str, np.ndarray],
+    def output_datagrams(self, job: SessionJob, step: StepInput, audio: Mapping[str, np.ndarray],
                          final: bool, datagram: int) -> tuple[list[bytes], list[str]]:
         """The step's output as ``/sideman/chunk`` datagrams in play order (no lock): each
         stem back on the client clock (:mod:`.resample`), cut into datagrams of at most
@@ -561,11 +561,11 @@ class Session:
                           for (offset, _), payload in zip(layout, chunks, strict=True)])
         return play_order(stems), bad
 
-    def queue_refinement(self, job: StepJob) -> None:
+    def queue_refinement(self, job: SessionJob) -> None:
         """A quick result went out: its refinement reads the same window again."""
         self._scheduler.requeue(job)
 
-    def book_superseded(self, job: StepJob) -> bytes:
+    def book_superseded(self, job: SessionJob) -> bytes:
         """Count a step dropped before it could run; its ``/sideman/miss`` report."""
         self.counters.superseded += 1
         return protocol.encode_miss(self.id, job.step, job.region[0], 0, "superseded",
@@ -576,7 +576,7 @@ class Session:
         self.counters.model_errors += 1
         return protocol.encode_error(self.id, protocol.ErrorCode.MODEL, text)
 
-    def book_delivery(self, job: StepJob, timing: StepTiming, *, sent: int, degraded: bool,
+    def book_delivery(self, job: SessionJob, timing: StepTiming, *, sent: int, degraded: bool,
                       grid_source: str, grid_bpm: float | None) -> bytes | None:
         """Book a step whose datagrams have all left (or were dropped): ``sent`` chunks; a
         first version's step, degradation, timing and beat grid, and, when its last datagram
@@ -612,3 +612,7 @@ class Session:
         self._started = False
         self._transport = None
         self._scheduler.reset()
+
+
+#: A job of a :class:`Session` (what the engine queues and the delivery books).
+SessionJob = StepJob[Session]
