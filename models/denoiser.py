@@ -70,6 +70,7 @@ def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: floa
 
 
 def _zero(conv: nn.Conv2d) -> nn.Conv2d:
+    assert conv.bias is not None, "a zero-initialised projection has a bias"
     nn.init.zeros_(conv.weight)
     nn.init.zeros_(conv.bias)
     return conv

@@ -193,7 +193,7 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
 
     def loss(model: nn.Module) -> torch.Tensor:
         batch = sd.draw(loop.batch_size).to(trainer.device)
-        return edm_loss(LossModel(model, inner), batch.target, batch.cond,  # type: ignore[arg-type]
+        return edm_loss(LossModel(model, inner), batch.target, batch.cond,
                         generator=sd.generator, p_mean=p_mean, p_std=options.p_std,
                         onset_weight=options.onset_weight)
 
