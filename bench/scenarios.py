@@ -56,6 +56,7 @@ from .driver import (
     Prober,
     Reconnect,
     ServerSampler,
+    StepRow,
     dithered_noise,
     finish_all,
     rss_bytes,
@@ -104,7 +105,7 @@ def client_rate_of(generator: Generator, stream: Stream) -> int:
 def click_period_of(generator: Generator) -> int | None:
     inner = generator
     while not isinstance(inner, ClickTrack) and hasattr(inner, "inner"):
-        inner = inner.inner  # type: ignore[attr-defined]
+        inner = inner.inner
     return inner.period if isinstance(inner, ClickTrack) else None
 
 
@@ -259,8 +260,8 @@ def summarize_steps(clients: Sequence[LiveClient]) -> dict[str, object]:
                            "max": round(max(latencies), 3) if latencies else None},
             "slack_ms": {"p50": _ms(slacks, 50),
                          "min": round(min(slacks), 3) if slacks else None},
-            "step_latencies_ms": [round(x, 3) for x in latencies],  # type: ignore[arg-type]
-            "step_slacks_ms": [round(x, 3) for x in slacks]}  # type: ignore[arg-type]
+            "step_latencies_ms": [round(x, 3) for x in latencies],
+            "step_slacks_ms": [round(x, 3) for x in slacks]}
 
 
 TOTAL_KEYS = ("steps", "steps_complete", "steps_lost", "steps_late", "misses", "superseded",
@@ -338,7 +339,7 @@ def client_rows(clients: Sequence[LiveClient], ledger: Ledger | None,
         row = c.stats(click_period=click_period)
         if ledger is not None:
             row.update(ledger.figures(c))
-        track = tracks.get(c.core.session)  # type: ignore[arg-type]
+        track = tracks.get(c.core.session)
         row["audit"] = None if track is None else track.report(c.delivered())  # type: ignore[attr-defined]
         rows.append(row)
     return rows
@@ -428,7 +429,7 @@ def run_slow(generator: Generator, run: SlowRun, *, config: ServerConfig | None 
     return report
 
 
-def slow_figures(table: list[dict], prober: Prober, stall, hop: float, t0: float,
+def slow_figures(table: Sequence[StepRow], prober: Prober, stall, hop: float, t0: float,
                  run: SlowRun) -> dict[str, object]:
     """Probe round trips during the stall, unreported bad steps, hops until recovery."""
     out: dict[str, object] = {}
@@ -565,7 +566,7 @@ def fuzz_over_udp(generator: Generator, run: FuzzRun, *, seed: int) -> dict[str,
         fuzzer = DatagramFuzzer(seed)
         legit = clients[0].core
         # Valid-looking messages name the real session with wrong tokens (from elsewhere).
-        fuzzer.targets = [Target(legit.session, "0" * 16, ("127.0.0.1", 1))]  # type: ignore[arg-type]
+        fuzzer.targets = [Target(legit.session, "0" * 16, ("127.0.0.1", 1))]
         socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
         stop = threading.Event()
         sent = [0]
