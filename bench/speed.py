@@ -59,7 +59,7 @@ TARGET_STEM = "drums"
 #: Packaged model directories that ``--model`` / ``--teacher`` accept by name.
 PACKAGED = ("default", "default-teacher")
 
-#: The reference system's published figures (anchors.md), quoted beside ours.
+#: The reference system's published figures (its paper and demo page), quoted beside ours.
 PAPER = {
     "source": "Karchkhadze & Dubnov, arXiv 2604.07612 (demo page), on a GPU",
     "teacher": {"r": 0.25, "hop_ms": 1500.0, "step_ms": 981.0, "model_calls": 16,
