@@ -1,5 +1,6 @@
-"""``sideman bench`` and ``sideman soak``: argument parsing; the work is in
-:mod:`sideman.bench.speed` and :mod:`sideman.bench.soak`."""
+"""``sideman bench``, ``sideman soak`` and ``sideman measure``: argument parsing; the work is
+in :mod:`sideman.bench.speed`, :mod:`sideman.bench.soak`, :mod:`sideman.bench.architecture`
+and :mod:`sideman.models.codecs.measure`."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ import sys
 import time
 from pathlib import Path
 
+from sideman.bench.architecture import ArchitectureRun
 from sideman.bench.scenarios import SCENARIOS
 from sideman.client.core import ClientSettings
 from sideman.models.base import GeneratorError
 from sideman.server.protocol import DEFAULT_DATAGRAM
 
 from .main import CommandError
+from .options import threads_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_bench(subparsers)
     _register_soak(subparsers)
+    _register_measure(subparsers)
 
 
 # -- bench ---------------------------------------------------------------------------------
@@ -217,4 +221,90 @@ def _soak(args: argparse.Namespace) -> int:
         path.write_text(json.dumps(report, indent=1, default=json_default) + "\n")
         png = plot_report(report, args.out / f"{name}.png")
         print(f"{headline(report)}\n  wrote {path} and {png}", flush=True)
+    return 0
+
+
+# -- measure -------------------------------------------------------------------------------
+#: ``measure codec``'s defaults: torch threads and seconds of each constructed song.
+CODEC_THREADS = 2
+CODEC_SECONDS = 20.0
+
+
+def _register_measure(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser(
+        "measure", help="design-time checks: a codec's beats and speed, an architecture's "
+                        "step time with random weights",
+        description="Measurements of a model's parts before it is trained (JSON on stdout).")
+    actions = group.add_subparsers(dest="measure_command", metavar="ACTION")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+
+    codec = actions.add_parser(
+        "codec", help="does a codec's reconstruction keep beats and onsets, and how fast is it",
+        description="Constructed drum-and-bass songs with known beats (97, 120 and 143 bpm) "
+                    "through the codec and back: beat and onset F-measure of the "
+                    "reconstruction (librosa tracking, mir_eval), encode and decode speed "
+                    "as a multiple of real time (docs/MODELS.md).")
+    codec.add_argument("--codec", default="mel", help="codec name (default mel)")
+    codec.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                       help="codec parameter, repeatable, e.g. --param gl_iters=32")
+    threads_option(codec, default=CODEC_THREADS)
+    codec.add_argument("--seconds", type=float, default=CODEC_SECONDS,
+                       help=f"length of each constructed song (default {CODEC_SECONDS:g} s)")
+    codec.set_defaults(func=_measure_codec)
+
+    run = ArchitectureRun()
+    arch = actions.add_parser(
+        "architecture", help="a whole step's time for an architecture with random weights",
+        description="Time whole pipeline steps (encode, sample, decode; live look-ahead w = 1, "
+                    "512-sample crossfade, real stream state) of the proposed default "
+                    "architecture, or of --unet, with random weights: speed does not depend "
+                    "on the weights, so an architecture is sized before it is trained. "
+                    "`sideman bench` times trained models through the live server.")
+    arch.add_argument("--threads", type=int, nargs="+", default=list(run.threads), metavar="N",
+                      help="torch threads; several values measure each (default "
+                           f"{' '.join(map(str, run.threads))})")
+    arch.add_argument("--unet", type=json.loads, default=None, metavar="JSON",
+                      help="UNet2DModel architecture as JSON (default: the proposal's)")
+    arch.add_argument("--steps", type=int, default=run.steps,
+                      help=f"measured steps per setting (default {run.steps})")
+    arch.add_argument("--no-channels-last", action="store_true",
+                      help="keep the U-Net in the default memory format (default: "
+                           "channels-last)")
+    arch.add_argument("--json", type=Path, default=None, metavar="FILE",
+                      help="also write the results here (default: print only)")
+    arch.set_defaults(func=_measure_architecture)
+
+
+def _measure_codec(args: argparse.Namespace) -> int:
+    import torch
+
+    from sideman.models.codecs import build_codec
+    from sideman.models.codecs.measure import measure_codec
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"--param {item!r}: takes KEY=JSON, e.g. --param gl_iters=32")
+        try:
+            params[key] = json.loads(value)
+        except ValueError as exc:
+            raise CommandError(f"--param {item!r}: the value is not JSON ({exc})") from None
+    torch.set_num_threads(args.threads)
+    print(json.dumps(measure_codec(build_codec(args.codec, params), seconds=args.seconds),
+                     indent=2))
+    return 0
+
+
+def _measure_architecture(args: argparse.Namespace) -> int:
+    from sideman.bench.architecture import measure_architecture
+
+    results = measure_architecture(ArchitectureRun(
+        threads=tuple(args.threads), steps=args.steps,
+        channels_last=not args.no_channels_last, unet=args.unet))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
     return 0
