@@ -1,6 +1,6 @@
 """Reliability scenarios on a live server over loopback UDP; each returns a JSON-able report.
 
-The same functions run the short CI versions (``tests/test_reliability_*.py`` assert their
+The same functions run the short CI versions (the tests in ``tests/reliability/`` assert their
 figures) and the long soaks (``sideman soak``):
 
 * :func:`run_impairment`: N real-time clients through the seeded impairment proxy (loss,

@@ -34,7 +34,7 @@ degradation and misses follow the simulation. Simulated loss: drop, duplicate, d
 reorder datagrams between the two sides (``Simulation``'s ``link`` callable, or per client
 the seeded ``sideman.eval.network.Decider``). The noise of each step is seeded by (seed,
 step, stem) and the step grid is fixed by the settings, so the output equals what a live
-client gets with the same settings and seed (tests/test_server_simulation.py checks it in
+client gets with the same settings and seed (tests/eval/test_simulate.py checks it in
 fast mode and in real time).
 """
 
