@@ -39,18 +39,14 @@ class ArchitectureRun:
 
 
 def default_candidate(**overrides: Any) -> ModelConfig:
-    """The embedded default's proposed config (mel codec, 256-frame window, 2-step CM)."""
-    from sideman.models.codecs import build_codec
-    from sideman.models.config import ModelConfig, default_unet
+    """The embedded default's proposed config (mel codec, 256-frame window, 2-step CM): the
+    bench's :func:`~.speed.default_architecture` at the hops this measures."""
+    from .speed import default_architecture
 
-    codec = build_codec("mel")
-    kwargs: dict[str, Any] = dict(
-        name="default-candidate", window_frames=256, trained_hop_frames=(32, 64),
-        trained_lookaheads=(-1, 0, 1, 2), unet=default_unet(), kind="consistency",
-        sampler="consistency", default_steps=2, max_steps=8,
-    )
-    kwargs.update(overrides)
-    return ModelConfig.for_codec(codec, **kwargs)
+    fields: dict[str, Any] = dict(name="default-candidate", trained_hop_frames=(32, 64),
+                                  max_steps=8)
+    fields.update(overrides)
+    return default_architecture("consistency", **fields)
 
 
 def measure_steps(pipe: StreamingPipeline, *, hop_frames: int, stems: int, num_steps: int,

@@ -88,15 +88,13 @@ def build_random_default(directory: Path) -> Path:
     if (directory / "config.json").is_file():
         return directory
     from sideman.models.codecs import build_codec
-    from sideman.models.config import ModelConfig, default_unet
     from sideman.models.pipeline import StreamingPipeline
 
-    codec = build_codec("mel")
-    config = ModelConfig.for_codec(
-        codec, name=RANDOM_DEFAULT_NAME, window_frames=256, trained_hop_frames=(16, 32, 64, 128),
-        trained_lookaheads=(-1, 0, 1, 2), unet=default_unet(), kind="consistency",
-        sampler="consistency", default_steps=2, max_steps=4)
-    StreamingPipeline.random(config, codec).save_pretrained(directory)
+    from .speed import default_architecture
+
+    config = default_architecture("consistency", name=RANDOM_DEFAULT_NAME)
+    StreamingPipeline.random(config, build_codec(config.codec, config.codec_params)
+                             ).save_pretrained(directory)
     return directory
 
 

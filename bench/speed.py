@@ -234,8 +234,10 @@ def resolve_model(spec: str, kind: str) -> Path:
     return directory
 
 
-def default_architecture(kind: str) -> Any:
-    """The embedded default's architecture (docs/MODELS.md) as a ``kind`` model config.
+def default_architecture(kind: str, **overrides: Any) -> Any:
+    """The embedded default's architecture (docs/MODELS.md) as a ``kind`` model config, with
+    ``overrides`` of its fields (the one definition the bench, the soak and
+    ``sideman measure architecture`` build random models of).
 
     The teacher samples with Heun, 8 steps by default: 15 network calls, the reference
     paper's teacher made 16.
@@ -245,10 +247,12 @@ def default_architecture(kind: str) -> Any:
 
     sampler, steps, most = (("consistency", 2, 4) if kind == "consistency"
                             else ("heun", 8, 32))
-    return ModelConfig.for_codec(
-        build_codec("mel"), name=f"random-default-{kind}", window_frames=256,
+    fields: dict[str, Any] = dict(
+        name=f"random-default-{kind}", window_frames=256,
         trained_hop_frames=(16, 32, 64, 128), trained_lookaheads=(-1, 0, 1, 2),
         unet=default_unet(), kind=kind, sampler=sampler, default_steps=steps, max_steps=most)
+    fields.update(overrides)
+    return ModelConfig.for_codec(build_codec("mel"), **fields)
 
 
 def tiny_architecture(kind: str) -> Any:
