@@ -48,7 +48,7 @@ from sideman.server.app import Server, ServerConfig
 from sideman.server.clock import ManualClock
 from sideman.server.session import Session
 from sideman.server.telemetry import percentile
-from sideman.server.testing import InputAudit
+from sideman.server.testing import AuditTrack, InputAudit
 from sideman.server.transport import UdpServer, freeze_heap
 
 from .driver import (
@@ -149,7 +149,7 @@ def make_clients(n: int, stream: Stream, generator: Generator, server: Address, 
 
 
 def handshake_all(clients: Sequence[LiveClient], server: Server, audit: InputAudit | None,
-                  ) -> dict[int, object]:
+                  ) -> dict[int, AuditTrack]:
     """Handshake every client (at once, each on its own socket); register each stream with
     the audit. Returns the audit tracks by session."""
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:
@@ -333,14 +333,14 @@ class ImpairmentRun:
 
 
 def client_rows(clients: Sequence[LiveClient], ledger: Ledger | None,
-                tracks: dict[int, object], click_period: int | None) -> list[dict]:
+                tracks: dict[int, AuditTrack], click_period: int | None) -> list[dict]:
     rows = []
     for c in clients:
         row = c.stats(click_period=click_period)
         if ledger is not None:
             row.update(ledger.figures(c))
-        track = tracks.get(c.core.session)
-        row["audit"] = None if track is None else track.report(c.delivered())  # type: ignore[attr-defined]
+        track = None if c.core.session is None else tracks.get(c.core.session)
+        row["audit"] = None if track is None else track.report(c.delivered())
         rows.append(row)
     return rows
 
@@ -565,6 +565,7 @@ def fuzz_over_udp(generator: Generator, run: FuzzRun, *, seed: int) -> dict[str,
         tracks = handshake_all(clients, server, audit)
         fuzzer = DatagramFuzzer(seed)
         legit = clients[0].core
+        assert legit.session is not None  # handshaken
         # Valid-looking messages name the real session with wrong tokens (from elsewhere).
         fuzzer.targets = [Target(legit.session, "0" * 16, ("127.0.0.1", 1))]
         socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
@@ -757,7 +758,7 @@ def churn_in_process(generator: Generator, run: ChurnRun,
         tracemalloc.start()
     # Count what the server's and the model's code allocated (numpy buffers included), not
     # the scenario's bookkeeping or tracemalloc's own.
-    mine = [tracemalloc.Filter(True, f"{os.path.dirname(module.__file__)}{os.sep}*")
+    mine = [tracemalloc.Filter(True, f"{os.path.dirname(str(module.__file__))}{os.sep}*")
             for module in (server_module, clicktrack_module)]
     baseline = final = 0
     opened = refused = 0
@@ -855,6 +856,7 @@ def churn_live(generator: Generator, run: ChurnRun, *, seed: int = 0) -> dict[st
 
         churn(0.0)
         sid = clients[0].core.session
+        assert sid is not None  # handshaken
         with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
             run_realtime(clients, tail=1.0, progress=lambda elapsed, total: churn(elapsed))
             churn(float("inf"))
