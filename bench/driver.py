@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -41,6 +42,17 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 #: Seconds between two resends of an unanswered ``resume``.
 RESUME_RETRY = 0.25
+
+
+class StepRow(TypedDict):
+    """One planned step as a client saw it (:meth:`LiveClient.step_table`)."""
+
+    step: int
+    play: float | None  #: monotonic seconds the region's start plays
+    latency_ms: float | None
+    slack_ms: float | None
+    miss: bool  #: the server reported it late
+    state: str  #: ok, late, partial, lost or superseded
 
 
 def dithered_noise(n: int, seed: int, level: float = 0.1) -> np.ndarray:
@@ -87,9 +99,9 @@ class AuditedClient(StreamClient):
         g, cm = self.geometry()
         k = chunk.step  # a fresh session without reset or regrid numbers steps by k
         a, b = cm.client_span(*g.region(k))
-        xfade = min(int(self.setting("xfade", (0,))[0]), b - a)  # type: ignore[index]
+        xfade = min(int(self.setting("xfade", (0,))[0]), b - a)
         start = a - xfade
-        datagram = int(self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0])  # type: ignore[index]
+        datagram = int(self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0])
         layout = protocol.chunk_layout(b - max(0, start), chunk.stem, datagram)
         if chunk.start != start or chunk.xfade != xfade:
             return f"step {k}: start/xfade {chunk.start}/{chunk.xfade}, expected {start}/{xfade}"
@@ -173,7 +185,7 @@ class LiveClient:
         if not self.plan:
             raise ValueError(f"{self.name}: the input is shorter than one step")
         g, cm = core.geometry()
-        delay = int(core.setting("delay", (0,))[0])  # type: ignore[index]
+        delay = int(core.setting("delay", (0,))[0])
         self.end = max(core.length, self.plan[-1].region[1] + delay)
         if self.end > len(self.audio):
             raise ValueError(f"{self.name}: {len(self.audio)} samples of audio, the stream "
@@ -250,23 +262,23 @@ class LiveClient:
             self.resumed_at = now
 
     # -- results ---------------------------------------------------------------------------
-    def step_table(self) -> list[dict[str, object]]:
+    def step_table(self) -> list[StepRow]:
         """Per planned step: ``state`` (``ok``, ``late``: the first version's last chunk
         came after the region started playing, ``partial``: chunks of its best version are
         missing, ``lost``: a stem got nothing, ``superseded``), whether the server reported a
         miss, the play time of the region's start (monotonic seconds), latency and slack."""
         core = self.core
-        rows = []
+        rows: list[StepRow] = []
         for p in self.plan:
             entry = core.steps.get(p.step)
             play = core.play_time(p.step, p.region[0])
-            row: dict[str, object] = {"step": p.step, "play": play, "latency_ms": None,
-                                      "slack_ms": None,
-                                      "miss": entry is not None and entry.miss_late is not None}
+            miss = entry is not None and entry.miss_late is not None
+            latency_ms: float | None = None
+            slack_ms: float | None = None
             if entry is None or not entry.arrivals:
-                row["state"] = "superseded" if entry is not None and entry.superseded \
-                    else "lost"
-                rows.append(row)
+                state = "superseded" if entry is not None and entry.superseded else "lost"
+                rows.append(StepRow(step=p.step, play=play, latency_ms=None, slack_ms=None,
+                                    miss=miss, state=state))
                 continue
             state, done = "ok", 0.0
             for stem in core.settings.stems:
@@ -282,13 +294,13 @@ class LiveClient:
                 done = max(done, max(t for k, t in entry.arrivals.items()
                                      if k[0] == stem and k[1] == first))
             if state != "lost" and entry.capture_time is not None:
-                row["latency_ms"] = (done - entry.capture_time) * 1e3
+                latency_ms = (done - entry.capture_time) * 1e3
                 if play is not None:
-                    row["slack_ms"] = (play - done) * 1e3
+                    slack_ms = (play - done) * 1e3
                     if state == "ok" and done > play:
                         state = "late"
-            row["state"] = state
-            rows.append(row)
+            rows.append(StepRow(step=p.step, play=play, latency_ms=latency_ms,
+                                slack_ms=slack_ms, miss=miss, state=state))
         return rows
 
     def delivered(self) -> np.ndarray:
@@ -464,7 +476,7 @@ class ServerSampler:
         c = s.counters
         with s.lock:
             # The server's own structures that could grow: session buffers and its tables.
-            buffers = sum(x.input.data.nbytes + x.input.mask.nbytes for x in s.sessions.values())
+            buffers = sum(x.buffer_bytes() for x in s.sessions.values())
             tables = (len(s._nonces) + len(s._bound) + len(c.drops_by_source)
                       + len(c.by_source) + (0 if s.guard is None else len(s.guard)))
             sessions = len(s.sessions)

@@ -88,7 +88,7 @@ def flood_payloads(kinds: tuple[str, ...], seed: int, count: int = 512,
 
 def flood(host: str, port: int, *, rate: float, seconds: float, kinds: tuple[str, ...],
           sources: int = 4, seed: int = 0, session: int | None = None,
-          stop: threading.Event | None = None) -> dict[str, float]:
+          stop: threading.Event | None = None) -> dict[str, object]:
     """Send at ``rate`` datagrams per second for ``seconds`` (or until ``stop``) from
     ``sources`` sockets."""
     check_loopback(host)
@@ -136,7 +136,7 @@ class FloodProcess:
 
     process: subprocess.Popen
 
-    def result(self, timeout: float) -> dict[str, float]:
+    def result(self, timeout: float) -> dict[str, object]:
         """Stop the flood now (SIGTERM: it reports and exits) and return its figures."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

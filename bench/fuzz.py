@@ -303,7 +303,7 @@ def _encode_lenient(address: str, args: list) -> bytes:
             tags.append("s")
             body.append(_pad(arg.encode("utf-8").replace(b"\x00", b"")))
         else:
-            raw = bytes(arg)  # type: ignore[arg-type]
+            raw = bytes(arg)
             tags.append("b")
             body.append(struct.pack(">i", len(raw)) + raw + b"\x00" * (-len(raw) % 4))
     return _pad(address.encode()) + _pad("".join(tags).encode()) + b"".join(body)

@@ -1,6 +1,6 @@
 """Reliability scenarios on a live server over loopback UDP; each returns a JSON-able report.
 
-The same functions run the short CI versions (``tests/test_reliability_*.py`` assert their
+The same functions run the short CI versions (the tests in ``tests/reliability/`` assert their
 figures) and the long soaks (``sideman soak``):
 
 * :func:`run_impairment`: N real-time clients through the seeded impairment proxy (loss,
@@ -48,7 +48,7 @@ from sideman.server.app import Server, ServerConfig
 from sideman.server.clock import ManualClock
 from sideman.server.session import Session
 from sideman.server.telemetry import percentile
-from sideman.server.testing import InputAudit
+from sideman.server.testing import AuditTrack, InputAudit
 from sideman.server.transport import UdpServer, freeze_heap
 
 from .driver import (
@@ -56,6 +56,7 @@ from .driver import (
     Prober,
     Reconnect,
     ServerSampler,
+    StepRow,
     dithered_noise,
     finish_all,
     rss_bytes,
@@ -104,7 +105,7 @@ def client_rate_of(generator: Generator, stream: Stream) -> int:
 def click_period_of(generator: Generator) -> int | None:
     inner = generator
     while not isinstance(inner, ClickTrack) and hasattr(inner, "inner"):
-        inner = inner.inner  # type: ignore[attr-defined]
+        inner = inner.inner
     return inner.period if isinstance(inner, ClickTrack) else None
 
 
@@ -148,7 +149,7 @@ def make_clients(n: int, stream: Stream, generator: Generator, server: Address, 
 
 
 def handshake_all(clients: Sequence[LiveClient], server: Server, audit: InputAudit | None,
-                  ) -> dict[int, object]:
+                  ) -> dict[int, AuditTrack]:
     """Handshake every client (at once, each on its own socket); register each stream with
     the audit. Returns the audit tracks by session."""
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:
@@ -259,8 +260,8 @@ def summarize_steps(clients: Sequence[LiveClient]) -> dict[str, object]:
                            "max": round(max(latencies), 3) if latencies else None},
             "slack_ms": {"p50": _ms(slacks, 50),
                          "min": round(min(slacks), 3) if slacks else None},
-            "step_latencies_ms": [round(x, 3) for x in latencies],  # type: ignore[arg-type]
-            "step_slacks_ms": [round(x, 3) for x in slacks]}  # type: ignore[arg-type]
+            "step_latencies_ms": [round(x, 3) for x in latencies],
+            "step_slacks_ms": [round(x, 3) for x in slacks]}
 
 
 TOTAL_KEYS = ("steps", "steps_complete", "steps_lost", "steps_late", "misses", "superseded",
@@ -332,14 +333,14 @@ class ImpairmentRun:
 
 
 def client_rows(clients: Sequence[LiveClient], ledger: Ledger | None,
-                tracks: dict[int, object], click_period: int | None) -> list[dict]:
+                tracks: dict[int, AuditTrack], click_period: int | None) -> list[dict]:
     rows = []
     for c in clients:
         row = c.stats(click_period=click_period)
         if ledger is not None:
             row.update(ledger.figures(c))
-        track = tracks.get(c.core.session)  # type: ignore[arg-type]
-        row["audit"] = None if track is None else track.report(c.delivered())  # type: ignore[attr-defined]
+        track = None if c.core.session is None else tracks.get(c.core.session)
+        row["audit"] = None if track is None else track.report(c.delivered())
         rows.append(row)
     return rows
 
@@ -428,7 +429,7 @@ def run_slow(generator: Generator, run: SlowRun, *, config: ServerConfig | None 
     return report
 
 
-def slow_figures(table: list[dict], prober: Prober, stall, hop: float, t0: float,
+def slow_figures(table: Sequence[StepRow], prober: Prober, stall, hop: float, t0: float,
                  run: SlowRun) -> dict[str, object]:
     """Probe round trips during the stall, unreported bad steps, hops until recovery."""
     out: dict[str, object] = {}
@@ -564,8 +565,9 @@ def fuzz_over_udp(generator: Generator, run: FuzzRun, *, seed: int) -> dict[str,
         tracks = handshake_all(clients, server, audit)
         fuzzer = DatagramFuzzer(seed)
         legit = clients[0].core
+        assert legit.session is not None  # handshaken
         # Valid-looking messages name the real session with wrong tokens (from elsewhere).
-        fuzzer.targets = [Target(legit.session, "0" * 16, ("127.0.0.1", 1))]  # type: ignore[arg-type]
+        fuzzer.targets = [Target(legit.session, "0" * 16, ("127.0.0.1", 1))]
         socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
         stop = threading.Event()
         sent = [0]
@@ -756,7 +758,7 @@ def churn_in_process(generator: Generator, run: ChurnRun,
         tracemalloc.start()
     # Count what the server's and the model's code allocated (numpy buffers included), not
     # the scenario's bookkeeping or tracemalloc's own.
-    mine = [tracemalloc.Filter(True, f"{os.path.dirname(module.__file__)}{os.sep}*")
+    mine = [tracemalloc.Filter(True, f"{os.path.dirname(str(module.__file__))}{os.sep}*")
             for module in (server_module, clicktrack_module)]
     baseline = final = 0
     opened = refused = 0
@@ -854,6 +856,7 @@ def churn_live(generator: Generator, run: ChurnRun, *, seed: int = 0) -> dict[st
 
         churn(0.0)
         sid = clients[0].core.session
+        assert sid is not None  # handshaken
         with ServerSampler(server, interval=sample_interval(run.stream)) as sampler:
             run_realtime(clients, tail=1.0, progress=lambda elapsed, total: churn(elapsed))
             churn(float("inf"))

@@ -14,18 +14,20 @@ after), the model, the settings and every figure of the scenario (see
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sideman.client.core import ClientSettings
 from sideman.models.base import Generator
+from sideman.server.protocol import DEFAULT_DATAGRAM
 
 from . import scenarios as sc
 
@@ -34,51 +36,95 @@ log = logging.getLogger(__name__)
 RANDOM_DEFAULT_NAME = "default-architecture-random"
 
 
+@dataclass(frozen=True)
+class SoakOptions:
+    """One ``sideman soak`` run: the model, the clients' stream and each scenario's knobs
+    (the command's options; their defaults are these)."""
+
+    #: minutes of the real-time part of each scenario
+    minutes: float = 10.0
+    #: real-time clients
+    clients: int = 4
+    #: impairment: datagram loss each way (0..1), mean burst length (0: independent),
+    #: reorder and duplicate probabilities, one-way delay jitter in ms
+    loss: float = 0.05
+    burst: float = 0.0
+    reorder: float = 0.05
+    duplicate: float = 0.01
+    jitter_ms: float = 3.0
+    #: 'default', 'clicktrack' or a checkpoint directory
+    model: str = "default"
+    #: a randomly initialised model of the default architecture saved in this directory
+    random_default: Path | None = None
+    #: clicktrack: impulse every N samples; a shorter window in frames (None: its own)
+    click_period: int = 441
+    click_window_frames: int | None = None
+    #: torch CPU threads of the model (None: torch's)
+    torch_threads: int | None = None
+    #: what the clients ask for
+    r: float = ClientSettings.r
+    w: int = ClientSettings.w
+    stems: tuple[str, ...] = ("drums",)
+    steps: int | None = None
+    datagram: int = DEFAULT_DATAGRAM
+    #: the clients' sample rate (None: the model's)
+    client_rate: int | None = None
+    #: slow: the long stall in seconds
+    stall_s: float = 2.0
+    #: fuzz: in-process datagrams, datagrams per second over UDP beside a client
+    fuzz_datagrams: int = 1_000_000
+    fuzz_udp_rate: float = 4000.0
+    #: flood: datagrams per second, source addresses
+    flood_rate: float = 50000.0
+    flood_sources: int = 4
+    #: churn: sessions opened and abandoned in-process
+    churn_sessions: int = 10000
+    seed: int = 0
+
+
 def build_random_default(directory: Path) -> Path:
     """A randomly initialised model of the default architecture in ``directory`` (the
     default's compute cost, none of its music). Never named ``default``."""
     if (directory / "config.json").is_file():
         return directory
     from sideman.models.codecs import build_codec
-    from sideman.models.config import ModelConfig, default_unet
     from sideman.models.pipeline import StreamingPipeline
 
-    codec = build_codec("mel")
-    config = ModelConfig.for_codec(
-        codec, name=RANDOM_DEFAULT_NAME, window_frames=256, trained_hop_frames=(16, 32, 64, 128),
-        trained_lookaheads=(-1, 0, 1, 2), unet=default_unet(), kind="consistency",
-        sampler="consistency", default_steps=2, max_steps=4)
-    StreamingPipeline.random(config, codec).save_pretrained(directory)
+    from .speed import default_architecture
+
+    config = default_architecture("consistency", name=RANDOM_DEFAULT_NAME)
+    StreamingPipeline.random(config, build_codec(config.codec, config.codec_params)
+                             ).save_pretrained(directory)
     return directory
 
 
-def load_model(args: argparse.Namespace) -> tuple[Generator, dict[str, Any]]:
-    """The generator named by the arguments and a description of it for the report."""
-    if args.torch_threads:
+def load_model(options: SoakOptions) -> tuple[Generator, dict[str, Any]]:
+    """The generator the options name and a description of it for the report."""
+    if options.torch_threads:
         import torch
 
-        torch.set_num_threads(args.torch_threads)
-    if args.random_default is not None:
-        path = build_random_default(args.random_default)
+        torch.set_num_threads(options.torch_threads)
+    if options.random_default is not None:
+        path = build_random_default(options.random_default)
         from sideman.models.registry import load_generator
 
         return load_generator(str(path)), {
             "spec": str(path), "note": "randomly initialised weights of the default "
             "architecture: the default model's compute cost, not its music"}
-    if args.model == "clicktrack":
+    if options.model == "clicktrack":
         from sideman.models.clicktrack import ClickTrack
         from sideman.server.testing import TinyClickTrack
 
-        if args.click_window_frames:
-            gen: Generator = TinyClickTrack(period=args.click_period,
-                                            window_frames=args.click_window_frames)
+        if options.click_window_frames:
+            gen: Generator = TinyClickTrack(period=options.click_period,
+                                            window_frames=options.click_window_frames)
         else:
-            gen = ClickTrack(period=args.click_period)
-        return gen, {"spec": "clicktrack", "period": args.click_period,
+            gen = ClickTrack(period=options.click_period)
+        return gen, {"spec": "clicktrack", "period": options.click_period,
                      "window_frames": gen.info.window_frames}
     from sideman.models.registry import load_generator
 
-    return load_generator(args.model), {"spec": args.model}
+    return load_generator(options.model), {"spec": options.model}
 
 
 def machine() -> dict[str, Any]:
@@ -105,52 +151,56 @@ def _progress(label: str, enabled: bool):
     return bar, update
 
 
-def run_scenario(name: str, generator: Generator, args: argparse.Namespace,
+def run_scenario(name: str, generator: Generator, options: SoakOptions,
                  progress: bool) -> dict[str, Any]:
-    seconds = 60.0 * args.minutes
-    stream = sc.Stream(seconds=seconds, r=args.r, w=args.w,
-                       stems=tuple(args.stems or ["drums"]), steps=args.steps,
-                       datagram=args.datagram, client_rate=args.client_rate, seed=args.seed)
+    """Run scenario ``name`` (:data:`~.scenarios.SCENARIOS`) for ``options.minutes``; its
+    report."""
+    seconds = 60.0 * options.minutes
+    stream = sc.Stream(seconds=seconds, r=options.r, w=options.w,
+                       stems=tuple(options.stems), steps=options.steps,
+                       datagram=options.datagram, client_rate=options.client_rate,
+                       seed=options.seed)
     bar, update = _progress(name, progress)
     try:
         if name == "impairment":
             return sc.run_impairment(generator, sc.ImpairmentRun(
-                clients=args.clients, loss=args.loss, burst=args.burst, reorder=args.reorder,
-                duplicate=args.duplicate, jitter=args.jitter_ms / 1000.0, stream=stream),
-                seed=args.seed, progress=update)
+                clients=options.clients, loss=options.loss, burst=options.burst,
+                reorder=options.reorder, duplicate=options.duplicate,
+                jitter=options.jitter_ms / 1000.0, stream=stream),
+                seed=options.seed, progress=update)
         if name == "slow":
             info = generator.info
             rate = sc.client_rate_of(generator, stream)
-            frames = max(1, round(args.r * info.window_frames))
+            frames = max(1, round(options.r * info.window_frames))
             hop = frames * info.hop_length / (info.sample_rate or rate)
             steps = int(seconds / hop)
             stall = max(8, steps // 3)
             slow_steps = tuple(k for k in range(3, steps, 10) if abs(k - stall) > 3)
             base = 0.01 if sc.click_period_of(generator) else 0.0
             return sc.run_slow(generator, sc.SlowRun(
-                slow_steps=slow_steps, stall_step=stall, stall=args.stall_s, base_delay=base,
+                slow_steps=slow_steps, stall_step=stall, stall=options.stall_s, base_delay=base,
                 stream=stream), progress=update)
         if name == "fuzz":
-            every = max(1, args.fuzz_datagrams // 100)
+            every = max(1, options.fuzz_datagrams // 100)
 
             def count(n: int) -> None:
                 if n % every == 0:
-                    update(n, args.fuzz_datagrams)
+                    update(n, options.fuzz_datagrams)
 
             return sc.run_fuzz(generator, sc.FuzzRun(
-                datagrams=args.fuzz_datagrams, udp_rate=args.fuzz_udp_rate,
-                udp_datagrams=int(args.fuzz_udp_rate * seconds), stream=stream),
-                seed=args.seed, progress=count)
+                datagrams=options.fuzz_datagrams, udp_rate=options.fuzz_udp_rate,
+                udp_datagrams=int(options.fuzz_udp_rate * seconds), stream=stream),
+                seed=options.seed, progress=count)
         if name == "flood":
             return sc.run_flood(generator, sc.FloodRun(
-                clients=args.clients, rate=args.flood_rate, sources=args.flood_sources,
-                stream=stream), seed=args.seed, progress=update)
+                clients=options.clients, rate=options.flood_rate, sources=options.flood_sources,
+                stream=stream), seed=options.seed, progress=update)
         if name == "churn":
-            run = sc.ChurnRun(sessions=args.churn_sessions, stream=stream,
+            run = sc.ChurnRun(sessions=options.churn_sessions, stream=stream,
                               reconnect_at=min(seconds / 2, 30.0),
                               live_sessions=max(50, int(seconds)))
-            return sc.run_churn(generator, run, seed=args.seed,
-                                progress=lambda n: update(n, args.churn_sessions))
+            return sc.run_churn(generator, run, seed=options.seed,
+                                progress=lambda n: update(n, options.churn_sessions))
         raise ValueError(f"unknown scenario {name!r}")
     finally:
         if bar is not None:

@@ -59,7 +59,7 @@ TARGET_STEM = "drums"
 #: Packaged model directories that ``--model`` / ``--teacher`` accept by name.
 PACKAGED = ("default", "default-teacher")
 
-#: The reference system's published figures (anchors.md), quoted beside ours.
+#: The reference system's published figures (its paper and demo page), quoted beside ours.
 PAPER = {
     "source": "Karchkhadze & Dubnov, arXiv 2604.07612 (demo page), on a GPU",
     "teacher": {"r": 0.25, "hop_ms": 1500.0, "step_ms": 981.0, "model_calls": 16,
@@ -234,8 +234,10 @@ def resolve_model(spec: str, kind: str) -> Path:
     return directory
 
 
-def default_architecture(kind: str) -> Any:
-    """The embedded default's architecture (docs/MODELS.md) as a ``kind`` model config.
+def default_architecture(kind: str, **overrides: Any) -> Any:
+    """The embedded default's architecture (docs/MODELS.md) as a ``kind`` model config, with
+    ``overrides`` of its fields (the one definition the bench, the soak and
+    ``sideman measure architecture`` build random models of).
 
     The teacher samples with Heun, 8 steps by default: 15 network calls, the reference
     paper's teacher made 16.
@@ -245,10 +247,12 @@ def default_architecture(kind: str) -> Any:
 
     sampler, steps, most = (("consistency", 2, 4) if kind == "consistency"
                             else ("heun", 8, 32))
-    return ModelConfig.for_codec(
-        build_codec("mel"), name=f"random-default-{kind}", window_frames=256,
+    fields: dict[str, Any] = dict(
+        name=f"random-default-{kind}", window_frames=256,
         trained_hop_frames=(16, 32, 64, 128), trained_lookaheads=(-1, 0, 1, 2),
         unet=default_unet(), kind=kind, sampler=sampler, default_steps=steps, max_steps=most)
+    fields.update(overrides)
+    return ModelConfig.for_codec(build_codec("mel"), **fields)
 
 
 def tiny_architecture(kind: str) -> Any:

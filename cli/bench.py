@@ -1,26 +1,30 @@
-"""``sideman bench`` and ``sideman soak``: argument parsing; the work is in
-:mod:`sideman.bench.speed` and :mod:`sideman.bench.soak`."""
+"""``sideman bench``, ``sideman soak`` and ``sideman measure``: argument parsing; the work is
+in :mod:`sideman.bench.speed`, :mod:`sideman.bench.soak`, :mod:`sideman.bench.architecture`
+and :mod:`sideman.models.codecs.measure`."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
+from sideman.bench.architecture import ArchitectureRun
 from sideman.bench.scenarios import SCENARIOS
-from sideman.client.core import ClientSettings
+from sideman.bench.soak import SoakOptions
 from sideman.models.base import GeneratorError
-from sideman.server.protocol import DEFAULT_DATAGRAM
 
 from .main import CommandError
+from .options import threads_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_bench(subparsers)
     _register_soak(subparsers)
+    _register_measure(subparsers)
 
 
 # -- bench ---------------------------------------------------------------------------------
@@ -116,6 +120,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 # -- soak ----------------------------------------------------------------------------------
 def _register_soak(subparsers: argparse._SubParsersAction) -> None:
+    d = SoakOptions()
     p = subparsers.add_parser(
         "soak", help="reliability soak: impairment, slow model, fuzzing, flood, churn",
         description="Run reliability scenarios against a live server on loopback and write a "
@@ -123,63 +128,76 @@ def _register_soak(subparsers: argparse._SubParsersAction) -> None:
                     "docs/RELIABILITY.md).")
     p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="impairment",
                    help="which scenario to run (default impairment; all: each in turn)")
-    p.add_argument("--minutes", type=float, default=10.0,
-                   help="length of the real-time part of each scenario (default 10)")
-    p.add_argument("--clients", type=int, default=4, help="real-time clients (default 4)")
-    p.add_argument("--loss", type=float, default=0.05,
-                   help="impairment: datagram loss each way, 0..1 (default 0.05)")
-    p.add_argument("--burst", type=float, default=0.0, metavar="DATAGRAMS",
-                   help="impairment: losses come in bursts of this mean length (default 0: "
-                        "independent)")
-    p.add_argument("--reorder", type=float, default=0.05,
-                   help="impairment: probability a datagram is reordered, 0..1 (default 0.05)")
-    p.add_argument("--duplicate", type=float, default=0.01,
-                   help="impairment: probability a datagram arrives twice, 0..1 (default 0.01)")
-    p.add_argument("--jitter-ms", type=float, default=3.0, metavar="MS",
-                   help="impairment: one-way delay jitter (default 3 ms)")
-    p.add_argument("--model", default="default",
-                   help="'default' (must exist; the default), 'clicktrack' or a checkpoint "
+    p.add_argument("--minutes", type=float, default=d.minutes,
+                   help=f"length of the real-time part of each scenario (default {d.minutes:g})")
+    p.add_argument("--clients", type=int, default=d.clients,
+                   help=f"real-time clients (default {d.clients})")
+    p.add_argument("--loss", type=float, default=d.loss,
+                   help=f"impairment: datagram loss each way, 0..1 (default {d.loss:g})")
+    p.add_argument("--burst", type=float, default=d.burst, metavar="DATAGRAMS",
+                   help=f"impairment: losses come in bursts of this mean length (default "
+                        f"{d.burst:g}: independent)")
+    p.add_argument("--reorder", type=float, default=d.reorder,
+                   help=f"impairment: probability a datagram is reordered, 0..1 (default "
+                        f"{d.reorder:g})")
+    p.add_argument("--duplicate", type=float, default=d.duplicate,
+                   help=f"impairment: probability a datagram arrives twice, 0..1 (default "
+                        f"{d.duplicate:g})")
+    p.add_argument("--jitter-ms", type=float, default=d.jitter_ms, metavar="MS",
+                   help=f"impairment: one-way delay jitter (default {d.jitter_ms:g} ms)")
+    p.add_argument("--model", default=d.model,
+                   help=f"'{d.model}' (must exist; the default), 'clicktrack' or a checkpoint "
                         "directory")
-    p.add_argument("--random-default", type=Path, default=None, metavar="DIR",
+    p.add_argument("--random-default", type=Path, default=d.random_default, metavar="DIR",
                    help="use a randomly initialised model of the default architecture saved "
                         "in DIR (built there first if DIR has none): the default's compute "
                         "cost before its weights exist")
-    p.add_argument("--click-period", type=int, default=441, metavar="SAMPLES",
-                   help="clicktrack: impulse every N samples (default 441)")
-    p.add_argument("--click-window-frames", type=int, default=None, metavar="FRAMES",
+    p.add_argument("--click-period", type=int, default=d.click_period, metavar="SAMPLES",
+                   help=f"clicktrack: impulse every N samples (default {d.click_period})")
+    p.add_argument("--click-window-frames", type=int, default=d.click_window_frames,
+                   metavar="FRAMES",
                    help="clicktrack: a shorter window (e.g. 512: hops of 0.19 s at r=0.25)")
-    p.add_argument("--torch-threads", type=int, default=None, metavar="N",
+    p.add_argument("--torch-threads", type=int, default=d.torch_threads, metavar="N",
                    help="torch CPU threads of the model (default: torch's)")
-    client = ClientSettings()
-    p.add_argument("--r", type=float, default=client.r,
-                   help=f"clients' hop ratio (default {client.r:g})")
-    p.add_argument("--w", type=int, default=client.w,
-                   help=f"clients' look-ahead (default {client.w})")
+    p.add_argument("--r", type=float, default=d.r,
+                   help=f"clients' hop ratio (default {d.r:g})")
+    p.add_argument("--w", type=int, default=d.w,
+                   help=f"clients' look-ahead (default {d.w})")
     p.add_argument("--stem", action="append", dest="stems", metavar="STEM",
-                   help="stem the clients ask for (repeat for several; default drums)")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (model default)")
-    p.add_argument("--datagram", type=int, default=DEFAULT_DATAGRAM,
-                   help=f"largest server datagram in bytes (default {DEFAULT_DATAGRAM}, the "
+                   help=f"stem the clients ask for (repeat for several; default "
+                        f"{' '.join(d.stems)})")
+    p.add_argument("--steps", type=int, default=d.steps, help="sampling steps (model default)")
+    p.add_argument("--datagram", type=int, default=d.datagram,
+                   help=f"largest server datagram in bytes (default {d.datagram}, the "
                         "server's)")
-    p.add_argument("--client-rate", type=int, default=None,
+    p.add_argument("--client-rate", type=int, default=d.client_rate,
                    help="clients' sample rate (default: the model's, so each step's input can "
                         "be compared with what was sent sample for sample)")
-    p.add_argument("--stall-s", type=float, default=2.0, metavar="S",
-                   help="slow: the long stall (default 2 s)")
-    p.add_argument("--fuzz-datagrams", type=int, default=1_000_000,
-                   help="fuzz: in-process datagrams (default 1e6)")
-    p.add_argument("--fuzz-udp-rate", type=float, default=4000.0,
+    p.add_argument("--stall-s", type=float, default=d.stall_s, metavar="S",
+                   help=f"slow: the long stall (default {d.stall_s:g} s)")
+    p.add_argument("--fuzz-datagrams", type=int, default=d.fuzz_datagrams,
+                   help=f"fuzz: in-process datagrams (default {d.fuzz_datagrams})")
+    p.add_argument("--fuzz-udp-rate", type=float, default=d.fuzz_udp_rate,
                    help="fuzz: datagrams per second over UDP beside a client")
-    p.add_argument("--flood-rate", type=float, default=50000.0,
-                   help="flood: datagrams per second (default 50000)")
-    p.add_argument("--flood-sources", type=int, default=4,
-                   help="flood: source addresses (default 4)")
-    p.add_argument("--churn-sessions", type=int, default=10000,
-                   help="churn: sessions opened and abandoned in-process (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scenarios (default 0)")
+    p.add_argument("--flood-rate", type=float, default=d.flood_rate,
+                   help=f"flood: datagrams per second (default {d.flood_rate:g})")
+    p.add_argument("--flood-sources", type=int, default=d.flood_sources,
+                   help=f"flood: source addresses (default {d.flood_sources})")
+    p.add_argument("--churn-sessions", type=int, default=d.churn_sessions,
+                   help=f"churn: sessions opened and abandoned in-process (default "
+                        f"{d.churn_sessions})")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help=f"seed of the scenarios (default {d.seed})")
     p.add_argument("--out", type=Path, required=True, help="directory for the reports")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_soak)
+
+
+def soak_options(args: argparse.Namespace) -> SoakOptions:
+    """The :class:`~sideman.bench.soak.SoakOptions` of parsed ``soak`` arguments."""
+    fields = {f.name for f in dataclasses.fields(SoakOptions)} - {"stems"}
+    return SoakOptions(**{name: getattr(args, name) for name in fields},
+                       stems=tuple(args.stems or SoakOptions.stems))
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -193,8 +211,9 @@ def _soak(args: argparse.Namespace) -> int:
             raise CommandError(f"{name} {value} is out of range; allowed {lo} ... {hi}") from None
     if args.minutes <= 0 or args.clients < 1:
         raise CommandError("--minutes must be > 0 and --clients >= 1") from None
+    options = soak_options(args)
     try:
-        generator, model = load_model(args)
+        generator, model = load_model(options)
     except (GeneratorError, ValueError, RuntimeError) as exc:
         raise CommandError(f"{exc} (a model of the default architecture with random weights "
                            f"has the same compute cost: --random-default DIR)") from None
@@ -205,7 +224,7 @@ def _soak(args: argparse.Namespace) -> int:
     for name in names:
         before = machine()
         started = time.time()
-        report = run_scenario(name, generator, args, progress=not args.no_progress)
+        report = run_scenario(name, generator, options, progress=not args.no_progress)
         report = {"command": command, "options": {
             k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
             if isinstance(v, (str, int, float, bool, Path, type(None)))},
@@ -217,4 +236,90 @@ def _soak(args: argparse.Namespace) -> int:
         path.write_text(json.dumps(report, indent=1, default=json_default) + "\n")
         png = plot_report(report, args.out / f"{name}.png")
         print(f"{headline(report)}\n  wrote {path} and {png}", flush=True)
+    return 0
+
+
+# -- measure -------------------------------------------------------------------------------
+#: ``measure codec``'s defaults: torch threads and seconds of each constructed song.
+CODEC_THREADS = 2
+CODEC_SECONDS = 20.0
+
+
+def _register_measure(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser(
+        "measure", help="design-time checks: a codec's beats and speed, an architecture's "
+                        "step time with random weights",
+        description="Measurements of a model's parts before it is trained (JSON on stdout).")
+    actions = group.add_subparsers(dest="measure_command", metavar="ACTION")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+
+    codec = actions.add_parser(
+        "codec", help="does a codec's reconstruction keep beats and onsets, and how fast is it",
+        description="Constructed drum-and-bass songs with known beats (97, 120 and 143 bpm) "
+                    "through the codec and back: beat and onset F-measure of the "
+                    "reconstruction (librosa tracking, mir_eval), encode and decode speed "
+                    "as a multiple of real time (docs/MODELS.md).")
+    codec.add_argument("--codec", default="mel", help="codec name (default mel)")
+    codec.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                       help="codec parameter, repeatable, e.g. --param gl_iters=32")
+    threads_option(codec, default=CODEC_THREADS)
+    codec.add_argument("--seconds", type=float, default=CODEC_SECONDS,
+                       help=f"length of each constructed song (default {CODEC_SECONDS:g} s)")
+    codec.set_defaults(func=_measure_codec)
+
+    run = ArchitectureRun()
+    arch = actions.add_parser(
+        "architecture", help="a whole step's time for an architecture with random weights",
+        description="Time whole pipeline steps (encode, sample, decode; live look-ahead w = 1, "
+                    "512-sample crossfade, real stream state) of the proposed default "
+                    "architecture, or of --unet, with random weights: speed does not depend "
+                    "on the weights, so an architecture is sized before it is trained. "
+                    "`sideman bench` times trained models through the live server.")
+    arch.add_argument("--threads", type=int, nargs="+", default=list(run.threads), metavar="N",
+                      help="torch threads; several values measure each (default "
+                           f"{' '.join(map(str, run.threads))})")
+    arch.add_argument("--unet", type=json.loads, default=None, metavar="JSON",
+                      help="UNet2DModel architecture as JSON (default: the proposal's)")
+    arch.add_argument("--steps", type=int, default=run.steps,
+                      help=f"measured steps per setting (default {run.steps})")
+    arch.add_argument("--no-channels-last", action="store_true",
+                      help="keep the U-Net in the default memory format (default: "
+                           "channels-last)")
+    arch.add_argument("--json", type=Path, default=None, metavar="FILE",
+                      help="also write the results here (default: print only)")
+    arch.set_defaults(func=_measure_architecture)
+
+
+def _measure_codec(args: argparse.Namespace) -> int:
+    import torch
+
+    from sideman.models.codecs import build_codec
+    from sideman.models.codecs.measure import measure_codec
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"--param {item!r}: takes KEY=JSON, e.g. --param gl_iters=32")
+        try:
+            params[key] = json.loads(value)
+        except ValueError as exc:
+            raise CommandError(f"--param {item!r}: the value is not JSON ({exc})") from None
+    torch.set_num_threads(args.threads)
+    print(json.dumps(measure_codec(build_codec(args.codec, params), seconds=args.seconds),
+                     indent=2))
+    return 0
+
+
+def _measure_architecture(args: argparse.Namespace) -> int:
+    from sideman.bench.architecture import measure_architecture
+
+    results = measure_architecture(ArchitectureRun(
+        threads=tuple(args.threads), steps=args.steps,
+        channels_last=not args.no_channels_last, unet=args.unet))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
     return 0

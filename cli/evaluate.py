@@ -1,5 +1,5 @@
-"""``sideman eval sweep``: argument parsing in one place, turned into a
-:class:`~sideman.eval.sweep.SweepConfig`.
+"""``sideman eval sweep|merge|compare|score``: argument parsing in one place, turned into a
+:class:`~sideman.eval.sweep.SweepConfig` (sweep) or plain arguments of the eval functions.
 
 Heavy imports (torch, librosa) happen inside the handler so ``sideman --help`` stays quick.
 """
@@ -22,13 +22,15 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser(
-        "eval", help="offline evaluation: look-ahead sweeps, merging shards, comparing",
+        "eval", help="offline evaluation: look-ahead sweeps, merging shards, comparing, "
+                     "scoring files",
         description="Offline evaluation through the live protocol's own code.")
     actions = group.add_subparsers(dest="eval_command", metavar="ACTION")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     _register_sweep(actions)
     _register_merge(actions)
     _register_compare(actions)
+    _register_score(actions)
 
 
 #: The conditions' names in the results, accepted for --beat-grid too.
@@ -294,6 +296,37 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         paths = write(rows, a, b, args.out)
         print(f"wrote {args.out}/: {', '.join(sorted(p.name for p in paths.values()))}")
+    return 0
+
+
+def _register_score(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "score", help="score one generated stem against its ground truth (sound files)",
+        description="Print the metrics of one generated stem (JSON: beat alignment, onsets, "
+                    "chroma, listening when --other-song is given; keys: docs/EVAL.md) "
+                    "against its ground-truth stem and the context it was generated from. "
+                    "A quick check of files, not the sweep.",
+        epilog="Example: sideman eval score gen.wav drums.wav mix-without-drums.wav")
+    p.add_argument("generated", type=Path, help="the generated stem (a sound file)")
+    p.add_argument("ground_truth", type=Path, help="the real stem of the same span")
+    p.add_argument("context", type=Path, nargs="?", default=None,
+                   help="the mixture without the stem (default: the ground truth)")
+    p.add_argument("--other-song", type=Path, default=None, metavar="FILE",
+                   help="the same stem from another song, for the listening ratio (default: "
+                        "none)")
+    p.set_defaults(func=_score)
+
+
+def _score(args: argparse.Namespace) -> int:
+    import json
+
+    from sideman.eval.metrics import evaluate_files
+
+    for path in (args.generated, args.ground_truth, args.context, args.other_song):
+        if path is not None and not path.is_file():
+            raise CommandError(f"{path} is not a file")
+    print(json.dumps(evaluate_files(args.generated, args.ground_truth, args.context,
+                                    other_song=args.other_song), indent=2))
     return 0
 
 

@@ -28,8 +28,8 @@ from sideman import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "sideman.cli.live",  # serve, client, demo
     "sideman.cli.data",  # data synth|info|check|cache, train ldm|cd|check|probe
-    "sideman.cli.evaluate",  # eval sweep|merge|compare
-    "sideman.cli.bench",  # bench, soak
+    "sideman.cli.evaluate",  # eval sweep|merge|compare|score
+    "sideman.cli.bench",  # bench, soak, measure codec|architecture
 )
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -81,8 +81,9 @@ class TransportUpdate:
     beat_in_bar: int = 0
 
 
-def transport_updates(beats: Sequence[float], rate: int, *, beats_per_bar: int = 4,
-                      downbeats: Sequence[float] | None = None) -> tuple[TransportUpdate, ...]:
+def transport_updates(beats: Sequence[float] | np.ndarray, rate: int, *, beats_per_bar: int = 4,
+                      downbeats: Sequence[float] | np.ndarray | None = None
+                      ) -> tuple[TransportUpdate, ...]:
     """One ``/sideman/transport`` per beat (times in seconds), sent once the client has
     captured that beat: the tempo there (from the beat to the next) and the beat's place in
     the bar, counted from the last downbeat (``None``: unknown, every beat is sent as beat 0
@@ -220,7 +221,7 @@ class StreamClient:
     def max_datagram(self) -> int:
         """Largest datagram this client sends (the server's limit and the session's)."""
         limit = int(self.welcome.get("max_datagram", protocol.DEFAULT_DATAGRAM))
-        datagram = self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0]  # type: ignore[index]
+        datagram = self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0]
         return min(limit, int(datagram))
 
     def audio_block(self) -> int:
@@ -315,8 +316,15 @@ class StreamClient:
             self.counts["late"] += 1
 
     # -- the plan --------------------------------------------------------------------------
+    @overload
+    def setting(self, key: str) -> tuple | None: ...
+
+    @overload
+    def setting(self, key: str, default: tuple) -> tuple: ...
+
     def setting(self, key: str, default: tuple | None = None) -> tuple | None:
-        """A setting's value in effect: confirmed for our own request, else the last ack."""
+        """A setting's value in effect: confirmed for our own request, else the last ack
+        (else ``default``)."""
         return self.confirmed.get(key, self.acks.get(key, default))
 
     def settings_in_effect(self) -> dict[str, object]:
@@ -339,17 +347,20 @@ class StreamClient:
 
     def geometry(self) -> tuple[Geometry, ClockMap]:
         w = self.welcome
+        r, lookahead = self.setting("r"), self.setting("w")
+        if r is None or lookahead is None:
+            raise ValueError("no geometry before the server has acknowledged r and w")
         window_frames = int(w["window_frames"])
-        hop_frames = round(float(self.setting("r")[0]) * window_frames)  # type: ignore[index]
+        hop_frames = round(float(r[0]) * window_frames)
         g = Geometry(sample_rate=int(w["model_rate"]), hop_length=int(w["hop_length"]),
                      window_frames=window_frames, hop_frames=hop_frames,
-                     lookahead=int(self.setting("w")[0]))  # type: ignore[index]
+                     lookahead=int(lookahead[0]))
         return g, ClockMap(model_rate=g.sample_rate, client_rate=self.client_rate)
 
     def plan(self) -> list[PlannedStep]:
         """Every step whose region starts before the end of the output, in order."""
         g, cm = self.geometry()
-        xfade = int(self.setting("xfade", (0,))[0])  # type: ignore[index]
+        xfade = int(self.setting("xfade", (0,))[0])
         out = []
         k = max(0, -g.lookahead)
         while True:
@@ -371,7 +382,7 @@ class StreamClient:
         Datagrams hold at most ``block`` samples and never straddle a capture point."""
         plan = self.plan()
         g, cm = self.geometry()
-        delay = int(self.setting("delay", (0,))[0])  # type: ignore[index]
+        delay = int(self.setting("delay", (0,))[0])
         end = max(audio_length, (plan[-1].region[1] + delay) if plan else 0)
         captures = []
         k = 0
@@ -394,7 +405,7 @@ class StreamClient:
 
     def expected_chunks(self, step: PlannedStep, stem: str) -> int:
         total = step.region[1] - max(0, step.out_start)
-        datagram = int(self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0])  # type: ignore[index]
+        datagram = int(self.setting("datagram", (protocol.DEFAULT_DATAGRAM,))[0])
         return len(protocol.chunk_layout(total, stem, datagram))
 
     def captured(self, step: int, when: float) -> None:
@@ -411,7 +422,7 @@ class StreamClient:
         planned = self._plan_index().get(step)
         if planned is None:
             return None
-        delay = int(self.setting("delay", (0,))[0])  # type: ignore[index]
+        delay = int(self.setting("delay", (0,))[0])
         return entry.capture_time + (position - planned.capture + delay) / self.client_rate
 
     def _plan_index(self) -> dict[int, PlannedStep]:

@@ -97,7 +97,7 @@ class SimulatedModel(Generator):
     :attr:`calls` (``time.monotonic`` by default)."""
 
     def __init__(self, inner: Generator, latency: Latency, *,
-                 advance: Callable[[float], None] = time.sleep,
+                 advance: Callable[[float], object] = time.sleep,
                  now: Callable[[], float] = time.monotonic, seed: int = 0) -> None:
         self.inner = inner
         self.info = inner.info

@@ -840,19 +840,3 @@ def evaluate_files(generated: str | Path, ground_truth: str | Path,
     other = None if other_song is None else load_mono(other_song, sr)[0]
     return evaluate_stem(gen, truth, ctx, sr, span=span, other_song_stem=other,
                          tracker=tracker)
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(
-        prog="python -m sideman.eval.metrics",
-        description="Score a generated stem against its ground truth (and context) files.")
-    parser.add_argument("generated")
-    parser.add_argument("ground_truth")
-    parser.add_argument("context", nargs="?", help="mixture without the stem (default: GT)")
-    parser.add_argument("--other-song", help="the same stem from another song")
-    args = parser.parse_args()
-    print(json.dumps(evaluate_files(args.generated, args.ground_truth, args.context,
-                                    other_song=args.other_song), indent=2))

@@ -135,11 +135,11 @@ def _draw_panel(ax: Axes, conditions: Sequence[Mapping[str, Any]], metric: str,
                     color=style["color"], alpha=0.8,
                     label="generated for another song's input" if first else None)
             first = False
-    for entry, (label, colour, style) in REFERENCE_STYLE.items():
+    for entry, (label, colour, dashes) in REFERENCE_STYLE.items():
         values = [v for c in conditions if (v := _value(c, entry, metric)[0]) is not None]
         if values:
             plotted.append(float(np.mean(values)))
-            ax.axhline(float(np.mean(values)), color=colour, ls=style, lw=1.2, label=label)
+            ax.axhline(float(np.mean(values)), color=colour, ls=dashes, lw=1.2, label=label)
     if paper and metric == "beat_f1_context":
         px, py = zip(*PAPER_BEAT_F1_CONTEXT, strict=True)
         ax.plot(px, py, "x--", color="tab:brown", ms=6, lw=0.8,

@@ -54,7 +54,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -501,7 +501,7 @@ def job_counts(core: StreamClient, stem: str) -> dict[str, float]:
     stats = core.stats()
     status = stats["server_status"]
     assert isinstance(status, dict)
-    counts: dict[str, float] = {k: stats[k] for k in (  # type: ignore[misc]
+    counts: dict[str, float] = {k: cast(float, stats[k]) for k in (
         "steps", "steps_complete", "steps_lost", "steps_late", "misses", "superseded",
         "lost_chunks", "late_chunks", "duplicate_chunks")}
     for key in ("degraded", "refined", "lost_in"):
@@ -920,11 +920,11 @@ def run_sweep(config: SweepConfig, *, generator: Generator | None = None,
     finally:
         bar.close()
 
-    wanted = len(jobs)
+    planned = len(jobs)
     if interrupted:
         places = [p for p, j in zip(places, jobs, strict=True) if done(j)]
         jobs = [j for j in jobs if done(j)]
-        meta["interrupted"] = f"{len(jobs)} of {wanted} song-settings"
+        meta["interrupted"] = f"{len(jobs)} of {planned} song-settings"
     t = time.perf_counter()
     # A shard draws its spectrograms but not the plots of its partial aggregate: the merge
     # draws those of the whole sweep.
@@ -1022,7 +1022,9 @@ def _score(job: Job, runs: dict[str, StreamClient], ref: _Reference, tracker: Be
         sensitivity = conditioning_sensitivity(generated, swapped, reseeded, rate,
                                                (lo, job.span[1]))
     geometry, _ = core.geometry()
-    record = SongRecord(song=job.song.id, stem=job.stem, r=float(core.setting("r")[0]),  # type: ignore[index]
+    r = core.setting("r")
+    assert r is not None  # the welcome acknowledged every setting
+    record = SongRecord(song=job.song.id, stem=job.stem, r=float(r[0]),
                         w=job.w, hop_seconds=geometry.hop_seconds, evaluation=evaluation,
                         condition=job.condition, counts=job_counts(core, job.stem),
                         seed=job.seed(config.seed), sensitivity=sensitivity)

@@ -31,7 +31,7 @@ import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from diffusers import UNet2DModel
@@ -70,6 +70,7 @@ def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: floa
 
 
 def _zero(conv: nn.Conv2d) -> nn.Conv2d:
+    assert conv.bias is not None, "a zero-initialised projection has a bias"
     nn.init.zeros_(conv.weight)
     nn.init.zeros_(conv.bias)
     return conv
@@ -272,7 +273,19 @@ def onset_frame_weights(target: torch.Tensor, strength: float) -> torch.Tensor:
     return 1.0 + strength * flux / flux.mean(dim=1, keepdim=True).clamp(min=1e-6)
 
 
-def edm_loss(denoiser: Denoiser, target: torch.Tensor, cond: Conditioning, *,
+class LossDenoiser(Protocol):
+    """What :func:`edm_loss` uses of a denoiser: a :class:`Denoiser`, or a training wrapper
+    whose call goes through a distributed model (``training.ldm.LossModel``)."""
+
+    sigma_data: float
+
+    def planes(self, cond: Conditioning) -> torch.Tensor: ...
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, planes: torch.Tensor,
+                 stem: torch.Tensor) -> torch.Tensor: ...
+
+
+def edm_loss(denoiser: LossDenoiser, target: torch.Tensor, cond: Conditioning, *,
              sigma: torch.Tensor | None = None, noise: torch.Tensor | None = None,
              generator: torch.Generator | None = None, loss_frames: torch.Tensor | None = None,
              p_mean: float = -1.2, p_std: float = 1.2, onset_weight: float = 0.0

@@ -1,7 +1,7 @@
 """Streaming geometry: window, hop and look-ahead in whole latent frames, on exact sample clocks.
 
-Everything that crosses the sample/latent boundary is derived here, once (see DESIGN.md,
-"Geometry"). Two clocks exist:
+Everything that crosses the sample/latent boundary is derived here, once (docs/PROTOCOL.md,
+"Geometry in one paragraph", says it for the wire). Two clocks exist:
 
 * the **model clock**: the codec's sample rate ``sample_rate``; one latent frame is
   ``hop_length`` samples; the window T and the hop H are whole numbers of frames, so the

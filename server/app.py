@@ -34,7 +34,7 @@ degradation and misses follow the simulation. Simulated loss: drop, duplicate, d
 reorder datagrams between the two sides (``Simulation``'s ``link`` callable, or per client
 the seeded ``sideman.eval.network.Decider``). The noise of each step is seeded by (seed,
 step, stem) and the step grid is fixed by the settings, so the output equals what a live
-client gets with the same settings and seed (tests/test_server_simulation.py checks it in
+client gets with the same settings and seed (tests/eval/test_simulate.py checks it in
 fast mode and in real time).
 """
 
@@ -48,6 +48,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sideman.models.base import Generator, Transport, network_copies
 
@@ -66,7 +67,7 @@ from .guard import (
     SourceGuard,
 )
 from .protocol import ErrorCode, ProtocolError
-from .session import Address, InputBuffer, PositionError, Session, reply_address
+from .session import Address, PositionError, Session, reply_address
 from .settings import (
     SETTING_KEYS,
     SettingError,
@@ -79,7 +80,8 @@ from .telemetry import ServerCounters, log_line, prometheus_text
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[bytes, Address], None]
+#: Sends a datagram (what it returns, e.g. ``socket.sendto``'s byte count, is not used).
+Send = Callable[[bytes, Address], object]
 
 #: Session ids are 1 ... MAX_SESSION_ID (float32 holds every integer up to 2**24 exactly).
 MAX_SESSION_ID = 2**24 - 1
@@ -284,7 +286,7 @@ class Server:
             session = self.sessions.get(exc.session)
             to = address
             if session is not None and session.bound_to(address):
-                session.counters.rejected += 1
+                session.count_rejected()
                 to = session.reply_to
             self._emit(protocol.encode_error(exc.session if session else 0, exc.code,
                                              exc.reason), to)
@@ -339,27 +341,21 @@ class Server:
         """A session's own message: charged to the session's budgets (one token plus one per
         reply; ``set``/``reset``/``transport``/``status`` also to its control budget)."""
         control = isinstance(request, _CONTROL)
-        if not session.budget.admit(now) or (control and not session.control.admit(now)):
+        if not session.admit(now, control):
             self.counters.rate_limited += 1
-            session.counters.rejected += 1
+            session.count_rejected()
             if control:
                 self._session_notice(session, ErrorCode.BUSY,
                                      f"too many {type(request).__name__.lower()} requests: at "
                                      f"most {CONTROL_RATE:g} per second", now)
             return True
         before = self._replies
+        session.seen(now)
         if isinstance(request, protocol.Ping):
-            session.last_seen = now
-            session.confirmed = True
             self._emit(protocol.encode_pong(request.stamp, int(now * 1000)), session.reply_to)
         else:
-            session.last_seen = now
-            session.confirmed = True
             self._dispatch(session, request, address, now)
-        cost = 1 + self._replies - before
-        session.budget.charge(now, cost)
-        if control:
-            session.control.charge(now)
+        session.charge(now, 1 + self._replies - before, control)
         return True
 
     def _session_notice(self, session: Session, code: ErrorCode, text: str, now: float
@@ -372,7 +368,7 @@ class Server:
 
     def _dispatch(self, session: Session, request: protocol.Request, address: Address,
                   now: float) -> None:
-        handler = {
+        handlers: dict[type, Callable[[Session, Any, Address, float], None]] = {
             protocol.Audio: self._on_audio,
             protocol.Mark: self._on_mark,
             protocol.SetRequest: self._on_set,
@@ -380,15 +376,15 @@ class Server:
             protocol.Reset: self._on_reset,
             protocol.StatusRequest: self._on_status,
             protocol.Bye: self._on_bye,
-        }[type(request)]
-        handler(session, request, address, now)  # type: ignore[operator]
+        }
+        handlers[type(request)](session, request, address, now)
 
     def _error(self, session: Session | None, code: ErrorCode, reason: str,
                address: Address) -> None:
         """Refuse a request from ``address``: the answer goes to the session's reply address
         when the request came from the session's own source, else to ``address``."""
         if session is not None:
-            session.counters.rejected += 1
+            session.count_rejected()
             if session.bound_to(address):
                 address = session.reply_to
         self._emit(protocol.encode_error(session.id if session else 0, code, reason), address)
@@ -416,10 +412,9 @@ class Server:
             # Right token, wrong source: dropped and counted, never answered.
             c.foreign += 1
             c.count_drop(address[0], "foreign")
-            session.counters.rejected += 1
+            session.count_rejected()
             return None
-        session.last_seen = now
-        session.confirmed = True
+        session.seen(now)
         return session
 
     # -- handlers ------------------------------------------------------------------------
@@ -435,8 +430,7 @@ class Server:
                 return False
             if (session is not None and session.bound_to(address) and request.token
                     and hmac.compare_digest(session.token.encode(), request.token.encode())):
-                session.last_seen = now
-                session.confirmed = True
+                session.seen(now)
                 self._emit(protocol.encode_pong(request.stamp, int(now * 1000)),
                            session.reply_to)
                 return True
@@ -458,8 +452,8 @@ class Server:
         existing = self._nonces.get((address, request.nonce))
         if existing is not None and existing in self.sessions:
             session = self.sessions[existing]
-            session.last_seen = now
-            session.reply_to = reply_to
+            session.seen(now, authenticated=False)
+            session.reply_via(reply_to)
             self._send_welcome(session)
             return
         if len(self.sessions) >= self.config.max_sessions and not self._evict_unconfirmed(now):
@@ -472,9 +466,9 @@ class Server:
                           nonce=request.nonce, name=request.name,
                           client_rate=request.client_rate, generator=self.generator,
                           max_datagram=self.config.max_datagram, now=now,
-                          reply_port=request.reply_port)
-        session.budget = Bucket(SESSION_RATE, SESSION_BURST, now)
-        session.control = Bucket(CONTROL_RATE, CONTROL_BURST, now)
+                          reply_port=request.reply_port,
+                          budget=Bucket(SESSION_RATE, SESSION_BURST, now),
+                          control=Bucket(CONTROL_RATE, CONTROL_BURST, now))
         self.sessions[session_id] = session
         self._nonces[(address, request.nonce)] = session_id
         self._bound[address] = self._bound.get(address, 0) + 1
@@ -560,8 +554,7 @@ class Server:
             self._unbind(session.address)
             self._nonces[(address, session.nonce)] = session.id
             self._bound[address] = self._bound.get(address, 0) + 1
-        session.address = address
-        session.reply_to = reply_address(address, request.reply_port)
+        session.rebind(address, request.reply_port)
         self._send_welcome(session)
 
     def _unbind(self, address: Address) -> None:
@@ -572,10 +565,10 @@ class Server:
             self._bound.pop(address, None)
 
     def _poll(self, session: Session, now: float) -> None:
-        jobs = session.scheduler.poll(now, self.config.watchdog_grace)
+        jobs = session.poll(now, self.config.watchdog_grace)
         if jobs:
             self.engine.submit(jobs)
-        session.scheduler.release_input()
+        session.release_input()
 
     def _on_audio(self, session: Session, request: protocol.Audio, address: Address,
                   now: float) -> None:
@@ -589,7 +582,7 @@ class Server:
     def _position_error(self, session: Session, exc: PositionError, address: Address,
                         now: float) -> None:
         """Refused audio or mark: counted; answered at most once per half second."""
-        session.counters.rejected += 1
+        session.count_rejected()
         last = self._last_position_error.get(session.id, -1e9)
         if now - last >= POSITION_ERROR_INTERVAL:
             self._last_position_error[session.id] = now
@@ -607,7 +600,6 @@ class Server:
 
     def _on_set(self, session: Session, request: protocol.SetRequest, address: Address,
                 now: float) -> None:
-        old_geometry = session.geometry
         try:
             new, changed, warnings = apply_setting(session.settings, request.key,
                                                    request.values, request.tags,
@@ -623,9 +615,7 @@ class Server:
         if too_small:
             self._error(session, ErrorCode.BAD_VALUE, too_small, address)
             return
-        session.settings = new
-        if request.key in ("r", "w"):
-            session.scheduler.regrid(old_geometry, session.geometry)
+        session.apply_settings(new, regrid=request.key in ("r", "w"))
         for text in warnings:
             self._emit(protocol.encode_warning(session.id, text), session.reply_to)
         for key in changed:
@@ -657,14 +647,14 @@ class Server:
     def _on_transport(self, session: Session, request: protocol.TransportInfo,
                       address: Address, now: float) -> None:
         if request.bpm == 0:
-            session.transport = None
+            session.set_transport(None)
         else:
             try:
-                session.transport = Transport(
+                session.set_transport(Transport(
                     bpm=request.bpm,
                     beat_position=session.clock_map.to_model(
                         session.unwrap(request.beat_position)),
-                    beats_per_bar=request.beats_per_bar, beat_in_bar=request.beat_in_bar)
+                    beats_per_bar=request.beats_per_bar, beat_in_bar=request.beat_in_bar))
             except ValueError as exc:
                 self._error(session, ErrorCode.BAD_VALUE, f"transport: {exc}", address)
                 return
@@ -677,7 +667,7 @@ class Server:
         session.reset_stream()
         self.engine.drop_superseded(now)
         self._emit(protocol.encode_ack(session.id, "reset",
-                                       [session.scheduler.next_step_number()]), session.reply_to)
+                                       [session.next_step_number()]), session.reply_to)
 
     def _on_status(self, session: Session, request: protocol.StatusRequest, address: Address,
                    now: float) -> None:
@@ -689,8 +679,7 @@ class Server:
         self._close(session, "bye", now)
 
     def _close(self, session: Session, reason: str, now: float) -> None:
-        session.closed = True
-        session.epoch += 1
+        session.close()
         if self.sessions.pop(session.id, None) is not None:
             self._unbind(session.address)
         if self._nonces.get((session.address, session.nonce)) == session.id:
@@ -701,8 +690,6 @@ class Server:
         if reason == "expired":
             self.counters.sessions_expired += 1
         self.engine.drop_superseded(now)
-        # Free the big buffers now, whoever still holds a reference to the session.
-        session.input = InputBuffer(1)
         log.info("session %d closed (%s)", session.id, reason)
 
     # -- housekeeping --------------------------------------------------------------------
@@ -749,9 +736,7 @@ class Server:
 
     # -- reporting -----------------------------------------------------------------------
     def status_pairs(self, session: Session) -> list[tuple[str, int | float]]:
-        return session.telemetry.status_pairs(
-            queue=self.engine.pending_for(session.id), r=session.settings.r(session.context),
-            w=session.settings.w)
+        return session.status_pairs(queue=self.engine.pending_for(session.id))
 
     def status(self, session_id: int) -> dict[str, int | float]:
         with self.lock:

@@ -22,6 +22,12 @@ go out as one :class:`Parcel`:
 it on a thread of its own so that neither the engine (which owns the model) nor the receive
 loop ever waits for the pace. Until :meth:`PacedSender.start` is called (offline drivers,
 unit tests of the engine) a parcel is sent at once, in order, in the caller's thread.
+
+:class:`Delivery` is the unit the engine hands a generated step to: it has the session cut
+the result into datagrams on the client clock (the session's port:
+:meth:`~.session.Session.output_datagrams`), sends them as a parcel, and books the step
+when its last datagram has left (chunks, timing, slack and, past the deadline, the miss);
+a step dropped before it ran is reported here too (``/sideman/miss … superseded``).
 """
 
 from __future__ import annotations
@@ -33,8 +39,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .clock import Clock
+from .telemetry import ServerCounters, StepTiming
+
+if TYPE_CHECKING:  # session.py imports this module (play_order), not the reverse
+    from sideman.models.base import StepResult
+
+    from .session import Session, SessionJob, StepInput
 
 Address = tuple[str, int]
 
@@ -326,3 +339,136 @@ class PacedSender:
             self._emit(payload, parcel.address)
             if not parcel.datagrams:
                 self._done(parcel)
+
+
+class Delivery:
+    """A generated step's way out: into datagrams, paced, booked (see the module docstring).
+
+    ``lock`` is the server's (session state); it is held only to read or book a session,
+    never while cutting or sending."""
+
+    def __init__(self, emit: Emit, clock: Clock, lock: threading.RLock,
+                 counters: ServerCounters, pace: Pace | None = None) -> None:
+        self._emit = emit
+        self.clock = clock
+        self._lock = lock
+        self.counters = counters
+        #: Sends each step's datagrams in play order at a pace the client can take; its
+        #: thread is started by the live server (until then a step is sent at once).
+        self.sender = PacedSender(emit, clock, pace)
+        #: Seconds one step's send takes (a running average): what the scheduler plans with.
+        self.send_time = 0.0
+
+    @property
+    def pace(self) -> Pace:
+        return self.sender.pace
+
+    @property
+    def running(self) -> bool:
+        return self.sender.running
+
+    def start(self) -> Delivery:
+        self.sender.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.sender.stop(timeout)
+
+    def pending(self) -> int:
+        return self.sender.pending()
+
+    def supersede(self, job: SessionJob, why: str) -> None:
+        """Report a job dropped before it ran (server lock held). Refinements and closed
+        sessions go silently: the first has a result already, the second has nobody to
+        tell."""
+        s = job.session
+        s.mark_built(job)
+        if job.refine or why == "closed":
+            return
+        report = s.book_superseded(job)
+        self.counters.superseded += 1
+        self._emit(report, s.reply_to)
+
+    def model_error(self, session: Session, text: str) -> None:
+        """Tell ``session`` the model could not do one of its steps (server lock held)."""
+        report = session.book_model_error(text)
+        self.counters.model_errors += 1
+        self._emit(report, session.reply_to)
+
+    def deliver(self, job: SessionJob, step: StepInput, result: StepResult, *, num_steps: int,
+                final: bool, degraded: bool, started: float, batch: int,
+                refine: Callable[[SessionJob], None]) -> None:
+        """Cut a result into datagrams in play order and hand them to the paced sender; the
+        step is booked when its last datagram has left (:meth:`_book`). ``refine`` queues
+        the full-quality re-run of a quick (not ``final``) first version (lock held)."""
+        s = job.session
+        send_start = self.clock.now()
+        with self._lock:
+            why = job.superseded(send_start)
+            if why in ("closed", "reset"):
+                self.supersede(job, why)
+                return
+            datagram = s.generated(job)
+        # Back to the client clock and into datagrams, without holding the lock.
+        datagrams, bad = s.output_datagrams(job, step, result.audio, final, datagram)
+        with self._lock:
+            address = s.reply_to  # a resume may have moved the session meanwhile
+            for reason in bad:
+                self.model_error(s, reason)
+            # A refinement replaces chunks until the region has finished playing.
+            deadline = (s.deadline_of(job.region[1]) if job.refine and job.realtime
+                        else job.deadline)
+            if not final and not job.refine:
+                refine(job)
+        size = sum(len(d) for d in datagrams)
+        if self.sender.running:
+            # What the scheduler plans with: the send at the base pace (a parcel with time to
+            # spare is spread wider, by construction still before its deadline).
+            predicted = self.clock.now() - send_start + size / self.sender.pace.rate
+            self.send_time = 0.8 * self.send_time + 0.2 * predicted
+
+        def alive() -> bool:
+            with self._lock:
+                return job.superseded(self.clock.now()) not in ("closed", "reset")
+
+        def done(first: float | None, last: float | None, sent: int) -> None:
+            self._book(job, result, num_steps=num_steps, degraded=degraded, started=started,
+                       batch=batch, send_start=send_start, last=last, sent=sent)
+
+        self.sender.submit(Parcel(address=address, datagrams=deque(datagrams),
+                                  deadline=deadline, refine=job.refine, on_done=done,
+                                  alive=alive))
+
+    def _book(self, job: SessionJob, result: StepResult, *, num_steps: int, degraded: bool,
+              started: float, batch: int, send_start: float, last: float | None,
+              sent: int) -> None:
+        """Book a step whose datagrams have all left (or were dropped): chunks, timing,
+        slack and, when the last datagram left after the deadline, the miss."""
+        s = job.session
+        send_end = self.clock.now() if last is None else last
+        if not self.sender.running:
+            self.send_time = 0.8 * self.send_time + 0.2 * (send_end - send_start)
+        timings = result.timings
+        sample = timings.get("sample", send_start - started)
+        with self._lock:
+            deadline = job.deadline
+            slack = None if deadline is None else deadline - send_end
+            timing = StepTiming(
+                step=job.step, num_steps=num_steps, batch=batch, wait=started - job.ready_at,
+                encode=timings.get("encode", 0.0), sample=sample,
+                decode=timings.get("decode", 0.0), send=send_end - send_start,
+                total=send_end - job.ready_at, slack=slack)
+            report = s.book_delivery(
+                job, timing, sent=sent, degraded=degraded, grid_source=result.grid_source,
+                grid_bpm=result.grid.bpm if result.grid is not None else None)
+            c = self.counters
+            if job.refine:
+                c.refined += 1
+                return
+            c.steps += 1
+            if degraded:
+                c.degraded += 1
+            if report is not None:
+                c.misses += 1
+                self._emit(report, s.reply_to)
+            c.timings.append(timing)

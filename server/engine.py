@@ -6,11 +6,14 @@ Ready :class:`~sideman.server.scheduler.StepJob` objects wait in a bounded queue
 sampling steps against its deadline (degrading when time is short), and runs the most urgent
 job together with those that share its ``num_steps`` and do not make a member of the call
 late (:meth:`Engine._admit`) in a single ``generator.generate([...])`` call. Each
-result is mapped back to the client clock (:mod:`.resample`), cut into datagrams no larger
-than the session's ``datagram`` setting and handed to the paced sender (:mod:`.delivery`: play
-order, stems interleaved, at a pace a client with the OS-default receive buffer can take);
-timings, slack, misses and degradations are recorded per session when the last datagram of a
-step has left.
+result goes to the delivery (:class:`~.delivery.Delivery`: back on the client clock, cut
+into datagrams no larger than the session's ``datagram`` setting, paced to the client in play
+order, booked when its last datagram has left: timing, slack, miss, degradation).
+
+The engine reads and books a session only through its port (:class:`~.session.Session`:
+``read_window``, ``model_window``, ``mark_built``, ``work_items``, ``refinable``,
+``queue_refinement``; the delivery adds ``generated``, ``output_datagrams`` and the
+``book_*`` methods).
 
 The live server calls :meth:`Engine.run` in its own thread (the receive loop never waits on
 the model); an offline driver calls :meth:`Engine.process_ready` directly with a simulated
@@ -31,12 +34,11 @@ import numpy as np
 from sideman.models.base import Generator, StepRequest, StepResult, network_copies
 from sideman.models.tempo import pulse, warm_up
 
-from . import protocol
 from .clock import Clock
-from .delivery import Pace, PacedSender, Parcel
-from .scheduler import SAFETY, CostModel, StepJob, choose_num_steps, refine_fits
-from .session import Address, StepInput
-from .telemetry import ServerCounters, StepTiming
+from .delivery import Delivery, Pace
+from .scheduler import SAFETY, CostModel, choose_num_steps, refine_fits
+from .session import Address, SessionJob, StepInput
+from .telemetry import ServerCounters
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ Emit = Callable[[bytes, Address], None]
 class _Prepared:
     """A job with everything read from its session (under the lock) to run without it."""
 
-    job: StepJob
+    job: SessionJob
     num_steps: int
     final: bool
     degraded: bool
@@ -72,11 +74,10 @@ class Engine:
             raise ValueError("max_queue, max_batch and max_per_session must be >= 1")
         self.generator = generator
         self.clock = clock
-        self._emit = emit
         self._lock = lock  # the server's lock (session state)
         self._cv = threading.Condition()
-        self._jobs: deque[StepJob] = deque()
-        self._refines: deque[StepJob] = deque()
+        self._jobs: deque[SessionJob] = deque()
+        self._refines: deque[SessionJob] = deque()
         self.counters = counters
         self.max_queue = max_queue
         self.max_batch = max_batch
@@ -84,10 +85,9 @@ class Engine:
         #: session id -> (model seconds used, when), decaying: the fair-share ledger.
         self._usage: dict[int, tuple[float, float]] = {}
         self.cost = cost or CostModel()
-        self._send_time = 0.0
-        #: Sends each step's datagrams in play order at a pace the client can take; its
-        #: thread is started by the live server (until then a step is sent at once).
-        self.delivery = PacedSender(emit, clock, pace)
+        #: Where results go: cut, paced, booked (its sender's thread is started by the live
+        #: server; until then a step is sent at once).
+        self.delivery = Delivery(emit, clock, lock, counters, pace)
 
     # -- queue ---------------------------------------------------------------------------
     def pending(self) -> int:
@@ -98,14 +98,14 @@ class Engine:
         with self._cv:
             return sum(1 for j in self._jobs if j.session.id == session_id)
 
-    def submit(self, jobs: list[StepJob]) -> None:
+    def submit(self, jobs: list[SessionJob]) -> None:
         """Queue ready jobs (caller holds the server's lock). A session holds at most
         ``max_per_session`` queued jobs (its oldest is superseded); when the whole queue is
         full, the oldest job of the session holding the most goes: one session's backlog
         never pushes out another's steps."""
         if not jobs:
             return
-        overflow: list[StepJob] = []
+        overflow: list[SessionJob] = []
         with self._cv:
             counts: dict[int, int] = {}
             for job in self._jobs:
@@ -133,10 +133,10 @@ class Engine:
 
     def drop_superseded(self, now: float) -> int:
         """Drop queued jobs that can no longer run (caller holds the server's lock)."""
-        dropped: list[tuple[StepJob, str]] = []
+        dropped: list[tuple[SessionJob, str]] = []
         with self._cv:
             for queue in (self._jobs, self._refines):
-                keep = deque()
+                keep: deque[SessionJob] = deque()
                 for job in queue:
                     why = job.superseded(now)
                     if why is None:
@@ -149,18 +149,9 @@ class Engine:
             self._supersede(job, why)
         return len(dropped)
 
-    def _supersede(self, job: StepJob, why: str) -> None:
-        """Report a dropped job (server lock held). Refinements and closed sessions go
-        silently: the first has a result already, the second has nobody to tell."""
-        s = job.session
-        s.mark_built(job)
-        if job.refine or why == "closed":
-            return
-        s.counters.superseded += 1
-        self.counters.superseded += 1
-        self._emit(protocol.encode_miss(s.id, job.step, job.region[0], 0, "superseded",
-                                       s.settings.wrap),
-                   s.reply_to)
+    def _supersede(self, job: SessionJob, why: str) -> None:
+        """Report a dropped job (server lock held; :meth:`Delivery.supersede`)."""
+        self.delivery.supersede(job, why)
 
     # -- running -------------------------------------------------------------------------
     def warmup(self, client_rate: int = 44100) -> dict[str, float]:
@@ -280,12 +271,8 @@ class Engine:
         """Tell each session of ``failed`` its step could not be generated (error 8)."""
         with self._lock:
             for p, why in failed:
-                s = p.job.session
-                s.counters.model_errors += 1
-                self.counters.model_errors += 1
-                self._emit(protocol.encode_error(
-                    s.id, protocol.ErrorCode.MODEL,
-                    f"the model failed on step {p.job.step}: {why}"), s.reply_to)
+                self.delivery.model_error(p.job.session,
+                                          f"the model failed on step {p.job.step}: {why}")
 
     def _served(self, prepared: list[_Prepared], results: list[StepResult],
                 started: float) -> None:
@@ -300,17 +287,19 @@ class Engine:
         self.counters.batched_steps += len(prepared)
         for p, result in zip(prepared, results, strict=True):
             try:
-                self._deliver(p, result, started, len(prepared))
+                self.delivery.deliver(p.job, p.input, result, num_steps=p.num_steps,
+                                      final=p.final, degraded=p.degraded, started=started,
+                                      batch=len(prepared), refine=self._queue_refinement)
             except Exception:  # one session's delivery must not stop the others'
                 log.exception("step %d of session %d could not be delivered", p.job.step,
                               p.job.session.id)
 
-    def _take_batch(self, now: float) -> list[tuple[StepJob, int]]:
+    def _take_batch(self, now: float) -> list[tuple[SessionJob, int]]:
         """Pick the jobs of the next model call and their sampling steps (server lock held)."""
-        superseded: list[tuple[StepJob, str]] = []
+        superseded: list[tuple[SessionJob, str]] = []
         with self._cv:
-            candidates: dict[int, StepJob] = {}
-            keep: deque[StepJob] = deque()
+            candidates: dict[int, SessionJob] = {}
+            keep: deque[SessionJob] = deque()
             for job in self._jobs:
                 why = job.superseded(now)
                 if why is not None:
@@ -324,8 +313,8 @@ class Engine:
                 keep = deque()
                 for job in self._refines:
                     if (job.superseded(now) is None
-                            and job.session.last_generated_step == job.step
-                            and refine_fits(job, now, self.cost, self._send_time)):
+                            and job.session.refinable(job)
+                            and refine_fits(job, now, self.cost, self.delivery.send_time)):
                         keep.append(job)
                         candidates.setdefault(job.session.id, job)
                     else:
@@ -339,12 +328,12 @@ class Engine:
         decided = []
         for job in candidates.values():
             steps = job.requested_steps if refine else choose_num_steps(
-                job.requested_steps, job.time_left(now), self.cost, self._send_time,
+                job.requested_steps, job.time_left(now), self.cost, self.delivery.send_time,
                 items=self._items(job))
             decided.append((job, steps))
         over = self._over_share(decided, now)
 
-        def order(d: tuple[StepJob, int]) -> tuple[bool, float, float]:
+        def order(d: tuple[SessionJob, int]) -> tuple[bool, float, float]:
             # Fair share first, then earliest deadline: a session that has had more than
             # its share of the model lately yields to one that has not.
             return d[0].session.id in over, d[0].time_left(now), d[0].ready_at
@@ -378,7 +367,7 @@ class Engine:
             self._usage = {sid: u for sid, u in self._usage.items()
                            if self._usage_of(sid, now) > 1e-6}
 
-    def _over_share(self, decided: list[tuple[StepJob, int]], now: float) -> set[int]:
+    def _over_share(self, decided: list[tuple[SessionJob, int]], now: float) -> set[int]:
         """Sessions among the candidates that used more model time lately than the least
         served candidate plus one call of theirs: they go after the others."""
         usage = {d[0].session.id: self._usage_of(d[0].session.id, now) for d in decided}
@@ -392,8 +381,8 @@ class Engine:
                 over.add(sid)
         return over
 
-    def _admit(self, candidates: list[tuple[StepJob, int]], now: float
-               ) -> list[tuple[StepJob, int]]:
+    def _admit(self, candidates: list[tuple[SessionJob, int]], now: float
+               ) -> list[tuple[SessionJob, int]]:
         """The jobs of the next call: the most urgent one, then each further candidate (most
         urgent first, up to ``max_batch``) whose stems do not make a member late that would
         be on time without them. A batch is one call for all its stems, so its cost grows
@@ -416,23 +405,19 @@ class Engine:
             self.counters.batch_deferred += min(len(candidates), self.max_batch) - len(batch)
         return batch
 
-    def _items(self, job: StepJob) -> int:
-        """What a job adds to a call's work: its stems, once more per guidance in use (every
-        network call then also runs without the mix, or without the grid)."""
-        settings = job.session.settings
-        return max(1, len(settings.stems)) * network_copies(
-            settings.guidance, settings.grid_guidance, self.generator.info.uses_beat_grid)
+    def _items(self, job: SessionJob) -> int:
+        """What a job adds to a call's work (:meth:`Session.work_items`)."""
+        return job.session.work_items(self.generator.info.uses_beat_grid)
 
     def _finish(self, num_steps: int, items: int, jobs: int) -> float:
         """Predicted seconds from now until the last of ``jobs`` jobs of a call is sent."""
-        return self.cost.predict(num_steps, items) + self._send_time * jobs + SAFETY
+        return self.cost.predict(num_steps, items) + self.delivery.send_time * jobs + SAFETY
 
-    def _prepare(self, job: StepJob, num_steps: int) -> _Prepared:
+    def _prepare(self, job: SessionJob, num_steps: int) -> _Prepared:
         """Read what the step needs from its session (server lock held)."""
         step = job.session.read_window(job, num_steps)
-        settings = job.session.settings
         degraded = num_steps < job.requested_steps
-        final = job.refine or not (degraded and settings.refine and settings.realtime)
+        final = job.refine or not (degraded and step.refine_quick)
         return _Prepared(job=job, num_steps=num_steps, final=final, degraded=degraded,
                          input=step)
 
@@ -441,97 +426,12 @@ class Engine:
         p.request.mixture = p.job.session.model_window(p.job, p.input)
         return p.request
 
-    def _deliver(self, p: _Prepared, result: StepResult, started: float, batch: int) -> None:
-        """Cut a result into datagrams in play order and hand them to the paced sender; the
-        step's timing, slack and miss are recorded when its last datagram has left
-        (:meth:`_delivered`)."""
-        job = p.job
-        s = job.session
-        send_start = self.clock.now()
-        with self._lock:
-            why = job.superseded(send_start)
-            if why in ("closed", "reset"):
-                self._supersede(job, why)
-                return
-            s.last_generated_step = max(s.last_generated_step, job.step)
-            datagram = s.settings.datagram
-        # Back to the client clock and into datagrams, without holding the lock.
-        datagrams, bad = s.output_datagrams(job, p.input, result.audio, p.final, datagram)
-        with self._lock:
-            address = s.reply_to  # a resume may have moved the session meanwhile
-            for reason in bad:
-                s.counters.model_errors += 1
-                self.counters.model_errors += 1
-                self._emit(protocol.encode_error(s.id, protocol.ErrorCode.MODEL, reason),
-                           address)
-            # A refinement replaces chunks until the region has finished playing.
-            deadline = (s.deadline_of(job.region[1]) if job.refine and job.realtime
-                        else job.deadline)
-            if not p.final and not job.refine:
-                refine = replace(job, refine=True)
-                s.queue_refinement(job)
-                with self._cv:
-                    self._refines.append(refine)
-        size = sum(len(d) for d in datagrams)
-        if self.delivery.running:
-            # What the scheduler plans with: the send at the base pace (a parcel with time to
-            # spare is spread wider, by construction still before its deadline).
-            predicted = self.clock.now() - send_start + size / self.delivery.pace.rate
-            self._send_time = 0.8 * self._send_time + 0.2 * predicted
-
-        def alive() -> bool:
-            with self._lock:
-                return job.superseded(self.clock.now()) not in ("closed", "reset")
-
-        def done(first: float | None, last: float | None, sent: int) -> None:
-            self._delivered(p, result, started, batch, send_start, last, sent)
-
-        self.delivery.submit(Parcel(address=address, datagrams=deque(datagrams),
-                                    deadline=deadline, refine=job.refine, on_done=done,
-                                    alive=alive))
-
-    def _delivered(self, p: _Prepared, result: StepResult, started: float, batch: int,
-                   send_start: float, last: float | None, sent: int) -> None:
-        """Book a step whose datagrams have all left (or were dropped): chunks, timing,
-        slack and, when the last datagram left after the deadline, the miss."""
-        job = p.job
-        s = job.session
-        send_end = self.clock.now() if last is None else last
-        if not self.delivery.running:
-            self._send_time = 0.8 * self._send_time + 0.2 * (send_end - send_start)
-        timings = result.timings
-        sample = timings.get("sample", send_start - started)
-        with self._lock:
-            c = s.counters
-            c.chunks_out += sent
-            deadline = job.deadline
-            slack = None if deadline is None else deadline - send_end
-            if job.refine:
-                c.refined += 1
-                self.counters.refined += 1
-            else:
-                c.steps += 1
-                self.counters.steps += 1
-                if p.degraded:
-                    c.degraded += 1
-                    self.counters.degraded += 1
-                if slack is not None and slack < 0:
-                    c.misses += 1
-                    self.counters.misses += 1
-                    late = math.ceil(-slack * s.client_rate)
-                    self._emit(protocol.encode_miss(s.id, job.step, job.region[0], late, "late",
-                                                       s.settings.wrap),
-                               s.reply_to)
-            timing = StepTiming(
-                step=job.step, num_steps=p.num_steps, batch=batch, wait=started - job.ready_at,
-                encode=timings.get("encode", 0.0), sample=sample,
-                decode=timings.get("decode", 0.0), send=send_end - send_start,
-                total=send_end - job.ready_at, slack=slack)
-            if not job.refine:
-                s.telemetry.record(timing)
-                self.counters.timings.append(timing)
-                s.telemetry.grid_source = result.grid_source
-                s.telemetry.grid_bpm = result.grid.bpm if result.grid is not None else None
+    def _queue_refinement(self, job: SessionJob) -> None:
+        """A quick first version went out: its full-quality re-run waits for idle time
+        (server lock held)."""
+        job.session.queue_refinement(job)
+        with self._cv:
+            self._refines.append(replace(job, refine=True))
 
     def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
         """The engine thread: run batches until ``stop`` is set."""

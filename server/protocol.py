@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import cast
 
 import numpy as np
 
@@ -199,9 +200,11 @@ def unwrap_position(value: int, reference: int, bits: int = 32) -> int:
 
 
 # -- coercion ------------------------------------------------------------------------------
-def _scalar(value: object, what: str) -> None:
+def _scalar(value: object, what: str) -> int | float:
+    """``value`` as the one number its type tag says it is (never a run of floats)."""
     if isinstance(value, np.ndarray):
         raise ValueError(f"{what} must be one number, got a list of {value.size}")
+    return cast("int | float", value)
 
 
 def _floats(args: Sequence) -> np.ndarray:
@@ -213,11 +216,11 @@ def _floats(args: Sequence) -> np.ndarray:
 def as_int(value: object, tag: str, what: str, *, wide: bool = False) -> int:
     """An int32 (int64 with ``wide``: positions) from ``i``/``h``, or from ``f``/``d`` when it
     is a whole number."""
-    _scalar(value, what)
+    scalar = _scalar(value, what)
     if tag in "ih":
-        number = int(value)  # type: ignore[arg-type]
+        number = int(scalar)
     elif tag in "fd":
-        f = float(value)  # type: ignore[arg-type]
+        f = float(scalar)
         if not math.isfinite(f) or f != math.floor(f):
             raise ValueError(f"{what} must be a whole number, got {f!r}")
         number = int(f)
@@ -230,10 +233,10 @@ def as_int(value: object, tag: str, what: str, *, wide: bool = False) -> int:
 
 
 def as_float(value: object, tag: str, what: str) -> float:
-    _scalar(value, what)
+    scalar = _scalar(value, what)
     if tag not in "ihfd":
         raise ValueError(f"{what} must be a number (i, f, d or h), got type {tag!r}")
-    f = float(value)  # type: ignore[arg-type]
+    f = float(scalar)
     if not math.isfinite(f):
         raise ValueError(f"{what} must be finite, got {f!r}")
     return f
@@ -287,7 +290,7 @@ def _fixed(msg: Message) -> list:
     except ValueError as exc:
         raise ValueError(f"{msg.address} expects {signature}: {exc}") from None
     for (name, _kind), value in zip(fields, values, strict=True):
-        if name == "reply_port" and not 0 <= value <= 65535:  # type: ignore[operator]
+        if name == "reply_port" and isinstance(value, int) and not 0 <= value <= 65535:
             raise ValueError(f"{msg.address}: reply_port must be 0 (reply to the source port) "
                              f"or a UDP port 1 ... 65535, got {value}")
     return values

@@ -25,11 +25,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from sideman.models.geometry import ClockMap, Geometry
+
+if TYPE_CHECKING:  # for the type checker only: session.py imports this module, not the reverse
+    from .resample import Resampler
+    from .settings import Settings
 
 #: Seconds kept between the predicted end of a step and its deadline.
 SAFETY = 0.003
@@ -39,30 +43,45 @@ MAX_STEPS_PER_POLL = 256
 
 class SessionView(Protocol):
     """What the scheduler reads of a session (:class:`~.session.Session` is one; the
-    scheduler does not import it: session.py builds on this module, not the reverse)."""
+    scheduler does not import it at run time: session.py builds on this module, not the
+    reverse)."""
 
-    closed: bool
-    started: bool
-    epoch: int
-    mark: int  #: the highest ``mark`` position received (-1: none)
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def started(self) -> bool: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def mark(self) -> int:
+        """The highest ``mark`` position received (-1: none)."""
+    @property
+    def geometry(self) -> Geometry: ...
+    @property
+    def settings(self) -> Settings: ...
     client_rate: int
-    geometry: Geometry
     clock_map: ClockMap
-    settings: Any  #: :class:`~.settings.Settings`
-    input: Any  #: :class:`~.session.InputBuffer`
-    resampler: Any  #: :class:`~.resample.Resampler`
-    clock: Any  #: :class:`~.session.ClientClockEstimate`
+    resampler: Resampler
+
+    def capture_position(self, now: float) -> float | None: ...
+
+    def received(self, start: int, end: int) -> bool: ...
 
     def play_position(self, now: float) -> float | None: ...
 
     def deadline_of(self, client_position: int) -> float | None: ...
 
 
+#: The session type a job carries: the scheduler reads it as a :class:`SessionView`; the
+#: engine and the delivery get the :class:`~.session.Session` and use its port.
+S = TypeVar("S", bound=SessionView)
+
+
 @dataclass
-class StepJob:
+class StepJob(Generic[S]):
     """A step that is ready to run (or a refinement of one that ran quick)."""
 
-    session: SessionView  #: the session it belongs to (the engine reads more of it)
+    session: S  #: the session it belongs to
     epoch: int
     grid: int  #: k on the model-clock grid (what the generator sees)
     step: int  #: the step number on the wire
@@ -105,10 +124,10 @@ class StepJob:
         return self.time_left(now) + duration
 
 
-class StepScheduler:
+class StepScheduler(Generic[S]):
     """Turns a session's input progress into ready :class:`StepJob` objects."""
 
-    def __init__(self, session: SessionView) -> None:
+    def __init__(self, session: S) -> None:
         self.session = session
         self.next_grid: int | None = None
         self.offset = 0
@@ -164,10 +183,7 @@ class StepScheduler:
         keep = s.clock_map.to_client(g.window_samples) // 2
         return lowest - keep - (s.resampler.margin + s.resampler.client_quantum + 8)
 
-    def release_input(self) -> None:
-        self.session.input.release(self.needed_from())
-
-    def poll(self, now: float, grace: float) -> list[StepJob]:
+    def poll(self, now: float, grace: float) -> list[StepJob[S]]:
         """Steps that became ready since the last poll, in order."""
         s = self.session
         if not s.started or s.closed:
@@ -180,14 +196,13 @@ class StepScheduler:
             # reset or a new grid the numbering carries on from the last step.
             self.next_grid = self.first_grid(g)
             self.offset = 0 if self.last_step < 0 else self.last_step + 1 - self.next_grid
-        jobs: list[StepJob] = []
-        watch = s.clock.position_at(now) if realtime else None
+        jobs: list[StepJob[S]] = []
+        watch = s.capture_position(now) if realtime else None
         for _ in range(MAX_STEPS_PER_POLL):
             grid = self.next_grid
             n_model = g.step_position(grid)
             capture = cm.to_client(n_model)
-            ready = s.mark >= capture or (
-                s.input.high >= capture and s.input.complete(self.scheduled_capture, capture))
+            ready = s.mark >= capture or s.received(self.scheduled_capture, capture)
             if not ready and watch is not None:
                 ready = watch >= capture + grace * s.client_rate
             if not ready:
@@ -206,9 +221,13 @@ class StepScheduler:
             jobs.append(job)
         return jobs
 
-    def built(self, job: StepJob) -> None:
+    def built(self, job: StepJob[S]) -> None:
         """The engine has read the job's input (or dropped the job)."""
         self.queued.pop(job.step, None)
+
+    def requeue(self, job: StepJob[S]) -> None:
+        """``job`` runs again (a refinement): keep its window's input until it is built."""
+        self.queued[job.step] = job.window_start
 
 
 class CostModel:

@@ -260,7 +260,9 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
                             f"music (0 is not a deterministic mode)")
         new = replace(settings, variation=variation)
     elif key in ("guidance", "grid_guidance"):
-        new = replace(settings, **{key: _float_in(values, tags, key, MAX_GUIDANCE, " (1 = off)")})
+        scale = _float_in(values, tags, key, MAX_GUIDANCE, " (1 = off)")
+        new = (replace(settings, guidance=scale) if key == "guidance"
+               else replace(settings, grid_guidance=scale))
         if key == "grid_guidance" and not info.uses_beat_grid and new.grid_guidance != 1:
             warnings.append(f"{info.name} has no beat-grid input: grid_guidance has no effect")
     elif key == "xfade":
@@ -273,7 +275,10 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
         new = replace(settings, delay=_int_in(values, tags, key, 0,
                                               MAX_DELAY_SECONDS * ctx.client_rate))
     elif key in ("realtime", "refine", "track"):
-        new = replace(settings, **{key: bool(_int_in(values, tags, key, 0, 1))})
+        flag = bool(_int_in(values, tags, key, 0, 1))
+        new = (replace(settings, realtime=flag) if key == "realtime"
+               else replace(settings, refine=flag) if key == "refine"
+               else replace(settings, track=flag))
     elif key == "wrap":
         new = replace(settings, wrap=_int_in(values, tags, key, MIN_WRAP, MAX_WRAP))
     else:

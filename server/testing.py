@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sideman.models.base import Generator, StepRequest, StepResult, StreamState
+from sideman.models.base import Generator, ModelInfo, StepRequest, StepResult, StreamState
 from sideman.models.clicktrack import DEFAULT_PERIOD, ClickTrack
 
 from . import osc, protocol
@@ -46,9 +46,10 @@ class TinyClickTrack(ClickTrack):
     def __init__(self, period: int = DEFAULT_PERIOD, *, window_frames: int = 256,
                  hop_length: int = 64, delay: float = 0.0, delay_per_step: float = 0.0) -> None:
         super().__init__(period=period, delay=delay, delay_per_step=delay_per_step)
-        self.info = replace(self.info, window_frames=window_frames, hop_length=hop_length,
-                            trained_hop_frames=tuple(range(1, window_frames + 1)),
-                            trained_lookaheads=tuple(range(-1, window_frames - 1)))
+        self.info: ModelInfo = replace(
+            self.info, window_frames=window_frames, hop_length=hop_length,
+            trained_hop_frames=tuple(range(1, window_frames + 1)),
+            trained_lookaheads=tuple(range(-1, window_frames - 1)))
 
 
 class ModelClockClicks(ClickTrack):
@@ -57,10 +58,11 @@ class ModelClockClicks(ClickTrack):
     def __init__(self, model_rate: int = 22050, period: int = 2205, *,
                  window_frames: int = 256, hop_length: int = 64) -> None:
         super().__init__(period=period)
-        self.info = replace(self.info, name="model-clock-clicks", sample_rate=model_rate,
-                            window_frames=window_frames, hop_length=hop_length,
-                            trained_hop_frames=tuple(range(1, window_frames + 1)),
-                            trained_lookaheads=tuple(range(-1, window_frames - 1)))
+        self.info: ModelInfo = replace(
+            self.info, name="model-clock-clicks", sample_rate=model_rate,
+            window_frames=window_frames, hop_length=hop_length,
+            trained_hop_frames=tuple(range(1, window_frames + 1)),
+            trained_lookaheads=tuple(range(-1, window_frames - 1)))
 
 
 @dataclass

@@ -47,7 +47,7 @@ def default_model(_default_generator):
 def click_songs():
     """``make(root, songs, seconds) -> root``: a data set of constructed songs (drums = unit
     impulses every half second, bass = a decaying tone on each, beats annotated on the
-    impulses), as tests/test_eval_sweep.py builds them, for the eval merge / compare tests."""
+    impulses), as tests/eval/test_sweep.py builds them, for the eval merge / compare tests."""
     import json
     from pathlib import Path
 

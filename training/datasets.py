@@ -217,7 +217,7 @@ def load_synth_song(track: Path) -> Song:
         raise DatasetError(f"{meta_path} is missing")
     meta = json.loads(meta_path.read_text())
     files = meta["files"]
-    stems = {s: (track / files["stems"][s],) for s in STEMS}
+    stems: dict[str, tuple[Path, ...]] = {s: (track / files["stems"][s],) for s in STEMS}
     for paths in stems.values():
         if not paths[0].is_file():
             raise DatasetError(f"{paths[0]} is missing (every synthetic song has 4 stems)")

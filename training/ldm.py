@@ -14,7 +14,7 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -116,8 +116,9 @@ class LossModel:
     def planes(self, cond: Conditioning) -> torch.Tensor:
         return self.inner.planes(cond)
 
-    def __call__(self, *args: Any) -> torch.Tensor:
-        return self.model(*args)
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, planes: torch.Tensor,
+                 stem: torch.Tensor) -> torch.Tensor:
+        return self.model(x, sigma, planes, stem)
 
 
 def edm_p_mean(sigma_data: float) -> float:
@@ -186,14 +187,14 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
         if checkpoint is None:
             raise FileNotFoundError(f"--resume: no checkpoint in {loop.out / 'checkpoints'}")
         trainer.resume(checkpoint)
-    inner = trainer.unwrapped
+    inner = cast(Denoiser, trainer.unwrapped)  # the model the trainer was given
     p_mean = edm_p_mean(config.sigma_data) if options.p_mean is None else options.p_mean
     valid_noise = fixed_noise(sd.valid, 7, p_mean, options.p_std)
     valid_noise_w1 = fixed_noise(sd.valid_w1, 8, p_mean, options.p_std)
 
     def loss(model: nn.Module) -> torch.Tensor:
         batch = sd.draw(loop.batch_size).to(trainer.device)
-        return edm_loss(LossModel(model, inner), batch.target, batch.cond,  # type: ignore[arg-type]
+        return edm_loss(LossModel(model, inner), batch.target, batch.cond,
                         generator=sd.generator, p_mean=p_mean, p_std=options.p_std,
                         onset_weight=options.onset_weight)
 

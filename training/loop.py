@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -401,6 +401,7 @@ def sample_image(made: Sample, title: str = "") -> np.ndarray:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig, axes = plt.subplots(2, 1, figsize=(7, 4.5), dpi=80, sharex=True)
     for ax, (label, audio) in zip(axes, (("real", made.real), ("generated", made.generated)),
@@ -418,7 +419,8 @@ def sample_image(made: Sample, title: str = "") -> np.ndarray:
     axes[-1].set_xlabel("seconds")
     fig.tight_layout()
     fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    canvas = cast(FigureCanvasAgg, fig.canvas)  # the Agg backend, selected above
+    image = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)
     return image
 

@@ -1,5 +1,5 @@
 // Runs max_patches/sideman.js under Node with the Max stand-in (maxjs.js) and a simulation of
-// the patch's signal side, for the tests in tests/test_max_patches.py.
+// the patch's signal side, for the tests in tests/patches/test_max.py.
 //
 //   node run_sideman.js live CONFIG.json    stream a file through a live server in real time
 //   node run_sideman.js writer CONFIG.json  feed recorded chunks, dump what the patch plays

@@ -3,15 +3,12 @@
 The test signal is a constructed song with known beats (kick, snare, hi-hat, bass notes at a
 given tempo). Beats and onsets are tracked with librosa in the original and in the
 reconstruction and compared with mir_eval (beat F-measure ±70 ms, onset F-measure ±50 ms).
-Speed is encode and decode time as a multiple of real time.
-
-    python -m sideman.models.codecs.measure --threads 2     # prints JSON (docs/MODELS.md)
+Speed is encode and decode time as a multiple of real time. The command is
+``sideman measure codec`` (docs/MODELS.md).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from typing import Any
 
@@ -66,7 +63,7 @@ def _track(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(beat_frames), np.asarray(onsets)
 
 
-def measure_codec(codec: Codec, *, seconds: float = 20.0, bpms: tuple[float, ...] = (97, 120, 143),
+def measure_codec(codec: Codec, *, seconds: float, bpms: tuple[float, ...] = (97, 120, 143),
                   repeats: int = 3) -> dict[str, Any]:
     """Beat/onset agreement of the reconstruction with the original, and speed (× real time)."""
     sr = codec.sample_rate
@@ -124,24 +121,3 @@ def measure_codec(codec: Codec, *, seconds: float = 20.0, bpms: tuple[float, ...
             "decode_step_seconds_of_audio": step_seconds,
         },
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from . import build_codec
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--codec", default="mel")
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
-                        help="codec parameter, e.g. --param gl_iters=32")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
-    print(json.dumps(measure_codec(build_codec(args.codec, params), seconds=args.seconds),
-                     indent=2))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

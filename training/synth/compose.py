@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import mido
 import numpy as np
 
 from .styles import DRUM_NOTES, METERS, STEMS, STYLE_WEIGHTS, STYLES, Meter, Style
 from .theory import BLUES_12, MODES, PROGRESSIONS, Chord, diatonic_chord, nearest_pitch
+
+T = TypeVar("T")
 
 #: MIDI ticks per quarter note (0.26 ms at 240 bpm): fine enough for humanised timing.
 PPQ = 960
@@ -210,7 +213,7 @@ class SongPlan:
 # =========================================================================================
 # Planning
 # =========================================================================================
-def _weighted(rng: np.random.Generator, weights: dict) -> object:
+def _weighted(rng: np.random.Generator, weights: Mapping[T, float]) -> T:
     keys = list(weights)
     p = np.asarray([weights[k] for k in keys], dtype=np.float64)
     return keys[int(rng.choice(len(keys), p=p / p.sum()))]
@@ -564,7 +567,7 @@ def _write_fill(w: _Writer, start: float, beats: float, grid: int, vel: float, k
 def _bars_of(plan: SongPlan, span: ChordSpan) -> list[tuple[float, float, float]]:
     """``(bar start, segment start, segment end)`` for each bar a chord span touches."""
     bpb = plan.beats_per_bar
-    out = []
+    out: list[tuple[float, float, float]] = []
     bar = math.floor(span.start / bpb + 1e-9)
     while bar * bpb < span.end - 1e-9:
         out.append((bar * bpb, max(span.start, bar * bpb), min(span.end, (bar + 1) * bpb)))
@@ -754,7 +757,7 @@ def _write_bass(plan: SongPlan, rng: np.random.Generator) -> list[Note]:
     w = _Writer(plan, "bass", rng, timing_scale=0.8)
     rhythm = _FUNK_RHYTHMS[int(rng.integers(len(_FUNK_RHYTHMS)))]
     n_hits = sum(ch != "." for ch in rhythm)
-    state = {
+    state: dict[str, Any] = {
         "center": float(rng.uniform(33, 40)),
         "fifths": bool(rng.random() < 0.5),
         "octave_pop": bool(rng.random() < 0.4),

@@ -93,7 +93,7 @@ def diatonic_chord(tonic: int, mode: str, degree: int, seventh: bool = False) ->
     """The chord built by stacking thirds of ``mode`` on scale ``degree`` (0-based)."""
     scale = MODES[mode]
     steps = [scale[(degree + 2 * k) % 7] + 12 * ((degree + 2 * k) // 7) for k in range(4)]
-    rel = tuple(s - steps[0] for s in steps[1:])
+    rel = (steps[1] - steps[0], steps[2] - steps[0], steps[3] - steps[0])
     quality = _SEVENTHS[rel] if seventh else _TRIADS[rel[:2]]
     return Chord((tonic + steps[0]) % 12, quality)
 

@@ -17,7 +17,7 @@ import pytest
 
 from sideman.models.codecs import CodecError, build_codec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NETWORK_PATH = ["server/app.py", "server/session.py", "server/engine.py", "server/scheduler.py",
                 "server/protocol.py", "server/osc.py", "server/transport.py",
                 "server/telemetry.py", "server/guard.py", "server/settings.py",

@@ -29,7 +29,7 @@ from sideman.server.testing import (
     udp_drops,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PATCHES = ROOT / "max_patches"
 MAIN = PATCHES / "sideman.maxpat"
 HELP = PATCHES / "sideman-help.maxpat"
@@ -408,7 +408,8 @@ def test_presets_set_the_live_controls_together() -> None:
     shown = {b["text"] for b in boxes(MAIN).values() if b.get("presentation") == 1
              and b["maxclass"] == "message"}
     assert {f"preset {n}" for n in presets} <= shown
-    spec = importlib.util.spec_from_file_location("pd_tests", ROOT / "tests" / "test_pd_patch.py")
+    spec = importlib.util.spec_from_file_location("pd_tests",
+                                                  ROOT / "tests" / "patches" / "test_pd.py")
     pd_tests = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pd_tests)
     assert {n: dict(sorted(v.items())) for n, v in presets.items()} == {

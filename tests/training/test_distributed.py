@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sideman.training.synth.dataset import SynthOptions, synthesize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_two_processes_train_together(tmp_path: Path) -> None:

@@ -1,41 +1,52 @@
-"""Measure a whole pipeline step (encode + sample + decode) with randomly initialised weights.
+"""Size an architecture before it is trained: a whole pipeline step with random weights.
 
-Speed does not depend on the weights' values, so an architecture can be sized before it is
-trained. Steps run on a real stream (state, masks, decode of the needed frames) with live
-look-ahead w = 1 and a 512-sample crossfade.
-
-    python -m sideman.models.speed --threads 2 --json out/speed.json
+Speed does not depend on the weights' values, so an architecture's step time (encode +
+sample + decode) can be measured before it is trained. Steps run on a real stream (state,
+masks, decode of the needed frames) with live look-ahead w = 1 and a 512-sample crossfade.
+This is the bench's design-time part (``sideman measure architecture``); ``sideman bench``
+times trained models through the live server.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from .base import STEMS, StepRequest
-from .codecs import build_codec
-from .config import ModelConfig, default_unet
-from .pipeline import StreamingPipeline
-from .samplers import model_calls
+from sideman.models.base import STEMS, StepRequest
+
+if TYPE_CHECKING:  # torch and the models load in the functions: `sideman --help` stays quick
+    from sideman.models.config import ModelConfig
+    from sideman.models.pipeline import StreamingPipeline
+
+
+@dataclass(frozen=True)
+class ArchitectureRun:
+    """What :func:`measure_architecture` times (``sideman measure architecture``)."""
+
+    #: torch CPU threads; each value is measured in turn
+    threads: tuple[int, ...] = (2,)
+    #: measured steps per setting (after one warm-up step)
+    steps: int = 8
+    #: the U-Net in channels-last memory format (faster on CPUs)
+    channels_last: bool = True
+    #: ``UNet2DModel`` architecture (None: the proposal's, :func:`default_candidate`)
+    unet: Mapping[str, Any] | None = None
 
 
 def default_candidate(**overrides: Any) -> ModelConfig:
-    """The embedded default's proposed config (mel codec, 256-frame window, 2-step CM)."""
-    codec = build_codec("mel")
-    kwargs: dict[str, Any] = dict(
-        name="default-candidate", window_frames=256, trained_hop_frames=(32, 64),
-        trained_lookaheads=(-1, 0, 1, 2), unet=default_unet(), kind="consistency",
-        sampler="consistency", default_steps=2, max_steps=8,
-    )
-    kwargs.update(overrides)
-    return ModelConfig.for_codec(codec, **kwargs)
+    """The embedded default's proposed config (mel codec, 256-frame window, 2-step CM): the
+    bench's :func:`~.speed.default_architecture` at the hops this measures."""
+    from .speed import default_architecture
+
+    fields: dict[str, Any] = dict(name="default-candidate", trained_hop_frames=(32, 64),
+                                  max_steps=8)
+    fields.update(overrides)
+    return default_architecture("consistency", **fields)
 
 
 def measure_steps(pipe: StreamingPipeline, *, hop_frames: int, stems: int, num_steps: int,
@@ -69,6 +80,14 @@ def measure_steps(pipe: StreamingPipeline, *, hop_frames: int, stems: int, num_s
 def measure(config: ModelConfig, *, threads: int, stems: tuple[int, ...] = (1, 4),
             hops: tuple[int, ...] = (32, 64), steps: int = 8, channels_last: bool = True
             ) -> dict[str, Any]:
+    """``config``'s size and step times (:func:`measure_steps`) for each hop and stem
+    count, with random weights on ``threads`` torch threads."""
+    import torch
+
+    from sideman.models.codecs import build_codec
+    from sideman.models.pipeline import StreamingPipeline
+    from sideman.models.samplers import model_calls
+
     torch.set_num_threads(threads)
     codec = build_codec(config.codec, config.codec_params)
     pipe = StreamingPipeline.random(config, codec, channels_last=channels_last)
@@ -83,25 +102,8 @@ def measure(config: ModelConfig, *, threads: int, stems: tuple[int, ...] = (1, 4
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, nargs="+", default=[2])
-    parser.add_argument("--unet", type=json.loads, default=None,
-                        help="UNet2DModel architecture as JSON (default: the proposal)")
-    parser.add_argument("--steps", type=int, default=8, help="measured steps per setting")
-    parser.add_argument("--no-channels-last", action="store_true")
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
-    args = parser.parse_args(argv)
-    config = default_candidate(**({"unet": args.unet} if args.unet else {}))
-    results = [measure(config, threads=t, steps=args.steps,
-                       channels_last=not args.no_channels_last) for t in args.threads]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+def measure_architecture(run: ArchitectureRun) -> list[dict[str, Any]]:
+    """:func:`measure` of the proposed default (or ``run.unet``) for each thread count."""
+    config = default_candidate(**({"unet": dict(run.unet)} if run.unet else {}))
+    return [measure(config, threads=t, steps=run.steps, channels_last=run.channels_last)
+            for t in run.threads]

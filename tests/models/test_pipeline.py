@@ -381,7 +381,7 @@ def test_the_embedded_default_model_loads_and_streams() -> None:
 
 
 def test_speed_measurement_runs_on_a_real_stream(pipe) -> None:
-    from sideman.models.speed import default_candidate, measure_steps
+    from sideman.bench.architecture import default_candidate, measure_steps
 
     row = measure_steps(pipe, hop_frames=4, stems=2, num_steps=2, steps=2)
     assert row["hop_ms"] == pytest.approx(1000 * 4 * 128 / 8000)

@@ -32,7 +32,7 @@ from sideman.server.testing import (
     udp_drops,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PATCHES = ROOT / "max_patches"
 PATCH = PATCHES / "sideman.pd"
 DRIVER = PATCHES / "test" / "sideman_test.pd"

@@ -172,12 +172,12 @@ def test_a_mark_far_ahead_is_refused_and_does_not_move_the_clock() -> None:
     ids = h.hello(GOOD)
     assert ids is not None
     session = h.server.sessions[ids[0]]
-    limit = session.input.base + session.input.capacity
+    limit = session._input.base + session._input.capacity
     h.server.handle_datagram(protocol.encode_session_message(protocol.MARK, *ids, 2**31 - 1),
                              GOOD)
     (error,) = h.to(GOOD, protocol.ERROR)
     assert error.args[1] == ErrorCode.POSITION and "too far ahead" in error.args[2]
-    assert session.mark == -1 and not session.clock.known
+    assert session.mark == -1 and not session._clock.known
     assert h.server.engine.pending() == 0
     # A mark within what the session holds is fine.
     h.server.handle_datagram(protocol.encode_session_message(protocol.MARK, *ids, limit), GOOD)

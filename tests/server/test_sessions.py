@@ -165,7 +165,7 @@ def test_idle_sessions_expire_and_free_their_memory() -> None:
             ids[to] = (message.args[0], message.args[1])
     session_a = server.sessions[ids[a][0]]
     ref = weakref.ref(session_a)
-    buffer = weakref.ref(session_a.input.data)
+    buffer = weakref.ref(session_a._input.data)
     server.handle_datagram(protocol.encode_audio(*ids[a], 0, np.ones(100, np.float32)), a)
     del session_a
     clock.advance(3.0)

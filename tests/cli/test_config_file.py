@@ -101,7 +101,7 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
         assert needed in text, needed
 
 
-@pytest.mark.parametrize("recipe", sorted(Path(__file__).resolve().parents[1].glob(
+@pytest.mark.parametrize("recipe", sorted(Path(__file__).resolve().parents[2].glob(
     "docs/recipes/*.toml")), ids=lambda p: p.name)
 def test_recipes_are_valid_configs(recipe: Path) -> None:
     stage = "cd" if recipe.stem.endswith("-cd") else "ldm"

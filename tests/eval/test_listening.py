@@ -19,7 +19,7 @@ from sideman.client import ClientSettings, read_mono, transport_updates
 from sideman.eval.metrics import beat_f1, track_beats
 from sideman.eval.simulate import SimClient, Simulation
 
-DEMO = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "demo_input.wav"
+DEMO = Path(__file__).resolve().parents[2] / "max_patches" / "media" / "demo_input.wav"
 SECONDS = 14.0
 #: scored from here (the first hop plus a window of context: nothing is generated before)
 SCORE_FROM = 4.0

@@ -477,7 +477,7 @@ def test_the_mel_recipes_run_in_their_tiny_form(data: Path, tmp_path: Path) -> N
     # accelerate keeps one state per process; a user runs one training per process, this
     # test runs after others in the same one (with another precision)
     AcceleratorState._reset_state(reset_partial_state=True)
-    recipes = Path(__file__).resolve().parents[1] / "docs" / "recipes"
+    recipes = Path(__file__).resolve().parents[2] / "docs" / "recipes"
     tiny = ["--data", str(data), "--steps", "2", "--batch-size", "2", "--warmup", "1",
             "--checkpoint-every", "2", "--valid-every", "2", "--valid-windows", "4",
             "--no-progress", "--no-samples", "--tracker", "none"]

@@ -108,9 +108,9 @@ def fast_forward(h: ServerHarness, client: tuple[str, int], position: int) -> No
     """Put a fresh session's input and step grid at ``position`` (a multiple of HOP), as if
     it had streamed that long (hours of audio in no time)."""
     session = h.server.sessions[h.ids[client][0]]
-    inp = session.input
+    inp = session._input
     inp.base = inp.high = inp.used_upto = position
-    sched = session.scheduler
+    sched = session._scheduler
     sched.next_grid = position // HOP
     sched.offset = 0
     sched.last_step = sched.next_grid - 1
@@ -284,7 +284,7 @@ def test_one_sessions_housekeeping_error_does_not_stop_the_others(caplog) -> Non
     def explode(now: float, grace: float) -> list:
         raise RuntimeError("boom")
 
-    broken.scheduler.poll = explode  # type: ignore[method-assign]
+    broken._scheduler.poll = explode  # type: ignore[method-assign]
     h.clock.advance(1.0)
     for _ in range(100):
         h.clock.advance(0.001)
@@ -309,7 +309,7 @@ def test_one_sessions_backlog_never_supersedes_another_sessions_steps() -> None:
     h.audio(B, 0, HOP)  # B: steps 0 and 1 queued
     assert h.server.engine.pending_for(h.ids[B][0]) == 2
     # A: one mark at the edge of its input makes hundreds of steps ready at once.
-    limit = h.server.sessions[h.ids[A][0]].input.capacity
+    limit = h.server.sessions[h.ids[A][0]]._input.capacity
     for _ in range(3):
         h.call(A, protocol.MARK, limit)
     assert h.server.engine.pending_for(h.ids[B][0]) == 2
