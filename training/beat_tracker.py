@@ -73,7 +73,8 @@ class SongFeatures:
     target: np.ndarray
 
 
-def beat_targets(beats: Sequence[float], downbeats: Sequence[float] | None, frames: int,
+def beat_targets(beats: Sequence[float] | np.ndarray,
+                 downbeats: Sequence[float] | np.ndarray | None, frames: int,
                  config: BeatNetConfig) -> np.ndarray:
     """``(2, frames)``: 1 at each beat's (downbeat's) nearest frame, 0.5 beside it."""
     target = np.zeros((2, frames), np.float32)
@@ -111,7 +112,7 @@ def draw_batch(songs: Sequence[SongFeatures], batch: int, frames: int,
     frames)``."""
     mels, targets = [], []
     for _ in range(batch):
-        song = songs[rng.integers(len(songs))]
+        song = songs[int(rng.integers(len(songs)))]
         total = song.power.shape[-1]
         start = int(rng.integers(0, max(1, total - frames + 1)))
         power = np.zeros((song.power.shape[1], frames), np.float32)

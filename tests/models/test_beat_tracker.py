@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = BeatNetConfig(n_mels=16, channels=8, dilations=(1, 2, 4), dropout=0.0)
 SR = 22050
-DEMO = Path(__file__).resolve().parents[1] / "max_patches" / "media" / "demo_input.wav"
+DEMO = Path(__file__).resolve().parents[2] / "max_patches" / "media" / "demo_input.wav"
 
 
 def test_weights_round_trip_and_bad_directories_are_named(tmp_path: Path) -> None:
