@@ -137,6 +137,9 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                         help="beat-grid guidance 0..5 (default: the model's; 1 = off)")
     client.add_argument("--grid-tracker", default="learned", metavar="learned|onsets|DIR",
                         help=GRID_TRACKER_HELP + " (the tracked condition of --beat-grid)")
+    client.add_argument("--stop", type=float, default=None, metavar="SECONDS",
+                        help="the parts stop after this many seconds of silence heard (0 = "
+                             "never; default: the server's, 2)")
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade at the head of each region (default: the server's)")
     client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",
@@ -349,7 +352,7 @@ def config_from_args(args: argparse.Namespace):
         ws=tuple(args.ws), beat_grid=BEAT_GRID_NAMES.get(args.beat_grid, args.beat_grid),
         steps=args.steps, seed=args.seed,
         variation=args.variation, guidance=args.guidance, grid_guidance=args.grid_guidance,
-        grid_tracker=args.grid_tracker, xfade=args.xfade, delay=args.delay,
+        grid_tracker=args.grid_tracker, stop=args.stop, xfade=args.xfade, delay=args.delay,
         refine=not args.no_refine, realtime=args.realtime, latency=latency, up=link,
         down=link, link_seed=args.link_seed, block=args.block, batch=args.batch,
         tracker=args.tracker, beat_this_checkpoint=args.beat_this_checkpoint,

@@ -85,6 +85,9 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-track", action="store_true",
                         help="without a host transport, give the model no beat grid (by "
                              "default the server tracks the beat in the input)")
+    parser.add_argument("--stop", type=float, default=None, metavar="SECONDS",
+                        help="the parts stop after this many seconds of silence heard (0 = "
+                             "never; default 2)")
     parser.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade samples at the head of each region (default 256)")
     parser.add_argument("--datagram", type=int, default=None, metavar="BYTES",
@@ -192,7 +195,7 @@ def _client_settings(args: argparse.Namespace, rate: int):
         stems=stems, r=args.r, w=args.w, steps=args.steps,
         seed=args.seed, variation=args.variation, guidance=args.guidance,
         grid_guidance=args.grid_guidance, track=False if args.no_track else None,
-        xfade=args.xfade, datagram=args.datagram,
+        stop=args.stop, xfade=args.xfade, datagram=args.datagram,
         delay=delay, realtime=not args.fast, refine=not args.no_refine)
 
 

@@ -45,6 +45,7 @@ class ClientSettings:
     guidance: float | None = None
     grid_guidance: float | None = None
     track: bool | None = None
+    stop: float | None = None
     xfade: int | None = None
     datagram: int | None = None
     delay: int = 0
@@ -58,7 +59,7 @@ class ClientSettings:
         r_first = (current_w + 2) * self.r <= 1.0
         rw: list[tuple[str, list]] = [("r", [float(self.r)]), ("w", [self.w])]
         out = (rw if r_first else rw[::-1]) + [("stems", list(self.stems))]
-        for key in ("steps", "seed", "variation", "guidance", "grid_guidance", "xfade",
+        for key in ("steps", "seed", "variation", "guidance", "grid_guidance", "stop", "xfade",
                     "datagram", "delay"):
             value = getattr(self, key)
             if value is not None:

@@ -129,6 +129,8 @@ class SweepConfig:
     grid_guidance: float | None = None
     #: what the tracked condition's grid is tracked in (models.tempo.envelope_for)
     grid_tracker: str = "learned"
+    #: the ``stop`` setting (seconds of silence heard before the parts stop; None: the server's)
+    stop: float | None = None
     xfade: int | None = None
     delay: int = 0
     refine: bool = True
@@ -215,7 +217,8 @@ class SweepConfig:
         return ClientSettings(stems=(stem,), r=r, w=w, steps=self.steps, seed=seed,
                               variation=self.variation, guidance=self.guidance,
                               grid_guidance=self.grid_guidance,
-                              track=TRACK_SETTING[condition], xfade=self.xfade,
+                              track=TRACK_SETTING[condition], stop=self.stop,
+                              xfade=self.xfade,
                               delay=self.delay, realtime=self.realtime, refine=self.refine)
 
 

@@ -42,6 +42,26 @@ def guidance_allowed(value: float) -> bool:
     return math.isfinite(value) and 0.0 <= value <= MAX_GUIDANCE
 
 
+#: Heard audio quieter than this (dBFS, the loudest 1024-sample frame's RMS) is silence.
+SILENCE_DBFS = -60.0
+
+
+def heard_silence(mixture: np.ndarray, known: int, seconds: float, sample_rate: int) -> bool:
+    """Whether the last ``seconds`` heard (``mixture[:known]``; before the stream started
+    counts as silence) hold nothing louder than :data:`SILENCE_DBFS`: the performer has
+    stopped, or not started yet."""
+    if seconds <= 0:
+        return False
+    known = int(min(max(known, 0), mixture.shape[-1]))
+    tail = np.asarray(mixture[max(0, known - round(seconds * sample_rate)):known], np.float64)
+    if not tail.size:
+        return True
+    whole = tail.size // 1024 * 1024  # frames end at the newest sample
+    frames = tail[tail.size - whole:].reshape(-1, 1024) if whole else tail[None]
+    loudest = float(np.sqrt((frames ** 2).mean(axis=1)).max())
+    return loudest < 10.0 ** (SILENCE_DBFS / 20.0)
+
+
 def network_copies(guidance: float, grid_guidance: float, uses_beat_grid: bool) -> int:
     """How many copies of an item every network call evaluates: the conditional one, plus one
     for mixture guidance and one for grid guidance (beat-grid models) when in use."""
@@ -160,6 +180,10 @@ class StepRequest:
     #: without a host transport, track the beat in the known mixture (:mod:`~.tempo`) and
     #: give a beat-grid model that grid
     track_beats: bool = False
+    #: when the last ``stop_seconds`` of the known mixture are silent (:func:`heard_silence`),
+    #: the parts stop too: the step's region is silence (0: never; diagnostic generators
+    #: ignore it)
+    stop_seconds: float = 0.0
 
     @property
     def region(self) -> tuple[int, int]:
@@ -189,6 +213,9 @@ class StepRequest:
         unknown = [s for s in self.stems if s not in info.stems]
         if unknown:
             raise GeneratorError(f"unknown stems {unknown}; this model generates {info.stems}")
+        if not (math.isfinite(self.stop_seconds) and self.stop_seconds >= 0):
+            raise GeneratorError(f"stop_seconds must be >= 0 (0: never), got "
+                                 f"{self.stop_seconds!r}")
         for name in ("guidance", "grid_guidance"):
             value = getattr(self, name)
             if not guidance_allowed(value):

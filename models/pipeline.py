@@ -41,6 +41,7 @@ from .base import (
     StepResult,
     StreamState,
     Transport,
+    heard_silence,
     step_seed,
 )
 from .beatnet import BeatNetError
@@ -252,6 +253,9 @@ class StreamingPipeline(Generator):
         started = self._now()
         mixture = self._encode(requests)
         grids = [self._grid(r) for r in requests]
+        stopped = [heard_silence(r.mixture, r.geometry.step_position(r.step)
+                                 - r.geometry.window(r.step)[0], r.stop_seconds,
+                                 r.geometry.sample_rate) for r in requests]
         encoded = self._now()
 
         items = [_Item(i, r, stem, r.geometry.frame_index(r.geometry.window(r.step)[0]))
@@ -268,12 +272,17 @@ class StreamingPipeline(Generator):
             assert item.latent is not None
             region = item.latent[0, 0, :, start - item.window_first_frame:]
             assert region.shape[-1] == end - start
+            if stopped[item.request_index]:  # the performer stopped: so does the part
+                region = self._silence[:, None].expand(-1, end - start).to(region)
             stream = item.request.stream
             assert isinstance(stream, PipelineStream)
             stream.track(item.stem).write(start, region)
         sampled = self._now()
 
         audio = self._decode(items)
+        for item in items:
+            if stopped[item.request_index]:
+                audio[id(item)] = np.zeros_like(audio[id(item)])
         decoded = self._now()
         timings = {"encode": encoded - started, "sample": sampled - encoded,
                    "decode": decoded - sampled}

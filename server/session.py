@@ -495,7 +495,7 @@ class Session:
             stems=settings.stems, num_steps=num_steps, seed=settings.seed,
             variation=settings.variation, guidance=settings.guidance,
             grid_guidance=settings.grid_guidance, xfade=region_start_model - out_start,
-            transport=self._transport, track_beats=settings.track)
+            transport=self._transport, track_beats=settings.track, stop_seconds=settings.stop)
         return StepInput(segment=segment, segment_start=c0, out_start_model=out_start,
                          xfade=xfade, request=request,
                          refine_quick=settings.refine and settings.realtime)

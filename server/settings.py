@@ -18,13 +18,16 @@ from .protocol import DEFAULT_DATAGRAM, MIN_DATAGRAM, as_float, as_int, as_str
 from .resample import Resampler
 
 SETTING_KEYS: tuple[str, ...] = ("r", "w", "stems", "steps", "seed", "variation", "guidance",
-                                 "grid_guidance", "track", "xfade", "datagram", "delay",
-                                 "realtime", "refine", "wrap")
+                                 "grid_guidance", "track", "stop", "xfade", "datagram",
+                                 "delay", "realtime", "refine", "wrap")
 DEFAULT_R = 0.25
 DEFAULT_W = 1
 DEFAULT_XFADE = 256
 MAX_XFADE = 8192
 MAX_DELAY_SECONDS = 10
+#: ``stop``: the parts stop after this many seconds of silence in what the server hears
+DEFAULT_STOP = 2.0
+MAX_STOP = 60.0
 MAX_VARIATION = 2.0
 #: Below this noise temperature a diffusion model's start is no longer mostly noise and its
 #: output fades to one quiet hiss whatever the music and seed (StreamingPipeline.sample).
@@ -79,6 +82,8 @@ class Settings:
     grid_guidance: float = 1.0
     #: without a host transport, track the beat in the input and give the model that grid
     track: bool = True
+    #: after this many seconds of silence heard the parts are silent too (0: never)
+    stop: float = DEFAULT_STOP
     xfade: int = DEFAULT_XFADE
     datagram: int = DEFAULT_DATAGRAM
     delay: int = 0
@@ -166,7 +171,7 @@ def ack_values(settings: Settings, key: str, ctx: SettingContext) -> list:
         return [settings.r(ctx)]
     if key == "stems":
         return list(settings.stems)
-    if key in ("variation", "guidance", "grid_guidance"):
+    if key in ("variation", "guidance", "grid_guidance", "stop"):
         return [float(getattr(settings, key))]
     return [int(getattr(settings, key))]
 
@@ -265,6 +270,9 @@ def apply_setting(settings: Settings, key: str, values: tuple, tags: str, ctx: S
                else replace(settings, grid_guidance=scale))
         if key == "grid_guidance" and not info.uses_beat_grid and new.grid_guidance != 1:
             warnings.append(f"{info.name} has no beat-grid input: grid_guidance has no effect")
+    elif key == "stop":
+        new = replace(settings, stop=_float_in(values, tags, key, MAX_STOP,
+                                               " (seconds of silence; 0 = never)"))
     elif key == "xfade":
         hi = max_xfade(settings.geometry(ctx), ctx)
         new = replace(settings, xfade=_int_in(values, tags, key, 0, hi))

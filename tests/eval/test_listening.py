@@ -88,3 +88,26 @@ def test_without_a_host_grid_the_default_drums_follow_what_they_hear(default_mod
           f"beat late {other:.3f}")
     assert own >= 0.5, own
     assert own >= 1.5 * other, (own, other)
+
+
+def test_the_default_stops_when_the_music_stops(default_model) -> None:
+    """The demo song, then silence: after ``stop`` seconds of silence heard (2 by default)
+    the drums are silence from the next region on, and with ``stop 0`` they play on."""
+    audio, rate = read_mono(DEMO)
+    song = audio[:int(8.0 * rate)]
+    x = np.concatenate([song, np.zeros(int(7.0 * rate), np.float32)])
+
+    def drums(stop: float | None) -> np.ndarray:
+        settings = ClientSettings(stems=("drums",), r=0.25, w=1, seed=3, realtime=False,
+                                  stop=stop)
+        client = SimClient(audio=x, rate=rate, settings=settings, name="stop")
+        return Simulation(default_model).run([client])[0].writers["drums"].buffer[:x.size]
+
+    def rms(part: np.ndarray, a: float, b: float) -> float:
+        return float(np.sqrt(np.mean(part[int(a * rate):int(b * rate)] ** 2)))
+
+    stopping, playing_on = drums(None), drums(0.0)
+    # heard silence from 8 s; 2 s later the next step's region (1.5-3 s ahead) is silent
+    assert rms(stopping, 4.0, 8.0) > 1e-3
+    assert rms(stopping, 8.0 + 2.0 + 3.0, 15.0) == 0.0
+    assert rms(playing_on, 8.0 + 2.0 + 3.0, 15.0) > 1e-3

@@ -797,3 +797,18 @@ def test_grid_guidance_is_validated_and_ignored_by_a_model_without_the_grid() ->
     gridless = [pipe.generate([request(pipe, pipe.new_stream(), 3, g, grid_guidance=s)])[0]
                 for s in (1.0, 3.0)]
     np.testing.assert_array_equal(gridless[0].audio["bass"], gridless[1].audio["bass"])
+
+
+def test_heard_silence_is_the_last_seconds_heard() -> None:
+    from sideman.models.base import heard_silence
+
+    sr = 1000
+    mix = np.zeros(10 * sr, np.float32)
+    mix[:4 * sr] = 0.1  # played for 4 s, then silent
+    assert heard_silence(mix, 7 * sr, 2.0, sr)  # 3 s of silence heard
+    assert not heard_silence(mix, 5 * sr, 2.0, sr)  # 1 s: still playing
+    assert not heard_silence(mix, 7 * sr, 0.0, sr)  # 0: never
+    assert heard_silence(mix, 0, 2.0, sr)  # nothing heard yet
+    mix[int(6.5 * sr)] = 0.5  # one click in the last 2 s is not silence
+    assert not heard_silence(mix, 7 * sr, 2.0, sr)
+    assert heard_silence(mix * 1e-4, 7 * sr, 2.0, sr)  # below -60 dBFS
