@@ -46,16 +46,20 @@ def guidance_allowed(value: float) -> bool:
 SILENCE_DBFS = -60.0
 
 
-def heard_silence(mixture: np.ndarray, known: int, seconds: float, sample_rate: int) -> bool:
-    """Whether the last ``seconds`` heard (``mixture[:known]``; before the stream started
-    counts as silence) hold nothing louder than :data:`SILENCE_DBFS`: the performer has
-    stopped, or not started yet."""
+def heard_silence(mixture: np.ndarray, known: int, seconds: float, sample_rate: int, *,
+                  heard_from: int = 0) -> bool:
+    """Whether the last ``seconds`` heard (``mixture[heard_from:known]``: before
+    ``heard_from`` the stream had not started) hold nothing louder than
+    :data:`SILENCE_DBFS`: the performer has stopped, or has not started. Less than
+    ``seconds`` heard is never silence (a stream's first steps have heard too little to
+    tell)."""
     if seconds <= 0:
         return False
     known = int(min(max(known, 0), mixture.shape[-1]))
-    tail = np.asarray(mixture[max(0, known - round(seconds * sample_rate)):known], np.float64)
-    if not tail.size:
-        return True
+    need = round(seconds * sample_rate)
+    if known - max(heard_from, 0) < need:
+        return False
+    tail = np.asarray(mixture[known - need:known], np.float64)
     whole = tail.size // 1024 * 1024  # frames end at the newest sample
     frames = tail[tail.size - whole:].reshape(-1, 1024) if whole else tail[None]
     loudest = float(np.sqrt((frames ** 2).mean(axis=1)).max())
@@ -180,7 +184,7 @@ class StepRequest:
     #: without a host transport, track the beat in the known mixture (:mod:`~.tempo`) and
     #: give a beat-grid model that grid
     track_beats: bool = False
-    #: when the last ``stop_seconds`` of the known mixture are silent (:func:`heard_silence`),
+    #: when the last ``stop_seconds`` heard of the mixture are silent (:func:`heard_silence`),
     #: the parts stop too: the step's region is silence (0: never; diagnostic generators
     #: ignore it)
     stop_seconds: float = 0.0

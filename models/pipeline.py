@@ -255,7 +255,9 @@ class StreamingPipeline(Generator):
         grids = [self._grid(r) for r in requests]
         stopped = [heard_silence(r.mixture, r.geometry.step_position(r.step)
                                  - r.geometry.window(r.step)[0], r.stop_seconds,
-                                 r.geometry.sample_rate) for r in requests]
+                                 r.geometry.sample_rate,
+                                 heard_from=-r.geometry.window(r.step)[0])
+                   for r in requests]
         encoded = self._now()
 
         items = [_Item(i, r, stem, r.geometry.frame_index(r.geometry.window(r.step)[0]))

@@ -808,7 +808,9 @@ def test_heard_silence_is_the_last_seconds_heard() -> None:
     assert heard_silence(mix, 7 * sr, 2.0, sr)  # 3 s of silence heard
     assert not heard_silence(mix, 5 * sr, 2.0, sr)  # 1 s: still playing
     assert not heard_silence(mix, 7 * sr, 0.0, sr)  # 0: never
-    assert heard_silence(mix, 0, 2.0, sr)  # nothing heard yet
+    assert not heard_silence(mix, 0, 2.0, sr)  # nothing heard yet: too little to tell
+    assert not heard_silence(mix, 7 * sr, 2.0, sr, heard_from=int(5.5 * sr))  # 1.5 s heard
+    assert heard_silence(mix, 7 * sr, 2.0, sr, heard_from=5 * sr)  # the whole 2 s heard
     mix[int(6.5 * sr)] = 0.5  # one click in the last 2 s is not silence
     assert not heard_silence(mix, 7 * sr, 2.0, sr)
     assert heard_silence(mix * 1e-4, 7 * sr, 2.0, sr)  # below -60 dBFS
