@@ -562,11 +562,18 @@ def test_a_fresh_servers_warm_up_leaves_the_default_live_hop_allowed() -> None:
     import subprocess
     import sys
 
+    # The first server's prediction against a second one's in the same process (everything
+    # compiled by then): on a busy machine both are slow, but only a compile inside the
+    # timed calls makes the first several times the second.
     code = ("import json; from sideman.models.registry import load_generator; "
             "from sideman.server.app import Server, ServerConfig; "
-            "s = Server(load_generator('default'), ServerConfig(log_interval=0)); "
-            "s.engine.warmup(); print(json.dumps(s.engine.cost.predict(1, 1)))")
+            "p = []\n"
+            "for _ in range(2):\n"
+            "    s = Server(load_generator('default'), ServerConfig(log_interval=0))\n"
+            "    s.engine.warmup(); p.append(s.engine.cost.predict(1, 1))\n"
+            "print(json.dumps(p))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, check=True)
-    predicted = json.loads(out.stdout.strip().splitlines()[-1])
-    assert predicted < 1.0, f"one model call predicted at {predicted:.2f} s"
+    fresh, warm = json.loads(out.stdout.strip().splitlines()[-1])
+    assert fresh < max(1.0, 2.5 * warm), (f"one model call predicted at {fresh:.2f} s in a "
+                                          f"fresh process, {warm:.2f} s once warm")
