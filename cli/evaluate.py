@@ -15,7 +15,7 @@ from typing import Any
 
 from .config_file import add_config_option
 from .main import INTERRUPTED, CommandError, Flatten, list_of, split_name
-from .options import BATCH_THREADS, GRID_TRACKER_HELP, threads_option
+from .options import BATCH_THREADS, grid_tracker_option, stop_option, threads_option
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,8 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
                         help="mixture guidance 0..5 (default: the server's, 1 = off)")
     client.add_argument("--grid-guidance", type=float, default=None,
                         help="beat-grid guidance 0..5 (default: the model's; 1 = off)")
-    client.add_argument("--grid-tracker", default="learned", metavar="learned|onsets|DIR",
-                        help=GRID_TRACKER_HELP + " (the tracked condition of --beat-grid)")
-    client.add_argument("--stop", type=float, default=None, metavar="SECONDS",
-                        help="the parts stop after this many seconds of silence heard (0 = "
-                             "never; default: the server's, 2)")
+    grid_tracker_option(client, " (the tracked condition of --beat-grid)")
+    stop_option(client)
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade at the head of each region (default: the server's)")
     client.add_argument("--delay", type=int, default=0, metavar="SAMPLES",

@@ -26,9 +26,10 @@ from sideman.server.protocol import DEFAULT_PORT
 
 from .main import INTERRUPTED, CommandError, listen_port, port
 from .options import (
-    GRID_TRACKER_HELP,
+    grid_tracker_option,
     server_limits,
     server_options,
+    stop_option,
     stream_options,
     threads_option,
     timeout_options,
@@ -61,8 +62,7 @@ def _model_options(parser: argparse.ArgumentParser, default: str) -> None:
                         help="torch device of the model, e.g. cuda or cuda:1 (default cpu)")
     parser.add_argument("--codec-weights", type=Path, default=None, metavar="PATH",
                         help="music2latent codec weights (default: the package's own location)")
-    parser.add_argument("--grid-tracker", default="learned", metavar="learned|onsets|DIR",
-                        help=GRID_TRACKER_HELP)
+    grid_tracker_option(parser)
     parser.add_argument("--click-period", type=int, default=None, metavar="SAMPLES",
                         help="clicktrack: impulse every N samples of the client clock "
                              "(default 4410)")
@@ -85,9 +85,7 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-track", action="store_true",
                         help="without a host transport, give the model no beat grid (by "
                              "default the server tracks the beat in the input)")
-    parser.add_argument("--stop", type=float, default=None, metavar="SECONDS",
-                        help="the parts stop after this many seconds of silence heard (0 = "
-                             "never; default 2)")
+    stop_option(parser)
     parser.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",
                         help="crossfade samples at the head of each region (default 256)")
     parser.add_argument("--datagram", type=int, default=None, metavar="BYTES",

@@ -17,10 +17,11 @@ from typing import Any
 
 from sideman.client.core import ClientSettings
 from sideman.client.protocol import RunOptions
-from sideman.models.base import STEMS
+from sideman.models.base import DEFAULT_BEAT_TRACKER, STEMS
 from sideman.server.app import ServerConfig
 from sideman.server.delivery import Pace
 from sideman.server.protocol import DEFAULT_MAX_DATAGRAM
+from sideman.server.settings import DEFAULT_STOP
 
 #: torch CPU threads of batch jobs (training, caching, sweeps): on a shared CPU more threads
 #: are slower.
@@ -117,8 +118,19 @@ def timeout_options(p: argparse.ArgumentParser) -> None:
                         f"(default {o.handshake_timeout:g})")
 
 
-#: ``--grid-tracker`` (serve, demo, client, eval sweep): models.tempo.envelope_for's choices.
-GRID_TRACKER_HELP = ("what the beat grid is tracked in when the host sends no transport: the "
-                     "shipped learned beat tracker (default learned), librosa's onset "
-                     "envelope (onsets), or a directory of learned weights (sideman train "
-                     "beats)")
+def grid_tracker_option(parser: argparse.ArgumentParser | Any, note: str = "") -> None:
+    """``--grid-tracker`` (serve, demo, client, eval sweep): models.tempo.envelope_for's
+    choices, the default from models.base."""
+    parser.add_argument("--grid-tracker", default=DEFAULT_BEAT_TRACKER,
+                        metavar="learned|onsets|DIR",
+                        help="what the beat grid is tracked in when the host sends no "
+                             "transport: the shipped learned beat tracker (default "
+                             f"{DEFAULT_BEAT_TRACKER}), librosa's onset envelope (onsets), or a "
+                             f"directory of learned weights (sideman train beats){note}")
+
+
+def stop_option(parser: argparse.ArgumentParser | Any) -> None:
+    """``--stop`` (client, demo, eval sweep): the session setting, None keeps the server's."""
+    parser.add_argument("--stop", type=float, default=None, metavar="SECONDS",
+                        help="the parts stop after this many seconds of silence heard (0 = "
+                             f"never; default: the server's, {DEFAULT_STOP:g})")

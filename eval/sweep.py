@@ -60,7 +60,7 @@ import numpy as np
 
 from sideman.client.core import ClientSettings, StreamClient, TransportUpdate
 from sideman.client.core import transport_updates as client_transport_updates
-from sideman.models.base import Generator, song_seed
+from sideman.models.base import DEFAULT_BEAT_TRACKER, Generator, song_seed
 from sideman.models.geometry import Geometry, GeometryError, hop_frames_for_ratio
 from sideman.server.app import ServerConfig
 from sideman.training.datasets import STEMS, Song, load_audio, mix_without, open_dataset
@@ -128,7 +128,7 @@ class SweepConfig:
     guidance: float | None = None
     grid_guidance: float | None = None
     #: what the tracked condition's grid is tracked in (models.tempo.envelope_for)
-    grid_tracker: str = "learned"
+    grid_tracker: str = DEFAULT_BEAT_TRACKER
     #: the ``stop`` setting (seconds of silence heard before the parts stop; None: the server's)
     stop: float | None = None
     xfade: int | None = None
@@ -388,7 +388,7 @@ def _load_model(config: SweepConfig) -> Generator:
     else:
         if config.device != "cpu":
             options["device"] = config.device
-        if config.grid_tracker != "learned":
+        if config.grid_tracker != DEFAULT_BEAT_TRACKER:
             options["beat_tracker"] = config.grid_tracker
         if config.codec_weights is not None:
             options["codec_weights"] = config.codec_weights

@@ -42,6 +42,10 @@ def guidance_allowed(value: float) -> bool:
     return math.isfinite(value) and 0.0 <= value <= MAX_GUIDANCE
 
 
+#: What a beat-grid pipeline tracks the grid in without a host transport unless told
+#: (``"onsets"``, or a directory of learned weights: :func:`~.tempo.envelope_for`).
+DEFAULT_BEAT_TRACKER = "learned"
+
 #: Heard audio quieter than this (dBFS, the loudest 1024-sample frame's RMS) is silence.
 SILENCE_DBFS = -60.0
 

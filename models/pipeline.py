@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from .base import (
+    DEFAULT_BEAT_TRACKER,
     Generator,
     GeneratorError,
     ModelInfo,
@@ -156,6 +157,13 @@ class PipelineStream(StreamState):
         self.beats.reset()
 
 
+def _known(request: StepRequest) -> int:
+    """Samples of the request's window heard before its step position (the rest is the
+    future, zeros)."""
+    g = request.geometry
+    return g.step_position(request.step) - g.window(request.step)[0]
+
+
 @dataclass
 class _Item:
     """One (request, stem) pair inside a generate() call."""
@@ -172,7 +180,7 @@ class StreamingPipeline(Generator):
 
     def __init__(self, denoiser: Denoiser, codec: Codec, config: ModelConfig, *,
                  device: str | torch.device = "cpu", sampler: str | None = None,
-                 beat_tracker: str = "learned") -> None:
+                 beat_tracker: str = DEFAULT_BEAT_TRACKER) -> None:
         config.check_codec(codec)
         if denoiser.parameterization != config.parameterization:
             raise GeneratorError(f"denoiser is {denoiser.parameterization!r} but the config "
@@ -204,7 +212,7 @@ class StreamingPipeline(Generator):
                         device: str | torch.device = "cpu", sampler: str | None = None,
                         channels_last: bool | None = None,
                         codec_options: dict[str, Any] | None = None,
-                        beat_tracker: str = "learned") -> StreamingPipeline:
+                        beat_tracker: str = DEFAULT_BEAT_TRACKER) -> StreamingPipeline:
         """Load a checkpoint; build its codec from the recorded parameters unless given.
 
         ``codec_options`` are runtime options of the codec (e.g. ``weights`` for
@@ -253,11 +261,8 @@ class StreamingPipeline(Generator):
         started = self._now()
         mixture = self._encode(requests)
         grids = [self._grid(r) for r in requests]
-        stopped = [heard_silence(r.mixture, r.geometry.step_position(r.step)
-                                 - r.geometry.window(r.step)[0], r.stop_seconds,
-                                 r.geometry.sample_rate,
-                                 heard_from=-r.geometry.window(r.step)[0])
-                   for r in requests]
+        stopped = [heard_silence(r.mixture, _known(r), r.stop_seconds, r.geometry.sample_rate,
+                                 heard_from=-r.geometry.window(r.step)[0]) for r in requests]
         encoded = self._now()
 
         items = [_Item(i, r, stem, r.geometry.frame_index(r.geometry.window(r.step)[0]))
@@ -307,12 +312,10 @@ class StreamingPipeline(Generator):
             return request.transport, "host"
         if not (request.track_beats and self.config.uses_beat_grid):
             return None, "none"
-        g = request.geometry
-        start = g.window(request.step)[0]
         stream = request.stream
         assert isinstance(stream, PipelineStream)
-        tracked = stream.beats.update(request.mixture,
-                                      known=g.step_position(request.step) - start, start=start)
+        tracked = stream.beats.update(request.mixture, known=_known(request),
+                                      start=request.geometry.window(request.step)[0])
         return (tracked, "tracked") if tracked is not None else (None, "none")
 
     def geometry_for(self, r: float, w: int, *, exact: bool = False) -> Geometry:
@@ -578,5 +581,6 @@ def load_pipeline(spec: str, **options: Any) -> StreamingPipeline:
     return StreamingPipeline.from_pretrained(
         directory, codec=options.get("codec"), device=device,
         sampler=options.get("sampler"), channels_last=options.get("channels_last"),
-        codec_options=codec_options, beat_tracker=options.get("beat_tracker") or "learned",
+        codec_options=codec_options,
+        beat_tracker=options.get("beat_tracker") or DEFAULT_BEAT_TRACKER,
     )

@@ -23,7 +23,7 @@ import librosa
 import numpy as np
 import scipy.stats
 
-from .base import Transport
+from .base import DEFAULT_BEAT_TRACKER, Transport
 
 if TYPE_CHECKING:
     from .beatnet import BeatNet
@@ -129,8 +129,6 @@ def learned_envelope(net: BeatNet) -> Envelope:
     return envelope
 
 
-#: ``beat_tracker`` choices besides a directory of learned weights.
-BEAT_TRACKERS = ("learned", "onsets")
 
 
 def envelope_for(choice: str, sample_rate: int) -> tuple[Envelope, str]:
@@ -142,7 +140,7 @@ def envelope_for(choice: str, sample_rate: int) -> tuple[Envelope, str]:
 
     if choice == "onsets":
         return onset_envelope, "onsets"
-    net = load_beat_net(DEFAULT_DIR if choice == "learned" else choice)
+    net = load_beat_net(DEFAULT_DIR if choice == DEFAULT_BEAT_TRACKER else choice)
     if net.config.sample_rate != sample_rate or net.config.hop != ONSET_HOP:
         return onset_envelope, (f"onsets (the learned tracker is for {net.config.sample_rate} "
                                 f"Hz, hop {net.config.hop}; the model runs at {sample_rate} "

@@ -144,26 +144,39 @@ def beats_from_envelope(envelope: np.ndarray, sample_rate: int, hop: int) -> np.
     return librosa.frames_to_time(frames, sr=sample_rate, hop_length=hop)
 
 
-def tracker_f1(net: BeatNet | None, songs: Sequence[Song], config: BeatNetConfig
-               ) -> float:
-    """Mean beat F-measure over the songs mixed without each of :data:`VALID_WITHOUT`, of
-    librosa's tracker over the net's beat activation (``net``) or over the onset envelope
-    (``None``)."""
-    scores = []
+@dataclass
+class ValidMix:
+    """A valid song mixed without one stem, at the tracker's rate, with its true beats."""
+
+    audio: np.ndarray
+    beats: np.ndarray
+
+
+def valid_mixes(songs: Sequence[Song], config: BeatNetConfig) -> list[ValidMix]:
+    """Each song mixed without each of :data:`VALID_WITHOUT` (read once, scored at every
+    validation)."""
+    out = []
     for song in songs:
+        stems = {s: load_audio(song, s, sr=config.sample_rate) for s in STEMS}
         for left_out in VALID_WITHOUT:
-            mix = sum(load_audio(song, s, sr=config.sample_rate) for s in STEMS
-                      if s != left_out)
+            mix = sum(audio for s, audio in stems.items() if s != left_out)
             assert isinstance(mix, np.ndarray)
-            if net is None:
-                envelope = onset_envelope(mix, config.sample_rate)
-                hop = ONSET_HOP
-            else:
-                envelope = net.activation(mix)[0]
-                hop = config.hop
-            found = beats_from_envelope(envelope, config.sample_rate, hop)
-            reference = mir_eval.beat.trim_beats(np.asarray(song.beats, float))
-            scores.append(mir_eval.beat.f_measure(reference, mir_eval.beat.trim_beats(found)))
+            out.append(ValidMix(mix, mir_eval.beat.trim_beats(np.asarray(song.beats, float))))
+    return out
+
+
+def tracker_f1(net: BeatNet | None, mixes: Sequence[ValidMix], config: BeatNetConfig
+               ) -> float:
+    """Mean beat F-measure over the mixes of librosa's tracker over the net's beat
+    activation (``net``) or over the onset envelope (``None``)."""
+    scores = []
+    for mix in mixes:
+        if net is None:
+            envelope, hop = onset_envelope(mix.audio, config.sample_rate), ONSET_HOP
+        else:
+            envelope, hop = net.activation(mix.audio)[0], config.hop
+        found = beats_from_envelope(envelope, config.sample_rate, hop)
+        scores.append(mir_eval.beat.f_measure(mix.beats, mir_eval.beat.trim_beats(found)))
     return float(np.mean(scores))
 
 
@@ -187,7 +200,8 @@ def train_beats(options: BeatTrainOptions, loop: LoopOptions, *,
     fixed = draw_batch(valid_features, max(8, loop.batch_size), options.frames,
                        np.random.default_rng(1))
     criterion = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([POS_WEIGHT]))
-    onsets_f1 = tracker_f1(None, valid, config)
+    mixes = valid_mixes(valid, config)
+    onsets_f1 = tracker_f1(None, mixes, config)
 
     def loss(model: nn.Module) -> torch.Tensor:
         mel, target = draw_batch(features, loop.batch_size, options.frames, rng)
@@ -200,7 +214,7 @@ def train_beats(options: BeatTrainOptions, loop: LoopOptions, *,
         assert isinstance(model, BeatNet)
         return {"valid_loss": float(criterion(logits.float().transpose(1, 2),
                                               target.transpose(1, 2))),
-                "valid_beat_f1": tracker_f1(model, valid, config),
+                "valid_beat_f1": tracker_f1(model, mixes, config),
                 "valid_beat_f1_onsets": onsets_f1}
 
     def export(directory: Path, model: nn.Module) -> None:
