@@ -55,9 +55,9 @@ def _register_data(subparsers: argparse._SubParsersAction) -> argparse._SubParse
                        metavar="SF2",
                        help="render with this General MIDI soundfont (repeat for several: "
                             "each song takes one, chosen by seed and index; default "
-                            "pretty_midi's TimGM6mb). Debian's fluid-soundfont-gm and "
-                            "musescore-general-soundfont install more; keep one out of "
-                            "training to test on timbres the model never heard")
+                            "pretty_midi's TimGM6mb; .sf2 only). Debian's fluid-soundfont-gm "
+                            "and musescore-general-soundfont-lossless install more; keep one "
+                            "out of training to test on timbres the model never heard")
     synth.add_argument("--overwrite", action="store_true",
                        help="replace the synthetic data set in --out, with everything in its "
                             "folder (without it, a set made with the same options and fewer "

@@ -364,3 +364,26 @@ def test_several_soundfonts_are_picked_per_song_and_recorded(dataset: Path,
     assert soundfont_of(SynthOptions(seed=SEED, songs=1), 0) == soundfont_path()
     with pytest.raises(ValueError, match=r"soundfont .* is not a file"):
         SynthOptions(seed=SEED, songs=1, soundfonts=(str(tmp_path / "none.sf2"),))
+
+
+def test_a_soundfont_3_or_a_non_soundfont_is_refused_before_rendering(tmp_path: Path) -> None:
+    """The renderer cannot read SoundFont 3 (Ogg samples; Debian's musescore-general-soundfont
+    is one) and failed with a traceback inside a worker: the options now refuse it, and any
+    file that is not a RIFF sfbk, in one line that names the file and what is allowed."""
+    def riff(major: int) -> bytes:
+        ifil = b"ifil" + (4).to_bytes(4, "little") + major.to_bytes(2, "little") + b"\0\0"
+        info = b"INFO" + ifil
+        body = b"sfbk" + b"LIST" + len(info).to_bytes(4, "little") + info
+        return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+    sf3, junk, sf2 = tmp_path / "ms.sf3", tmp_path / "junk.sf2", tmp_path / "ok.sf2"
+    sf3.write_bytes(riff(3))
+    junk.write_bytes(b"not a soundfont at all, just text" * 4)
+    sf2.write_bytes(riff(2))
+    with pytest.raises(ValueError, match=r"ms\.sf3 is SoundFont 3.*give SoundFont 2 \(\.sf2\)"):
+        SynthOptions(seed=SEED, songs=1, soundfonts=(str(sf3),))
+    with pytest.raises(ValueError, match=r"junk\.sf2 is not a SoundFont"):
+        SynthOptions(seed=SEED, songs=1, soundfonts=(str(junk),))
+    SynthOptions(seed=SEED, songs=1, soundfonts=(str(sf2),))  # the header is all it checks
+    assert SynthOptions(seed=SEED, songs=1,
+                        soundfonts=(str(soundfont_path()),)).soundfonts  # the real one passes

@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,38 @@ class SynthOptions:
         for path in self.soundfonts:
             if not Path(path).is_file():
                 raise ValueError(f"soundfont {path} is not a file; give .sf2 files (Debian's "
-                                 f"fluid-soundfont-gm and musescore-general-soundfont install "
-                                 f"some under /usr/share/sounds/sf2)")
+                                 f"fluid-soundfont-gm and musescore-general-soundfont-lossless "
+                                 f"install some under /usr/share/sounds/sf2)")
+            why = _not_sf2(Path(path))
+            if why:
+                raise ValueError(f"soundfont {path} {why}; give SoundFont 2 (.sf2) files "
+                                 f"(Debian's musescore-general-soundfont-lossless is the .sf2 "
+                                 f"of MuseScore's)")
         f = self.split_fractions
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ValueError(f"split fractions must be 3 numbers >= 0 summing to 1 "
                              f"(train, valid, test), got {f}")
+
+
+def _not_sf2(path: Path) -> str | None:
+    """Why ``path`` is not a SoundFont 2 file the renderer reads (None when it is): a RIFF
+    ``sfbk`` whose ``ifil`` version is 2 (SoundFont 3 holds Ogg-compressed samples, which
+    the renderer refuses deep inside a worker)."""
+    with path.open("rb") as f:
+        head = f.read(36)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        return "is not a SoundFont (no RIFF sfbk header)"
+    major = int.from_bytes(head[32:34], "little")
+    if head[24:28] == b"ifil" and major != 2:
+        return f"is SoundFont {major}, which the renderer cannot read"
+    return None
+
+
+@lru_cache(maxsize=4)
+def _soundfont_bytes(path: Path) -> bytes:
+    """A soundfont's bytes, read once per process (MuseScore's is 490 MB: reading it for every
+    song doubled the time per song)."""
+    return path.read_bytes()
 
 
 def dump_json(obj: dict[str, Any], nested: Sequence[str] = ()) -> str:
@@ -193,7 +220,7 @@ def render_song(out_dir: Path, options: SynthOptions, index: int,
 
     ``soundfont``: the bytes of :func:`soundfont_of` when the caller has read them."""
     sf2_file = soundfont_of(options, index)
-    sf2 = soundfont if soundfont is not None else sf2_file.read_bytes()
+    sf2 = soundfont if soundfont is not None else _soundfont_bytes(sf2_file)
     comp = compose_song(options.seed, index, options.seconds, options.style)
     plan = comp.plan
     sr = options.sample_rate
