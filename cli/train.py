@@ -150,6 +150,11 @@ def _add_loop(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
     o.add_argument("--out", type=Path, required=True, help="run directory")
     o.add_argument("--steps", type=int, default=loop["steps"],
                    help=f"total optimizer steps (default {loop['steps']})")
+    o.add_argument("--budget-minutes", type=float, default=None, metavar="M",
+                   help="stop by wall clock: after a few timed steps the run fixes its length "
+                        "(and its learning-rate schedule) to what fits in M minutes from the "
+                        "command's start, the final checkpoint and export included; --steps "
+                        "is then a cap (default: none, --steps decides)")
     o.add_argument("--batch-size", type=int, default=loop["batch_size"],
                    help=f"windows per step and process (default {loop['batch_size']})")
     o.add_argument("--lr", type=float, default=loop["lr"],
@@ -372,8 +377,13 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _loop_options(args: argparse.Namespace) -> LoopOptions:
+    import time
+
     from sideman.training.loop import LoopOptions
 
+    budget = args.budget_minutes
+    if budget is not None and not (budget > 0 and budget < float("inf")):
+        raise ValueError(f"--budget-minutes {budget:g} is out of range; allowed > 0")
     return LoopOptions(
         out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         warmup=args.warmup, schedule=args.lr_schedule, min_lr_ratio=args.min_lr_ratio,
@@ -381,7 +391,8 @@ def _loop_options(args: argparse.Namespace) -> LoopOptions:
         checkpoint_every=args.checkpoint_every, valid_every=args.valid_every,
         log_every=args.log_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
         mixed_precision=args.mixed_precision, progress=not args.no_progress,
-        tracker=args.tracker, samples=not args.no_samples)
+        tracker=args.tracker, samples=not args.no_samples,
+        deadline=None if budget is None else time.time() + 60.0 * budget)
 
 
 def _data_options(args: argparse.Namespace) -> DataOptions:
