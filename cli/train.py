@@ -428,9 +428,9 @@ def _register_recipe(group: argparse._SubParsersAction) -> None:
     r.add_argument("--tracker", choices=("auto", "tensorboard", "wandb", "none"),
                    default="auto", help="experiment tracker of both runs (default auto)")
     r.add_argument("--smoke", action="store_true",
-                   help=f"tiny run for CI: {SMOKE['songs']} songs of {SMOKE['seconds']:g} s, "
-                        f"the tiny U-Net, {SMOKE['teacher_steps']} teacher and "
-                        f"{SMOKE['cd_steps']} distillation steps at most")
+                   help=f"tiny run for CI: {SMOKE.songs} songs of {SMOKE.seconds:g} s, the "
+                        f"tiny U-Net, {SMOKE.teacher_steps} teacher and {SMOKE.cd_steps} "
+                        f"distillation steps at most")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     recipe.set_defaults(func=_cmd_recipe)
 

@@ -59,11 +59,36 @@ CPU_BATCH = 16
 TEACHER_LOOP = {"lr": 3e-4, "warmup": 500, "ema_decay": 0.999}
 CD_LOOP = {"lr": 5e-5, "warmup": 100, "ema_decay": 0.999}
 STEP_CAP = 1_000_000
-#: What ``smoke`` changes: a tiny model, a few short songs (with seed 1 the 7th is the first
-#: valid one), a few steps.
-SMOKE = {"songs": 7, "seconds": 6.0, "unet": "tiny", "window_frames": 64, "hops": (8, 16),
-         "batch_size": 2, "teacher_steps": 6, "cd_steps": 4}
+@dataclass(frozen=True)
+class Smoke:
+    """What ``smoke`` changes: a tiny model, a few short songs (with seed 1 the 7th is the
+    first valid one), a few steps."""
 
+    songs: int = 7
+    seconds: float = 6.0
+    unet: str = "tiny"
+    window_frames: int = 64
+    hops: tuple[int, ...] = (8, 16)
+    batch_size: int = 2
+    teacher_steps: int = 6
+    cd_steps: int = 4
+
+
+SMOKE = Smoke()
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The model options the recipe trains with (``train ldm`` options of those names)."""
+
+    beat_phase: str = "sincos"
+    noise_scale: float = 1.0
+    history_corruption: float = 0.5
+    mixture_dropout: float = 0.1
+    beat_dropout: float = 0.5
+
+
+MODEL = ModelOptions()
 
 class RecipeError(ValueError):
     """The recipe cannot run as asked (the message says why and what would do)."""
@@ -119,10 +144,9 @@ class RecipeOptions:
         if not self.smoke:
             return self
         return dataclasses.replace(
-            self, songs=min(self.songs, int(SMOKE["songs"])), seconds=float(SMOKE["seconds"]),
-            unet=str(SMOKE["unet"]), window_frames=int(SMOKE["window_frames"]),
-            hops=tuple(SMOKE["hops"]),  # type: ignore[arg-type]
-            batch_size=self.batch_size or int(SMOKE["batch_size"]))
+            self, songs=min(self.songs, SMOKE.songs), seconds=SMOKE.seconds, unet=SMOKE.unet,
+            window_frames=SMOKE.window_frames, hops=SMOKE.hops,
+            batch_size=self.batch_size or SMOKE.batch_size)
 
 
 @dataclass(frozen=True)
@@ -253,7 +277,7 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
                    "torch": _torch_version()},
         "settings": {"batch_size": batch, "mixed_precision": precision, "jobs": jobs,
                      "unet": o.unet, "window_frames": o.window_frames, "hops": list(o.hops),
-                     **MODEL_OPTIONS, "smoke": o.smoke},
+                     **dataclasses.asdict(MODEL), "smoke": o.smoke},
         "planned_seconds": {k: round(v, 1) for k, v in split.items()},
         "phases": {},
     }
@@ -295,8 +319,9 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
     except KeyboardInterrupt:
         record["interrupted"] = phase
         kept = _salvage(out, record)
-        say(f"interrupted during {phase}; " + (f"kept {kept}" if kept else
-                                              "no model was exported yet"))
+        # a warning, so it shows without progress bars too
+        log.warning("recipe interrupted during %s; %s", phase,
+                    f"kept {kept}" if kept else "no model was exported yet")
         raise
     finally:
         record["seconds"] = round(clock() - started, 2)
@@ -305,11 +330,6 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
     (out / "recipe.json").write_text(json.dumps(record, indent=1) + "\n")
     say(f"done in {record['seconds']:.0f} s of {budget:.0f}: {out / 'model'}")
     return record
-
-
-#: The model options the recipe trains with (``train ldm`` options; docs/RECIPES.md).
-MODEL_OPTIONS = {"beat_phase": "sincos", "noise_scale": 1.0, "history_corruption": 0.5,
-                 "mixture_dropout": 0.1, "beat_dropout": 0.5}
 
 
 def make_data(o: RecipeOptions, data: Path, deadline: float, jobs: int, say: _Say, *,
@@ -366,9 +386,9 @@ def make_data(o: RecipeOptions, data: Path, deadline: float, jobs: int, say: _Sa
 def _data_options(o: RecipeOptions, data: Path) -> Any:
     from .stage import DataOptions
 
-    return DataOptions(data=data, p_drop_beat=MODEL_OPTIONS["beat_dropout"],
-                       p_drop_mixture=MODEL_OPTIONS["mixture_dropout"],
-                       p_corrupt_history=MODEL_OPTIONS["history_corruption"],
+    return DataOptions(data=data, p_drop_beat=MODEL.beat_dropout,
+                       p_drop_mixture=MODEL.mixture_dropout,
+                       p_corrupt_history=MODEL.history_corruption,
                        valid_windows=4 if o.smoke else 64, progress=o.progress)
 
 
@@ -393,9 +413,8 @@ def train_teacher(o: RecipeOptions, data: Path, run: Path, batch: int, precision
 
     options = LdmOptions(name="sideman-recipe-teacher", window_frames=o.window_frames,
                          hop_frames=tuple(o.hops), unet=o.unet,
-                         beat_phase=MODEL_OPTIONS["beat_phase"],  # type: ignore[arg-type]
-                         noise_scale=MODEL_OPTIONS["noise_scale"])  # type: ignore[arg-type]
-    cap = int(SMOKE["teacher_steps"]) if o.smoke else STEP_CAP
+                         beat_phase=MODEL.beat_phase, noise_scale=MODEL.noise_scale)
+    cap = SMOKE.teacher_steps if o.smoke else STEP_CAP
     return train_ldm(options, _data_options(o, data),
                      _loop(o, run, TEACHER_LOOP, batch, precision, deadline, cap))
 
@@ -405,7 +424,7 @@ def distil(o: RecipeOptions, data: Path, teacher: Path, run: Path, batch: int,
     """Consistency distillation of ``teacher`` until ``deadline``."""
     from .cd import CdOptions, train_cd
 
-    cap = int(SMOKE["cd_steps"]) if o.smoke else STEP_CAP
+    cap = SMOKE.cd_steps if o.smoke else STEP_CAP
     return train_cd(CdOptions(teacher=teacher, name="sideman-recipe"), _data_options(o, data),
                     _loop(o, run, CD_LOOP, batch, precision, deadline, cap))
 
