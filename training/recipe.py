@@ -138,6 +138,17 @@ class RecipeOptions:
         if self.mixed_precision not in (None, "no", "fp16", "bf16"):
             raise RecipeError(f"--mixed-precision must be no, fp16 or bf16, got "
                               f"{self.mixed_precision!r}")
+        # what the later phases would refuse, refused before anything runs
+        from .ldm import unet_config
+        from .synth.dataset import SynthOptions
+
+        try:
+            unet_config(self.unet)
+            if self.data is None:
+                SynthOptions(seed=self.seed, songs=self.songs, seconds=self.seconds,
+                             sample_rate=self.sample_rate, soundfonts=self.soundfonts)
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from None
 
     def resolved(self) -> RecipeOptions:
         """With ``smoke``'s sizes applied (what the run actually uses)."""

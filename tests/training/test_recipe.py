@@ -278,6 +278,9 @@ def test_ctrl_c_keeps_the_newest_student(recipe: Path, tmp_path: Path, monkeypat
     (["--budget-minutes", "5", "--batch-size", "0"], "--batch-size must be >= 1"),
     (["--budget-minutes", "5", "--data", "no/such/folder"], "is not a directory"),
     (["--budget-minutes", "5", "--mixed-precision", "fp8"], "invalid choice"),
+    (["--budget-minutes", "5", "--unet", "huge"], "--unet must be one of"),
+    (["--budget-minutes", "5", "--soundfont", "no/such.sf2"], "is not a file"),
+    (["--budget-minutes", "5", "--seconds", "0.5"], "seconds must be in [1, 3600]"),
     (["--budget-minutes", "five"], "invalid float value"),
 ])
 def test_bad_input_is_one_line(words: list[str], message: str, tmp_path: Path,
