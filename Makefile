@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # is the normal PyPI build for the platform. Override: make install TORCH_SPEC="torch==2.5.1"
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install test lint demo serve clean
+.PHONY: install test lint demo serve clean wheelhouse
 
 $(BIN)/sideman: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,36 @@ demo: install
 
 serve: install
 	$(BIN)/sideman serve
+
+# Wheels for a machine without network (docs/RECIPES.md, "Offline machines"): sideman's own
+# wheel and those of its runtime dependencies for Python $(PY_VERSION) on $(PLATFORM), except
+# torch and its CUDA libraries, which that machine has. pip resolves the whole set from
+# metadata only (a dry run: nothing large is fetched), then downloads the wheels one by one.
+# PLATFORM: manylinux (every x86_64 manylinux tag) or one pip platform tag.
+PY_VERSION ?= 3.12
+PLATFORM ?= manylinux
+WHEELHOUSE := build/wheelhouse
+MANYLINUX := manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 \
+	manylinux2014_x86_64 manylinux_2_12_x86_64 manylinux2010_x86_64 manylinux_2_5_x86_64 \
+	manylinux1_x86_64
+TARGET := --only-binary=:all: --implementation cp --python-version $(PY_VERSION) \
+	$(addprefix --platform ,$(if $(filter manylinux,$(PLATFORM)),$(MANYLINUX),$(PLATFORM)))
+# what the wheelhouse leaves out (a regular expression over lower-case project names)
+NOT_IN_WHEELHOUSE := sideman|torch|triton|nvidia-.*|cuda-.*
+
+wheelhouse: install
+	rm -rf $(WHEELHOUSE) build/wheelhouse-target && mkdir -p $(WHEELHOUSE)
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/pip install --quiet --dry-run --ignore-installed --target build/wheelhouse-target \
+		--report build/wheelhouse-report.json $(TARGET) $(WHEELHOUSE)/sideman-*.whl
+	$(BIN)/python -c 'import json, re, sys; \
+		found = [i["metadata"] for i in json.load(open(sys.argv[1]))["install"]]; \
+		print("\n".join(m["name"] + "==" + m["version"] for m in found \
+		                if not re.fullmatch(sys.argv[2], m["name"].lower())))' \
+		build/wheelhouse-report.json '$(NOT_IN_WHEELHOUSE)' > build/wheelhouse-requirements.txt
+	$(BIN)/pip download --quiet --no-deps --dest $(WHEELHOUSE) $(TARGET) \
+		-r build/wheelhouse-requirements.txt
+	@echo "$(WHEELHOUSE): $$(ls $(WHEELHOUSE) | wc -l) wheels for Python $(PY_VERSION) on $(PLATFORM)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

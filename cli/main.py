@@ -178,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error_line(leaf(parser, words)[0].prog, str(exc)), file=sys.stderr)
         return 2
     args = parser.parse_args(words)
+    # the words as typed (before a --config file is expanded), for what a run records
+    args.sideman_argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=min(level, logging.INFO) if args.command == "serve" else level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -18,7 +18,7 @@ from sideman.models.base import GeneratorError
 
 from .config_file import add_config_option, add_preset
 from .main import CommandError, Flatten, data_path, list_of, split_name
-from .options import BATCH_THREADS, threads_option
+from .options import BATCH_THREADS, default, threads_option
 
 #: What a training command's bad input raises (a value, a missing file, a folder that holds
 #: no model): one line, not a traceback.
@@ -61,6 +61,9 @@ def register_cache(data_group: argparse._SubParsersAction) -> None:
     cache.add_argument("--out", type=Path, default=None,
                        help="cache root (default DATA/latents)")
     threads_option(cache)
+    cache.add_argument("--jobs", type=int, default=1,
+                       help="worker processes encoding songs (the mel codec; the files do not "
+                            "depend on it; default 1)")
     cache.add_argument("--no-progress", action="store_true", help="no progress bar")
     cache.set_defaults(func=_cmd_cache)
 
@@ -87,7 +90,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     try:
         codec = build_codec(args.codec, weights=args.codec_weights)
         root = args.out if args.out is not None else args.data / "latents"
-        path = build_cache(args.data, root, codec, progress=not args.no_progress)
+        path = build_cache(args.data, root, codec, progress=not args.no_progress,
+                           jobs=args.jobs)
     except (CodecError, CacheError, DatasetError, ValueError) as exc:
         raise CommandError(f"{exc}") from None
     cache = open_cache(path, codec, splits=())
@@ -150,6 +154,11 @@ def _add_loop(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
     o.add_argument("--out", type=Path, required=True, help="run directory")
     o.add_argument("--steps", type=int, default=loop["steps"],
                    help=f"total optimizer steps (default {loop['steps']})")
+    o.add_argument("--budget-minutes", type=float, default=None, metavar="M",
+                   help="stop by wall clock: after a few timed steps the run fixes its length "
+                        "(and its learning-rate schedule) to what fits in M minutes from the "
+                        "command's start, the final checkpoint and export included; --steps "
+                        "is then a cap (default: none, --steps decides)")
     o.add_argument("--batch-size", type=int, default=loop["batch_size"],
                    help=f"windows per step and process (default {loop['batch_size']})")
     o.add_argument("--lr", type=float, default=loop["lr"],
@@ -369,11 +378,71 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     _add_loop(beats, BEATS_LOOP)
     _add_smoke(beats, {k: v for k, v in SMOKE_LOOP.items() if k != "valid-windows"})
     beats.set_defaults(func=_cmd_beats)
+    _register_recipe(group)
+
+
+def _register_recipe(group: argparse._SubParsersAction) -> None:
+    from sideman.training.recipe import GPU_BATCH, SHARES, SMOKE, RecipeOptions
+
+    shares = ", ".join(f"{k} {round(100 * v)} %" for k, v in SHARES.items())
+    recipe = group.add_parser(
+        "recipe", help="one command: synthesize songs, cache latents, train the teacher and "
+                       "distil it within a time budget",
+        description=f"Songs, latent cache, EDM teacher and consistency distillation in one "
+                    f"run that ends within --budget-minutes ({shares}; time a phase leaves "
+                    f"goes to the next). Each training run times its first steps and fixes "
+                    f"its length so its learning-rate schedule ends in time. Writes "
+                    f"OUT/model (the student, float16, with MODEL_CARD.md and the loss "
+                    f"curves), OUT/teacher, OUT/runs/, OUT/data/ and OUT/recipe.json.")
+    r = recipe.add_argument_group("recipe")
+    r.add_argument("--out", type=Path, required=True, help="output folder (new or empty)")
+    r.add_argument("--budget-minutes", type=float, required=True, metavar="M",
+                   help="wall-clock minutes for everything, from the command's start")
+    r.add_argument("--data", type=Path, default=None,
+                   help="train on this data set (synthetic or Slakh2100) instead of "
+                        "synthesizing songs; its latent cache is built where missing")
+    r.add_argument("--songs", type=int, default=default(RecipeOptions, "songs"),
+                   help="most songs to synthesize; the data share of the budget decides how "
+                        "many are made (default %(default)s)")
+    r.add_argument("--seconds", type=float, default=default(RecipeOptions, "seconds"),
+                   help="length of each song (default %(default)s)")
+    r.add_argument("--seed", type=int, default=default(RecipeOptions, "seed"),
+                   help="data set and training seed (default %(default)s)")
+    r.add_argument("--sample-rate", type=int, default=default(RecipeOptions, "sample_rate"),
+                   help="rate the songs are rendered at (default %(default)s, the mel "
+                        "codec's: no resampling)")
+    r.add_argument("--soundfont", action="append", dest="soundfonts", default=None,
+                   metavar="SF2", help="render with this General MIDI soundfont (repeat for "
+                                       "several; default pretty_midi's TimGM6mb)")
+    r.add_argument("--jobs", type=int, default=None,
+                   help="worker processes for synthesis and the cache (default: one per core)")
+    r.add_argument("--unet", default=default(RecipeOptions, "unet"),
+                   help="default, wide, tiny or a JSON file of UNet2DModel arguments "
+                        "(default %(default)s)")
+    r.add_argument("--batch-size", type=int, default=None,
+                   help=f"windows per step (default {GPU_BATCH} on a GPU, 16 on a CPU)")
+    r.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default=None,
+                   help="default: bf16 on a GPU (fp16 without bf16), bf16 on a CPU that runs "
+                        "it natively, else no")
+    threads_option(r, default=None, help="torch threads (default: one per core)")
+    r.add_argument("--tracker", choices=("auto", "tensorboard", "wandb", "none"),
+                   default="auto", help="experiment tracker of both runs (default auto)")
+    r.add_argument("--smoke", action="store_true",
+                   help=f"tiny run for CI: {SMOKE.songs} songs of {SMOKE.seconds:g} s, the "
+                        f"tiny U-Net, {SMOKE.teacher_steps} teacher and {SMOKE.cd_steps} "
+                        f"distillation steps at most")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    recipe.set_defaults(func=_cmd_recipe)
 
 
 def _loop_options(args: argparse.Namespace) -> LoopOptions:
+    import time
+
     from sideman.training.loop import LoopOptions
 
+    budget = args.budget_minutes
+    if budget is not None and not (budget > 0 and budget < float("inf")):
+        raise ValueError(f"--budget-minutes {budget:g} is out of range; allowed > 0")
     return LoopOptions(
         out=args.out, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         warmup=args.warmup, schedule=args.lr_schedule, min_lr_ratio=args.min_lr_ratio,
@@ -381,7 +450,8 @@ def _loop_options(args: argparse.Namespace) -> LoopOptions:
         checkpoint_every=args.checkpoint_every, valid_every=args.valid_every,
         log_every=args.log_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
         mixed_precision=args.mixed_precision, progress=not args.no_progress,
-        tracker=args.tracker, samples=not args.no_samples)
+        tracker=args.tracker, samples=not args.no_samples,
+        deadline=None if budget is None else time.time() + 60.0 * budget)
 
 
 def _data_options(args: argparse.Namespace) -> DataOptions:
@@ -502,4 +572,32 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
         print(f"report: {args.json}")
+    return 0
+
+
+def _cmd_recipe(args: argparse.Namespace) -> int:
+    import shlex
+
+    import torch
+
+    from sideman.training.recipe import RecipeOptions, cores, run_recipe
+
+    torch.set_num_threads(args.threads or cores())
+    try:
+        options = RecipeOptions(
+            out=args.out, budget_minutes=args.budget_minutes, data=args.data,
+            songs=args.songs, seconds=args.seconds, seed=args.seed,
+            sample_rate=args.sample_rate, soundfonts=tuple(str(p) for p in args.soundfonts or ()),
+            jobs=args.jobs, unet=args.unet, batch_size=args.batch_size,
+            mixed_precision=args.mixed_precision, tracker=args.tracker, smoke=args.smoke,
+            progress=not args.no_progress,
+            command=shlex.join(["sideman", *getattr(args, "sideman_argv", ["train", "recipe"])]))
+        record = run_recipe(options)
+    except INPUT_ERRORS as exc:
+        raise CommandError(f"{exc}") from None
+    phases = record["phases"]
+    print(f"model: {args.out / 'model'} (teacher: {args.out / 'teacher'}); "
+          f"{phases['data']['songs']} songs, {phases['teacher']['steps']} teacher and "
+          f"{phases['distillation']['steps']} distillation steps in {record['seconds']:.0f} s "
+          f"of {60 * args.budget_minutes:.0f}; numbers: {args.out / 'recipe.json'}")
     return 0

@@ -22,7 +22,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -170,14 +172,41 @@ def latent_stats(songs: Sequence[SongLatents]) -> dict[str, Any]:
     return out
 
 
+@lru_cache(maxsize=2)
+def _worker_codec(name: str, params: str) -> Any:
+    """A worker process's codec, built once from its recorded parameters (one torch thread:
+    the processes are the parallelism)."""
+    import torch
+
+    from sideman.models.codecs import build_codec
+
+    torch.set_num_threads(1)
+    return build_codec(name, json.loads(params))
+
+
+def _encode_task(task: tuple[Song, str, str, str]) -> str:
+    song, path, name, params = task
+    _save_song(Path(path), encode_song(song, _worker_codec(name, params)))
+    return song.id
+
+
 def build_cache(data: str | Path, root: str | Path, codec: Any, *, progress: bool = True,
-                splits: Sequence[str] | None = None) -> Path:
+                splits: Sequence[str] | None = None, jobs: int = 1) -> Path:
     """Encode every song of ``data`` not yet cached under ``root``; returns the cache dir.
 
     Songs already encoded (their ``.npz`` exists) are kept, so an interrupted run resumes.
-    ``splits`` restricts which songs are encoded (default: all).
+    ``splits`` restricts which songs are encoded (default: all). ``jobs`` > 1 encodes songs
+    in that many worker processes, each with its own codec built from ``codec``'s recorded
+    parameters: the mel codec only (music2latent needs its weights at run time); the
+    files do not depend on it.
     """
     from tqdm import tqdm
+
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if jobs > 1 and codec.name != "mel":
+        raise ValueError(f"jobs > 1 encodes with the mel codec only (workers rebuild it from "
+                         f"its parameters); encode {codec.name} with one job")
 
     songs = open_dataset(data)
     if splits is not None:
@@ -188,8 +217,18 @@ def build_cache(data: str | Path, root: str | Path, codec: Any, *, progress: boo
     out = cache_dir(root, codec)
     out.mkdir(parents=True, exist_ok=True)
     todo = [s for s in songs if not (out / f"{s.id}.npz").is_file()]
-    for song in tqdm(todo, desc=f"cache {out.name}", unit="song", disable=not progress):
-        _save_song(out / f"{song.id}.npz", encode_song(song, codec))
+    bar = tqdm(total=len(todo), desc=f"cache {out.name}", unit="song", disable=not progress)
+    with bar:
+        if jobs == 1 or len(todo) <= 1:
+            for song in todo:
+                _save_song(out / f"{song.id}.npz", encode_song(song, codec))
+                bar.update()
+        else:
+            params = json.dumps(codec.params(), sort_keys=True)
+            tasks = [(s, str(out / f"{s.id}.npz"), codec.name, params) for s in todo]
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                for _ in pool.map(_encode_task, tasks, chunksize=4):
+                    bar.update()
     train = [_load_song(out / f"{s.id}.npz", s.id, s.split) for s in songs
              if s.split == "train"]
     index = {

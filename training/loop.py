@@ -24,6 +24,17 @@ Run directory::
 The same code runs on one CPU, one GPU, or several with ``accelerate launch``: each process
 draws its own batches (seeded by process index); only the main process writes files.
 
+A run stops after ``steps`` optimizer steps or, given a ``deadline`` (wall clock, seconds since
+the epoch), when its time is spent (:func:`plan_steps`): the first step is not timed (start-up),
+the next ``calibration_steps`` are, then the run validates and checkpoints once (timing that
+too) and fixes its length to what fits before the deadline, ``steps`` being only a cap. The
+learning-rate schedule (warmup capped at a fifth of the run) then ends exactly at the planned
+last step, and ``evaluations`` validations and checkpoints are spread over the run; the final
+one (validation, checkpoint, export of the EMA model) is reserved in the plan. Should the
+steps slow down later, the run stops early, still with its final checkpoint and export
+(``{"stopped": "deadline"}`` in ``log.jsonl``; the schedule then ends short of its floor).
+All processes of a distributed run agree on the plan and on stopping.
+
 Experiment trackers are accelerate's (``log_with``): TensorBoard when it is installed
 (``--tracker auto``, the default), Weights & Biases with ``--tracker wandb``, none with
 ``--tracker none``; each gets the scalars of ``log.jsonl`` under the same names.
@@ -81,10 +92,16 @@ class LoopOptions:
     tracker: str = "auto"
     #: at each validation, generate, decode and log one window (spectrograms and audio)
     samples: bool = True
+    #: stop by this wall-clock time (``time.time()``); ``steps`` is then a cap (module doc)
+    deadline: float | None = None
+    #: with a deadline: steps timed (after the first) before the run's length is fixed
+    calibration_steps: int = 10
+    #: with a deadline: validations and checkpoints over the planned run, the last included
+    evaluations: int = 8
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "valid_every", "log_every",
-                     "keep_checkpoints"):
+                     "keep_checkpoints", "calibration_steps", "evaluations"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.schedule not in SCHEDULES:
@@ -138,15 +155,62 @@ def process_state() -> Any:
     return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
 
 
-def lr_factor(step: int, options: LoopOptions) -> float:
-    """Linear warmup to 1, then constant or a half cosine down to ``min_lr_ratio``."""
-    if step < options.warmup:
-        return (step + 1) / (options.warmup + 1)
+def lr_factor(step: int, options: LoopOptions, plan: Plan | None = None) -> float:
+    """Linear warmup to 1, then constant or a half cosine down to ``min_lr_ratio`` at the
+    last step (``plan``'s steps and warmup where given, else ``options``')."""
+    steps, warmup = (options.steps, options.warmup) if plan is None else (plan.steps,
+                                                                          plan.warmup)
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
     if options.schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - options.warmup) / max(1, options.steps - options.warmup))
+    progress = min(1.0, (step - warmup) / max(1, steps - warmup))
     return options.min_lr_ratio + (1 - options.min_lr_ratio) * 0.5 * (
         1 + math.cos(math.pi * progress))
+
+
+@dataclass
+class Plan:
+    """How long a run is and how often it validates and checkpoints: ``options``' values, or
+    with a deadline what :func:`plan_steps` fixed after the calibration steps."""
+
+    steps: int
+    warmup: int
+    valid_every: int
+    checkpoint_every: int
+    #: with a deadline: the step at which the plan was fixed and what it was fixed from
+    planned_at: int | None = None
+    seconds_per_step: float | None = None
+    eval_seconds: float | None = None
+
+    @classmethod
+    def of(cls, options: LoopOptions) -> Plan:
+        return cls(steps=options.steps, warmup=options.warmup,
+                   valid_every=options.valid_every, checkpoint_every=options.checkpoint_every)
+
+    def due(self, step: int, every: int) -> bool:
+        """Step ``step`` is one of every ``every`` (counted from the planning step) or the
+        last."""
+        return (step - (self.planned_at or 0)) % every == 0 or step == self.steps
+
+
+def plan_steps(done: int, seconds_left: float, seconds_per_step: float, eval_seconds: float,
+               options: LoopOptions) -> Plan:
+    """The run that fits ``seconds_left`` after step ``done``: steps of ``seconds_per_step``,
+    up to ``options.evaluations - 1`` evaluations of ``eval_seconds`` on the way (at most a
+    quarter of the time: on a slow machine fewer) and the final one; at least one step more,
+    at most ``options.steps`` in all. The warmup is capped at a fifth of the run (not below
+    ``done``: the steps already taken keep their rates)."""
+    usable = max(0.0, seconds_left - eval_seconds)  # the final evaluation is reserved
+    middle = options.evaluations - 1
+    if eval_seconds > 0:
+        middle = max(0, min(middle, int(0.25 * usable // eval_seconds)))
+    more = int((usable - middle * eval_seconds) // max(seconds_per_step, 1e-9))
+    steps = min(options.steps, done + max(1, more))
+    every = max(1, math.ceil((steps - done) / (middle + 1)))
+    return Plan(steps=steps, warmup=min(options.warmup, max(done, steps // 5)),
+                valid_every=every, checkpoint_every=every, planned_at=done,
+                seconds_per_step=seconds_per_step, eval_seconds=eval_seconds)
 
 
 class Counter:
@@ -190,12 +254,16 @@ class Trainer:
 
     def __init__(self, model: nn.Module, options: LoopOptions, *,
                  state: Mapping[str, Stateful] | None = None,
-                 hparams: Mapping[str, Any] | None = None) -> None:
+                 hparams: Mapping[str, Any] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration
         from diffusers.training_utils import EMAModel
 
         self.options = options
+        #: what the deadline is read against (``time.time``; tests pass a fake clock)
+        self.clock = clock
+        self.plan = Plan.of(options)
         tracker = tracker_name(options.tracker)
         project = ProjectConfiguration(project_dir=str(options.out),
                                        logging_dir=str(options.out / "tensorboard"))
@@ -213,7 +281,7 @@ class Trainer:
         # accelerate does not step it once per process).
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else optimizer,
-            lambda step: lr_factor(step, options))
+            lambda step: lr_factor(step, options, self.plan))
         self.ema = EMAModel(self.unwrapped.parameters(), decay=options.ema_decay)
         self.counter = Counter()
         self.state = dict(state or {})
@@ -267,19 +335,24 @@ class Trainer:
             export: Callable[[Path, nn.Module], None],
             after_step: Callable[[], None] | None = None,
             sample: Callable[[nn.Module], Sample] | None = None) -> None:
-        """Train to ``options.steps``; ``sample`` (optional) generates and decodes one
-        validation window from the EMA weights at each validation."""
+        """Train to ``options.steps`` (or to the deadline: module docstring); ``sample``
+        (optional) generates and decodes one validation window from the EMA weights at each
+        validation."""
         from tqdm import tqdm
 
         o = self.options
         o.out.mkdir(parents=True, exist_ok=True)
         logfile = o.out / "log.jsonl"
-        bar = tqdm(total=o.steps, initial=self.counter.step, desc=f"train {o.out.name}",
+        plan = self.plan
+        bar = tqdm(total=plan.steps, initial=self.counter.step, desc=f"train {o.out.name}",
                    unit="step", disable=not (o.progress and self.is_main), dynamic_ncols=True)
         window: list[float] = []
+        # with a deadline: when the timed steps began (after the first, which pays start-up)
+        timed_from = (self.counter.step + 1, self.clock()) if o.deadline is not None else None
         self.model.train()
-        while self.counter.step < o.steps:
+        while self.counter.step < plan.steps:
             started = time.perf_counter()
+            step_began = self.clock()
             with self.accelerator.autocast():
                 value = loss(self.model)
             self.accelerator.backward(value)
@@ -303,7 +376,13 @@ class Trainer:
             window.append(mean_loss)
             bar.update()
             bar.set_postfix(loss=f"{mean_loss:.4f}")
-            if self.is_main and (step % o.log_every == 0 or step == o.steps):
+            if (o.deadline is not None and step < plan.steps
+                    and self._past_deadline(step, self.clock() - step_began, plan)):
+                plan.steps = step  # the final validation and checkpoint happen below
+                bar.total = step
+                if self.is_main:
+                    _append(logfile, {"step": step, "stopped": "deadline"})
+            if self.is_main and (step % o.log_every == 0 or step == plan.steps):
                 record = {"step": step, "loss": sum(window) / len(window),
                           "lr": self.scheduler.get_last_lr()[0],
                           "grad_norm": None if grad_norm is None else float(grad_norm),
@@ -311,22 +390,83 @@ class Trainer:
                 _append(logfile, record)
                 self._track(record)
                 window.clear()
-            if self.is_main and (step % o.valid_every == 0 or step == o.steps):
-                self.model.eval()
-                with self.ema_weights() as model, torch.no_grad():
-                    numbers = validate(model)
-                    made = sample(model) if sample is not None and o.samples else None
-                self.model.train()
-                _append(logfile, {"step": step, **numbers})
-                self._track({"step": step, **numbers})
-                if made is not None:
-                    self._log_sample(step, made)
-                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}"
-                                                       for k, v in numbers.items()))
-            if step % o.checkpoint_every == 0 or step == o.steps:
+            if timed_from is not None and plan.planned_at is None and step < plan.steps:
+                first, since = timed_from
+                if step == first:  # start-up paid: time from here
+                    timed_from = (step, self.clock())
+                elif step - first >= o.calibration_steps:
+                    per_step = (self.clock() - since) / (step - first)
+                    evaluated = self.clock()
+                    self._evaluate(step, validate, sample, bar, logfile)
+                    self.save(export)
+                    plan = self.plan = self._fix_plan(step, per_step,
+                                                      self.clock() - evaluated)
+                    bar.total = plan.steps
+                    bar.refresh()
+                    continue  # evaluated and saved at this step already
+            if self.is_main and plan.due(step, plan.valid_every):
+                self._evaluate(step, validate, sample, bar, logfile)
+            if plan.due(step, plan.checkpoint_every):
                 self.save(export)
         bar.close()
         self.accelerator.end_training()
+
+    def _evaluate(self, step: int, validate: Callable[[nn.Module], dict[str, float]],
+                  sample: Callable[[nn.Module], Sample] | None, bar: Any,
+                  logfile: Path) -> None:
+        """Validation numbers (and a sample window) from the EMA weights, logged."""
+        if not self.is_main:
+            return
+        self.model.eval()
+        with self.ema_weights() as model, torch.no_grad():
+            numbers = validate(model)
+            made = sample(model) if sample is not None and self.options.samples else None
+        self.model.train()
+        _append(logfile, {"step": step, **numbers})
+        self._track({"step": step, **numbers})
+        if made is not None:
+            self._log_sample(step, made)
+        bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in numbers.items()))
+
+    def _agreed(self, values: list[float], how: str) -> list[float]:
+        """``values`` reduced over the processes (``max`` or ``min`` each), so every process
+        of a distributed run plans and stops alike."""
+        mine = torch.tensor(values, dtype=torch.float64, device=self.device)
+        every = self.accelerator.gather(mine[None]).reshape(-1, len(values))
+        reduced = every.max(dim=0).values if how == "max" else every.min(dim=0).values
+        return [float(v) for v in reduced]
+
+    def _fix_plan(self, step: int, per_step: float, eval_seconds: float) -> Plan:
+        """The plan for the rest of the run (:func:`plan_steps`), logged."""
+        deadline = self.options.deadline
+        assert deadline is not None
+        per_step, eval_seconds, shortfall = self._agreed(
+            [per_step, eval_seconds, self.clock() - deadline], "max")
+        plan = plan_steps(step, -shortfall, per_step, eval_seconds, self.options)
+        if self.is_main:
+            _append(self.options.out / "log.jsonl",
+                    {"step": step, "plan": {"steps": plan.steps, "warmup": plan.warmup,
+                                            "every": plan.valid_every,
+                                            "seconds_per_step": round(per_step, 6),
+                                            "eval_seconds": round(eval_seconds, 3)}})
+        log.info("%s: %.3f s per step, %.1f s per evaluation: %d steps fit before the "
+                 "deadline", self.options.out, per_step, eval_seconds, plan.steps)
+        return plan
+
+    def _past_deadline(self, step: int, last_step_seconds: float, plan: Plan) -> bool:
+        """The evaluation due at ``step`` (if any), one more step and the final evaluation
+        would end after the deadline (before the plan is fixed: the deadline has passed).
+        A step is assumed to take as long as the slowest of the plan's and the last one."""
+        deadline = self.options.deadline
+        assert deadline is not None
+        need = 0.0
+        if plan.planned_at is not None:
+            evaluation = plan.eval_seconds or 0.0
+            due = plan.due(step, plan.valid_every) or plan.due(step, plan.checkpoint_every)
+            need = (max(plan.seconds_per_step or 0.0, last_step_seconds) + evaluation
+                    + (evaluation if due else 0.0))
+        (late,) = self._agreed([float(self.clock() + need > deadline)], "max")
+        return late > 0
 
     # -- trackers ---------------------------------------------------------------------------
     def _track(self, record: Mapping[str, Any]) -> None:
