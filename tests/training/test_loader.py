@@ -144,3 +144,16 @@ def test_a_checkpoint_of_the_sequential_scheme_resumes(data: Path, tmp_path: Pat
     said = [r.getMessage() for r in caplog.records if r.name == "sideman.training.loader"]
     assert len(said) == 1 and "another random stream" in said[0]
     assert sorted(_losses(run)) == [1, 2, 3, 4]
+
+
+def test_measure_loader_reports_each_worker_count(data: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "loader.json"
+    assert main(["measure", "loader", "--data", str(data), "--batch-size", "2", "--workers",
+                 "0", "1", "--batches", "2", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["workers"] for r in report["runs"]] == [0, 1] and report["same_batches"]
+    assert all(r["batches_per_s"] > 0 and r["windows_per_s"] > 0 for r in report["runs"])
+    assert report["runs"][0]["speedup"] == 1.0 and report["machine"]["cores"] >= 1
+    assert set(report["inline_ms"]) == {"windows", "conditioning", "total"}
+    assert json.loads(capsys.readouterr().out) == report
+    assert main(["measure", "loader", "--data", str(data), "--workers", "-1"]) == 2
