@@ -248,7 +248,7 @@ CODEC_SECONDS = 20.0
 def _register_measure(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser(
         "measure", help="design-time checks: a codec's beats and speed, an architecture's "
-                        "step time with random weights",
+                        "step time with random weights, the training batches' rate",
         description="Measurements of a model's parts before it is trained (JSON on stdout).")
     actions = group.add_subparsers(dest="measure_command", metavar="ACTION")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
@@ -289,6 +289,28 @@ def _register_measure(subparsers: argparse._SubParsersAction) -> None:
                       help="also write the results here (default: print only)")
     arch.set_defaults(func=_measure_architecture)
 
+    loader = actions.add_parser(
+        "loader", help="training batches per second, inline and with worker processes",
+        description="Draw the training batches `train ldm` draws (the recipe's conditioning "
+                    "and window) from DATA's latent cache, inline and with each worker count "
+                    "in turn, in one run: start-up, batches and windows per second, speed-up "
+                    "over the first count, and whether every count drew the same batches "
+                    "(docs/TRAINING.md).")
+    loader.add_argument("--data", type=Path, required=True,
+                        help="data set with a latent cache (built where missing)")
+    loader.add_argument("--batch-size", type=int, default=128,
+                        help="windows per batch (default 128, the recipe's on a GPU)")
+    loader.add_argument("--workers", type=int, nargs="+", default=[0, 2], metavar="N",
+                        help="worker counts measured in turn (default 0 2)")
+    loader.add_argument("--batches", type=int, default=20,
+                        help="batches timed per worker count, after the first (default 20)")
+    loader.add_argument("--step-ms", type=float, default=0.0, metavar="MS",
+                        help="sleep this long per batch, as a GPU step would take (default 0)")
+    loader.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    loader.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="also write the report here (default: print only)")
+    loader.set_defaults(func=_measure_loader)
+
 
 def _measure_codec(args: argparse.Namespace) -> int:
     import torch
@@ -308,6 +330,27 @@ def _measure_codec(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     print(json.dumps(measure_codec(build_codec(args.codec, params), seconds=args.seconds),
                      indent=2))
+    return 0
+
+
+def _measure_loader(args: argparse.Namespace) -> int:
+    import torch
+
+    from sideman.bench.loader import LoaderRun, measure_loader
+
+    torch.set_num_threads(1)  # as a training process on a shared CPU (BATCH_THREADS)
+    try:
+        run = LoaderRun(data=args.data, batch_size=args.batch_size,
+                        workers=tuple(args.workers), batches=args.batches,
+                        step_ms=args.step_ms, seed=args.seed)
+        report = measure_loader(run)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CommandError(f"{exc}") from None
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
     return 0
 
 

@@ -145,6 +145,10 @@ def _add_window_data(p: argparse.ArgumentParser) -> None:
                    help="share of items drawn from the focus look-aheads (default 0.25)")
     d.add_argument("--valid-windows", type=int, default=64,
                    help="fixed validation windows (default 64)")
+    d.add_argument("--loader-workers", type=int, default=0, metavar="N",
+                   help="processes that draw the next batches ahead while the model trains "
+                        "(each batch is seeded by its step: the batches do not depend on N; "
+                        "0: draw each batch inline before its step; default 0)")
 
 
 def _add_loop(p: argparse.ArgumentParser, loop: dict[str, float]) -> None:
@@ -425,6 +429,9 @@ def _register_recipe(group: argparse._SubParsersAction) -> None:
                    help="default: bf16 on a GPU (fp16 without bf16), bf16 on a CPU that runs "
                         "it natively, else no")
     threads_option(r, default=None, help="torch threads (default: one per core)")
+    r.add_argument("--loader-workers", type=int, default=None, metavar="N",
+                   help="processes drawing the next batches ahead (default: cores - 2 on a "
+                        "GPU, 0 on a CPU: draw inline)")
     r.add_argument("--tracker", choices=("auto", "tensorboard", "wandb", "none"),
                    default="auto", help="experiment tracker of both runs (default auto)")
     r.add_argument("--smoke", action="store_true",
@@ -467,7 +474,7 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
         focus_prob=args.focus_prob,
         valid_windows=args.valid_windows,
-        progress=not args.no_progress)
+        progress=not args.no_progress, loader_workers=args.loader_workers)
 
 
 def _cmd_ldm(args: argparse.Namespace) -> int:
@@ -589,6 +596,7 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
             songs=args.songs, seconds=args.seconds, seed=args.seed,
             sample_rate=args.sample_rate, soundfonts=tuple(str(p) for p in args.soundfonts or ()),
             jobs=args.jobs, unet=args.unet, batch_size=args.batch_size,
+            loader_workers=args.loader_workers,
             mixed_precision=args.mixed_precision, tracker=args.tracker, smoke=args.smoke,
             progress=not args.no_progress,
             command=shlex.join(["sideman", *getattr(args, "sideman_argv", ["train", "recipe"])]))

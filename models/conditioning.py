@@ -258,34 +258,45 @@ def draw_training_conditioning(
     extra = (torch.rand(b, 2, generator=generator)
              if masks.p_drop_mixture or masks.p_corrupt_history else torch.ones(b, 2))
     history = target
-    mixture_known = torch.zeros(b, f, dtype=torch.bool)
-    target_known = torch.zeros(b, f, dtype=torch.bool)
-    hops = torch.zeros(b, dtype=torch.long)
-    for i in range(b):
-        hop, w = pairs[int(choice[i])]
-        mix_mask, tgt_mask = window_masks(frame_geometry(f, hop, w), context_frames)
-        if coins[i, 0] < masks.p_no_history:
+    # the coins compared as whole columns (float32, as item by item) and read once as lists:
+    # indexing tensors item by item was most of this function's time
+    no_history = (coins[:, 0] < masks.p_no_history).tolist()
+    gap = (coins[:, 1] < masks.p_history_gap).tolist()
+    drop_mix = (extra[:, 0] < masks.p_drop_mixture).tolist()
+    corrupt = (extra[:, 1] < masks.p_corrupt_history).tolist()
+    # each (hop, w) pair's masks computed once per call, copied per item
+    pair_masks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    mixture_known, target_known, hop_list = [], [], []
+    for i, k in enumerate(choice.tolist()):
+        hop, w = pairs[k]
+        if k not in pair_masks:
+            pair_masks[k] = window_masks(frame_geometry(f, hop, w), context_frames)
+        mix_mask, tgt_mask = (m.clone() for m in pair_masks[k])
+        if no_history[i]:
             tgt_mask[:] = False
-        elif coins[i, 1] < masks.p_history_gap:
+        elif gap[i]:
             blocks = (f - hop) // hop
             if blocks > 0:
                 j = int(torch.randint(blocks, (1,), generator=generator))
                 end = f - hop - j * hop
                 tgt_mask[end - hop:end] = False
-        if extra[i, 0] < masks.p_drop_mixture:
+        if drop_mix[i]:
             mix_mask[:] = False
-        if extra[i, 1] < masks.p_corrupt_history and tgt_mask.any():
+        if corrupt[i] and tgt_mask.any():
             if history is target:
                 history = target.clone()
             history[i], tgt_mask = corrupt_history(history[i], tgt_mask,
                                                    noise=masks.history_noise,
                                                    generator=generator)
-        mixture_known[i], target_known[i], hops[i] = mix_mask, tgt_mask, hop
+        mixture_known.append(mix_mask)
+        target_known.append(tgt_mask)
+        hop_list.append(hop)
     beat_out = None
     if uses_beat_grid:
         beat_out = beat.clone() if beat is not None else target.new_zeros(b, BEAT_PLANES, f)
         beat_out[coins[:, 2] < masks.p_drop_beat] = 0.0
-    cond = Conditioning(mixture=mixture, mixture_known=mixture_known, target=history,
-                        target_known=target_known, stem=stem.long(), beat=beat_out)
-    return cond, hops
+    cond = Conditioning(mixture=mixture, mixture_known=torch.stack(mixture_known),
+                        target=history, target_known=torch.stack(target_known),
+                        stem=stem.long(), beat=beat_out)
+    return cond, torch.tensor(hop_list, dtype=torch.long)
 

@@ -27,8 +27,20 @@ def transport_at(beats: np.ndarray, downbeats: np.ndarray, time_s: float, *,
     beats = np.asarray(beats, dtype=np.float64)
     if beats.size < 2:
         return None
+    return transport_of_beat(beats, downbeats, last_beat(beats, time_s),
+                             sample_rate=sample_rate, beats_per_bar=beats_per_bar)
+
+
+def last_beat(beats: np.ndarray, time_s: float) -> int:
+    """Index of the last beat at or before ``time_s`` (the first beat before it)."""
     i = int(np.searchsorted(beats, time_s, side="right")) - 1
-    i = min(max(i, 0), beats.size - 1)
+    return min(max(i, 0), beats.size - 1)
+
+
+def transport_of_beat(beats: np.ndarray, downbeats: np.ndarray, i: int, *, sample_rate: int,
+                      beats_per_bar: int | None = None) -> Transport:
+    """:func:`transport_at` anchored on beat ``i`` of ``beats`` (float64, two or more):
+    it depends on the anchor only through that index, so callers may cache it per beat."""
     lo = max(0, i - TEMPO_INTERVALS)
     intervals = np.diff(beats[lo:i + 1]) if i > 0 else np.diff(beats[:2])
     bpm = float(np.clip(60.0 / np.median(intervals), 20.0, 400.0))

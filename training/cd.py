@@ -168,7 +168,9 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)
     recorded = {"cd": jsonable(options), "data": jsonable(data), "loop": jsonable(loop)}
-    trainer = Trainer(student, loop, state={"windows": sd.train,
+    loader = sd.loader(loop.batch_size, data.loader_workers)
+    # "windows" keeps its checkpoint slot (an older checkpoint holds the sampler's generator)
+    trainer = Trainer(student, loop, state={"windows": loader,
                                             "generator": GeneratorState(sd.generator),
                                             "target": target}, hparams=recorded)
     teacher.to(trainer.device).eval()
@@ -186,7 +188,7 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     inner = trainer.unwrapped
 
     def loss(model: nn.Module) -> torch.Tensor:
-        batch = sd.draw(loop.batch_size).to(trainer.device)
+        batch = loader.batch(trainer.counter.step).to(trainer.device)
         return cd_loss(_Wrapped(model, inner), target, teacher, batch, levels,
                        generator=sd.generator, kind=options.distance, huber_c=huber_c)
 
@@ -232,7 +234,8 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
         return validation_sample(codec, batch, sample_steps(model, config, batch,
                                                             options.default_steps, seed=0))
 
-    trainer.run(loss, validate, export, after_step=after_step, sample=sample)
+    with loader:  # its workers stop at the end of the run, or on an error
+        trainer.run(loss, validate, export, after_step=after_step, sample=sample)
     return loop.out / "model"
 
 

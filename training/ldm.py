@@ -176,7 +176,9 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
     process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)
-    trainer_state = {"windows": sd.train, "generator": GeneratorState(sd.generator)}
+    loader = sd.loader(loop.batch_size, data.loader_workers)
+    # "windows" keeps its checkpoint slot (an older checkpoint holds the sampler's generator)
+    trainer_state = {"windows": loader, "generator": GeneratorState(sd.generator)}
     recorded = {"ldm": jsonable(options), "data": jsonable(data), "loop": jsonable(loop)}
     trainer = Trainer(denoiser, loop, state=trainer_state, hparams=recorded)
     if trainer.is_main:
@@ -193,7 +195,7 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
     valid_noise_w1 = fixed_noise(sd.valid_w1, 8, p_mean, options.p_std)
 
     def loss(model: nn.Module) -> torch.Tensor:
-        batch = sd.draw(loop.batch_size).to(trainer.device)
+        batch = loader.batch(trainer.counter.step).to(trainer.device)
         return edm_loss(LossModel(model, inner), batch.target, batch.cond,
                         generator=sd.generator, p_mean=p_mean, p_std=options.p_std,
                         onset_weight=options.onset_weight)
@@ -222,7 +224,8 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
         return validation_sample(codec, batch, sample_teacher(model, config, batch, codec,
                                                               config.default_steps, seed=0))
 
-    trainer.run(loss, validate, export, sample=sample)
+    with loader:  # its workers stop at the end of the run, or on an error
+        trainer.run(loss, validate, export, sample=sample)
     return loop.out / "model"
 
 

@@ -79,32 +79,39 @@ def draw_conditioning(target: torch.Tensor, mixture: torch.Tensor, stem: torch.T
         idx = torch.nonzero(chosen).flatten()
         if idx.numel() == 0:
             continue
+        whole = idx.numel() == b  # the whole batch: no copies of its rows
+
+        def rows(x: torch.Tensor) -> torch.Tensor:
+            return x if whole else x.index_select(0, idx)  # noqa: B023 (used at once)
+
         cond, hops = draw_training_conditioning(
-            target[idx], mixture[idx], stem[idx], grid=grid, context_frames=context_frames,
-            generator=generator, beat=None if beat is None else beat[idx],
+            rows(target), rows(mixture), rows(stem), grid=grid, context_frames=context_frames,
+            generator=generator, beat=None if beat is None else rows(beat),
             uses_beat_grid=uses_beat_grid, masks=options.masks)
         parts.append((idx, cond, hops))
     if len(parts) == 1:
         return parts[0][1], parts[0][2]
-    return _merge(parts, b)
+    return _merge(parts, b, mixture)
 
 
-def _merge(parts: list[tuple[torch.Tensor, Conditioning, torch.Tensor]], b: int
-           ) -> tuple[Conditioning, torch.Tensor]:
+def _merge(parts: list[tuple[torch.Tensor, Conditioning, torch.Tensor]], b: int,
+           mixture: torch.Tensor) -> tuple[Conditioning, torch.Tensor]:
     first = parts[0][1]
 
     def gather(name: str) -> torch.Tensor:
         sample = getattr(first, name)
         out = sample.new_empty((b, *sample.shape[1:]))
         for idx, cond, _ in parts:
-            out[idx] = getattr(cond, name)
+            out.index_copy_(0, idx, getattr(cond, name))  # far faster than out[idx] = ...
         return out
 
     hops = torch.empty(b, dtype=torch.long)
     for idx, _, h in parts:
         hops[idx] = h
     beat = gather("beat") if first.beat is not None else None
-    cond = Conditioning(mixture=gather("mixture"), mixture_known=gather("mixture_known"),
-                        target=gather("target"), target_known=gather("target_known"),
-                        stem=gather("stem"), beat=beat)
+    # the conditioning passes each part's mixture rows through unchanged: merged, they are
+    # the batch's mixture (the same values)
+    cond = Conditioning(mixture=mixture.to(first.mixture.dtype),
+                        mixture_known=gather("mixture_known"), target=gather("target"),
+                        target_known=gather("target_known"), stem=gather("stem"), beat=beat)
     return cond, hops

@@ -117,6 +117,8 @@ class RecipeOptions:
     #: ``None``: the device's default (:func:`device_defaults`)
     batch_size: int | None = None
     mixed_precision: str | None = None
+    #: processes drawing batches ahead (``None``: the device's default)
+    loader_workers: int | None = None
     tracker: str = "auto"
     smoke: bool = False
     progress: bool = True
@@ -131,6 +133,9 @@ class RecipeOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RecipeError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.loader_workers is not None and self.loader_workers < 0:
+            raise RecipeError(f"--loader-workers must be >= 0 (0: draw inline), got "
+                              f"{self.loader_workers}")
         if self.data is not None and not Path(self.data).is_dir():
             raise RecipeError(f"--data {self.data} is not a directory")
         if not self.hops or min(self.hops) < 1:
@@ -169,6 +174,8 @@ class Device:
     mixed_precision: str
     batch_size: int
     cores: int
+    #: processes drawing batches ahead of the steps
+    loader_workers: int = 0
 
 
 def cores() -> int:
@@ -190,15 +197,22 @@ def cpu_has_bf16() -> bool:
 
 
 def device_defaults() -> Device:
-    """CUDA: bf16 (fp16 where the GPU lacks it) and :data:`GPU_BATCH` windows per step; CPU:
-    bf16 where the CPU runs it natively, else fp32, and :data:`CPU_BATCH`."""
+    """CUDA: bf16 (fp16 where the GPU lacks it), :data:`GPU_BATCH` windows per step and
+    :func:`gpu_loader_workers`; CPU: bf16 where the CPU runs it natively, else fp32,
+    :data:`CPU_BATCH` and batches drawn inline (the cores are training)."""
     import torch
 
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
         return Device("cuda", torch.cuda.get_device_name(0), "bf16" if bf16 else "fp16",
-                      GPU_BATCH, cores())
+                      GPU_BATCH, cores(), gpu_loader_workers(cores()))
     return Device("cpu", cpu_name(), "bf16" if cpu_has_bf16() else "no", CPU_BATCH, cores())
+
+
+def gpu_loader_workers(n: int) -> int:
+    """Batch-drawing processes beside a GPU: every core but two (the training process and
+    one spare); a batch of 128 takes tens of ms of one core to draw, a GPU step less."""
+    return max(0, n - 2)
 
 
 def cpu_name() -> str:
@@ -280,6 +294,7 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
     jobs = o.jobs or device.cores
     batch = o.batch_size or device.batch_size
     precision = o.mixed_precision or device.mixed_precision
+    workers = device.loader_workers if o.loader_workers is None else o.loader_workers
     say = _Say(o.progress)
     record: dict[str, Any] = {
         "command": o.command, "budget_minutes": o.budget_minutes,
@@ -287,6 +302,7 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
         "device": {"kind": device.kind, "name": device.name, "cores": device.cores,
                    "torch": _torch_version()},
         "settings": {"batch_size": batch, "mixed_precision": precision, "jobs": jobs,
+                     "loader_workers": workers,
                      "unet": o.unet, "window_frames": o.window_frames, "hops": list(o.hops),
                      **dataclasses.asdict(MODEL), "smoke": o.smoke},
         "planned_seconds": {k: round(v, 1) for k, v in split.items()},
@@ -312,7 +328,7 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
         say(f"teacher until {_clock_time(teacher_end)}")
         t0 = clock()
         teacher_run = train_teacher(o, data, out / "runs" / "teacher", batch, precision,
-                                    teacher_end)
+                                    teacher_end, workers)
         record["phases"]["teacher"] = run_numbers(out / "runs" / "teacher", batch,
                                                   clock() - t0)
         _copy_model(teacher_run, out / "teacher")
@@ -320,7 +336,7 @@ def run_recipe(options: RecipeOptions, *, clock: Callable[[], float] = time.time
         say(f"distillation until {_clock_time(cd_end)}")
         t0 = clock()
         student_run = distil(o, data, out / "teacher", out / "runs" / "cd", batch, precision,
-                             cd_end)
+                             cd_end, workers)
         record["phases"]["distillation"] = run_numbers(out / "runs" / "cd", batch,
                                                        clock() - t0)
         phase = "finish"
@@ -394,13 +410,14 @@ def make_data(o: RecipeOptions, data: Path, deadline: float, jobs: int, say: _Sa
     return numbers
 
 
-def _data_options(o: RecipeOptions, data: Path) -> Any:
+def _data_options(o: RecipeOptions, data: Path, workers: int) -> Any:
     from .stage import DataOptions
 
     return DataOptions(data=data, p_drop_beat=MODEL.beat_dropout,
                        p_drop_mixture=MODEL.mixture_dropout,
                        p_corrupt_history=MODEL.history_corruption,
-                       valid_windows=4 if o.smoke else 64, progress=o.progress)
+                       valid_windows=4 if o.smoke else 64, progress=o.progress,
+                       loader_workers=workers)
 
 
 def _loop(o: RecipeOptions, run: Path, settings: dict[str, float], batch: int,
@@ -418,7 +435,7 @@ def _loop(o: RecipeOptions, run: Path, settings: dict[str, float], batch: int,
 
 
 def train_teacher(o: RecipeOptions, data: Path, run: Path, batch: int, precision: str,
-                  deadline: float) -> Path:
+                  deadline: float, workers: int = 0) -> Path:
     """The EDM teacher with the recipe's model options until ``deadline``."""
     from .ldm import LdmOptions, train_ldm
 
@@ -426,17 +443,18 @@ def train_teacher(o: RecipeOptions, data: Path, run: Path, batch: int, precision
                          hop_frames=tuple(o.hops), unet=o.unet,
                          beat_phase=MODEL.beat_phase, noise_scale=MODEL.noise_scale)
     cap = SMOKE.teacher_steps if o.smoke else STEP_CAP
-    return train_ldm(options, _data_options(o, data),
+    return train_ldm(options, _data_options(o, data, workers),
                      _loop(o, run, TEACHER_LOOP, batch, precision, deadline, cap))
 
 
 def distil(o: RecipeOptions, data: Path, teacher: Path, run: Path, batch: int,
-           precision: str, deadline: float) -> Path:
+           precision: str, deadline: float, workers: int = 0) -> Path:
     """Consistency distillation of ``teacher`` until ``deadline``."""
     from .cd import CdOptions, train_cd
 
     cap = SMOKE.cd_steps if o.smoke else STEP_CAP
-    return train_cd(CdOptions(teacher=teacher, name="sideman-recipe"), _data_options(o, data),
+    return train_cd(CdOptions(teacher=teacher, name="sideman-recipe"),
+                    _data_options(o, data, workers),
                     _loop(o, run, CD_LOOP, batch, precision, deadline, cap))
 
 

@@ -20,6 +20,7 @@ from sideman.models.conditioning import Conditioning, TrainingGrid, TrainingMask
 from sideman.models.config import ModelConfig
 
 from .cache import LatentCache, build_cache, cache_dir, open_cache
+from .loader import BatchLoader, StepBatches
 from .loop import Sample, process_state
 from .masks import GridOptions, draw_conditioning
 from .windows import WindowOptions, Windows, WindowSampler
@@ -51,6 +52,13 @@ class DataOptions:
     focus_prob: float = 0.25
     valid_windows: int = 64
     progress: bool = True
+    #: processes drawing the next training batches ahead (0: inline; :mod:`.loader`)
+    loader_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loader_workers < 0:
+            raise ValueError(f"--loader-workers must be >= 0 (0: draw inline), got "
+                             f"{self.loader_workers}")
 
     @property
     def cache_root(self) -> Path:
@@ -101,13 +109,21 @@ class StageData:
     grid: GridOptions
     train: WindowSampler
     context_frames: tuple[int, int]
+    #: the loss's generator (σ, noise); each batch has its own (:mod:`.loader`)
     generator: torch.Generator
+    seed: int = 0
+    process_index: int = 0
     valid: list[Batch] = field(default_factory=list)
     valid_w1: list[Batch] = field(default_factory=list)
 
-    def draw(self, batch_size: int) -> Batch:
-        windows = self.train.draw(batch_size)
-        return self.condition(windows, self.grid, self.generator)
+    def loader(self, batch_size: int, workers: int = 0) -> BatchLoader:
+        """The training batch of each step, seeded by (seed, process, step), drawn inline
+        or ahead by ``workers`` processes (:mod:`.loader`)."""
+        batches = StepBatches(self.train, self.grid, batch_size=batch_size,
+                              context_frames=self.context_frames,
+                              uses_beat_grid=self.config.uses_beat_grid, seed=self.seed,
+                              process_index=self.process_index)
+        return BatchLoader(batches, workers)
 
     def condition(self, windows: Windows, grid: GridOptions, generator: torch.Generator
                   ) -> Batch:
@@ -140,7 +156,8 @@ def stage_data(cache: LatentCache, config: ModelConfig, codec: Any, options: Dat
     grid = grid_options(config, options)
     data = StageData(cache=cache, config=config, grid=grid, train=train,
                      context_frames=tuple(codec.context_frames),
-                     generator=torch.Generator().manual_seed(seed * 1000 + process_index + 1))
+                     generator=torch.Generator().manual_seed(seed * 1000 + process_index + 1),
+                     seed=seed, process_index=process_index)
     valid_sampler = WindowSampler(valid_songs, window, seed=12345, **kwargs)
     valid_gen = torch.Generator().manual_seed(54321)
     hop = min(config.trained_hop_frames)

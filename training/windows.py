@@ -11,8 +11,9 @@ Silence: a window whose last ``silence_frames`` frames of the target stem are al
 kept with probability ``keep_silent`` only, so most of the effort goes to making sound while
 the model still learns that a stem sits out when its history and the music say so.
 
-All randomness comes from one numpy generator whose state is part of the training
-checkpoint, so a resumed run draws the same windows as an uninterrupted one.
+All randomness comes from the numpy generator given to :meth:`WindowSampler.draw`: training
+gives each batch its own, seeded from (seed, process, step) (:mod:`.loader`), so a batch does
+not depend on the batches before it; the validation set uses the sampler's own.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sideman.models.base import Transport
 from sideman.models.conditioning import beat_planes
 
-from .beats import transport_at
+from .beats import last_beat, transport_of_beat
 from .cache import SongLatents
 from .datasets import STEMS
 
@@ -84,58 +86,81 @@ class WindowSampler:
         self.rng = np.random.Generator(np.random.PCG64(seed))
         weights = np.asarray(options.stem_weights, dtype=np.float64)
         self.stem_p = weights / weights.sum()
+        # per song: its beats as float64 and the transport of each anchor beat, made once
+        # (a transport depends on its anchor only through the beat before it)
+        self._beats: dict[str, tuple[np.ndarray, dict[int, Transport]]] = {}
 
-    # checkpointing: the generator's state is all there is
+    # checkpointing of the sampler's own generator (the validation set's draws)
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
 
-    def window(self, song: SongLatents, stem: int, end: int
+    def transport(self, song: SongLatents, time_s: float) -> Transport | None:
+        """:func:`~.beats.transport_at` of ``song`` at ``time_s``, cached per anchor beat."""
+        if song.id not in self._beats:
+            self._beats[song.id] = (np.asarray(song.beats, dtype=np.float64), {})
+        beats, made = self._beats[song.id]
+        if beats.size < 2:
+            return None
+        i = last_beat(beats, time_s)
+        if i not in made:
+            made[i] = transport_of_beat(beats, song.downbeats, i, sample_rate=self.sample_rate,
+                                        beats_per_bar=song.beats_per_bar)
+        return made[i]
+
+    def window(self, song: SongLatents, stem: int, end: int,
+               rng: np.random.Generator | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(target (C, F), mixture (C, F), beat (2, F))`` of the window ending at ``end``.
 
         The beat planes come from the transport at a random anchor in the window's second
         half (zeros when the song has no beats).
         """
+        target = np.empty((song.target.shape[1], self.options.window_frames), dtype=np.float32)
+        mixture = np.empty_like(target)
+        beat = self._fill(song, stem, end, target, mixture, self.rng if rng is None else rng)
+        return target, mixture, beat
+
+    def _fill(self, song: SongLatents, stem: int, end: int, target: np.ndarray,
+              mixture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Write the window's latents into ``target`` and ``mixture``; return its beat planes."""
         f = self.options.window_frames
         start = end - f
         pad = max(0, -start)
-        target = np.empty((song.target.shape[1], f), dtype=np.float32)
-        mixture = np.empty_like(target)
         target[:, :pad] = self.silence[:, None]
         mixture[:, :pad] = self.silence[:, None]
         target[:, pad:] = song.target[stem, :, start + pad:end]
         mixture[:, pad:] = song.context[stem, :, start + pad:end]
-        anchor = (start + f * (0.5 + 0.5 * self.rng.random())) * self.hop_length
-        transport = transport_at(song.beats, song.downbeats, anchor / self.sample_rate,
-                                 sample_rate=self.sample_rate,
-                                 beats_per_bar=song.beats_per_bar)
-        beat = beat_planes(transport, start, f, hop_length=self.hop_length,
+        anchor = (start + f * (0.5 + 0.5 * rng.random())) * self.hop_length
+        transport = self.transport(song, anchor / self.sample_rate)
+        return beat_planes(transport, start, f, hop_length=self.hop_length,
                            sample_rate=self.sample_rate)
-        return target, mixture, beat
 
-    def draw(self, batch: int) -> Windows:
+    def draw(self, batch: int, rng: np.random.Generator | None = None) -> Windows:
+        """``batch`` windows drawn with ``rng`` (default: the sampler's own generator)."""
         o = self.options
-        targets, mixtures, beats, stems, ids, ends = [], [], [], [], [], []
-        for _ in range(batch):
-            stem = int(self.rng.choice(len(STEMS), p=self.stem_p))
+        rng = self.rng if rng is None else rng
+        channels = self.songs[0].target.shape[1]
+        # written in place: no per-window arrays to stack afterwards
+        targets = np.empty((batch, channels, o.window_frames), dtype=np.float32)
+        mixtures = np.empty_like(targets)
+        beats: list[np.ndarray] = []
+        stems, ids, ends = [], [], []
+        for b in range(batch):
+            stem = int(rng.choice(len(STEMS), p=self.stem_p))
             for _try in range(MAX_TRIES):
-                song = self.songs[int(self.rng.integers(len(self.songs)))]
+                song = self.songs[int(rng.integers(len(self.songs)))]
                 lo = min(o.min_end, song.frames)
-                end = int(self.rng.integers(lo, song.frames + 1))
+                end = int(rng.integers(lo, song.frames + 1))
                 tail = song.active[stem, max(0, end - o.silence_frames):end]
-                if tail.any() or self.rng.random() < o.keep_silent:
+                if tail.any() or rng.random() < o.keep_silent:
                     break
-            target, mixture, beat = self.window(song, stem, end)
-            targets.append(target)
-            mixtures.append(mixture)
-            beats.append(beat)
+            beats.append(self._fill(song, stem, end, targets[b], mixtures[b], rng))
             stems.append(stem)
             ids.append(song.id)
             ends.append(end)
-        return Windows(target=torch.from_numpy(np.stack(targets)),
-                       mixture=torch.from_numpy(np.stack(mixtures)),
+        return Windows(target=torch.from_numpy(targets), mixture=torch.from_numpy(mixtures),
                        stem=torch.tensor(stems, dtype=torch.long),
                        beat=torch.from_numpy(np.stack(beats)), song=ids, end=ends)

@@ -162,6 +162,12 @@ def test_the_budget_split() -> None:
     assert check_budget(75.0)["distillation"] == pytest.approx(15.0)
 
 
+def test_beside_a_gpu_all_cores_but_two_draw_batches() -> None:
+    from sideman.training.recipe import gpu_loader_workers
+
+    assert [gpu_loader_workers(n) for n in (1, 2, 3, 16)] == [0, 0, 1, 14]
+
+
 def test_the_cache_encodes_alike_in_parallel(tmp_path: Path) -> None:
     import numpy as np
 
@@ -237,6 +243,8 @@ def test_the_recipe_records_each_phase(recipe: Path) -> None:
     settings = record["settings"]
     assert (settings["history_corruption"], settings["mixture_dropout"],
             settings["beat_dropout"]) == (0.5, 0.1, 0.5)
+    if record["device"]["kind"] == "cpu":  # the cores train: batches drawn inline
+        assert settings["loader_workers"] == 0
     assert record["command"].startswith("sideman train recipe --out ")
     card = (recipe / "model" / "MODEL_CARD.md").read_text()
     assert record["command"] in card and "6 steps" in card
@@ -276,6 +284,7 @@ def test_ctrl_c_keeps_the_newest_student(recipe: Path, tmp_path: Path, monkeypat
     (["--budget-minutes", "0"], "--budget-minutes 0 is out of range"),
     (["--budget-minutes", "5", "--songs", "0"], "--songs must be >= 1"),
     (["--budget-minutes", "5", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--budget-minutes", "5", "--loader-workers", "-1"], "--loader-workers must be >= 0"),
     (["--budget-minutes", "5", "--data", "no/such/folder"], "is not a directory"),
     (["--budget-minutes", "5", "--mixed-precision", "fp8"], "invalid choice"),
     (["--budget-minutes", "5", "--unet", "huge"], "--unet must be one of"),

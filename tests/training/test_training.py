@@ -26,28 +26,9 @@ from sideman.training.cache import (
 )
 from sideman.training.datasets import STEMS, load_audio, mix_without, open_dataset
 from sideman.training.masks import GridOptions, draw_conditioning
-from sideman.training.synth.dataset import SynthOptions, synthesize
 from sideman.training.windows import WindowOptions, WindowSampler
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("train") / "synth"
-    synthesize(out, SynthOptions(seed=3, songs=3, seconds=4.0,
-                                 split_fractions=(0.67, 0.33, 0.0)), progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return build_codec("mel")
-
-
-@pytest.fixture(scope="module")
-def cache(data: Path, codec):
-    return open_cache(build_cache(data, data / "latents", codec, progress=False), codec)
 
 
 @pytest.fixture(scope="module")
