@@ -333,6 +333,16 @@ def _measure_codec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_report(report: object, path: Path | None) -> int:
+    """Print a measurement's JSON report and, given ``path``, write it there too."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return 0
+
+
 def _measure_loader(args: argparse.Namespace) -> int:
     import torch
 
@@ -346,12 +356,7 @@ def _measure_loader(args: argparse.Namespace) -> int:
         report = measure_loader(run)
     except (ValueError, FileNotFoundError) as exc:
         raise CommandError(f"{exc}") from None
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return 0
+    return _print_report(report, args.out)
 
 
 def _measure_architecture(args: argparse.Namespace) -> int:
@@ -360,9 +365,4 @@ def _measure_architecture(args: argparse.Namespace) -> int:
     results = measure_architecture(ArchitectureRun(
         threads=tuple(args.threads), steps=args.steps,
         channels_last=not args.no_channels_last, unet=args.unet))
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    return 0
+    return _print_report(results, args.json)
