@@ -22,13 +22,13 @@ import itertools
 import logging
 import multiprocessing
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from .masks import GridOptions, draw_conditioning
-from .windows import WindowSampler
+if TYPE_CHECKING:
+    from .stage import Batch, StageData
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 SCHEME = "per-step"
 #: Batches each worker keeps ready ahead of the step that needs them.
 PREFETCH = 2
+
+
+def check_workers(workers: int) -> None:
+    """Refuse a negative worker count, in one line that says what is allowed."""
+    if workers < 0:
+        raise ValueError(f"--loader-workers must be >= 0 (0: draw inline), got {workers}")
 
 
 def batch_generators(seed: int, process_index: int, step: int
@@ -50,27 +56,16 @@ def batch_generators(seed: int, process_index: int, step: int
 
 
 class StepBatches(torch.utils.data.Dataset):
-    """Item ``k``: the conditioned batch of step ``k`` (what a worker computes)."""
+    """Item ``k``: the conditioned batch of step ``k`` (what a worker computes), drawn from
+    ``data``'s training windows and conditioned as :meth:`~.stage.StageData.condition` does."""
 
-    def __init__(self, sampler: WindowSampler, grid: GridOptions, *, batch_size: int,
-                 context_frames: tuple[int, int], uses_beat_grid: bool, seed: int,
-                 process_index: int = 0) -> None:
-        self.sampler, self.grid = sampler, grid
-        self.batch_size = batch_size
-        self.context_frames = context_frames
-        self.uses_beat_grid = uses_beat_grid
-        self.seed, self.process_index = seed, process_index
+    def __init__(self, data: StageData, batch_size: int) -> None:
+        self.data, self.batch_size = data, batch_size
 
-    def __getitem__(self, step: int) -> Any:
-        from .stage import Batch
-
-        rng, generator = batch_generators(self.seed, self.process_index, step)
-        windows = self.sampler.draw(self.batch_size, rng=rng)
-        cond, hops = draw_conditioning(
-            windows.target, windows.mixture, windows.stem, windows.beat, options=self.grid,
-            context_frames=self.context_frames, generator=generator,
-            uses_beat_grid=self.uses_beat_grid)
-        return Batch(windows.target, cond, hops)
+    def __getitem__(self, step: int) -> Batch:
+        rng, generator = batch_generators(self.data.seed, self.data.process_index, step)
+        windows = self.data.train.draw(self.batch_size, rng=rng)
+        return self.data.condition(windows, self.data.grid, generator)
 
 
 class _Steps(torch.utils.data.Sampler[int]):
@@ -89,8 +84,7 @@ class BatchLoader:
     (or :meth:`close`) stops the workers."""
 
     def __init__(self, batches: StepBatches, workers: int = 0) -> None:
-        if workers < 0:
-            raise ValueError(f"--loader-workers must be >= 0 (0: draw inline), got {workers}")
+        check_workers(workers)
         self.batches = batches
         self.workers = workers
         self._iterator: Iterator[Any] | None = None

@@ -133,9 +133,6 @@ class RecipeOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RecipeError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        if self.loader_workers is not None and self.loader_workers < 0:
-            raise RecipeError(f"--loader-workers must be >= 0 (0: draw inline), got "
-                              f"{self.loader_workers}")
         if self.data is not None and not Path(self.data).is_dir():
             raise RecipeError(f"--data {self.data} is not a directory")
         if not self.hops or min(self.hops) < 1:
@@ -145,9 +142,12 @@ class RecipeOptions:
                               f"{self.mixed_precision!r}")
         # what the later phases would refuse, refused before anything runs
         from .ldm import unet_config
+        from .loader import check_workers
         from .synth.dataset import SynthOptions
 
         try:
+            if self.loader_workers is not None:
+                check_workers(self.loader_workers)
             unet_config(self.unet)
             if self.data is None:
                 SynthOptions(seed=self.seed, songs=self.songs, seconds=self.seconds,

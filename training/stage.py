@@ -20,7 +20,7 @@ from sideman.models.conditioning import Conditioning, TrainingGrid, TrainingMask
 from sideman.models.config import ModelConfig
 
 from .cache import LatentCache, build_cache, cache_dir, open_cache
-from .loader import BatchLoader, StepBatches
+from .loader import BatchLoader, StepBatches, check_workers
 from .loop import Sample, process_state
 from .masks import GridOptions, draw_conditioning
 from .windows import WindowOptions, Windows, WindowSampler
@@ -56,9 +56,7 @@ class DataOptions:
     loader_workers: int = 0
 
     def __post_init__(self) -> None:
-        if self.loader_workers < 0:
-            raise ValueError(f"--loader-workers must be >= 0 (0: draw inline), got "
-                             f"{self.loader_workers}")
+        check_workers(self.loader_workers)
 
     @property
     def cache_root(self) -> Path:
@@ -119,11 +117,7 @@ class StageData:
     def loader(self, batch_size: int, workers: int = 0) -> BatchLoader:
         """The training batch of each step, seeded by (seed, process, step), drawn inline
         or ahead by ``workers`` processes (:mod:`.loader`)."""
-        batches = StepBatches(self.train, self.grid, batch_size=batch_size,
-                              context_frames=self.context_frames,
-                              uses_beat_grid=self.config.uses_beat_grid, seed=self.seed,
-                              process_index=self.process_index)
-        return BatchLoader(batches, workers)
+        return BatchLoader(StepBatches(self, batch_size), workers)
 
     def condition(self, windows: Windows, grid: GridOptions, generator: torch.Generator
                   ) -> Batch:
