@@ -229,9 +229,7 @@ def build_cache(data: str | Path, root: str | Path, codec: Any, *, progress: boo
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
                 for _ in pool.map(_encode_task, tasks, chunksize=4):
                     bar.update()
-    train = [_load_song(out / f"{s.id}.npz", s.id, s.split) for s in songs
-             if s.split == "train"]
-    index = {
+    index: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "codec": codec.name, "codec_params": codec.params(),
         "latent_params": codec.latent_params(), "key": out.name,
@@ -240,9 +238,20 @@ def build_cache(data: str | Path, root: str | Path, codec: Any, *, progress: boo
         "latent_channels": codec.latent_channels, "stems": list(STEMS),
         "active_db": ACTIVE_DB,
         "songs": [{"id": s.id, "split": s.split, "file": f"{s.id}.npz"} for s in songs],
-        "stats_train": latent_stats(train),
     }
-    (out / "cache.json").write_text(json.dumps(index, indent=1) + "\n")
+    index_path = out / "cache.json"
+    if not todo and index_path.is_file():
+        # nothing new: an index of the same songs already holds these statistics, which
+        # would cost reading every training latent again (each training run opens the cache)
+        old = json.loads(index_path.read_text())
+        if "stats_train" in old and {k: v for k, v in old.items() if k != "stats_train"} \
+                == json.loads(json.dumps(index)):
+            log.info("latent cache %s: %d songs, all cached", out, len(songs))
+            return out
+    train = [_load_song(out / f"{s.id}.npz", s.id, s.split) for s in songs
+             if s.split == "train"]
+    index["stats_train"] = latent_stats(train)
+    index_path.write_text(json.dumps(index, indent=1) + "\n")
     log.info("latent cache %s: %d songs (%d encoded now)", out, len(songs), len(todo))
     return out
 

@@ -4,6 +4,7 @@ end on tiny synthesized songs, exact resume, the listening-proxy check."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,36 @@ def test_cache_is_keyed_by_codec_and_reused(data, codec, cache) -> None:
     assert {p.name: p.stat().st_mtime_ns for p in cache.path.glob("*.npz")} == stamp
     assert build_codec("mel", {"gl_iters": 4}) and cache_dir(
         data / "latents", build_codec("mel", {"gl_iters": 4})) == cache.path
+
+
+def test_a_complete_cache_is_reused_without_reading_its_latents(data, codec, cache,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """Every training run opens the cache through build_cache: with nothing new to encode
+    its statistics are kept, not recomputed from every training latent; an index of other
+    songs (here, one song's entry removed) is made again, statistics and all."""
+    import sideman.training.cache as cache_module
+
+    index_path = cache.path / "cache.json"
+    copy = tmp_path / "latents" / cache.path.name
+    copy.parent.mkdir()
+    shutil.copytree(cache.path, copy)
+    before = (copy / "cache.json").read_text()
+    real_load = cache_module._load_song
+    loads: list[str] = []
+
+    def counted(path, song_id, split):
+        loads.append(song_id)
+        return real_load(path, song_id, split)
+
+    monkeypatch.setattr(cache_module, "_load_song", counted)
+    assert build_cache(data, tmp_path / "latents", codec, progress=False) == copy
+    assert loads == [] and (copy / "cache.json").read_text() == before
+    index = json.loads(before)
+    index["songs"] = index["songs"][1:]
+    (copy / "cache.json").write_text(json.dumps(index))
+    build_cache(data, tmp_path / "latents", codec, progress=False)
+    assert loads and (copy / "cache.json").read_text() == index_path.read_text()
 
 
 def test_cache_command(data, tmp_path: Path, capsys) -> None:
