@@ -157,20 +157,13 @@ def load_average() -> list[float] | None:
         return None
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (else what :mod:`platform` says)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def machine_info() -> dict[str, Any]:
     import torch
 
+    from sideman.training.recipe import cpu_name
+
     return {
-        "cpu_model": cpu_model(),
+        "cpu_model": cpu_name(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
         else None,

@@ -219,7 +219,7 @@ def cpu_name() -> str:
     """The CPU's model name (Linux), else the machine type."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
