@@ -364,6 +364,9 @@ def test_several_soundfonts_are_picked_per_song_and_recorded(dataset: Path,
     assert soundfont_of(SynthOptions(seed=SEED, songs=1), 0) == soundfont_path()
     with pytest.raises(ValueError, match=r"soundfont .* is not a file"):
         SynthOptions(seed=SEED, songs=1, soundfonts=(str(tmp_path / "none.sf2"),))
+    # the bundled one by its bare name (as the recipes write it) is pretty_midi's copy
+    named = SynthOptions(seed=SEED, songs=1, soundfonts=("TimGM6mb.sf2", fonts[0]))
+    assert named.soundfonts == (str(soundfont_path()), fonts[0])
 
 
 def test_a_soundfont_3_or_a_non_soundfont_is_refused_before_rendering(tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ class SynthOptions:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     style: str | None = None
     #: General MIDI soundfont files (.sf2), one chosen per song by (seed, index); empty:
-    #: pretty_midi's TimGM6mb. Songs rendered with the default stay bit-identical.
+    #: pretty_midi's TimGM6mb. Songs rendered with the default stay bit-identical. The bundled
+    #: one may be named by its file name alone (``TimGM6mb.sf2``), as the recipes do.
     soundfonts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -75,6 +76,8 @@ class SynthOptions:
             raise ValueError(f"seconds must be in [1, 3600], got {self.seconds}")
         if not 8000 <= self.sample_rate <= 192000:
             raise ValueError(f"sample_rate must be in [8000, 192000] Hz, got {self.sample_rate}")
+        object.__setattr__(self, "soundfonts", tuple(_bundled_or_given(p)
+                                                     for p in self.soundfonts))
         for path in self.soundfonts:
             if not Path(path).is_file():
                 raise ValueError(f"soundfont {path} is not a file; give .sf2 files (Debian's "
@@ -89,6 +92,14 @@ class SynthOptions:
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ValueError(f"split fractions must be 3 numbers >= 0 summing to 1 "
                              f"(train, valid, test), got {f}")
+
+
+def _bundled_or_given(path: str) -> str:
+    """``path``, or pretty_midi's TimGM6mb when ``path`` is its bare file name and no such file
+    is here (a recipe cannot know where the package is installed)."""
+    if path == SOUNDFONT_NAME and not Path(path).is_file():
+        return str(soundfont_path())
+    return path
 
 
 def _not_sf2(path: Path) -> str | None:
