@@ -139,6 +139,14 @@ def _add_window_data(p: argparse.ArgumentParser) -> None:
     d.add_argument("--history-noise", type=float, default=1.0, metavar="STD",
                    help="largest noise level of the history corruption, latent units "
                         "(default 1.0, about sigma_data)")
+    d.add_argument("--history-shift", type=float, default=0.0, metavar="P",
+                   help="with probability P move a window's known history by 1 to "
+                        "--history-shift-frames frames either way: the model's own earlier "
+                        "output need not sit on the beat, so it learns to take the timing from "
+                        "the mix and the grid rather than continue its history (default 0)")
+    d.add_argument("--history-shift-frames", type=int, default=24, metavar="N",
+                   help="largest shift of --history-shift in latent frames (default 24: about "
+                        "a beat at 120 bpm with the mel codec)")
     d.add_argument("--focus-w", default="1",
                    help="look-aheads drawn extra often, comma-separated (default 1)")
     d.add_argument("--focus-prob", type=float, default=0.25,
@@ -470,7 +478,8 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
         stem_weights=parse_stem_weights(args.stem_weights), keep_silent=args.keep_silent,
         p_drop_beat=args.beat_dropout, p_drop_mixture=args.mixture_dropout,
         p_no_history=args.history_dropout, p_corrupt_history=args.history_corruption,
-        history_noise=args.history_noise,
+        history_noise=args.history_noise, p_shift_history=args.history_shift,
+        history_shift=args.history_shift_frames,
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
         focus_prob=args.focus_prob,
         valid_windows=args.valid_windows,

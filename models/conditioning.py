@@ -195,15 +195,22 @@ class TrainingMasks:
     #: ``history_noise`` (latent units), a blur over a few frames, or dropped frames
     p_corrupt_history: float = 0.0
     history_noise: float = 1.0
+    #: the known history moved in time by 1 to ``history_shift`` frames either way: at
+    #: inference the model's own earlier output need not sit on the song's beat, so the
+    #: timing must come from the mixture (or the grid), not from the history
+    p_shift_history: float = 0.0
+    history_shift: int = 24
 
     def __post_init__(self) -> None:
         for name in ("p_drop_beat", "p_no_history", "p_history_gap", "p_drop_mixture",
-                     "p_corrupt_history"):
+                     "p_corrupt_history", "p_shift_history"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         if not self.history_noise >= 0:
             raise ValueError(f"history_noise must be >= 0, got {self.history_noise}")
+        if self.history_shift < 1:
+            raise ValueError(f"history_shift must be >= 1 frame, got {self.history_shift}")
 
 
 def corrupt_history(history: torch.Tensor, known: torch.Tensor, *, noise: float,
@@ -224,6 +231,17 @@ def corrupt_history(history: torch.Tensor, known: torch.Tensor, *, noise: float,
     share = 0.1 + 0.3 * float(torch.rand(1, generator=generator))
     dropped = torch.rand(known.shape, generator=generator) < share
     return history, known & ~dropped
+
+
+def shift_history(history: torch.Tensor, known: torch.Tensor, *, max_shift: int,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One item's known history ``(C, F)`` moved by ``s`` frames, ``1 <= |s| <= max_shift``
+    (later for ``s > 0``). Returns ``(history, known)``: a frame stays known only where both
+    it and the frame its content came from were known, so no unknown frame (the region to
+    generate) leaks into the history."""
+    size = int(torch.randint(1, max_shift + 1, (1,), generator=generator))
+    s = size if bool(torch.rand(1, generator=generator) < 0.5) else -size
+    return torch.roll(history, s, dims=-1), known & torch.roll(known, s, dims=-1)
 
 
 def draw_training_conditioning(
@@ -264,6 +282,8 @@ def draw_training_conditioning(
     gap = (coins[:, 1] < masks.p_history_gap).tolist()
     drop_mix = (extra[:, 0] < masks.p_drop_mixture).tolist()
     corrupt = (extra[:, 1] < masks.p_corrupt_history).tolist()
+    shift = ((torch.rand(b, generator=generator) < masks.p_shift_history).tolist()
+             if masks.p_shift_history else [False] * b)
     # each (hop, w) pair's masks computed once per call, copied per item
     pair_masks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     mixture_known, target_known, hop_list = [], [], []
@@ -282,9 +302,13 @@ def draw_training_conditioning(
                 tgt_mask[end - hop:end] = False
         if drop_mix[i]:
             mix_mask[:] = False
+        if (shift[i] or corrupt[i]) and tgt_mask.any() and history is target:
+            history = target.clone()
+        if shift[i] and tgt_mask.any():
+            history[i], tgt_mask = shift_history(history[i], tgt_mask,
+                                                 max_shift=masks.history_shift,
+                                                 generator=generator)
         if corrupt[i] and tgt_mask.any():
-            if history is target:
-                history = target.clone()
             history[i], tgt_mask = corrupt_history(history[i], tgt_mask,
                                                    noise=masks.history_noise,
                                                    generator=generator)

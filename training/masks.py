@@ -48,7 +48,8 @@ class GridOptions:
              focus_lookaheads: Sequence[int] = (1,), focus_prob: float = 0.0,
              p_drop_beat: float = 0.5, p_drop_mixture: float = 0.0,
              p_no_history: float = 0.05, p_corrupt_history: float = 0.0,
-             history_noise: float = 1.0) -> GridOptions:
+             history_noise: float = 1.0, p_shift_history: float = 0.0,
+             history_shift: int = 24) -> GridOptions:
         """Every trained hop × every w from -1 to the largest allowed, plus a focus grid."""
         grid = TrainingGrid.full(window_frames, tuple(hop_frames))
         focus = None
@@ -58,7 +59,9 @@ class GridOptions:
                    masks=TrainingMasks(p_drop_beat=p_drop_beat, p_drop_mixture=p_drop_mixture,
                                        p_no_history=p_no_history,
                                        p_corrupt_history=p_corrupt_history,
-                                       history_noise=history_noise))
+                                       history_noise=history_noise,
+                                       p_shift_history=p_shift_history,
+                                       history_shift=history_shift))
 
 
 def draw_conditioning(target: torch.Tensor, mixture: torch.Tensor, stem: torch.Tensor,

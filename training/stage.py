@@ -48,6 +48,9 @@ class DataOptions:
     #: known history corrupted (noise up to ``history_noise``, blur or dropped frames)
     p_corrupt_history: float = 0.0
     history_noise: float = 1.0
+    #: known history moved by up to ``history_shift`` frames (timing from the mix, not it)
+    p_shift_history: float = 0.0
+    history_shift: int = 24
     focus_lookaheads: tuple[int, ...] = (1,)
     focus_prob: float = 0.25
     valid_windows: int = 64
@@ -83,7 +86,9 @@ def grid_options(config: ModelConfig, options: DataOptions) -> GridOptions:
                             p_drop_mixture=options.p_drop_mixture,
                             p_no_history=options.p_no_history,
                             p_corrupt_history=options.p_corrupt_history,
-                            history_noise=options.history_noise)
+                            history_noise=options.history_noise,
+                            p_shift_history=options.p_shift_history,
+                            history_shift=options.history_shift)
 
 
 @dataclass

@@ -15,7 +15,14 @@ from safetensors.torch import load_file
 from sideman.cli.main import main
 from sideman.models.base import StepRequest
 from sideman.models.codecs import build_codec
-from sideman.models.conditioning import BEAT_PLANES, Conditioning, TrainingGrid, beat_planes
+from sideman.models.conditioning import (
+    BEAT_PLANES,
+    Conditioning,
+    TrainingGrid,
+    TrainingMasks,
+    beat_planes,
+    draw_training_conditioning,
+)
 from sideman.models.pipeline import load_pipeline
 from sideman.training.beats import transport_at
 from sideman.training.cache import (
@@ -236,6 +243,47 @@ def test_mixture_dropout_and_history_corruption_touch_only_the_conditioning() ->
         assert not corrupt.target_known[i, frames - h:].any()
     with pytest.raises(ValueError, match="p_drop_mixture must be in"):
         GridOptions.full(frames, (32,), p_drop_mixture=1.5)
+
+
+def test_history_shift_moves_the_history_and_never_reveals_the_region() -> None:
+    """Shifted history: each item's known frames hold the target's frames from s frames
+    earlier (or later), 1 <= |s| <= the limit, both ways; frames whose content would come
+    from outside the known history (the region to generate, or the wrap) are not known."""
+    frames, context, b, limit = 256, (2, 2), 128, 8
+    gen = torch.Generator().manual_seed(3)
+    target, mixture = torch.randn(b, 4, frames, generator=gen), torch.randn(b, 4, frames)
+    stem = torch.zeros(b, dtype=torch.long)
+
+    def draw(**shift):
+        # no gaps and no dropped history, so both draws have the same masks before the shift
+        masks = TrainingMasks(p_history_gap=0.0, p_no_history=0.0, **shift)
+        return draw_training_conditioning(target, mixture, stem,
+                                          grid=TrainingGrid.full(frames, (32, 64)),
+                                          context_frames=context, masks=masks,
+                                          generator=torch.Generator().manual_seed(7))
+
+    plain, hops = draw()
+    shifted, hops2 = draw(p_shift_history=1.0, history_shift=limit)
+    assert torch.equal(hops, hops2)
+    shifts = []
+    for i in range(b):
+        known = shifted.target_known[i]
+        if not known.any():
+            continue
+        # the shift that explains the known frames' content
+        fits = [s for s in range(-limit, limit + 1)
+                if torch.equal(shifted.target[i][:, known],
+                               torch.roll(target[i], s, dims=-1)[:, known])]
+        assert len(fits) == 1 and fits[0] != 0
+        s = fits[0]
+        shifts.append(s)
+        # known only where both the frame and its source were known before the shift
+        source = torch.roll(plain.target_known[i], s)
+        assert torch.equal(known, plain.target_known[i] & source)
+        assert not known[frames - int(hops2[i]):].any()
+    assert min(shifts) < 0 < max(shifts) and max(abs(s) for s in shifts) == limit
+    with pytest.raises(ValueError, match="history_shift must be"):
+        TrainingMasks(p_shift_history=0.5, history_shift=0)
 
 
 def test_the_loss_feeds_the_conditioned_history_as_the_known_frames() -> None:
