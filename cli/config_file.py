@@ -62,8 +62,9 @@ def add_config_option(parser: argparse.ArgumentParser, *, not_recorded: Sequence
 
 def add_preset(parser: argparse.ArgumentParser, flag_dest: str, values: Mapping[str, Any]
                ) -> None:
-    """When the flag with ``flag_dest`` is on, ``values`` (by option name) become the defaults:
-    a config file or the command line still override them."""
+    """When the flag with ``flag_dest`` is on, ``values`` (by option name) are set: typed on the
+    command line, over a config file's values; switched on in the file, under them. Options
+    typed on the command line always win."""
     presets = getattr(parser, "sideman_presets", {})
     presets[flag_dest] = dict(values)
     parser.sideman_presets = presets  # type: ignore[attr-defined]
@@ -167,6 +168,9 @@ def expand_argv(parser: argparse.ArgumentParser, argv: Sequence[str]
                 ) -> tuple[list[str], argparse.ArgumentParser]:
     """``argv`` with the words of the presets switched on and of ``--config FILE`` put before
     the words typed after the subcommand (so those override them), and the command's parser.
+
+    Precedence, lowest first: a preset the file switches on, the file, a preset typed on
+    the command line, the other typed options.
     """
     argv = list(argv)
     sub, start = leaf(parser, argv)
@@ -186,14 +190,19 @@ def expand_argv(parser: argparse.ArgumentParser, argv: Sequence[str]
         file_words = config_words(sub, values, f"--config {path}")
     else:
         file_words = []
-    preset_words: list[str] = []
+    # a preset switched on in the file is a default under the file's values; one typed on
+    # the command line (`--config recipe.toml --smoke`) overrides the file, not what is typed
+    file_presets: list[str] = []
+    typed_presets: list[str] = []
     by_dest = {a.dest: a for a in options_by_name(sub).values()}
     for dest, preset in getattr(sub, "sideman_presets", {}).items():
         flags = set(by_dest[dest].option_strings)
         on_in_file = any(k.replace("-", "_") == dest and v is True for k, v in values.items())
-        if on_in_file or flags & set(typed):
-            preset_words += config_words(sub, preset, f"preset {dest}")
-    return [*argv[:start], *preset_words, *file_words, *typed], sub
+        if flags & set(typed):
+            typed_presets += config_words(sub, preset, f"preset {dest}")
+        elif on_in_file:
+            file_presets += config_words(sub, preset, f"preset {dest}")
+    return [*argv[:start], *file_presets, *file_words, *typed_presets, *typed], sub
 
 
 def _config_path(words: Sequence[str]) -> Path | None:

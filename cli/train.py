@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What ``--smoke`` sets unless a config file or the command line gives the option (a few
-#: steps, a tiny model), by option name.
+#: What ``--smoke`` sets (a few steps, a tiny model), by option name: over a config file's
+#: values, under the options typed beside it.
 SMOKE_LOOP = {"steps": 4, "batch-size": 2, "warmup": 1, "checkpoint-every": 2,
               "valid-every": 2, "log-every": 1, "valid-windows": 4}
 SMOKE_LDM = {"unet": "tiny", "window-frames": 64, "hops": "8,16"}
@@ -219,7 +219,8 @@ def _add_smoke(p: argparse.ArgumentParser, preset: Mapping[str, object]) -> None
     words = " ".join(f"--{k} {v}" for k, v in preset.items())
     p.add_argument("--smoke", action="store_true",
                    help=f"a few steps with a tiny model on whatever data is given (CI): sets "
-                        f"{words} unless a config file or the command line gives them")
+                        f"{words}, over a --config file's values; options typed beside it "
+                        f"win")
     add_preset(p, "smoke", preset)
 
 

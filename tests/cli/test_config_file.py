@@ -53,6 +53,14 @@ def test_command_line_overrides_the_file_and_smoke_is_a_preset(tmp_path: Path) -
     _, args = resolve(["train", "ldm", "--data", "d", "--out", "o"])
     assert (args.steps, args.batch_size, args.lr, args.warmup, args.unet) == (
         20000, 16, 3e-4, 500, "default")
+    # --smoke typed beside a recipe file shrinks the recipe; typed options still win
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('data = "d"\nout = "o"\nsteps = 20000\nbatch-size = 16\n'
+                      'unet = "default"\nwindow-frames = 256\n')
+    _, args = resolve(["train", "ldm", "--config", str(recipe), "--smoke"])
+    assert (args.steps, args.batch_size, args.unet, args.window_frames) == (4, 2, "tiny", 64)
+    _, args = resolve(["train", "ldm", "--config", str(recipe), "--smoke", "--steps", "7"])
+    assert (args.steps, args.batch_size) == (7, 2)
     _, args = resolve(["train", "cd", "--teacher", "t", "--data", "d", "--out", "o",
                        "--smoke", "--warmup", "0"])
     assert (args.steps, args.warmup, args.valid_windows) == (4, 0, 4)
