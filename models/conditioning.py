@@ -302,16 +302,18 @@ def draw_training_conditioning(
                 tgt_mask[end - hop:end] = False
         if drop_mix[i]:
             mix_mask[:] = False
-        if (shift[i] or corrupt[i]) and tgt_mask.any() and history is target:
-            history = target.clone()
-        if shift[i] and tgt_mask.any():
-            history[i], tgt_mask = shift_history(history[i], tgt_mask,
-                                                 max_shift=masks.history_shift,
-                                                 generator=generator)
-        if corrupt[i] and tgt_mask.any():
-            history[i], tgt_mask = corrupt_history(history[i], tgt_mask,
-                                                   noise=masks.history_noise,
-                                                   generator=generator)
+        if (shift[i] or corrupt[i]) and tgt_mask.any():
+            if history is target:
+                history = target.clone()
+            if shift[i]:
+                history[i], tgt_mask = shift_history(history[i], tgt_mask,
+                                                     max_shift=masks.history_shift,
+                                                     generator=generator)
+            # a short history may have shifted out entirely: nothing left to corrupt
+            if corrupt[i] and tgt_mask.any():
+                history[i], tgt_mask = corrupt_history(history[i], tgt_mask,
+                                                       noise=masks.history_noise,
+                                                       generator=generator)
         mixture_known.append(mix_mask)
         target_known.append(tgt_mask)
         hop_list.append(hop)
