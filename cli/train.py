@@ -265,6 +265,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="never show the generated history clean: it reaches the network only "
                         "through the noisy input at the current noise level, so at high noise "
                         "the part must come from the mix and the beat grid")
+    m.add_argument("--mixture-onset", action="store_true",
+                   help="the network also reads the mix's onset strength per frame (its "
+                        "spectral rise, summed over bands), broadcast like the beat planes: "
+                        "the mix's timing without a beat grid; with --init a model without "
+                        "it gains it, its new input weights starting at zero")
     m.add_argument("--onset-weight", type=float, default=0.0, metavar="A",
                    help="onset-weighted training loss: each frame weighs 1 + A·(the target's "
                         "spectral rise there / its mean over the window), so a hit in the "
@@ -500,7 +505,8 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
             unet=args.unet,
             uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
             cond_width=args.cond_width, noise_scale=args.noise_scale,
-            history_planes=not args.no_history_planes, onset_weight=args.onset_weight,
+            history_planes=not args.no_history_planes, mixture_onset=args.mixture_onset,
+            onset_weight=args.onset_weight,
             p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
         loop = _loop_options(args)

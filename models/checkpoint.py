@@ -33,14 +33,15 @@ def build_denoiser(config: ModelConfig, *, channels_last: bool = False) -> Denoi
         net = build_unet(config.unet, latent_channels=config.latent_channels,
                          window_frames=config.window_frames, num_stems=len(config.stems),
                          uses_beat_grid=config.uses_beat_grid, beat_phase=config.beat_phase,
-                         cond_width=config.cond_width)
+                         cond_width=config.cond_width, mixture_onset=config.mixture_onset)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad unet config {dict(config.unet)}: {exc}") from exc
     return Denoiser(net, sigma_data=config.sigma_data, sigma_min=config.sigma_min,
                     parameterization=config.parameterization,
                     uses_beat_grid=config.uses_beat_grid, channels_last=channels_last,
                     beat_phase=config.beat_phase, noise_scale=config.noise_scale,
-                    history_planes=config.history_planes)
+                    history_planes=config.history_planes,
+                    mixture_onset=config.mixture_onset)
 
 
 def save_pretrained(directory: str | Path, denoiser: Denoiser, config: ModelConfig, *,

@@ -16,10 +16,11 @@ latent channels), in latent units:
 
 :func:`condition_planes` turns these into the image channels next to the noisy target:
 ``(B, K, C, F)`` with ``K = 4`` (+2 or +4 when the model uses the beat grid: its
-``beat_phase``, :data:`BEAT_PHASES`), every per-frame quantity broadcast over the channel
-axis. :func:`draw_training_conditioning` draws the masks
-that training uses, over every (hop, look-ahead) pair the model is trained for, with the
-same :func:`window_masks` the pipeline uses, so training and inference cannot disagree.
+``beat_phase``, :data:`BEAT_PHASES`; +1 when it reads the mixture's onset plane,
+:func:`mixture_onset`), every per-frame quantity broadcast over the channel axis.
+:func:`draw_training_conditioning` draws the masks that training uses, over every
+(hop, look-ahead) pair the model is trained for, with the same :func:`window_masks` the
+pipeline uses, so training and inference cannot disagree.
 """
 
 from __future__ import annotations
@@ -41,11 +42,37 @@ BEAT_PLANES = 4
 #: (just before and just after a beat look alike; the embedded default's), ``sincos`` all
 #: four (the phase is unambiguous).
 BEAT_PHASES: dict[str, int] = {"cos": 2, "sincos": 4}
+#: the mixture's onset strength per frame (:func:`mixture_onset`), last, so a model that
+#: gains it keeps every other plane's input weights
+ONSET_PLANES = 1
+#: the onset plane is clipped at this many times the window's mean known flux
+ONSET_CLIP = 8.0
 
 
-def num_condition_planes(uses_beat_grid: bool, beat_phase: str = "cos") -> int:
+def num_condition_planes(uses_beat_grid: bool, beat_phase: str = "cos",
+                         mixture_onset: bool = False) -> int:
     """Channels :func:`condition_planes` produces (the U-Net takes one more: the noisy latent)."""
-    return BASE_PLANES + (BEAT_PHASES[beat_phase] if uses_beat_grid else 0)
+    return (BASE_PLANES + (BEAT_PHASES[beat_phase] if uses_beat_grid else 0)
+            + (ONSET_PLANES if mixture_onset else 0))
+
+
+def mixture_onset(mixture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """``(B, F)`` onset strength of the mixture latents ``(B, C, F)``: the mean over
+    channels of the positive rise from the frame before, divided by the item's mean over its
+    frames, clipped at :data:`ONSET_CLIP`.
+
+    Only frames whose rise is known count (the frame and the one before it in ``known``),
+    the rest are zero, so the unknown future never leaks in. The network could compute a
+    band's rise with its first convolution, but summing over all bands takes its whole depth;
+    this plane hands it the mix's timing at full resolution, as the beat planes hand it the
+    host's grid. Dividing by the window's mean makes it independent of the mix's level.
+    """
+    rise = (mixture[:, :, 1:] - mixture[:, :, :-1]).clamp(min=0.0).mean(dim=1)
+    both = known[:, 1:] & known[:, :-1]
+    rise = torch.cat([rise.new_zeros(rise.shape[0], 1), rise * both.to(rise.dtype)], dim=1)
+    count = both.sum(dim=1, keepdim=True).clamp(min=1).to(rise.dtype)
+    mean = rise.sum(dim=1, keepdim=True) / count
+    return (rise / mean.clamp(min=1e-6)).clamp(max=ONSET_CLIP)
 
 
 @dataclass
@@ -86,12 +113,13 @@ class Conditioning:
         )
 
 
-def condition_planes(cond: Conditioning, *, uses_beat_grid: bool, beat_phase: str = "cos"
-                     ) -> torch.Tensor:
+def condition_planes(cond: Conditioning, *, uses_beat_grid: bool, beat_phase: str = "cos",
+                     mixture_onset_plane: bool = False) -> torch.Tensor:
     """The conditioning image ``(B, K, C, F)``: what sits next to the noisy target latent.
 
     Unknown frames are zero in the latent planes (the future is masked), and the masks say
-    which zeros are real. Beat planes are present iff ``uses_beat_grid`` (zeros when absent).
+    which zeros are real. Beat planes are present iff ``uses_beat_grid`` (zeros when absent);
+    the mixture's onset plane (:func:`mixture_onset`) iff ``mixture_onset_plane``, last.
     """
     b, c, f = cond.mixture.shape
     mix_mask = cond.mixture_known.to(cond.mixture.dtype)[:, None, :]
@@ -105,6 +133,9 @@ def condition_planes(cond: Conditioning, *, uses_beat_grid: bool, beat_phase: st
     if uses_beat_grid:
         beat = cond.beat if cond.beat is not None else cond.mixture.new_zeros(b, BEAT_PLANES, f)
         planes += [beat[:, i, None, :].expand(b, c, f) for i in range(BEAT_PHASES[beat_phase])]
+    if mixture_onset_plane:
+        onset = mixture_onset(cond.mixture, cond.mixture_known)
+        planes.append(onset[:, None, :].expand(b, c, f))
     return torch.stack(planes, dim=1)
 
 

@@ -101,6 +101,9 @@ class ModelConfig:
     #: shipped models, older configs); False: only through the noisy input, noised to the
     #: current σ, so at high σ the part must come from the mix and the beat grid
     history_planes: bool = True
+    #: whether the network reads the mixture's onset plane (conditioning.mixture_onset);
+    #: False in the shipped models and older configs
+    mixture_onset: bool = False
     unet: Mapping[str, Any] = field(default_factory=default_unet)
     sigma_data: float = 0.5
     sigma_min: float = 0.002
@@ -133,9 +136,10 @@ class ModelConfig:
         if not (isinstance(self.noise_scale, int | float) and math.isfinite(self.noise_scale)
                 and self.noise_scale > 0):
             raise ConfigError(f"noise_scale must be a positive number, got {self.noise_scale!r}")
-        if not isinstance(self.history_planes, bool):
-            raise ConfigError(f"history_planes must be true or false, got "
-                              f"{self.history_planes!r}")
+        for flag in ("history_planes", "mixture_onset"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} must be true or false, got "
+                                  f"{getattr(self, flag)!r}")
         if not (isinstance(self.default_grid_guidance, int | float)
                 and guidance_allowed(self.default_grid_guidance)):
             raise ConfigError(f"default_grid_guidance must be in [0, {MAX_GUIDANCE:g}], got "

@@ -38,7 +38,7 @@ from diffusers import UNet2DModel
 from torch import nn
 from torch.nn import functional
 
-from .conditioning import Conditioning, condition_planes, num_condition_planes
+from .conditioning import ONSET_PLANES, Conditioning, condition_planes, num_condition_planes
 
 PARAMETERIZATIONS = ("edm", "consistency")
 
@@ -147,7 +147,7 @@ class ConditionPyramid(nn.Module):
 
 def build_unet(unet_config: Mapping[str, Any], *, latent_channels: int, window_frames: int,
                num_stems: int, uses_beat_grid: bool, beat_phase: str = "cos",
-               cond_width: int = 0) -> UNet2DModel:
+               cond_width: int = 0, mixture_onset: bool = False) -> UNet2DModel:
     """A randomly initialised ``UNet2DModel`` for this latent shape, stems and conditioning.
 
     ``unet_config`` holds the architecture (``block_out_channels``, ``layers_per_block``,
@@ -159,7 +159,7 @@ def build_unet(unet_config: Mapping[str, Any], *, latent_channels: int, window_f
     if clash:
         raise ValueError(f"unet config may not set {clash}: they follow from the codec, the "
                          f"stems and the conditioning")
-    planes = num_condition_planes(uses_beat_grid, beat_phase)
+    planes = num_condition_planes(uses_beat_grid, beat_phase, mixture_onset)
     net = UNet2DModel(
         **dict(unet_config),
         sample_size=(latent_channels, window_frames),
@@ -180,12 +180,13 @@ class Denoiser(nn.Module):
     def __init__(self, net: UNet2DModel, *, sigma_data: float, sigma_min: float,
                  parameterization: str = "edm", uses_beat_grid: bool = False,
                  channels_last: bool = False, beat_phase: str = "cos",
-                 noise_scale: float = EDM_NOISE_SCALE, history_planes: bool = True) -> None:
+                 noise_scale: float = EDM_NOISE_SCALE, history_planes: bool = True,
+                 mixture_onset: bool = False) -> None:
         super().__init__()
         if parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, "
                              f"got {parameterization!r}")
-        expected = 1 + num_condition_planes(uses_beat_grid, beat_phase)
+        expected = 1 + num_condition_planes(uses_beat_grid, beat_phase, mixture_onset)
         if net.config.in_channels != expected or net.config.out_channels != 1:
             raise ValueError(
                 f"the U-Net takes {net.config.in_channels} channels in and "
@@ -199,6 +200,7 @@ class Denoiser(nn.Module):
         self.beat_phase = beat_phase
         self.noise_scale = float(noise_scale)
         self.history_planes = history_planes
+        self.mixture_onset = mixture_onset
         # Channels-last convolutions are markedly faster on CPU (measured, docs/MODELS.md).
         self.channels_last = channels_last
         if channels_last:
@@ -221,7 +223,8 @@ class Denoiser(nn.Module):
         if not self.history_planes:
             cond = replace(cond, target_known=torch.zeros_like(cond.target_known))
         return condition_planes(cond, uses_beat_grid=self.uses_beat_grid,
-                                beat_phase=self.beat_phase)
+                                beat_phase=self.beat_phase,
+                                mixture_onset_plane=self.mixture_onset)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, planes: torch.Tensor,
                 stem: torch.Tensor) -> torch.Tensor:
@@ -245,7 +248,40 @@ def consistency_student(teacher: Denoiser) -> Denoiser:
                     sigma_min=teacher.sigma_min, parameterization="consistency",
                     uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last,
                     beat_phase=teacher.beat_phase, noise_scale=teacher.noise_scale,
-                    history_planes=teacher.history_planes)
+                    history_planes=teacher.history_planes,
+                    mixture_onset=teacher.mixture_onset)
+
+
+def _widen(conv: nn.Conv2d, extra: int) -> nn.Conv2d:
+    """``conv`` with ``extra`` more input channels at the end, their weights zero."""
+    wider = nn.Conv2d(conv.in_channels + extra, conv.out_channels, conv.kernel_size,
+                      stride=conv.stride, padding=conv.padding, bias=conv.bias is not None)
+    with torch.no_grad():
+        wider.weight.zero_()
+        wider.weight[:, :conv.in_channels] = conv.weight
+        if conv.bias is not None:
+            assert wider.bias is not None
+            wider.bias.copy_(conv.bias)
+    return wider.to(conv.weight.device, conv.weight.dtype)
+
+
+def with_mixture_onset(denoiser: Denoiser) -> Denoiser:
+    """A copy of ``denoiser`` that also reads the mixture's onset plane (a warm start that
+    gains it). The plane comes last and its input weights start at zero, so the copy
+    computes exactly the original's function until training moves them."""
+    if denoiser.mixture_onset:
+        raise ValueError("the model already reads the mixture's onset plane")
+    net = copy.deepcopy(denoiser.net)
+    net.conv_in = _widen(net.conv_in, ONSET_PLANES)
+    net.register_to_config(in_channels=net.config.in_channels + ONSET_PLANES)
+    pyramid = getattr(net, "cond_pyramid", None)
+    if pyramid is not None:
+        pyramid.stem[0] = _widen(pyramid.stem[0], ONSET_PLANES)
+    return Denoiser(net, sigma_data=denoiser.sigma_data, sigma_min=denoiser.sigma_min,
+                    parameterization=denoiser.parameterization,
+                    uses_beat_grid=denoiser.uses_beat_grid, channels_last=denoiser.channels_last,
+                    beat_phase=denoiser.beat_phase, noise_scale=denoiser.noise_scale,
+                    history_planes=denoiser.history_planes, mixture_onset=True)
 
 
 def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = None,

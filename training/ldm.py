@@ -24,7 +24,7 @@ from sideman.models.checkpoint import build_denoiser, load_denoiser, save_pretra
 from sideman.models.codecs import build_codec
 from sideman.models.conditioning import Conditioning
 from sideman.models.config import ConfigError, ModelConfig, default_unet, tiny_unet
-from sideman.models.denoiser import Denoiser, edm_loss
+from sideman.models.denoiser import Denoiser, edm_loss, with_mixture_onset
 from sideman.models.geometry import Geometry
 from sideman.models.samplers import Inpaint, ItemNoise, karras_sigmas, ode_sigma_floor, sample_heun
 
@@ -83,6 +83,9 @@ class LdmOptions:
     noise_scale: float = 0.25
     #: the history shown clean in the target planes (False: only through the noisy input)
     history_planes: bool = True
+    #: the mixture's onset plane (conditioning.mixture_onset) among the inputs; with ``init``
+    #: a model without it gains it (its new input weights start at zero)
+    mixture_onset: bool = False
     #: onset-weighted loss: each frame weighs 1 + onset_weight·(its flux / the window's mean)
     onset_weight: float = 0.0
     #: mean of ln σ in training; ``None``: EDM's -1.2 for σ_data = 0.5, moved by
@@ -133,15 +136,19 @@ def model_config(options: LdmOptions, codec: Any, sigma_data: float) -> ModelCon
         trained_hop_frames=tuple(options.hop_frames), trained_lookaheads=tuple(range(-1, top + 1)),
         stems=STEMS, uses_beat_grid=options.uses_beat_grid, beat_phase=options.beat_phase,
         cond_width=options.cond_width, noise_scale=options.noise_scale,
-        history_planes=options.history_planes,
+        history_planes=options.history_planes, mixture_onset=options.mixture_onset,
         unet=unet_config(options.unet),
         sigma_data=round(float(sigma_data), 4), kind="teacher", sampler="heun",
         default_steps=options.default_steps, max_steps=options.max_steps)
 
 
-def warm_start(directory: Path, codec: Any) -> tuple[Denoiser, ModelConfig]:
+def warm_start(directory: Path, codec: Any, *, mixture_onset: bool = False
+               ) -> tuple[Denoiser, ModelConfig]:
     """A teacher's denoiser and config to continue training from (its architecture, σ_data
-    and trained grid are kept); refuses a distilled model or another codec."""
+    and trained grid are kept); refuses a distilled model or another codec.
+
+    ``mixture_onset``: a teacher without the mixture's onset plane gains it, with zero input
+    weights (the same function until trained); one that has it keeps it either way."""
     try:
         denoiser, config = load_denoiser(directory)
     except GeneratorError as exc:  # a missing or unreadable checkpoint, a bad config
@@ -153,6 +160,9 @@ def warm_start(directory: Path, codec: Any) -> tuple[Denoiser, ModelConfig]:
         config.check_codec(codec)
     except ConfigError as exc:
         raise ValueError(f"--init {directory}: {exc}") from None
+    if mixture_onset and not config.mixture_onset:
+        denoiser = with_mixture_onset(denoiser)
+        config = replace(config, mixture_onset=True)
     denoiser.train()
     return denoiser, config
 
@@ -164,7 +174,7 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
     cache = load_latents(data, codec)
     torch.manual_seed(loop.seed)
     if options.init is not None:
-        denoiser, config = warm_start(options.init, codec)
+        denoiser, config = warm_start(options.init, codec, mixture_onset=options.mixture_onset)
         config = replace(config, name=options.name)
     else:
         config = model_config(options, codec, cache.sigma_data)

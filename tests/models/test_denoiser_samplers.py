@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from diffusers import CMStochasticIterativeScheduler, EDMEulerScheduler
 
 from sideman.models.base import Transport
-from sideman.models.checkpoint import build_denoiser
+from sideman.models.checkpoint import build_denoiser, load_denoiser, save_pretrained
 from sideman.models.conditioning import (
     BEAT_PLANES,
     Conditioning,
@@ -18,10 +20,16 @@ from sideman.models.conditioning import (
     condition_planes,
     draw_training_conditioning,
     frame_geometry,
+    mixture_onset,
     num_condition_planes,
     window_masks,
 )
-from sideman.models.denoiser import consistency_scalings, edm_loss, edm_scalings
+from sideman.models.denoiser import (
+    consistency_scalings,
+    edm_loss,
+    edm_scalings,
+    with_mixture_onset,
+)
 from sideman.models.geometry import Geometry, GeometryError
 from sideman.models.samplers import (
     Inpaint,
@@ -307,6 +315,59 @@ def test_condition_planes_mask_the_unknown() -> None:
     assert torch.all(planes[0, 1, :, :12] == 1) and torch.all(planes[0, 1, :, 12:] == 0)
     with_beat = condition_planes(cond, uses_beat_grid=True)  # absent beat -> zero planes
     assert with_beat.shape == (1, 6, C, F) and torch.all(with_beat[0, 4:] == 0)
+
+
+def test_mixture_onset_marks_the_mix_rises_and_never_the_future() -> None:
+    mixture = torch.zeros(1, C, F)
+    mixture[..., 5:] += 1.0  # every band rises at frame 5
+    mixture[:, : C // 2, 9:] += 1.0  # half the bands at frame 9: half the strength
+    mixture[..., 15:] += 1.0  # frame 15 is in the unknown future
+    known = torch.zeros(1, F, dtype=torch.bool)
+    known[:, 2:12] = True
+    onset = mixture_onset(mixture, known)
+    assert onset.shape == (1, F)
+    assert onset[0].nonzero().flatten().tolist() == [5, 9]
+    # divided by the mean over the 9 frames whose rise is known (frames 3..11): 1.5 / 9
+    torch.testing.assert_close(onset[0, [5, 9]], torch.tensor([6.0, 3.0]))
+    # the level and offset of the mix do not matter; a falling mix has no onsets
+    torch.testing.assert_close(mixture_onset(3 * mixture - 2, known), onset)
+    assert torch.all(mixture_onset(-mixture, known) == 0)
+    cond = Conditioning(mixture=mixture, mixture_known=known, target=torch.zeros(1, C, F),
+                        target_known=known.clone(), stem=torch.zeros(1, dtype=torch.long))
+    planes = condition_planes(cond, uses_beat_grid=True, beat_phase="sincos",
+                              mixture_onset_plane=True)
+    assert planes.shape == (1, num_condition_planes(True, "sincos", True), C, F) \
+        == (1, 9, C, F)
+    assert torch.equal(planes[0, -1], onset.expand(C, F))  # last, broadcast over channels
+    assert torch.equal(planes[:, :-1], condition_planes(cond, uses_beat_grid=True,
+                                                        beat_phase="sincos"))
+
+
+def test_a_model_gaining_the_onset_plane_computes_the_same_until_trained(tmp_path) -> None:
+    config = tiny_config(uses_beat_grid=True, beat_phase="sincos", kind="teacher",
+                         sampler="heun", cond_width=4)
+    torch.manual_seed(0)
+    denoiser = build_denoiser(config).eval()
+    wider = with_mixture_onset(denoiser).eval()
+    assert wider.net.config.in_channels == denoiser.net.config.in_channels + 1
+    cond = make_cond(2, beat=True)
+    x, sigma = torch.randn(2, 1, C, F), torch.tensor([0.5, 5.0])
+    with torch.no_grad():
+        before = denoiser(x, sigma, denoiser.planes(cond), cond.stem)
+        same = wider(x, sigma, wider.planes(cond), cond.stem)
+        torch.testing.assert_close(same, before, rtol=0, atol=1e-6)
+        wider.net.conv_in.weight[:, -1].fill_(0.1)  # trained: the mix's onsets now count
+        after = wider(x, sigma, wider.planes(cond), cond.stem)
+    assert not torch.allclose(after, before)
+    with pytest.raises(ValueError, match="already reads"):
+        with_mixture_onset(wider)
+    # saved and loaded as a model that reads the plane
+    save_pretrained(tmp_path / "m", wider, replace(config, mixture_onset=True))
+    loaded, loaded_config = load_denoiser(tmp_path / "m")
+    assert loaded_config.mixture_onset and loaded.mixture_onset
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(x, sigma, loaded.planes(cond), cond.stem),
+                                   after)
 
 
 def test_window_masks_follow_geometry_and_codec_context() -> None:

@@ -465,6 +465,18 @@ def test_warm_start_continues_from_a_teacher(teacher: Path, data: Path, tmp_path
     start = load_file(str(teacher / "model" / "model.safetensors"))
     end = load_file(str(out / "model" / "model.safetensors"))
     assert start.keys() == end.keys()
+    # gaining the mixture's onset plane: one more input channel, everything else kept
+    onset = tmp_path / "onset"
+    assert main(["train", "ldm", "--init", str(teacher / "model"), "--data", str(data),
+                 "--out", str(onset), "--smoke", "--no-progress", "--mixture-onset"]) == 0
+    gained = json.loads((onset / "model" / "config.json").read_text())
+    assert before.get("mixture_onset", False) is False and gained["mixture_onset"] is True
+    assert {k: v for k, v in gained.items() if k not in ("name", "mixture_onset")} == \
+        {k: v for k, v in before.items() if k not in ("name", "mixture_onset")}
+    wide = load_file(str(onset / "model" / "model.safetensors"))
+    assert wide.keys() == start.keys()
+    old_in, new_in = start["conv_in.weight"], wide["conv_in.weight"]
+    assert new_in.shape[1] == old_in.shape[1] + 1 and new_in.shape[0] == old_in.shape[0]
     assert main(["train", "ldm", "--init", str(tmp_path / "nowhere"), "--data", str(data),
                  "--out", str(tmp_path / "bad"), "--smoke", "--no-progress"]) == 2
 
