@@ -275,6 +275,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
                         "spectral rise there / its mean over the window), so a hit in the "
                         "wrong frame costs more than the sustained floor (default 0: plain "
                         "EDM loss; validation always uses the plain loss)")
+    m.add_argument("--rise-weight", type=float, default=0.0, metavar="A",
+                   help="adds A times the squared error of the estimate's spectral rise per "
+                        "frame (where its hits are) to the training loss, so when the hits "
+                        "land is a large part of the loss, not a small one (default 0: none; "
+                        "validation always uses the plain loss)")
     m.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="warm start from this teacher's weights and config (architecture, "
                         "sigma_data, trained grid; --window-frames, --hops, --unet, "
@@ -506,7 +511,7 @@ def _cmd_ldm(args: argparse.Namespace) -> int:
             uses_beat_grid=not args.no_beat_grid, beat_phase=args.beat_phase,
             cond_width=args.cond_width, noise_scale=args.noise_scale,
             history_planes=not args.no_history_planes, mixture_onset=args.mixture_onset,
-            onset_weight=args.onset_weight,
+            onset_weight=args.onset_weight, rise_weight=args.rise_weight,
             p_mean=args.p_mean, p_std=args.p_std,
             init=args.init)
         loop = _loop_options(args)

@@ -88,6 +88,8 @@ class LdmOptions:
     mixture_onset: bool = False
     #: onset-weighted loss: each frame weighs 1 + onset_weight·(its flux / the window's mean)
     onset_weight: float = 0.0
+    #: weight of the loss on the estimate's spectral rise per frame (denoiser.edm_loss)
+    rise_weight: float = 0.0
     #: mean of ln σ in training; ``None``: EDM's -1.2 for σ_data = 0.5, moved by
     #: ln(σ_data / 0.5) so the noise levels scale with the data
     p_mean: float | None = None
@@ -99,6 +101,9 @@ class LdmOptions:
     init: Path | None = None
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.rise_weight) and self.rise_weight >= 0):
+            raise ValueError(f"--rise-weight {self.rise_weight} is out of range; allowed "
+                             f">= 0 (0: no rise term)")
         if not (math.isfinite(self.onset_weight) and self.onset_weight >= 0):
             raise ValueError(f"--onset-weight {self.onset_weight} is out of range; allowed "
                              f">= 0 (0: the plain EDM loss)")
@@ -208,7 +213,7 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
         batch = loader.batch(trainer.counter.step).to(trainer.device)
         return edm_loss(LossModel(model, inner), batch.target, batch.cond,
                         generator=sd.generator, p_mean=p_mean, p_std=options.p_std,
-                        onset_weight=options.onset_weight)
+                        onset_weight=options.onset_weight, rise_weight=options.rise_weight)
 
     def validate(model: nn.Module) -> dict[str, float]:
         assert isinstance(model, Denoiser)

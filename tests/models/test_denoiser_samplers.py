@@ -305,6 +305,36 @@ def test_edm_loss_trains_only_unknown_frames() -> None:
     assert float(nothing) == 0.0
 
 
+def test_rise_loss_counts_when_the_hits_land() -> None:
+    class Fixed:  # an estimate of all zeros, whatever the input
+        sigma_data = 1.0
+
+        def planes(self, cond: Conditioning) -> torch.Tensor:
+            return torch.zeros(1)
+
+        def __call__(self, x, sigma, planes, stem) -> torch.Tensor:
+            return torch.zeros_like(x)
+
+    target = torch.zeros(1, C, F)
+    target[..., 5:] = 1.0  # one hit: every channel rises at frame 5
+    cond = Conditioning(mixture=target, mixture_known=torch.ones(1, F, dtype=torch.bool),
+                        target=target, target_known=torch.zeros(1, F, dtype=torch.bool),
+                        stem=torch.zeros(1, dtype=torch.long))
+    sigma, noise = torch.ones(1), torch.zeros(1, 1, C, F)
+    plain = edm_loss(Fixed(), target, cond, sigma=sigma, noise=noise)
+    rise = edm_loss(Fixed(), target, cond, sigma=sigma, noise=noise, rise_weight=3.0)
+    # lambda(1) = 2 at sigma_data 1; 27 of 32 frames are wrong by 1; the one rise of 31 missed
+    torch.testing.assert_close(plain, torch.tensor(2 * 27 / 32))
+    torch.testing.assert_close(rise, torch.tensor(2 * (27 / 32 + 3.0 / 31)))
+    # only pairs of counted frames count: the rise at frame 5 is outside frames 10..31
+    late = torch.zeros(1, F, dtype=torch.bool)
+    late[:, 10:] = True
+    torch.testing.assert_close(
+        edm_loss(Fixed(), target, cond, sigma=sigma, noise=noise, rise_weight=3.0,
+                 loss_frames=late),
+        edm_loss(Fixed(), target, cond, sigma=sigma, noise=noise, loss_frames=late))
+
+
 # -- conditioning ---------------------------------------------------------------------------
 def test_condition_planes_mask_the_unknown() -> None:
     cond = make_cond(1, known_until=12)

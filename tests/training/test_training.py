@@ -481,6 +481,15 @@ def test_warm_start_continues_from_a_teacher(teacher: Path, data: Path, tmp_path
                  "--out", str(tmp_path / "bad"), "--smoke", "--no-progress"]) == 2
 
 
+@pytest.mark.parametrize("flag", ["--rise-weight", "--onset-weight"])
+def test_a_negative_loss_weight_is_refused_in_one_line(flag: str, data: Path, tmp_path: Path,
+                                                       capsys) -> None:
+    assert main(["train", "ldm", "--data", str(data), "--out", str(tmp_path / "o"), "--smoke",
+                 "--no-progress", flag, "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and ">= 0" in err[0]
+
+
 def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
     common = ["train", "ldm", "--data", str(data), "--smoke", "--no-progress",
               "--lr-schedule", "constant", "--checkpoint-every", "2", "--tracker", "none",
