@@ -31,7 +31,7 @@ import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from diffusers import UNet2DModel
@@ -254,8 +254,12 @@ def consistency_student(teacher: Denoiser) -> Denoiser:
 
 def _widen(conv: nn.Conv2d, extra: int) -> nn.Conv2d:
     """``conv`` with ``extra`` more input channels at the end, their weights zero."""
-    wider = nn.Conv2d(conv.in_channels + extra, conv.out_channels, conv.kernel_size,
-                      stride=conv.stride, padding=conv.padding, bias=conv.bias is not None)
+    # a Conv2d's size attributes are pairs; torch types them as tuples of any length
+    wider = nn.Conv2d(conv.in_channels + extra, conv.out_channels,
+                      cast("tuple[int, int]", conv.kernel_size),
+                      stride=cast("tuple[int, int]", conv.stride),
+                      padding=cast("str | tuple[int, int]", conv.padding),
+                      bias=conv.bias is not None)
     with torch.no_grad():
         wider.weight.zero_()
         wider.weight[:, :conv.in_channels] = conv.weight
