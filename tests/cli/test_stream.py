@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,16 @@ def interrupt_after(seconds: float) -> threading.Timer:
     return timer
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler while the test runs. A runner started in the background
+    by a non-interactive shell inherits SIGINT ignored, and then ``interrupt_main`` does
+    nothing: the stream would run to its end and the test would fail for the runner's sake."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def clicktrack():
     with live_server(ClickTrack(period=4410)) as (server, address):
@@ -41,6 +52,7 @@ def clicktrack():
 
 
 @pytest.mark.flaky(reruns=2, reruns_delay=2)
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_in_client_writes_what_came_and_says_bye(clicktrack, tmp_path: Path,
                                                         capsys) -> None:
     server, (_host, port) = clicktrack
@@ -68,6 +80,7 @@ def test_ctrl_c_in_client_writes_what_came_and_says_bye(clicktrack, tmp_path: Pa
 
 
 @pytest.mark.flaky(reruns=2, reruns_delay=2)
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_in_demo_keeps_what_was_made(tmp_path: Path, capsys) -> None:
     out = tmp_path / "demo"
     timer = interrupt_after(4.0)
