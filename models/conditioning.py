@@ -56,10 +56,16 @@ def num_condition_planes(uses_beat_grid: bool, beat_phase: str = "cos",
             + (ONSET_PLANES if mixture_onset else 0))
 
 
+def spectral_rise(latent: torch.Tensor) -> torch.Tensor:
+    """``(B, F - 1)`` mean over channels of the positive rise from each frame to the next, of
+    latents ``(B, C, F)``: where the hits are."""
+    return (latent[:, :, 1:] - latent[:, :, :-1]).clamp(min=0.0).mean(dim=1)
+
+
 def mixture_onset(mixture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """``(B, F)`` onset strength of the mixture latents ``(B, C, F)``: the mean over
-    channels of the positive rise from the frame before, divided by the item's mean over its
-    frames, clipped at :data:`ONSET_CLIP`.
+    channels of the positive rise from the frame before (:func:`spectral_rise`), divided by
+    the item's mean over its frames, clipped at :data:`ONSET_CLIP`.
 
     Only frames whose rise is known count (the frame and the one before it in ``known``),
     the rest are zero, so the unknown future never leaks in. The network could compute a
@@ -67,7 +73,7 @@ def mixture_onset(mixture: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     this plane hands it the mix's timing at full resolution, as the beat planes hand it the
     host's grid. Dividing by the window's mean makes it independent of the mix's level.
     """
-    rise = (mixture[:, :, 1:] - mixture[:, :, :-1]).clamp(min=0.0).mean(dim=1)
+    rise = spectral_rise(mixture)
     both = known[:, 1:] & known[:, :-1]
     rise = torch.cat([rise.new_zeros(rise.shape[0], 1), rise * both.to(rise.dtype)], dim=1)
     count = both.sum(dim=1, keepdim=True).clamp(min=1).to(rise.dtype)

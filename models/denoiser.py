@@ -38,7 +38,13 @@ from diffusers import UNet2DModel
 from torch import nn
 from torch.nn import functional
 
-from .conditioning import ONSET_PLANES, Conditioning, condition_planes, num_condition_planes
+from .conditioning import (
+    ONSET_PLANES,
+    Conditioning,
+    condition_planes,
+    num_condition_planes,
+    spectral_rise,
+)
 
 PARAMETERIZATIONS = ("edm", "consistency")
 
@@ -241,15 +247,21 @@ class Denoiser(nn.Module):
         return c_skip * x + c_out * out.contiguous()
 
 
+def _rebuilt(denoiser: Denoiser, net: UNet2DModel, **changes: Any) -> Denoiser:
+    """A :class:`Denoiser` around ``net`` with ``denoiser``'s settings, except ``changes``."""
+    settings: dict[str, Any] = dict(
+        sigma_data=denoiser.sigma_data, sigma_min=denoiser.sigma_min,
+        parameterization=denoiser.parameterization, uses_beat_grid=denoiser.uses_beat_grid,
+        channels_last=denoiser.channels_last, beat_phase=denoiser.beat_phase,
+        noise_scale=denoiser.noise_scale, history_planes=denoiser.history_planes,
+        mixture_onset=denoiser.mixture_onset)
+    return Denoiser(net, **{**settings, **changes})
+
+
 def consistency_student(teacher: Denoiser) -> Denoiser:
     """A consistency-parameterised copy of a teacher (Song et al. 2023: distillation starts
     from the teacher's weights); the teacher is left untouched."""
-    return Denoiser(copy.deepcopy(teacher.net), sigma_data=teacher.sigma_data,
-                    sigma_min=teacher.sigma_min, parameterization="consistency",
-                    uses_beat_grid=teacher.uses_beat_grid, channels_last=teacher.channels_last,
-                    beat_phase=teacher.beat_phase, noise_scale=teacher.noise_scale,
-                    history_planes=teacher.history_planes,
-                    mixture_onset=teacher.mixture_onset)
+    return _rebuilt(teacher, copy.deepcopy(teacher.net), parameterization="consistency")
 
 
 def _widen(conv: nn.Conv2d, extra: int) -> nn.Conv2d:
@@ -281,11 +293,7 @@ def with_mixture_onset(denoiser: Denoiser) -> Denoiser:
     pyramid = getattr(net, "cond_pyramid", None)
     if pyramid is not None:
         pyramid.stem[0] = _widen(pyramid.stem[0], ONSET_PLANES)
-    return Denoiser(net, sigma_data=denoiser.sigma_data, sigma_min=denoiser.sigma_min,
-                    parameterization=denoiser.parameterization,
-                    uses_beat_grid=denoiser.uses_beat_grid, channels_last=denoiser.channels_last,
-                    beat_phase=denoiser.beat_phase, noise_scale=denoiser.noise_scale,
-                    history_planes=denoiser.history_planes, mixture_onset=True)
+    return _rebuilt(denoiser, net, mixture_onset=True)
 
 
 def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = None,
@@ -297,12 +305,6 @@ def sample_training_sigmas(batch: int, *, generator: torch.Generator | None = No
 def edm_loss_weight(sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
     """λ(σ) = (σ² + σ_d²) / (σ·σ_d)² (Karras et al. 2022, Table 1)."""
     return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
-
-
-def spectral_rise(latent: torch.Tensor) -> torch.Tensor:
-    """``(B, F - 1)`` mean over channels of the positive rise from each frame to the next, of
-    latents ``(B, C, F)``: where the hits are."""
-    return (latent[:, :, 1:] - latent[:, :, :-1]).clamp(min=0.0).mean(dim=1)
 
 
 def onset_frame_weights(target: torch.Tensor, strength: float) -> torch.Tensor:

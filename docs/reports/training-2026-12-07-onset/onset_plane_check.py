@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sideman.models.conditioning import mixture_onset
-from sideman.models.denoiser import spectral_rise
+from sideman.models.conditioning import mixture_onset, spectral_rise
 from sideman.models.pipeline import load_pipeline
 from sideman.training.stage import DataOptions, load_latents, stage_data
 from sideman.training.windows import WindowOptions
