@@ -147,6 +147,22 @@ def _add_window_data(p: argparse.ArgumentParser) -> None:
     d.add_argument("--history-shift-frames", type=int, default=24, metavar="N",
                    help="largest shift of --history-shift in latent frames (default 24: about "
                         "a beat at 120 bpm with the mel codec)")
+    d.add_argument("--grid-error", type=float, default=0.0, metavar="P",
+                   help="with probability P make a window's beat grid wrong as a live beat "
+                        "tracker's can be (an octave error, or phase and tempo errors: below), "
+                        "so the model learns that a grid is a hint and takes the beat from the "
+                        "heard mix where they disagree (default 0: the grid is always the true "
+                        "one)")
+    d.add_argument("--grid-octave", type=float, default=0.5, metavar="SHARE",
+                   help="share of --grid-error's wrong grids that have an octave error: half "
+                        "the tempo (three in four) or double it, the errors the server's "
+                        "tracker makes most (default 0.5)")
+    d.add_argument("--grid-phase-error", type=float, default=0.1, metavar="BEATS",
+                   help="standard deviation of --grid-error's phase error in beats, 0 to 1 "
+                        "(default 0.1)")
+    d.add_argument("--grid-tempo-error", type=float, default=0.02, metavar="FRAC",
+                   help="standard deviation of --grid-error's relative tempo error, about the "
+                        "misplaced beat, 0 to 0.25 (default 0.02: 2 %%)")
     d.add_argument("--focus-w", default="1",
                    help="look-aheads drawn extra often, comma-separated (default 1)")
     d.add_argument("--focus-prob", type=float, default=0.25,
@@ -490,7 +506,9 @@ def _data_options(args: argparse.Namespace) -> DataOptions:
         p_drop_beat=args.beat_dropout, p_drop_mixture=args.mixture_dropout,
         p_no_history=args.history_dropout, p_corrupt_history=args.history_corruption,
         history_noise=args.history_noise, p_shift_history=args.history_shift,
-        history_shift=args.history_shift_frames,
+        history_shift=args.history_shift_frames, p_wrong_grid=args.grid_error,
+        grid_octave=args.grid_octave,
+        grid_phase_error=args.grid_phase_error, grid_tempo_error=args.grid_tempo_error,
         focus_lookaheads=tuple(int(x) for x in args.focus_w.split(",") if x.strip()),
         focus_prob=args.focus_prob,
         valid_windows=args.valid_windows,

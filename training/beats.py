@@ -8,6 +8,8 @@ function the pipeline uses, so the beat-grid planes are computed one way everywh
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from sideman.models.base import Transport
@@ -53,3 +55,15 @@ def transport_of_beat(beats: np.ndarray, downbeats: np.ndarray, i: int, *, sampl
         beat_in_bar = since % bpb
     return Transport(bpm=bpm, beat_position=round(beats[i] * sample_rate),
                      beats_per_bar=bpb, beat_in_bar=beat_in_bar)
+
+
+def misplaced(transport: Transport, *, phase_error: float, tempo_ratio: float,
+              sample_rate: int) -> Transport:
+    """``transport`` as a beat tracker might have got it wrong: its beat moved by
+    ``phase_error`` beats (later when positive) and its tempo multiplied by ``tempo_ratio``
+    about that beat, so the error grows with the distance from it (a tracker fits its grid to
+    what it has heard and projects it); 0.5 is the tracker's common octave error, half the
+    tempo. The tempo stays in the transport's [20, 400] bpm."""
+    bpm = float(np.clip(transport.bpm * tempo_ratio, 20.0, 400.0))
+    shift = phase_error * transport.samples_per_beat(sample_rate)
+    return replace(transport, bpm=bpm, beat_position=transport.beat_position + round(shift))

@@ -50,9 +50,9 @@ from .stage import (
     load_latents,
     stage_data,
     validation_sample,
+    window_options,
     write_run,
 )
-from .windows import WindowOptions
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,7 @@ def train_cd(options: CdOptions, data: DataOptions, loop: LoopOptions, *,
     cache = load_latents(dataclasses.replace(data, codec=teacher_config.codec), codec)
     student = consistency_student(teacher).requires_grad_(True)
     target = consistency_student(teacher).requires_grad_(False)
-    window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
-                           keep_silent=data.keep_silent,
-                           silence_frames=min(64, config.window_frames))
+    window = window_options(config, data)
     process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)

@@ -40,9 +40,9 @@ from .stage import (
     mean_over,
     stage_data,
     validation_sample,
+    window_options,
     write_run,
 )
-from .windows import WindowOptions
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +185,7 @@ def train_ldm(options: LdmOptions, data: DataOptions, loop: LoopOptions, *,
         config = model_config(options, codec, cache.sigma_data)
         denoiser = build_denoiser(config)
     trainer_state: dict[str, Any] = {}
-    window = WindowOptions(window_frames=config.window_frames, stem_weights=data.stem_weights,
-                           keep_silent=data.keep_silent,
-                           silence_frames=min(64, config.window_frames))
+    window = window_options(config, data)
     process = process_state().process_index
     sd = stage_data(cache, config, codec, data, window=window, batch_size=loop.batch_size,
                     seed=loop.seed, process_index=process)

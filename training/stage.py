@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from .cache import LatentCache, build_cache, cache_dir, open_cache
 from .loader import BatchLoader, StepBatches, check_workers
 from .loop import Sample, process_state
 from .masks import GridOptions, draw_conditioning
-from .windows import WindowOptions, Windows, WindowSampler
+from .windows import WindowOptions, Windows, WindowSampler, check_grid_error
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ class DataOptions:
     #: known history moved by up to ``history_shift`` frames (timing from the mix, not it)
     p_shift_history: float = 0.0
     history_shift: int = 24
+    #: grid misplaced as a live tracker's can be (:class:`~.windows.WindowOptions`)
+    p_wrong_grid: float = 0.0
+    grid_octave: float = 0.5
+    grid_phase_error: float = 0.1
+    grid_tempo_error: float = 0.02
     focus_lookaheads: tuple[int, ...] = (1,)
     focus_prob: float = 0.25
     valid_windows: int = 64
@@ -60,6 +65,8 @@ class DataOptions:
 
     def __post_init__(self) -> None:
         check_workers(self.loader_workers)
+        check_grid_error(self.p_wrong_grid, self.grid_octave, self.grid_phase_error,
+                         self.grid_tempo_error)
 
     @property
     def cache_root(self) -> Path:
@@ -77,6 +84,16 @@ def load_latents(options: DataOptions, codec: Any) -> LatentCache:
         directory = build_cache(options.data, options.cache_root, codec,
                                 progress=options.progress)
     return open_cache(directory, codec, splits=("train", "valid"))
+
+
+def window_options(config: ModelConfig, options: DataOptions) -> WindowOptions:
+    """How a stage draws its training windows for ``config``'s window."""
+    return WindowOptions(window_frames=config.window_frames, stem_weights=options.stem_weights,
+                         keep_silent=options.keep_silent,
+                         silence_frames=min(64, config.window_frames),
+                         p_wrong_grid=options.p_wrong_grid, grid_octave=options.grid_octave,
+                         grid_phase_error=options.grid_phase_error,
+                         grid_tempo_error=options.grid_tempo_error)
 
 
 def grid_options(config: ModelConfig, options: DataOptions) -> GridOptions:
@@ -157,7 +174,9 @@ def stage_data(cache: LatentCache, config: ModelConfig, codec: Any, options: Dat
                      context_frames=tuple(codec.context_frames),
                      generator=torch.Generator().manual_seed(seed * 1000 + process_index + 1),
                      seed=seed, process_index=process_index)
-    valid_sampler = WindowSampler(valid_songs, window, seed=12345, **kwargs)
+    # validation sees the true grid, so its loss compares across runs with and without errors
+    valid_sampler = WindowSampler(valid_songs, replace(window, p_wrong_grid=0.0), seed=12345,
+                                  **kwargs)
     valid_gen = torch.Generator().manual_seed(54321)
     hop = min(config.trained_hop_frames)
     w1 = GridOptions(grid=TrainingGrid(config.window_frames, (hop,), (1,)),

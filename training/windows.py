@@ -4,7 +4,8 @@ A window is the ``window_frames`` frames ending at a random frame of a song, for
 stem: the stem's latent (target), the latent of the mix without it (context) and the
 beat-grid planes of a local transport (:func:`~.beats.transport_at` at a random anchor in
 the window's second half, turned into planes by the pipeline's own
-:func:`~sideman.models.conditioning.beat_planes`). Frames before the song are digital
+:func:`~sideman.models.conditioning.beat_planes`; with ``p_wrong_grid`` sometimes misplaced as a
+live tracker's grid can be, :func:`~.beats.misplaced`). Frames before the song are digital
 silence, as the pipeline sees them (``codec.silence_latent()``), in both latents.
 
 Silence: a window whose last ``silence_frames`` frames of the target stem are all silent is
@@ -27,12 +28,22 @@ import torch
 from sideman.models.base import Transport
 from sideman.models.conditioning import beat_planes
 
-from .beats import last_beat, transport_of_beat
+from .beats import last_beat, misplaced, transport_of_beat
 from .cache import SongLatents
 from .datasets import STEMS
 
 #: Tries to find a non-silent window before accepting whatever was drawn last.
 MAX_TRIES = 32
+
+
+def check_grid_error(p: float, octave: float, phase_error: float, tempo_error: float) -> None:
+    """A ValueError naming the first grid-error option out of range (and its CLI flag)."""
+    for name, value, lo, hi in (("grid error (--grid-error)", p, 0.0, 1.0),
+                                ("grid octave share (--grid-octave)", octave, 0.0, 1.0),
+                                ("grid phase error (--grid-phase-error)", phase_error, 0.0, 1.0),
+                                ("grid tempo error (--grid-tempo-error)", tempo_error, 0.0, 0.25)):
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value:g}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,16 @@ class WindowOptions:
     silence_frames: int = 64
     #: earliest window end, in frames from the song start (smaller: more pre-song silence)
     min_end: int = 16
+    #: probability that a window's grid is wrong as a live beat tracker's can be, so the
+    #: model learns that a grid is a hint and the heard mix says where the beat really is:
+    #: with probability ``grid_octave`` an octave error (half the tempo, or a quarter of
+    #: those double), otherwise its beat moved by a Gaussian phase error (std
+    #: ``grid_phase_error`` beats) and its tempo scaled by a Gaussian relative error (std
+    #: ``grid_tempo_error``)
+    p_wrong_grid: float = 0.0
+    grid_octave: float = 0.5
+    grid_phase_error: float = 0.1
+    grid_tempo_error: float = 0.02
 
     def __post_init__(self) -> None:
         if len(self.stem_weights) != len(STEMS) or min(self.stem_weights) < 0 \
@@ -57,6 +78,8 @@ class WindowOptions:
             raise ValueError(f"keep_silent must be in [0, 1], got {self.keep_silent}")
         if self.window_frames < 1 or self.silence_frames < 1 or self.min_end < 1:
             raise ValueError("window_frames, silence_frames and min_end must be >= 1")
+        check_grid_error(self.p_wrong_grid, self.grid_octave, self.grid_phase_error,
+                         self.grid_tempo_error)
 
 
 @dataclass
@@ -135,6 +158,17 @@ class WindowSampler:
         mixture[:, pad:] = song.context[stem, :, start + pad:end]
         anchor = (start + f * (0.5 + 0.5 * rng.random())) * self.hop_length
         transport = self.transport(song, anchor / self.sample_rate)
+        # drawn only when asked for, so runs without it draw exactly the windows they drew
+        o = self.options
+        if transport is not None and o.p_wrong_grid and rng.random() < o.p_wrong_grid:
+            if rng.random() < o.grid_octave:
+                phase, ratio = 0.0, 0.5 if rng.random() < 0.75 else 2.0
+            else:
+                phase, tempo = rng.standard_normal(2)
+                phase *= o.grid_phase_error
+                ratio = float(np.clip(1.0 + tempo * o.grid_tempo_error, 0.5, 2.0))
+            transport = misplaced(transport, phase_error=float(phase), tempo_ratio=ratio,
+                                  sample_rate=self.sample_rate)
         return beat_planes(transport, start, f, hop_length=self.hop_length,
                            sample_rate=self.sample_rate)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,15 @@ def test_measure_loader_reports_each_worker_count(data: Path, tmp_path: Path, ca
     assert set(report["inline_ms"]) == {"windows", "conditioning", "total"}
     assert json.loads(capsys.readouterr().out) == report
     assert main(["measure", "loader", "--data", str(data), "--workers", "-1"]) == 2
+
+
+def test_validation_sees_the_true_grid_when_training_grids_are_wrong(stage, codec) -> None:
+    wrong = stage_data(stage.cache, stage.config, codec, DataOptions(
+        data=stage.cache.path, valid_windows=2, progress=False, p_drop_mixture=0.2,
+        p_corrupt_history=0.5), window=replace(stage.train.options, p_wrong_grid=1.0),
+        batch_size=2, seed=5)
+    assert all(_same(a, b) for a, b in zip(wrong.valid, stage.valid, strict=True))
+    rng = np.random.default_rng(0)
+    song = stage.train.songs[0]
+    true_beat = stage.train.window(song, 1, 40, np.random.default_rng(0))[2]
+    assert not np.allclose(wrong.train.window(song, 1, 40, rng)[2], true_beat)

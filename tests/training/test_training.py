@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from sideman.cli.main import main
-from sideman.models.base import StepRequest
+from sideman.models.base import StepRequest, Transport
 from sideman.models.codecs import build_codec
 from sideman.models.conditioning import (
     BEAT_PLANES,
@@ -24,7 +24,7 @@ from sideman.models.conditioning import (
     draw_training_conditioning,
 )
 from sideman.models.pipeline import load_pipeline
-from sideman.training.beats import transport_at
+from sideman.training.beats import misplaced, transport_at
 from sideman.training.cache import (
     CacheError,
     build_cache,
@@ -169,6 +169,60 @@ def test_windows_pad_with_silence_and_keep_few_silent_windows(cache, codec) -> N
     again.load_state_dict(sampler.state_dict())
     a, b = sampler.draw(4), again.draw(4)
     assert torch.equal(a.target, b.target) and a.end == b.end
+
+
+def test_a_misplaced_transport_moves_its_beat_and_scales_its_tempo_about_it() -> None:
+    t = Transport(bpm=120.0, beat_position=1000, beats_per_bar=4, beat_in_bar=1)
+    late = misplaced(t, phase_error=0.25, tempo_ratio=1.0, sample_rate=1000)  # 500 per beat
+    assert (late.beat_position, late.bpm, late.beat_in_bar) == (1125, 120.0, 1)
+    half = misplaced(t, phase_error=-0.1, tempo_ratio=0.5, sample_rate=1000)
+    assert (half.beat_position, half.bpm) == (950, 60.0)
+    assert misplaced(Transport(bpm=300.0, beat_position=0), phase_error=0.0, tempo_ratio=2.0,
+                     sample_rate=1000).bpm == 400.0  # kept in the transport's range
+
+
+def _beat_rate(planes: np.ndarray) -> float:
+    """Beats per frame of beat planes (their unwrapped beat phase's slope)."""
+    phase = np.unwrap(np.arctan2(planes[2], planes[0])) / (2 * np.pi)
+    return float(np.polyfit(np.arange(phase.size), phase, 1)[0])
+
+
+def test_wrong_grids_are_octave_or_phase_errors_and_leave_the_latents_alone(cache, codec) -> None:
+    songs = cache.split("train")
+    kwargs = dict(silence=codec.silence_latent().numpy(), hop_length=codec.hop_length,
+                  sample_rate=codec.sample_rate, seed=0)
+    true = WindowSampler(songs, WindowOptions(window_frames=64), **kwargs)
+    octave = WindowSampler(songs, WindowOptions(window_frames=64, p_wrong_grid=1.0,
+                                                grid_octave=1.0), **kwargs)
+    phase = WindowSampler(songs, WindowOptions(window_frames=64, p_wrong_grid=1.0,
+                                               grid_octave=0.0, grid_tempo_error=0.0), **kwargs)
+    ratios, shifts = [], []
+    for seed in range(40):
+        end = 40 + seed
+        t_target, t_mix, t_beat = true.window(songs[0], 1, end, np.random.default_rng(seed))
+        o_target, o_mix, o_beat = octave.window(songs[0], 1, end, np.random.default_rng(seed))
+        np.testing.assert_array_equal(o_target, t_target)
+        np.testing.assert_array_equal(o_mix, t_mix)
+        ratios.append(_beat_rate(o_beat) / _beat_rate(t_beat))
+        p_beat = phase.window(songs[0], 1, end, np.random.default_rng(seed))[2]
+        assert _beat_rate(p_beat) == pytest.approx(_beat_rate(t_beat), rel=1e-3)
+        shift = np.angle(np.exp(1j * (np.arctan2(p_beat[2], p_beat[0])
+                                      - np.arctan2(t_beat[2], t_beat[0])))) / (2 * np.pi)
+        assert np.ptp(shift) < 1e-3  # one phase error over the whole window
+        shifts.append(-shift[0])
+    halves = sum(r == pytest.approx(0.5, rel=1e-3) for r in ratios)
+    doubles = sum(r == pytest.approx(2.0, rel=1e-3) for r in ratios)
+    assert halves + doubles == 40 and halves > doubles  # half the tempo three times in four
+    assert 0.05 < np.std(shifts) < 0.15  # --grid-phase-error 0.1 beats
+
+
+def test_grid_errors_out_of_range_are_refused_in_one_line(data: Path, tmp_path: Path,
+                                                          capsys) -> None:
+    for flag, value in (("--grid-error", "1.5"), ("--grid-tempo-error", "0.5")):
+        assert main(["train", "ldm", "--data", str(data), "--out", str(tmp_path / "o"),
+                     "--smoke", "--no-progress", flag, value]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and flag in err[0] and value in err[0]
 
 
 def _pairs(cond, hops, frames: int, right: int) -> list[tuple[int, int]]:
