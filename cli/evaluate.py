@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sideman.models.base import MAX_GUIDANCE
+
 from .config_file import add_config_option
 from .main import INTERRUPTED, CommandError, Flatten, list_of, split_name
 from .options import BATCH_THREADS, grid_tracker_option, stop_option, threads_option
@@ -132,9 +134,11 @@ def _register_sweep(actions: argparse._SubParsersAction) -> None:
     client.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (default: the server's, 1)")
     client.add_argument("--guidance", type=float, default=None,
-                        help="mixture guidance 0..5 (default: the server's, 1 = off)")
+                        help=f"mixture guidance 0..{MAX_GUIDANCE:g} (default: the server's, "
+                             "1 = off)")
     client.add_argument("--grid-guidance", type=float, default=None,
-                        help="beat-grid guidance 0..5 (default: the model's; 1 = off)")
+                        help=f"beat-grid guidance 0..{MAX_GUIDANCE:g} (default: the model's; "
+                             "1 = off)")
     grid_tracker_option(client, " (the tracked condition of --beat-grid)")
     stop_option(client)
     client.add_argument("--xfade", type=int, default=None, metavar="SAMPLES",

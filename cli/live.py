@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sideman.models.base import STEMS
+from sideman.models.base import MAX_GUIDANCE, STEMS
 from sideman.server.protocol import DEFAULT_PORT
 
 from .main import INTERRUPTED, CommandError, listen_port, port
@@ -77,11 +77,12 @@ def _stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variation", type=float, default=None,
                         help="noise temperature 0..2 (default 1; useful from 0.05)")
     parser.add_argument("--guidance", type=float, default=None,
-                        help="mixture guidance 0..5 (1 = off, the default; above 1 the part "
-                             "follows what it hears more, at twice the model's work)")
+                        help=f"mixture guidance 0..{MAX_GUIDANCE:g} (1 = off, the default; above 1 "
+                             "the part follows what it hears more, at twice the model's work)")
     parser.add_argument("--grid-guidance", type=float, default=None,
-                        help="beat-grid guidance 0..5 (default: the model's; 1 = off; above 1 "
-                             "the part locks to the beat grid more, one more network pass)")
+                        help=f"beat-grid guidance 0..{MAX_GUIDANCE:g} (default: the model's; "
+                             "1 = off; above 1 the part locks to the beat grid more, one more "
+                             "network pass)")
     parser.add_argument("--no-track", action="store_true",
                         help="without a host transport, give the model no beat grid (by "
                              "default the server tracks the beat in the input)")
@@ -179,8 +180,8 @@ def _client_settings(args: argparse.Namespace, rate: int):
         raise CommandError(f"--r {args.r:g} with --w {args.w} breaks (w+2)*r <= 1; allowed r "
                            f"<= {1 / (args.w + 2):g} for this w")
     for name, value, lo, hi in (("--variation", args.variation, 0.0, 2.0),
-                                ("--guidance", args.guidance, 0.0, 5.0),
-                                ("--grid-guidance", args.grid_guidance, 0.0, 5.0)):
+                                ("--guidance", args.guidance, 0.0, MAX_GUIDANCE),
+                                ("--grid-guidance", args.grid_guidance, 0.0, MAX_GUIDANCE)):
         if value is not None and not lo <= value <= hi:
             raise CommandError(f"{name} {value:g} is out of range; allowed {lo:g} ... {hi:g}")
     for name, value, lo in (("--steps", args.steps, 1), ("--xfade", args.xfade, 0),

@@ -33,8 +33,9 @@ from .geometry import Geometry, GeometryError
 
 #: The stems a model can generate, in label order (the reference paper's grouping).
 STEMS: tuple[str, ...] = ("bass", "drums", "guitar", "piano")
-#: The largest mixture-guidance scale a request may ask for.
-MAX_GUIDANCE = 5.0
+#: The largest guidance scale (mixture or beat grid) a request may ask for: the longer-trained
+#: model reads the grid weakly and needs about 10 (its card).
+MAX_GUIDANCE = 16.0
 
 
 def guidance_allowed(value: float) -> bool:

@@ -673,8 +673,8 @@ def test_mixture_guidance_extrapolates_away_from_the_model_without_the_mix(monke
 def test_guidance_is_a_request_field_the_pipeline_validates() -> None:
     pipe = tiny_pipeline()
     g = pipe.info.geometry(hop_frames=4, lookahead=1)
-    with pytest.raises(GeneratorError, match=r"guidance must be in \[0, 5\]"):
-        pipe.generate([request(pipe, pipe.new_stream(), 3, g, guidance=6.0)])
+    with pytest.raises(GeneratorError, match=r"guidance must be in \[0, 16\]"):
+        pipe.generate([request(pipe, pipe.new_stream(), 3, g, guidance=17.0)])
     out = pipe.generate([request(pipe, pipe.new_stream(), 3, g, guidance=2.5)])
     assert all(np.isfinite(a).all() for a in out[0].audio.values())
 
@@ -787,8 +787,8 @@ def test_grid_guidance_extrapolates_away_from_the_model_without_the_grid(monkeyp
 def test_grid_guidance_is_validated_and_ignored_by_a_model_without_the_grid() -> None:
     pipe = tiny_pipeline(uses_beat_grid=True)
     g = pipe.info.geometry(hop_frames=4, lookahead=1)
-    with pytest.raises(GeneratorError, match=r"grid_guidance must be in \[0, 5\]"):
-        pipe.generate([request(pipe, pipe.new_stream(), 3, g, grid_guidance=5.5)])
+    with pytest.raises(GeneratorError, match=r"grid_guidance must be in \[0, 16\]"):
+        pipe.generate([request(pipe, pipe.new_stream(), 3, g, grid_guidance=16.5)])
     plain = tiny_pipeline()
     outs = [plain.generate([request(plain, plain.new_stream(), 3, g, grid_guidance=s)])[0]
             for s in (1.0, 3.0)]
