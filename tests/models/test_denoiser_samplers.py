@@ -490,10 +490,10 @@ def test_consistency_student_copies_the_teacher() -> None:
     assert not torch.equal(next(student.net.parameters()), next(teacher.net.parameters()))
 
 
-def test_beat_phase_decides_which_beat_planes_the_network_reads() -> None:
-    """A ``sincos`` model reads all four beat planes, a ``cos`` model (the embedded default's
-    config, written before the field existed) the first two; changing a sine changes only
-    the first's estimate."""
+def test_beat_phase_decides_which_beat_planes_the_network_reads(tmp_path) -> None:
+    """A ``sincos`` model reads all four beat planes, a ``cos`` model (a config written before
+    the field existed, as the default's until 2026-12-07) the first two; changing a sine
+    changes only the first's estimate."""
     import json
     from dataclasses import replace
 
@@ -502,8 +502,10 @@ def test_beat_phase_decides_which_beat_planes_the_network_reads() -> None:
     from sideman.models.pipeline import DEFAULT_WEIGHTS
 
     written = json.loads((DEFAULT_WEIGHTS / "config.json").read_text())
-    assert "beat_phase" not in written  # and it loads as "cos":
-    assert load_config(DEFAULT_WEIGHTS).beat_phase == "cos"
+    assert written["beat_phase"] == "sincos"
+    older = {k: v for k, v in written.items() if k != "beat_phase"}
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    assert load_config(tmp_path).beat_phase == "cos"
     cond = make_cond(2, beat=True)
     other = replace(cond, beat=cond.beat.clone())
     other.beat[:, 2:] += 1.0  # the sines only
